@@ -1,0 +1,32 @@
+namespace OrleansBroker.Delivery;
+
+/// <summary>How a consumer settles a delivery. Values are persisted and never change.</summary>
+public enum SettleKind
+{
+    /// <summary>Done: the message is removed for good.</summary>
+    Ack = 0,
+
+    /// <summary>Give it back now: it is delivered again (counts as an attempt).</summary>
+    Requeue = 1,
+
+    /// <summary>Move it to the queue's dead-letter queue now, with the given reason.</summary>
+    DeadLetter = 2,
+}
+
+/// <summary>One settle request for one delivery, identified by its sequence and lease token.</summary>
+[GenerateSerializer, Immutable, Alias("ob.settle")]
+public sealed record Settlement(
+    [property: Id(0)] long Sequence,
+    [property: Id(1)] long LeaseToken,
+    [property: Id(2)] SettleKind Kind,
+    [property: Id(3)] string? Reason = null);
+
+/// <summary>The outcome of one <see cref="Settlement"/>. Values never change.</summary>
+public enum SettleStatus
+{
+    /// <summary>Settled as asked.</summary>
+    Ok = 0,
+
+    /// <summary>The lease had expired or the delivery was settled already; nothing changed.</summary>
+    LeaseLost = 1,
+}

@@ -1,0 +1,32 @@
+namespace OrleansBroker.Errors;
+
+/// <summary>What went wrong, as a stable number clients can switch on. Values never change.</summary>
+public enum BrokerErrorCode
+{
+    /// <summary>A queue name breaks the naming rules.</summary>
+    InvalidName = 1,
+
+    /// <summary>The queue does not exist; create it first.</summary>
+    QueueNotFound = 2,
+
+    /// <summary>The queue exists with different options.</summary>
+    QueueExistsWithOtherOptions = 3,
+
+    /// <summary>The message body is larger than the silo's limit.</summary>
+    MessageTooLarge = 4,
+
+    /// <summary>A message field (id, headers, routing key, content type) breaks a limit.</summary>
+    InvalidMessage = 5,
+
+    /// <summary>The delivery's lease expired or was settled already; the message may be delivered again.</summary>
+    LeaseLost = 6,
+
+    /// <summary>Queue or consumer options are out of range.</summary>
+    InvalidOptions = 7,
+
+    /// <summary>A publish batch is empty or holds more than <see cref="BrokerLimits.MaxBatchCount"/> messages.</summary>
+    InvalidBatch = 8,
+
+    /// <summary>The broker could not store the request; nothing from it was accepted. Safe to retry.</summary>
+    StorageUnavailable = 9,
+}

@@ -1,0 +1,56 @@
+using OrleansBroker.Delivery;
+using OrleansBroker.Messages;
+
+namespace OrleansBroker.Queues;
+
+/// <summary>
+/// One durable queue; the grain key is the queue name (see <see cref="QueueName"/>). Every call
+/// except <see cref="Create"/> fails with <c>QueueNotFound</c> until the queue is created.
+/// Publishes complete only once the messages are durably stored.
+/// </summary>
+[Alias("ob.IQueueGrain")]
+public interface IQueueGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the queue, or confirms it exists with the same options.</summary>
+    [Alias("create")]
+    Task<QueueInfo> Create(QueueOptions options);
+
+    /// <summary>Depth, consumers and counters.</summary>
+    [Alias("info")]
+    Task<QueueInfo> GetInfo();
+
+    /// <summary>Removes every ready message (not those in flight); returns how many.</summary>
+    [Alias("purge")]
+    Task<long> Purge();
+
+    /// <summary>Deletes the queue and all its messages. Its consumers are dropped.</summary>
+    [Alias("delete")]
+    Task Delete();
+
+    /// <summary>Stores one message; completes when it is durable.</summary>
+    [Alias("publish")]
+    Task<PublishReceipt> Publish(BrokerMessage message);
+
+    /// <summary>Stores up to <see cref="BrokerLimits.MaxBatchCount"/> messages, all or none; completes when they are durable.</summary>
+    [Alias("publish-batch")]
+    Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages);
+
+    /// <summary>
+    /// Registers (or renews) a push consumer. Idempotent: consumers call it again every
+    /// <see cref="ConsumerRegistration.RenewEvery"/>, which also brings them back after a silo restart.
+    /// </summary>
+    [Alias("subscribe")]
+    Task<ConsumerRegistration> Subscribe(string consumerId, int prefetch, IConsumerObserver observer);
+
+    /// <summary>Removes a consumer; its unsettled deliveries are given to other consumers at once.</summary>
+    [Alias("unsubscribe")]
+    Task Unsubscribe(string consumerId);
+
+    /// <summary>Acks or nacks deliveries; returns one status per settlement, in order.</summary>
+    [Alias("settle")]
+    Task<IReadOnlyList<SettleStatus>> Settle(IReadOnlyList<Settlement> settlements);
+
+    /// <summary>Extends a lease to now + <paramref name="duration"/> (at most <see cref="QueueOptions.MaxLeaseDuration"/>); returns the new expiry.</summary>
+    [Alias("extend")]
+    Task<DateTimeOffset> ExtendLease(long sequence, long leaseToken, TimeSpan duration);
+}

@@ -1,0 +1,33 @@
+namespace OrleansBroker.Queues;
+
+/// <summary>A snapshot of a queue: its options, depth and lifetime counters.</summary>
+/// <param name="Name">Queue name.</param>
+/// <param name="Options">Options the queue was created with.</param>
+/// <param name="Ready">Messages waiting for a consumer.</param>
+/// <param name="InFlight">Messages delivered and not yet settled (leased).</param>
+/// <param name="Consumers">Consumers registered now.</param>
+/// <param name="Counters">Counters since the queue was created.</param>
+/// <param name="CreatedAt">When the queue was created.</param>
+[GenerateSerializer, Immutable, Alias("ob.queue-info")]
+public sealed record QueueInfo(
+    [property: Id(0)] string Name,
+    [property: Id(1)] QueueOptions Options,
+    [property: Id(2)] long Ready,
+    [property: Id(3)] long InFlight,
+    [property: Id(4)] int Consumers,
+    [property: Id(5)] QueueCounters Counters,
+    [property: Id(6)] DateTimeOffset CreatedAt)
+{
+    /// <summary>All messages the queue holds: ready plus in flight.</summary>
+    public long Depth => Ready + InFlight;
+}
+
+/// <summary>Lifetime counters of a queue, persisted with it.</summary>
+[GenerateSerializer, Immutable, Alias("ob.queue-counters")]
+public sealed record QueueCounters(
+    [property: Id(0)] long Published,
+    [property: Id(1)] long Delivered,
+    [property: Id(2)] long Redelivered,
+    [property: Id(3)] long Acked,
+    [property: Id(4)] long DeadLettered,
+    [property: Id(5)] long Purged);

@@ -1,0 +1,54 @@
+using OrleansBroker.Errors;
+
+namespace OrleansBroker.Queues;
+
+/// <summary>
+/// Queue naming rules: 1 to <see cref="BrokerLimits.MaxNameLength"/> characters of ASCII letters,
+/// digits, '.', '-' and '_', starting with a letter or digit. Names are case-sensitive.
+/// </summary>
+public static class QueueName
+{
+    /// <summary>Suffix of a queue's default dead-letter queue.</summary>
+    public const string DeadLetterSuffix = ".dlq";
+
+    /// <summary>Throws <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidName"/>) if <paramref name="name"/> breaks the rules.</summary>
+    public static void Validate(string? name)
+    {
+        if (Explain(name) is { } problem)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidName, problem);
+        }
+    }
+
+    /// <summary>Why <paramref name="name"/> is not a valid queue name, or <see langword="null"/> if it is.</summary>
+    public static string? Explain(string? name)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            return "Queue name is empty.";
+        }
+
+        if (name.Length > BrokerLimits.MaxNameLength)
+        {
+            return $"Queue name is {name.Length} characters; the limit is {BrokerLimits.MaxNameLength}.";
+        }
+
+        if (!char.IsAsciiLetterOrDigit(name[0]))
+        {
+            return $"Queue name '{name}' must start with a letter or digit.";
+        }
+
+        foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '-' or '_'))
+            {
+                return $"Queue name '{name}' has '{c}'; allowed are ASCII letters, digits, '.', '-' and '_'.";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The default dead-letter queue name for <paramref name="queue"/>: <c>&lt;queue&gt;.dlq</c>.</summary>
+    public static string DefaultDeadLetterQueue(string queue) => queue + DeadLetterSuffix;
+}

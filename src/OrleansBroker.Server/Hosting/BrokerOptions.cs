@@ -1,0 +1,86 @@
+using OrleansBroker.Errors;
+
+namespace OrleansBroker.Server.Hosting;
+
+/// <summary>
+/// Silo-wide broker settings, bound from the <c>Broker</c> configuration section (environment:
+/// <c>Broker__Storage</c>, ...). Defaults are the values written here; <see cref="Validate"/>
+/// runs when the silo is configured.
+/// </summary>
+public sealed class BrokerOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Broker";
+
+    /// <summary>Name of the grain-storage provider the broker registers and uses.</summary>
+    public const string StorageProviderName = "broker";
+
+    /// <summary>Storage backend. Default <see cref="BrokerStorage.Sqlite"/>.</summary>
+    public BrokerStorage Storage { get; set; } = BrokerStorage.Sqlite;
+
+    /// <summary>Folder of the SQLite database (<c>broker.db</c>). Default <c>data</c>, relative to the working directory.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>Azure Storage connection string; required with <see cref="BrokerStorage.Azure"/>.</summary>
+    public string? AzureConnectionString { get; set; }
+
+    /// <summary>Blob container for queue logs with <see cref="BrokerStorage.Azure"/>. Default <c>broker</c>.</summary>
+    public string AzureContainerName { get; set; } = "broker";
+
+    /// <summary>Table for reminders with <see cref="BrokerStorage.Azure"/>. Default <c>BrokerReminders</c>.</summary>
+    public string AzureReminderTableName { get; set; } = "BrokerReminders";
+
+    /// <summary>Largest message body accepted. Default 1 MiB; at most 16 MiB.</summary>
+    public int MaxMessageBytes { get; set; } = BrokerLimits.DefaultMaxMessageBytes;
+
+    /// <summary>A log commit stops taking more publishes once its segment holds this many bytes. Default 1 MiB.</summary>
+    public int SegmentMaxBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>A log commit stops taking more publishes once its segment holds this many messages. Default 2000.</summary>
+    public int SegmentMaxMessages { get; set; } = 2000;
+
+    /// <summary>How often consumers renew their registration. Default 10 s; a consumer silent for three intervals is dropped.</summary>
+    public TimeSpan ConsumerRenewInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a queue checks for expired leases. Default 1 s: a lease ends at most this late.</summary>
+    public TimeSpan LeaseCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Full path of the SQLite database file.</summary>
+    public string SqlitePath => Path.GetFullPath(Path.Combine(DataDirectory, "broker.db"));
+
+    /// <summary>Throws <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidOptions"/>) naming the first bad setting.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Storage))
+        {
+            Fail($"Broker:Storage '{Storage}' is unknown; use sqlite, azure or memory.");
+        }
+
+        if (Storage == BrokerStorage.Sqlite && string.IsNullOrWhiteSpace(DataDirectory))
+        {
+            Fail("Broker:DataDirectory is empty; the sqlite storage needs a folder.");
+        }
+
+        if (Storage == BrokerStorage.Azure && string.IsNullOrWhiteSpace(AzureConnectionString))
+        {
+            Fail("Broker:AzureConnectionString is required with Broker:Storage=azure.");
+        }
+
+        if (MaxMessageBytes < 1 || MaxMessageBytes > BrokerLimits.AbsoluteMaxMessageBytes)
+        {
+            Fail($"Broker:MaxMessageBytes {MaxMessageBytes} is out of range 1..{BrokerLimits.AbsoluteMaxMessageBytes}.");
+        }
+
+        if (SegmentMaxBytes < 1024 || SegmentMaxMessages < 1)
+        {
+            Fail("Broker:SegmentMaxBytes must be at least 1024 and Broker:SegmentMaxMessages at least 1.");
+        }
+
+        if (ConsumerRenewInterval < TimeSpan.FromMilliseconds(100) || LeaseCheckInterval < TimeSpan.FromMilliseconds(10))
+        {
+            Fail("Broker:ConsumerRenewInterval must be at least 100 ms and Broker:LeaseCheckInterval at least 10 ms.");
+        }
+    }
+
+    private static void Fail(string message) => throw new BrokerException(BrokerErrorCode.InvalidOptions, message);
+}

@@ -1,0 +1,73 @@
+using Azure.Storage.Blobs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
+using Orleans.Serialization;
+using Orleans.Storage;
+using OrleansBroker.Server.Storage;
+
+namespace OrleansBroker.Server.Hosting;
+
+/// <summary>Registers the broker on a silo's services: its grains, its storage provider and its reminder table.</summary>
+public static class BrokerServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the broker. <paramref name="configure"/> sets <see cref="BrokerOptions"/>, which are
+    /// validated here, so a bad setting stops the silo before it starts. Calling it again is a no-op.
+    /// Clustering is the host's choice and is not configured here.
+    /// </summary>
+    public static IServiceCollection AddBroker(this IServiceCollection services, Action<BrokerOptions>? configure = null)
+    {
+        if (services.Any(d => d.ServiceType == typeof(BrokerMarker)))
+        {
+            return services;
+        }
+
+        var options = new BrokerOptions();
+        configure?.Invoke(options);
+        options.Validate();
+
+        services.AddSingleton<BrokerMarker>();
+        services.TryAddSingleton(Options.Create(options));
+        services.AddReminders();
+
+        switch (options.Storage)
+        {
+            case BrokerStorage.Sqlite:
+                services.AddSingleton(sp => new SqliteStore(options.SqlitePath, sp.GetRequiredService<ILogger<SqliteStore>>()));
+                services.AddGrainStorage(BrokerOptions.StorageProviderName, (sp, _) =>
+                    new SqliteGrainStorage(sp.GetRequiredService<SqliteStore>(), new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>())));
+                services.AddSingleton<IReminderTable, SqliteReminderTable>();
+                break;
+
+            case BrokerStorage.Azure:
+                var connectionString = options.AzureConnectionString!;
+                services.AddAzureBlobGrainStorage(BrokerOptions.StorageProviderName, (OptionsBuilder<AzureBlobStorageOptions> builder) =>
+                    builder.Configure<Serializer>((blob, serializer) =>
+                    {
+                        blob.BlobServiceClient = new BlobServiceClient(connectionString);
+                        blob.ContainerName = options.AzureContainerName;
+                        blob.DeleteStateOnClear = true;
+                        blob.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+                    }));
+                services.UseAzureTableReminderService(reminders =>
+                {
+                    reminders.TableServiceClient = new Azure.Data.Tables.TableServiceClient(connectionString);
+                    reminders.TableName = options.AzureReminderTableName;
+                });
+                break;
+
+            case BrokerStorage.Memory:
+                services.AddGrainStorage(BrokerOptions.StorageProviderName, MemoryGrainStorageFactory.Create);
+                services.AddSingleton<IReminderTable, MemoryReminderTable>();
+                break;
+        }
+
+        return services;
+    }
+
+    private sealed class BrokerMarker;
+}

@@ -1,0 +1,14 @@
+namespace OrleansBroker.Server.Hosting;
+
+/// <summary>Where a silo keeps messages, queue metadata and reminders. Values never change.</summary>
+public enum BrokerStorage
+{
+    /// <summary>Embedded default: one SQLite file (WAL, durable commits) for grain storage and reminders. One silo.</summary>
+    Sqlite = 0,
+
+    /// <summary>Azure Storage: blob grain storage and table reminders, from a connection string (Azurite works).</summary>
+    Azure = 1,
+
+    /// <summary>In memory, lost when the silo stops: for logic tests and benchmarks only.</summary>
+    Memory = 2,
+}

@@ -1,0 +1,47 @@
+using OrleansBroker.Queues;
+
+namespace OrleansBroker.Server.Log;
+
+/// <summary>
+/// The queue's small metadata record (<c>meta</c>), rewritten on every commit. Its size does not
+/// depend on the queue's depth.
+/// </summary>
+[GenerateSerializer, Alias("ob.log-meta")]
+internal sealed class LogMeta
+{
+    [Id(0)] public bool Created { get; set; }
+
+    [Id(1)] public QueueOptions Options { get; set; } = new();
+
+    [Id(2)] public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Next sequence number to hand out; never reused, also across delete and re-create.</summary>
+    [Id(3)] public long NextSequence { get; set; } = 1;
+
+    /// <summary>Lowest segment id that may still be live; every segment below it is deleted.</summary>
+    [Id(4)] public long FirstSegment { get; set; }
+
+    /// <summary>Next segment id to write; segments at or above it are not part of the log.</summary>
+    [Id(5)] public long NextSegment { get; set; }
+
+    [Id(6)] public QueueCounters Counters { get; set; } = new(0, 0, 0, 0, 0, 0);
+}
+
+/// <summary>One segment record (<c>s{id}</c>): the messages of one commit, written once, deleted when all are settled.</summary>
+[GenerateSerializer, Alias("ob.log-segment")]
+internal sealed class SegmentRecord
+{
+    [Id(0)] public List<StoredMessage> Messages { get; set; } = [];
+}
+
+/// <summary>
+/// A segment's settle record (<c>a{id}</c>): which of its messages are settled and the delivery
+/// attempts of those redelivered. Small: a bit per message plus the redelivered ones.
+/// </summary>
+[GenerateSerializer, Alias("ob.log-segment-state")]
+internal sealed class SegmentStateRecord
+{
+    [Id(0)] public byte[] Settled { get; set; } = [];
+
+    [Id(1)] public Dictionary<long, int> Attempts { get; set; } = [];
+}

@@ -1,0 +1,233 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace OrleansBroker.Server.Storage;
+
+/// <summary>
+/// One SQLite database file shared by the grain storage and the reminder table of a silo.
+/// WAL mode with <c>synchronous=FULL</c>: a write is acknowledged only after its commit reached
+/// the disk. All writes go through one writer connection that commits whatever writes are
+/// queued together in one transaction (group commit), so concurrent writers share an fsync.
+/// Reads use their own pooled connections and never wait for the writer.
+/// </summary>
+internal sealed partial class SqliteStore : IAsyncDisposable
+{
+    private const int MaxWritesPerTransaction = 512;
+
+    private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new() { SingleReader = true });
+    private readonly string _connectionString;
+    private readonly ILogger<SqliteStore> _logger;
+    private readonly Lazy<Task> _open;
+    private Task? _writer;
+
+    public SqliteStore(string path, ILogger<SqliteStore> logger)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        _logger = logger;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _open = new Lazy<Task>(OpenAsync);
+    }
+
+    /// <summary>Full path of the database file.</summary>
+    public string Path { get; }
+
+    /// <summary>Runs <paramref name="write"/> inside the next group-commit transaction; completes after that transaction is durable.</summary>
+    public async Task<T> WriteAsync<T>(Func<SqliteConnection, T> write, CancellationToken cancellationToken = default)
+    {
+        await _open.Value;
+        var op = new WriteOp<T>(write);
+        if (!_writes.Writer.TryWrite(op))
+        {
+            throw new ObjectDisposedException(nameof(SqliteStore), "The broker's SQLite store is shut down.");
+        }
+
+        return await op.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Runs a read on a pooled connection of its own.</summary>
+    public async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read)
+    {
+        await _open.Value;
+        await using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        return read(connection);
+    }
+
+    private async Task OpenAsync()
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync();
+        using (var pragma = connection.CreateCommand())
+        {
+            pragma.CommandText = """
+                PRAGMA journal_mode=WAL;
+                PRAGMA synchronous=FULL;
+                CREATE TABLE IF NOT EXISTS grain_state(
+                    grain_id TEXT NOT NULL,
+                    state_name TEXT NOT NULL,
+                    etag INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (grain_id, state_name)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS reminders(
+                    grain_id TEXT NOT NULL,
+                    reminder_name TEXT NOT NULL,
+                    grain_hash INTEGER NOT NULL,
+                    start_at INTEGER NOT NULL,
+                    period_ticks INTEGER NOT NULL,
+                    etag INTEGER NOT NULL,
+                    PRIMARY KEY (grain_id, reminder_name));
+                CREATE INDEX IF NOT EXISTS reminders_by_hash ON reminders(grain_hash);
+                """;
+            await pragma.ExecuteNonQueryAsync();
+        }
+
+        LogOpened(Path);
+        _writer = Task.Run(() => WriteLoopAsync(connection));
+    }
+
+    private async Task WriteLoopAsync(SqliteConnection connection)
+    {
+        var batch = new List<WriteOp>(MaxWritesPerTransaction);
+        try
+        {
+            while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                batch.Clear();
+                while (batch.Count < MaxWritesPerTransaction && _writes.Reader.TryRead(out var op))
+                {
+                    batch.Add(op);
+                }
+
+                CommitBatch(connection, batch);
+            }
+        }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void CommitBatch(SqliteConnection connection, List<WriteOp> batch)
+    {
+        try
+        {
+            // Plain BEGIN/COMMIT rather than BeginTransaction, so ops need no transaction object.
+            Exec(connection, "BEGIN IMMEDIATE");
+            foreach (var op in batch)
+            {
+                // Each op runs under a savepoint, so one failing op (an ETag conflict) leaves the others in.
+                Exec(connection, "SAVEPOINT op");
+                try
+                {
+                    op.Execute(connection);
+                    Exec(connection, "RELEASE op");
+                }
+                catch (Exception exception)
+                {
+                    Exec(connection, "ROLLBACK TO op; RELEASE op");
+                    op.Fail(exception);
+                }
+            }
+
+            Exec(connection, "COMMIT");
+        }
+        catch (Exception exception)
+        {
+            TryRollback(connection);
+
+            LogCommitFailed(exception, batch.Count);
+            foreach (var op in batch)
+            {
+                op.Fail(exception);
+            }
+
+            return;
+        }
+
+        foreach (var op in batch)
+        {
+            op.Succeed();
+        }
+    }
+
+    private static void Exec(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private void TryRollback(SqliteConnection connection)
+    {
+        try
+        {
+            Exec(connection, "ROLLBACK");
+        }
+        catch (SqliteException exception)
+        {
+            // No transaction was open (BEGIN itself failed); nothing to undo.
+            LogRollbackSkipped(exception.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        if (_writer is not null)
+        {
+            await _writer.ConfigureAwait(false);
+        }
+
+        SqliteConnection.ClearAllPools();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Broker storage: SQLite database at {Path} (WAL, synchronous=FULL)")]
+    private partial void LogOpened(string path);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "SQLite commit of {Count} writes failed; each writer gets the error")]
+    private partial void LogCommitFailed(Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "SQLite rollback skipped: {Reason}")]
+    private partial void LogRollbackSkipped(string reason);
+
+    private abstract class WriteOp
+    {
+        public abstract void Execute(SqliteConnection connection);
+
+        public abstract void Fail(Exception exception);
+
+        public abstract void Succeed();
+    }
+
+    private sealed class WriteOp<T>(Func<SqliteConnection, T> write) : WriteOp
+    {
+        private T _result = default!;
+        private bool _failed;
+
+        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Execute(SqliteConnection connection) => _result = write(connection);
+
+        public override void Fail(Exception exception)
+        {
+            _failed = true;
+            Completion.TrySetException(exception);
+        }
+
+        public override void Succeed()
+        {
+            if (!_failed)
+            {
+                Completion.TrySetResult(_result);
+            }
+        }
+    }
+}
