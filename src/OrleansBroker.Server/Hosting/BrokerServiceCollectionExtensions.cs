@@ -33,6 +33,7 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<BrokerMarker>();
         services.TryAddSingleton(Options.Create(options));
         services.AddReminders();
+        services.TryAddSingleton(TimeProvider.System);
 
         switch (options.Storage)
         {

@@ -1,0 +1,25 @@
+using OrleansBroker.Delivery;
+
+namespace OrleansBroker.Server.Queues;
+
+/// <summary>A registered push consumer as its queue tracks it.</summary>
+internal sealed class Consumer(string id, IConsumerObserver observer, int prefetch, DateTimeOffset now)
+{
+    public string Id { get; } = id;
+
+    public IConsumerObserver Observer { get; set; } = observer;
+
+    public int Prefetch { get; set; } = prefetch;
+
+    /// <summary>Deliveries leased to this consumer and not settled, including those still in <see cref="Outbox"/>.</summary>
+    public int InFlight { get; set; }
+
+    public DateTimeOffset LastSeen { get; set; } = now;
+
+    /// <summary>Deliveries waiting for the consumer's previous batch call to return.</summary>
+    public List<Delivery.Delivery> Outbox { get; set; } = [];
+
+    public bool Sending { get; set; }
+
+    public bool HasCredit => InFlight < Prefetch;
+}

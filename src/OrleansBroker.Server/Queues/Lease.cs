@@ -1,0 +1,11 @@
+namespace OrleansBroker.Server.Queues;
+
+/// <summary>A message delivered to a consumer and not settled yet.</summary>
+internal sealed class Lease(string consumerId, long token, DateTimeOffset expiresAt)
+{
+    public string ConsumerId { get; } = consumerId;
+
+    public long Token { get; } = token;
+
+    public DateTimeOffset ExpiresAt { get; set; } = expiresAt;
+}

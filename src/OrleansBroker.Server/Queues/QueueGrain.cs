@@ -1,0 +1,233 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Orleans.Storage;
+using OrleansBroker.Errors;
+using OrleansBroker.Queues;
+using OrleansBroker.Server.Hosting;
+using OrleansBroker.Server.Log;
+
+namespace OrleansBroker.Server.Queues;
+
+/// <summary>
+/// One durable queue. Reentrant so that publishes and settles arriving while a log commit is in
+/// flight join the next commit (group commit); all state changes happen between awaits, on the
+/// grain's single-threaded scheduler. Split by concern: this file holds lifecycle and admin,
+/// <c>QueueGrain.Publish.cs</c> the way in, <c>QueueGrain.Delivery.cs</c> the way out.
+/// </summary>
+[Reentrant]
+internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget, IRemindable
+{
+    private const string LeaseReminder = "leases";
+    private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
+
+    private readonly BrokerOptions _options;
+    private readonly ILogger<QueueGrain> _logger;
+    private readonly TimeProvider _time;
+    private readonly IGrainStorage _storage;
+    private MessageLog _log = null!;
+    private string _name = "";
+    private bool _reminderOn;
+    private DateTimeOffset _idleSince;
+
+    public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time)
+    {
+        _options = options.Value;
+        _logger = logger;
+        _time = time;
+        _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName);
+    }
+
+    private QueueOptions Options => _log.Meta.Options;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _name = this.GetPrimaryKeyString();
+        _log = new MessageLog(_storage, this.GetGrainId(), new MessageLogOptions(_options.SegmentMaxBytes, _options.SegmentMaxMessages), _logger, OnCommitted);
+        var live = await _log.LoadAsync();
+        foreach (var entry in live)
+        {
+            ReturnToReady(entry);
+        }
+
+        _reminderOn = await this.GetReminder(LeaseReminder, cancellationToken) is not null;
+        _idleSince = _time.GetUtcNow();
+        this.RegisterGrainTimer(OnTickAsync, new GrainTimerCreationOptions(_options.LeaseCheckInterval, _options.LeaseCheckInterval) { Interleave = true });
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Nothing waits for a lazily persisted change (attempt counts, counters) but it is not lost either.
+        try
+        {
+            await _log.CommitAsync();
+        }
+        catch (BrokerException exception)
+        {
+            LogFinalCommitFailed(exception, _name);
+        }
+    }
+
+    public async Task<QueueInfo> Create(QueueOptions options)
+    {
+        QueueName.Validate(_name);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate(_name);
+        if (_log.Meta.Created)
+        {
+            if (options != Options)
+            {
+                throw new BrokerException(BrokerErrorCode.QueueExistsWithOtherOptions,
+                    $"Queue '{_name}' exists with other options ({Describe(Options)}); delete it first or create it with the same options.");
+            }
+        }
+        else
+        {
+            _log.UpdateMeta(meta =>
+            {
+                meta.Created = true;
+                meta.Options = options;
+                meta.CreatedAt = _time.GetUtcNow();
+            });
+            await _log.CommitAsync();
+            LogCreated(_name, Describe(options));
+        }
+
+        // After the commit, so a listed queue always exists; a failure here is mended by creating again.
+        await GrainFactory.GetGrain<IQueueRegistryGrain>(0).Add(_name);
+        return Info();
+    }
+
+    public Task<QueueInfo> GetInfo()
+    {
+        EnsureCreated();
+        return Task.FromResult(Info());
+    }
+
+    public async Task<long> Purge()
+    {
+        EnsureCreated();
+        long purged = 0;
+        while (_ready.TryDequeue(out var sequence, out _))
+        {
+            if (_log.Settle(sequence))
+            {
+                purged++;
+            }
+        }
+
+        _log.UpdateMeta(meta => meta.Counters = meta.Counters with { Purged = meta.Counters.Purged + purged });
+        await _log.CommitAsync();
+        return purged;
+    }
+
+    public async Task Delete()
+    {
+        EnsureCreated();
+        foreach (var consumer in _consumers.Values.ToList())
+        {
+            RemoveConsumer(consumer, requeue: false);
+        }
+
+        _ready.Clear();
+        _leases.Clear();
+        _expiries.Clear();
+        _deadLetterOutbox.Clear();
+        await _log.DeleteAllAsync();
+        await GrainFactory.GetGrain<IQueueRegistryGrain>(0).Remove(_name);
+        if (await this.GetReminder(LeaseReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+
+        _reminderOn = false;
+        LogDeleted(_name);
+        DeactivateOnIdle();
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        // Being activated is the point: activation reloaded the log and made expired leases ready.
+        return OnTickAsync(CancellationToken.None);
+    }
+
+    private async Task OnTickAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        ExpireLeases(now);
+        ExpireConsumers(now);
+        if (_deadLetterOutbox.Count > 0 && !_deadLettering)
+        {
+            _ = DeadLetterLoopAsync();
+        }
+
+        Dispatch();
+        await UpdateReminderAsync(now);
+    }
+
+    private async Task UpdateReminderAsync(DateTimeOffset now)
+    {
+        // The reminder is the durable wake-up while deliveries are outstanding; it is dropped after a
+        // minute without any, so a busy queue does not write the reminder table on every lease.
+        var busy = _leases.Count > 0 || _deadLetterOutbox.Count > 0;
+        if (busy)
+        {
+            _idleSince = now;
+        }
+
+        try
+        {
+            if (busy && !_reminderOn)
+            {
+                _reminderOn = true;
+                await this.RegisterOrUpdateReminder(LeaseReminder, ReminderPeriod, ReminderPeriod);
+            }
+            else if (!busy && _reminderOn && now - _idleSince > ReminderPeriod)
+            {
+                _reminderOn = false;
+                if (await this.GetReminder(LeaseReminder) is { } reminder)
+                {
+                    await this.UnregisterReminder(reminder);
+                }
+            }
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            _reminderOn = !_reminderOn;
+            LogReminderFailed(exception, _name);
+        }
+    }
+
+    private void EnsureCreated()
+    {
+        if (!_log.Meta.Created)
+        {
+            QueueName.Validate(_name);
+            throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Queue '{_name}' does not exist; create it first.");
+        }
+    }
+
+    private QueueInfo Info()
+    {
+        var live = _log.Entries.Count;
+        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt);
+    }
+
+    private static string Describe(QueueOptions options) =>
+        $"lease {options.LeaseDuration}, max attempts {options.MaxDeliveryAttempts}, dead-letter queue '{options.DeadLetterQueue ?? "(default)"}'";
+
+    private void Count(Func<QueueCounters, QueueCounters> change) => _log.UpdateMeta(meta => meta.Counters = change(meta.Counters));
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue} created: {Options}")]
+    private partial void LogCreated(string queue, string options);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue} deleted")]
+    private partial void LogDeleted(string queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: final commit on deactivation failed; the last attempt counts may be lost")]
+    private partial void LogFinalCommitFailed(Exception exception, string queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: reminder update failed; retried on the next tick")]
+    private partial void LogReminderFailed(Exception exception, string queue);
+}
