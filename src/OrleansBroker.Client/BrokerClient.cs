@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using OrleansBroker.Client.Consuming;
+using OrleansBroker.Delivery;
+using OrleansBroker.Errors;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
+
+namespace OrleansBroker.Client;
+
+/// <summary>The <see cref="IBrokerClient"/> over an Orleans cluster client.</summary>
+internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory loggers) : IBrokerClient
+{
+    private readonly ConcurrentDictionary<string, SettleBatcher> _settlers = new(StringComparer.Ordinal);
+    private readonly ILogger _logger = loggers.CreateLogger("OrleansBroker.Client");
+
+    public Task<QueueInfo> CreateQueueAsync(string queue, QueueOptions? options = null, CancellationToken cancellationToken = default) =>
+        Queue(queue).Create(options ?? new QueueOptions()).WaitAsync(cancellationToken);
+
+    public Task<QueueInfo> GetQueueInfoAsync(string queue, CancellationToken cancellationToken = default) =>
+        Queue(queue).GetInfo().WaitAsync(cancellationToken);
+
+    public Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default) =>
+        cluster.GetGrain<IQueueRegistryGrain>(0).List().WaitAsync(cancellationToken);
+
+    public Task<long> PurgeQueueAsync(string queue, CancellationToken cancellationToken = default) =>
+        Queue(queue).Purge().WaitAsync(cancellationToken);
+
+    public Task DeleteQueueAsync(string queue, CancellationToken cancellationToken = default) =>
+        Queue(queue).Delete().WaitAsync(cancellationToken);
+
+    public Task<PublishReceipt> PublishAsync(string queue, BrokerMessage message, CancellationToken cancellationToken = default) =>
+        Queue(queue).Publish(message).WaitAsync(cancellationToken);
+
+    public Task<IReadOnlyList<PublishReceipt>> PublishBatchAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default) =>
+        Queue(queue).PublishBatch(messages).WaitAsync(cancellationToken);
+
+    public async Task<IBrokerConsumer> ConsumeAsync(string queue, Func<Delivery.Delivery, CancellationToken, Task> handler, ConsumerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        options ??= new ConsumerOptions();
+        var consumer = await StartConsumerAsync(queue, options, cancellationToken).ConfigureAwait(false);
+        return new HandlerConsumer(consumer, handler, options.Concurrency, this, _logger);
+    }
+
+    public async IAsyncEnumerable<Delivery.Delivery> ReadAllAsync(string queue, ConsumerOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var consumer = await StartConsumerAsync(queue, options ?? new ConsumerOptions(), cancellationToken).ConfigureAwait(false);
+        await using (consumer.ConfigureAwait(false))
+        {
+            await foreach (var delivery in consumer.Deliveries.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return delivery;
+            }
+        }
+    }
+
+    public async Task SettleAsync(Delivery.Delivery delivery, SettleKind kind, string? reason = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(delivery);
+        var settler = _settlers.GetOrAdd(delivery.Queue, name => new SettleBatcher(cluster.GetGrain<IQueueGrain>(name)));
+        var status = await settler.SettleAsync(new Settlement(delivery.Sequence, delivery.LeaseToken, kind, reason)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (status == SettleStatus.LeaseLost)
+        {
+            throw new BrokerException(BrokerErrorCode.LeaseLost,
+                $"Message '{delivery.MessageId}' of queue '{delivery.Queue}' was not {kind}ed: its lease had ended or it was settled already; it may be delivered again.");
+        }
+    }
+
+    public Task<DateTimeOffset> ExtendLeaseAsync(Delivery.Delivery delivery, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(delivery);
+        return Queue(delivery.Queue).ExtendLease(delivery.Sequence, delivery.LeaseToken, duration).WaitAsync(cancellationToken);
+    }
+
+    private async Task<QueueConsumer> StartConsumerAsync(string queue, ConsumerOptions options, CancellationToken cancellationToken)
+    {
+        options.Validate();
+        var consumer = new QueueConsumer(cluster, queue, options, _logger);
+        await consumer.StartAsync(cancellationToken).ConfigureAwait(false);
+        return consumer;
+    }
+
+    private IQueueGrain Queue(string queue)
+    {
+        QueueName.Validate(queue);
+        return cluster.GetGrain<IQueueGrain>(queue);
+    }
+}

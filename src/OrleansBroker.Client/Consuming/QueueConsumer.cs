@@ -1,0 +1,133 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using OrleansBroker.Delivery;
+using OrleansBroker.Errors;
+using OrleansBroker.Queues;
+
+namespace OrleansBroker.Client.Consuming;
+
+/// <summary>
+/// A push registration with one queue. The queue calls <see cref="IConsumerObserver.Deliver"/> with batches; they
+/// land in a channel the application reads. The registration is renewed on the interval the queue
+/// asks for, and retried every second while the queue is unreachable, so a consumer resumes by
+/// itself after a silo restart.
+/// </summary>
+internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposable
+{
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+
+    private readonly IClusterClient _cluster;
+    private readonly IQueueGrain _queue;
+    private readonly int _prefetch;
+    private readonly ILogger _logger;
+    private readonly Channel<Delivery.Delivery> _deliveries = Channel.CreateUnbounded<Delivery.Delivery>(new() { SingleWriter = false });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IConsumerObserver? _reference;
+    private Task _renewLoop = Task.CompletedTask;
+
+    public QueueConsumer(IClusterClient cluster, string queue, ConsumerOptions options, ILogger logger)
+    {
+        _cluster = cluster;
+        Queue = queue;
+        _queue = cluster.GetGrain<IQueueGrain>(queue);
+        _prefetch = options.Prefetch;
+        ConsumerId = options.ConsumerId ?? Guid.NewGuid().ToString("N");
+        _logger = logger;
+    }
+
+    public string Queue { get; }
+
+    public string ConsumerId { get; }
+
+    public ChannelReader<Delivery.Delivery> Deliveries => _deliveries.Reader;
+
+    public Task Completion => _completion.Task;
+
+    public CancellationToken Stopping => _stop.Token;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _reference = _cluster.CreateObjectReference<IConsumerObserver>(this);
+        var registration = await _queue.Subscribe(ConsumerId, _prefetch, _reference).WaitAsync(cancellationToken).ConfigureAwait(false);
+        _renewLoop = Task.Run(() => RenewLoopAsync(registration.RenewEvery), CancellationToken.None);
+    }
+
+    Task IConsumerObserver.Deliver(IReadOnlyList<Delivery.Delivery> deliveries)
+    {
+        foreach (var delivery in deliveries)
+        {
+            _deliveries.Writer.TryWrite(delivery);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task RenewLoopAsync(TimeSpan interval)
+    {
+        var wait = interval;
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(wait, _stop.Token).ConfigureAwait(false);
+                var registration = await _queue.Subscribe(ConsumerId, _prefetch, _reference!).WaitAsync(_stop.Token).ConfigureAwait(false);
+                wait = registration.RenewEvery;
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (BrokerException exception) when (exception.Code == BrokerErrorCode.QueueNotFound)
+            {
+                LogQueueGone(Queue, ConsumerId);
+                _deliveries.Writer.TryComplete(exception);
+                _completion.TrySetException(exception);
+                return;
+            }
+            catch (Exception exception)
+            {
+                LogRenewFailed(exception, Queue, ConsumerId);
+                wait = RetryInterval;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _renewLoop.ConfigureAwait(false);
+        try
+        {
+            await _queue.Unsubscribe(ConsumerId).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            // The queue drops a silent consumer by itself and requeues its deliveries; nothing is lost.
+            LogUnsubscribeFailed(exception, Queue, ConsumerId);
+        }
+
+        if (_reference is not null)
+        {
+            _cluster.DeleteObjectReference<IConsumerObserver>(_reference);
+        }
+
+        _deliveries.Writer.TryComplete();
+        _completion.TrySetResult();
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer} of {Queue}: renewing the registration failed; retrying every second")]
+    private partial void LogRenewFailed(Exception exception, string queue, string consumer);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer} of {Queue}: the queue no longer exists; consumer stopped")]
+    private partial void LogQueueGone(string queue, string consumer);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Consumer {Consumer} of {Queue}: unsubscribe failed; the queue drops it when its registration expires")]
+    private partial void LogUnsubscribeFailed(Exception exception, string queue, string consumer);
+}

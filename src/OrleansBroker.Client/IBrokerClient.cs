@@ -1,0 +1,55 @@
+using OrleansBroker.Delivery;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
+
+namespace OrleansBroker.Client;
+
+/// <summary>
+/// The broker as an application sees it. Thread-safe; register once per client (AddBrokerClient).
+/// Every failure the broker reports is a <see cref="Errors.BrokerException"/>.
+/// Convenience overloads (string bodies, ack/nack) are extension methods in <see cref="BrokerClientExtensions"/>.
+/// </summary>
+public interface IBrokerClient
+{
+    /// <summary>Creates a queue, or confirms it exists with the same options (default options when null).</summary>
+    Task<QueueInfo> CreateQueueAsync(string queue, QueueOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Depth, consumers and counters of a queue.</summary>
+    Task<QueueInfo> GetQueueInfoAsync(string queue, CancellationToken cancellationToken = default);
+
+    /// <summary>Names of all queues, sorted.</summary>
+    Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Removes all ready messages of a queue; returns how many.</summary>
+    Task<long> PurgeQueueAsync(string queue, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a queue and its messages.</summary>
+    Task DeleteQueueAsync(string queue, CancellationToken cancellationToken = default);
+
+    /// <summary>Publishes one message; completes when it is durably stored.</summary>
+    Task<PublishReceipt> PublishAsync(string queue, BrokerMessage message, CancellationToken cancellationToken = default);
+
+    /// <summary>Publishes up to 1000 messages, all or none; completes when they are durably stored.</summary>
+    Task<IReadOnlyList<PublishReceipt>> PublishBatchAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Starts a push consumer that runs <paramref name="handler"/> for each delivery, up to
+    /// <see cref="ConsumerOptions.Concurrency"/> at once. A handler that returns acks the delivery;
+    /// one that throws requeues it (it comes back with a higher attempt number, and goes to the
+    /// dead-letter queue after the queue's max attempts); settle it yourself first to choose otherwise.
+    /// Dispose the returned consumer to stop; deliveries not settled by then are requeued.
+    /// </summary>
+    Task<IBrokerConsumer> ConsumeAsync(string queue, Func<Delivery.Delivery, CancellationToken, Task> handler, ConsumerOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deliveries as an async stream (push underneath, no polling). Settle each one
+    /// (<see cref="SettleAsync"/> or the Ack/Nack extensions); the stream ends when the token is cancelled.
+    /// </summary>
+    IAsyncEnumerable<Delivery.Delivery> ReadAllAsync(string queue, ConsumerOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Acks or nacks one delivery. Throws <see cref="Errors.BrokerException"/> (LeaseLost) if its lease had ended.</summary>
+    Task SettleAsync(Delivery.Delivery delivery, SettleKind kind, string? reason = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Extends a delivery's lease to now + <paramref name="duration"/>; returns the new expiry.</summary>
+    Task<DateTimeOffset> ExtendLeaseAsync(Delivery.Delivery delivery, TimeSpan duration, CancellationToken cancellationToken = default);
+}

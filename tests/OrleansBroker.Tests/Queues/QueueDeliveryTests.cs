@@ -1,0 +1,203 @@
+using System.Collections.Concurrent;
+using System.Text;
+using OrleansBroker.Client;
+using OrleansBroker.Errors;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
+using OrleansBroker.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansBroker.Tests.Queues;
+
+/// <summary>Delivery semantics on a real silo with SQLite storage: competing consumers, nack, leases, DLQ.</summary>
+public sealed class QueueDeliveryTests : IAsyncLifetime
+{
+    private BrokerCluster _cluster = null!;
+
+    private IBrokerClient Broker => _cluster.Broker;
+
+    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync();
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task Each_message_goes_to_exactly_one_of_several_competing_consumers()
+    {
+        await Broker.CreateQueueAsync("work");
+        var seen = new ConcurrentDictionary<string, ConcurrentBag<string>>();
+        var consumers = new List<IBrokerConsumer>();
+        for (var c = 0; c < 3; c++)
+        {
+            var name = $"c{c}";
+            consumers.Add(await Broker.ConsumeAsync("work", (d, _) =>
+            {
+                seen.GetOrAdd(d.MessageId, _ => []).Add(name);
+                return Task.CompletedTask;
+            }, new ConsumerOptions { Prefetch = 5 }));
+        }
+
+        var batch = Enumerable.Range(0, 300).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"body {i}"))).ToList();
+        await Broker.PublishBatchAsync("work", batch);
+
+        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("work")).Counters.Acked == 300, "all 300 acked");
+        Assert.Equal(300, seen.Count);
+        Assert.All(seen.Values, consumersOfMessage => Assert.Single(consumersOfMessage));
+        Assert.True(seen.Values.Select(v => v.Single()).Distinct().Count() > 1, "work was shared between consumers");
+        var info = await Broker.GetQueueInfoAsync("work");
+        Assert.Equal(0, info.Depth);
+
+        foreach (var consumer in consumers)
+        {
+            await consumer.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_requeued_message_comes_back_with_a_higher_attempt_number()
+    {
+        await Broker.CreateQueueAsync("retry");
+        await Broker.PublishAsync("retry", "hello", "m1");
+        var attempts = new List<int>();
+        await foreach (var delivery in Broker.ReadAllAsync("retry", new ConsumerOptions { Prefetch = 1 }))
+        {
+            attempts.Add(delivery.Attempt);
+            if (delivery.Attempt < 3)
+            {
+                await Broker.NackAsync(delivery);
+                continue;
+            }
+
+            await Broker.AckAsync(delivery);
+            break;
+        }
+
+        Assert.Equal([1, 2, 3], attempts);
+        var info = await Broker.GetQueueInfoAsync("retry");
+        Assert.Equal(0, info.Depth);
+        Assert.Equal(2, info.Counters.Redelivered);
+    }
+
+    [Fact]
+    public async Task A_message_not_acked_within_its_lease_is_delivered_again()
+    {
+        await Broker.CreateQueueAsync("leases", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
+        await Broker.PublishAsync("leases", "slow", "m1");
+        var deliveries = new List<Delivery.Delivery>();
+        await foreach (var delivery in Broker.ReadAllAsync("leases", new ConsumerOptions { Prefetch = 1 }))
+        {
+            deliveries.Add(delivery);
+            if (deliveries.Count == 2)
+            {
+                await Broker.AckAsync(delivery);
+                break;
+            }
+        }
+
+        Assert.Equal("m1", deliveries[1].MessageId);
+        Assert.Equal(2, deliveries[1].Attempt);
+        Assert.True(deliveries[1].EnqueuedAt == deliveries[0].EnqueuedAt);
+        var stale = await Assert.ThrowsAsync<BrokerException>(() => Broker.AckAsync(deliveries[0]));
+        Assert.Equal(BrokerErrorCode.LeaseLost, stale.Code);
+    }
+
+    [Fact]
+    public async Task Extending_a_lease_keeps_the_message_from_redelivery()
+    {
+        await Broker.CreateQueueAsync("extend", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
+        await Broker.PublishAsync("extend", "long job", "m1");
+        await using var enumerator = Broker.ReadAllAsync("extend", new ConsumerOptions { Prefetch = 1 }).GetAsyncEnumerator();
+        Assert.True(await enumerator.MoveNextAsync());
+        var delivery = enumerator.Current;
+        var expiry = await Broker.ExtendLeaseAsync(delivery, TimeSpan.FromMinutes(5));
+        Assert.True(expiry > delivery.LeaseExpiresAt.AddMinutes(4));
+
+        // The original lease (1 s) has certainly passed once the queue says so by its own clock.
+        await Eventually.HoldsAsync(() => DateTimeOffset.UtcNow > delivery.LeaseExpiresAt.AddSeconds(2), "original lease passed");
+        var info = await Broker.GetQueueInfoAsync("extend");
+        Assert.Equal(1, info.InFlight);
+        Assert.Equal(0, info.Counters.Redelivered);
+        await Broker.AckAsync(delivery);
+    }
+
+    [Fact]
+    public async Task A_poison_message_goes_to_the_dead_letter_queue_after_max_attempts_with_its_story_in_headers()
+    {
+        await Broker.CreateQueueAsync("orders", new QueueOptions { MaxDeliveryAttempts = 3 });
+        await Broker.PublishAsync("orders", new BrokerMessage("poison", Encoding.UTF8.GetBytes("bad"), "text/plain", new Dictionary<string, string> { ["tenant"] = "a" }));
+        await Broker.PublishAsync("orders", "good", "fine");
+        var handled = new ConcurrentBag<string>();
+        await using (var consumer = await Broker.ConsumeAsync("orders", (d, _) =>
+        {
+            handled.Add(d.MessageId);
+            return d.MessageId == "poison" ? throw new InvalidOperationException("cannot parse") : Task.CompletedTask;
+        }))
+        {
+            await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("orders")).Counters.DeadLettered == 1, "poison dead-lettered");
+        }
+
+        Assert.Equal(3, handled.Count(id => id == "poison"));
+        Assert.Equal(1, handled.Count(id => id == "fine"));
+        var dlq = await Broker.GetQueueInfoAsync("orders.dlq");
+        Assert.Equal(1, dlq.Ready);
+        await foreach (var dead in Broker.ReadAllAsync("orders.dlq"))
+        {
+            Assert.Equal("poison", dead.MessageId);
+            Assert.Equal("bad", dead.BodyText());
+            Assert.Equal("a", dead.Headers!["tenant"]);
+            Assert.Equal("orders", dead.Headers[BrokerHeaders.SourceQueue]);
+            Assert.Equal("3", dead.Headers[BrokerHeaders.Attempts]);
+            Assert.Contains("attempts exhausted", dead.Headers[BrokerHeaders.DeadLetterReason], StringComparison.Ordinal);
+            await Broker.AckAsync(dead);
+            break;
+        }
+
+        Assert.Contains("orders.dlq", await Broker.ListQueuesAsync());
+    }
+
+    [Fact]
+    public async Task A_dead_letter_nack_moves_the_message_at_once_with_the_consumers_reason()
+    {
+        await Broker.CreateQueueAsync("reject");
+        await Broker.PublishAsync("reject", "x", "m1");
+        await foreach (var delivery in Broker.ReadAllAsync("reject"))
+        {
+            await Broker.NackAsync(delivery, deadLetter: true, reason: "schema v1 unsupported");
+            break;
+        }
+
+        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("reject")).Counters.DeadLettered == 1, "dead-lettered");
+        await foreach (var dead in Broker.ReadAllAsync("reject.dlq"))
+        {
+            Assert.Equal("schema v1 unsupported", dead.Headers![BrokerHeaders.DeadLetterReason]);
+            Assert.Equal("1", dead.Headers[BrokerHeaders.Attempts]);
+            await Broker.AckAsync(dead);
+            break;
+        }
+    }
+
+    [Fact]
+    public async Task Prefetch_bounds_unsettled_deliveries_per_consumer()
+    {
+        await Broker.CreateQueueAsync("credit");
+        await Broker.PublishBatchAsync("credit", Enumerable.Range(0, 50).Select(i => new BrokerMessage(null, [(byte)i])).ToList());
+        var received = new List<Delivery.Delivery>();
+        await using var enumerator = Broker.ReadAllAsync("credit", new ConsumerOptions { Prefetch = 7 }).GetAsyncEnumerator();
+        for (var i = 0; i < 7; i++)
+        {
+            Assert.True(await enumerator.MoveNextAsync());
+            received.Add(enumerator.Current);
+        }
+
+        var info = await Broker.GetQueueInfoAsync("credit");
+        Assert.Equal(7, info.InFlight);
+        Assert.Equal(43, info.Ready);
+
+        // Acking one frees one credit: exactly one more is delivered.
+        await Broker.AckAsync(received[0]);
+        Assert.True(await enumerator.MoveNextAsync());
+        info = await Broker.GetQueueInfoAsync("credit");
+        Assert.Equal(7, info.InFlight);
+        Assert.Equal(42, info.Ready);
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), received.Select(d => d.Sequence).Append(enumerator.Current.Sequence));
+    }
+}

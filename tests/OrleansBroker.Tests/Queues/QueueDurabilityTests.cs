@@ -1,0 +1,129 @@
+using System.Text;
+using OrleansBroker.Client;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
+using OrleansBroker.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansBroker.Tests.Queues;
+
+/// <summary>What survives: grain deactivation and a silo restart, on the SQLite file.</summary>
+public sealed class QueueDurabilityTests : IAsyncLifetime
+{
+    private BrokerCluster _cluster = null!;
+
+    private IBrokerClient Broker => _cluster.Broker;
+
+    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync(o => o.SegmentMaxMessages = 50);
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task A_deactivated_queue_recovers_its_messages_options_and_counters()
+    {
+        var options = new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(42), MaxDeliveryAttempts = 4 };
+        await Broker.CreateQueueAsync("recover", options);
+        await Broker.PublishBatchAsync("recover", Enumerable.Range(0, 120).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"{i}"), Headers: new Dictionary<string, string> { ["n"] = $"{i}" })).ToList());
+        await AckAsync("recover", 30);
+
+        await _cluster.Cluster.DeactivateAsync(_cluster.Grains.GetGrain<IQueueGrain>("recover"));
+
+        var info = await Broker.GetQueueInfoAsync("recover");
+        Assert.Equal(options, info.Options);
+        Assert.Equal(90, info.Ready);
+        Assert.Equal(120, info.Counters.Published);
+        Assert.Equal(30, info.Counters.Acked);
+        var rest = await ReadAsync("recover", 90);
+        Assert.Equal(Enumerable.Range(30, 90).Select(i => $"m{i}"), rest.Select(d => d.MessageId));
+        Assert.All(rest, d => Assert.Equal(d.MessageId[1..], d.Headers!["n"]));
+    }
+
+    [Fact]
+    public async Task Nothing_confirmed_is_lost_across_a_silo_restart_and_acked_messages_stay_acked()
+    {
+        await Broker.CreateQueueAsync("restart");
+        for (var i = 0; i < 200; i++)
+        {
+            await Broker.PublishAsync("restart", $"body {i}", $"m{i}");
+        }
+
+        await AckAsync("restart", 50);
+        await _cluster.RestartSilosAsync();
+
+        var info = await Broker.GetQueueInfoAsync("restart");
+        Assert.Equal(150, info.Depth);
+        var rest = await ReadAsync("restart", 150);
+        Assert.Equal(Enumerable.Range(50, 150).Select(i => $"body {i}"), rest.Select(d => d.BodyText()));
+        Assert.Equal(0, (await Broker.GetQueueInfoAsync("restart")).Depth);
+    }
+
+    [Fact]
+    public async Task A_consumer_keeps_receiving_after_the_silo_restarts()
+    {
+        await Broker.CreateQueueAsync("resume");
+        var received = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        await using var consumer = await Broker.ConsumeAsync("resume", (d, _) =>
+        {
+            received.AddOrUpdate(d.MessageId, 1, (_, n) => n + 1);
+            return Task.CompletedTask;
+        });
+        await Broker.PublishAsync("resume", "before", "before");
+        await Eventually.HoldsAsync(() => received.ContainsKey("before"), "delivered before restart");
+
+        await _cluster.RestartSilosAsync();
+        await Broker.PublishAsync("resume", "after", "after");
+
+        await Eventually.HoldsAsync(() => received.ContainsKey("after"), "delivered after restart, to the same consumer");
+        Assert.False(consumer.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Settled_segments_are_deleted_so_storage_does_not_grow_with_history()
+    {
+        await Broker.CreateQueueAsync("gc");
+        for (var round = 0; round < 3; round++)
+        {
+            await Broker.PublishBatchAsync("gc", Enumerable.Range(0, 100).Select(i => new BrokerMessage(null, new byte[1000])).ToList());
+            await AckAsync("gc", 100);
+        }
+
+        var rows = CountRows(_cluster.DataDirectory, "s%");
+        Assert.Equal(0, rows);
+        Assert.Equal(0, CountRows(_cluster.DataDirectory, "a%"));
+    }
+
+    private static long CountRows(string dataDirectory, string pattern)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDirectory, "broker.db")};Pooling=false");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM grain_state WHERE state_name LIKE $p";
+        command.Parameters.AddWithValue("$p", pattern);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private async Task AckAsync(string queue, int count)
+    {
+        foreach (var delivery in await ReadAsync(queue, count))
+        {
+            Assert.NotNull(delivery);
+        }
+    }
+
+    private async Task<List<Delivery.Delivery>> ReadAsync(string queue, int count)
+    {
+        var list = new List<Delivery.Delivery>();
+        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
+        await foreach (var delivery in Broker.ReadAllAsync(queue, new ConsumerOptions { Prefetch = 1 }, timeout.Token))
+        {
+            await Broker.AckAsync(delivery);
+            list.Add(delivery);
+            if (list.Count == count)
+            {
+                break;
+            }
+        }
+
+        return list;
+    }
+}
