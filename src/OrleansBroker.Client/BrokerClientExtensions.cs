@@ -11,6 +11,22 @@ public static class BrokerClientExtensions
     public static Task<PublishReceipt> PublishAsync(this IBrokerClient client, string queue, string body, string? messageId = null, CancellationToken cancellationToken = default) =>
         client.PublishAsync(queue, new BrokerMessage(messageId, Encoding.UTF8.GetBytes(body), "text/plain"), cancellationToken);
 
+    /// <summary>
+    /// Makes sure a queue exists, like AMQP's passive-or-create declare: creates it with default
+    /// options when missing and leaves an existing queue as it is, whatever its options.
+    /// </summary>
+    public static async Task CreateQueueIfMissingAsync(this IBrokerClient client, string queue, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await client.CreateQueueAsync(queue, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Errors.BrokerException exception) when (exception.Code == Errors.BrokerErrorCode.QueueExistsWithOtherOptions)
+        {
+            // It exists with options of its own: use it as it is.
+        }
+    }
+
     /// <summary>Acks a delivery: the message is done.</summary>
     public static Task AckAsync(this IBrokerClient client, Delivery.Delivery delivery, CancellationToken cancellationToken = default) =>
         client.SettleAsync(delivery, SettleKind.Ack, null, cancellationToken);

@@ -1,0 +1,95 @@
+using System.CommandLine;
+using OrleansBroker.Queues;
+
+namespace OrleansBroker.Cli.Commands;
+
+/// <summary><c>obroker queue create|info|list|purge|delete</c>.</summary>
+internal static class QueueCommands
+{
+    public static Command Create()
+    {
+        var queue = new Command("queue", "Create, inspect, list, purge and delete queues.");
+        queue.Subcommands.Add(CreateCommand());
+        queue.Subcommands.Add(Simple("info", "Show depth, consumers, counters and options.", async (broker, name, ct) => Print(await broker.GetQueueInfoAsync(name, ct))));
+        queue.Subcommands.Add(Simple("purge", "Remove every ready message (not those in flight).", async (broker, name, ct) =>
+            Console.WriteLine($"purged {await broker.PurgeQueueAsync(name, ct)} messages from {name}")));
+        queue.Subcommands.Add(Simple("delete", "Delete the queue and all its messages.", async (broker, name, ct) =>
+        {
+            await broker.DeleteQueueAsync(name, ct);
+            Console.WriteLine($"deleted {name}");
+        }));
+
+        var list = new Command("list", "List queues with their depth.");
+        list.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            var names = await connection.Broker.ListQueuesAsync(cancellationToken);
+            Console.WriteLine($"{"QUEUE",-40} {"READY",10} {"IN-FLIGHT",10} {"CONSUMERS",10}");
+            foreach (var name in names)
+            {
+                var info = await connection.Broker.GetQueueInfoAsync(name, cancellationToken);
+                Console.WriteLine($"{name,-40} {info.Ready,10} {info.InFlight,10} {info.Consumers,10}");
+            }
+
+            return 0;
+        });
+        queue.Subcommands.Add(list);
+        return queue;
+    }
+
+    private static Command CreateCommand()
+    {
+        var name = new Argument<string>("name") { Description = "Queue name: letters, digits, '.', '-', '_'; at most 200 characters." };
+        var lease = new Option<double?>("--lease-seconds") { Description = "Lease (visibility timeout) in seconds, 1 to 43200. Default 30." };
+        var attempts = new Option<int?>("--max-attempts") { Description = "Deliveries before dead-lettering, 1 to 1000, or 0 for unlimited. Default 10." };
+        var dlq = new Option<string?>("--dead-letter-queue") { Description = "Dead-letter queue name. Default <name>.dlq; empty for none (needs --max-attempts 0)." };
+        var command = new Command("create", "Create a queue (no-op if it exists with the same options).") { name, lease, attempts, dlq };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var defaults = new QueueOptions();
+            var options = new QueueOptions
+            {
+                LeaseDuration = parse.GetValue(lease) is { } seconds ? TimeSpan.FromSeconds(seconds) : defaults.LeaseDuration,
+                MaxDeliveryAttempts = parse.GetValue(attempts) ?? defaults.MaxDeliveryAttempts,
+                DeadLetterQueue = parse.GetValue(dlq),
+            };
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            Print(await connection.Broker.CreateQueueAsync(parse.GetValue(name)!, options, cancellationToken));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Simple(string verb, string description, Func<Client.IBrokerClient, string, CancellationToken, Task> run)
+    {
+        var name = new Argument<string>("name") { Description = "Queue name." };
+        var command = new Command(verb, description) { name };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            await run(connection.Broker, parse.GetValue(name)!, cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    private static void Print(QueueInfo info)
+    {
+        var o = info.Options;
+        Console.WriteLine($"""
+            queue:          {info.Name}
+            ready:          {info.Ready}
+            in flight:      {info.InFlight}
+            consumers:      {info.Consumers}
+            lease:          {o.LeaseDuration.TotalSeconds:F0} s
+            max attempts:   {(o.MaxDeliveryAttempts == 0 ? "unlimited" : o.MaxDeliveryAttempts)}
+            dead letters:   {o.ResolveDeadLetterQueue(info.Name) ?? "(none)"}
+            created:        {info.CreatedAt:u}
+            published:      {info.Counters.Published}
+            delivered:      {info.Counters.Delivered} ({info.Counters.Redelivered} redelivered)
+            acked:          {info.Counters.Acked}
+            dead-lettered:  {info.Counters.DeadLettered}
+            purged:         {info.Counters.Purged}
+            """);
+    }
+}

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using OrleansBroker.Cli;
+using OrleansBroker.Cli.Commands;
+using OrleansBroker.Errors;
+
+var root = new RootCommand("obroker: publish to, consume from and administer an OrleansBroker cluster.")
+{
+    GlobalOptions.Gateway,
+    GlobalOptions.ClusterId,
+    PublishCommand.Create(),
+    ConsumeCommand.Create(),
+    QueueCommands.Create(),
+};
+
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (CliException exception)
+{
+    Console.Error.WriteLine($"obroker: {exception.Message}");
+    return exception.ExitCode;
+}
+catch (BrokerException exception)
+{
+    Console.Error.WriteLine($"obroker: {exception.Code}: {exception.Message}");
+    return 2;
+}
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("obroker: cancelled");
+    return 130;
+}
+catch (Exception exception) when (exception is TimeoutException or Orleans.Runtime.OrleansException or System.Net.Sockets.SocketException)
+{
+    Console.Error.WriteLine($"obroker: the broker did not answer: {exception.GetBaseException().Message}");
+    return 3;
+}
