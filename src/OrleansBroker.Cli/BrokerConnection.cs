@@ -12,6 +12,9 @@ namespace OrleansBroker.Cli;
 /// <summary>An Orleans client connected to the broker's gateways, for one CLI command.</summary>
 internal sealed class BrokerConnection : IAsyncDisposable
 {
+    /// <summary>How long a command waits to connect to a gateway before failing with exit code 3.</summary>
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+
     private readonly IHost _host;
 
     private BrokerConnection(IHost host) => _host = host;
@@ -38,13 +41,20 @@ internal sealed class BrokerConnection : IAsyncDisposable
             client.AddBrokerClient();
         });
         var host = builder.Build();
+        using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connectTimeout.CancelAfter(ConnectTimeout);
         try
         {
-            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            // The Orleans client may keep retrying a gateway that refuses; a CLI gives up and says so.
+            await host.StartAsync(connectTimeout.Token).WaitAsync(connectTimeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException(3, $"cannot reach the broker at {string.Join(", ", gateways)} within {ConnectTimeout.TotalSeconds:F0} s");
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            host.Dispose();
+            // Not disposed: disposing a client that never connected can block, and the CLI exits next.
             throw new CliException(3, $"cannot reach the broker at {string.Join(", ", gateways)}: {exception.GetBaseException().Message}");
         }
 

@@ -57,6 +57,8 @@ internal static class ConsumeCommand
                     progress.Report(received);
                     if (received == wanted)
                     {
+                        // Before leaving the stream: leaving unsubscribes, which requeues whatever is not acked yet.
+                        await Task.WhenAll(acks);
                         break;
                     }
                 }

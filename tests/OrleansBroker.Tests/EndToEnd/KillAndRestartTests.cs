@@ -1,0 +1,52 @@
+using OrleansBroker.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansBroker.Tests.EndToEnd;
+
+/// <summary>The user's path with real processes: silo-host, the obroker CLI, kill -9, restart.</summary>
+public sealed class KillAndRestartTests
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task Messages_published_with_the_cli_survive_kill_9_of_the_silo()
+    {
+        using var data = new TestData();
+        var siloPort = RealProcess.FreePort();
+        var gatewayPort = RealProcess.FreePort();
+        var gateway = $"127.0.0.1:{gatewayPort}";
+
+        using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
+        {
+            await silo.WaitUntilReadyAsync();
+            Assert.Contains(Path.Combine(data.Directory, "broker.db"), silo.Output, StringComparison.Ordinal);
+            var publish = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "publish", "e2e", "--count", "1000", "--gateway", gateway);
+            Assert.True(publish.ExitCode == 0, publish.Err);
+            Assert.StartsWith("published 1000 messages to e2e", publish.Out, StringComparison.Ordinal);
+            silo.KillHard();
+        }
+
+        using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
+        {
+            await silo.WaitUntilReadyAsync();
+            var consume = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "consume", "e2e", "--count", "1000", "--timeout", "60", "--gateway", gateway);
+            Assert.True(consume.ExitCode == 0, consume.Err);
+            var lines = consume.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(Enumerable.Range(1, 1000).Select(i => $"message {i}"), lines);
+
+            var info = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "queue", "info", "e2e", "--gateway", gateway);
+            Assert.True(info.ExitCode == 0, info.Err);
+            Assert.Matches(@"ready:\s+0\b", info.Out);
+        }
+    }
+
+    [Fact]
+    public async Task The_cli_says_so_in_one_line_when_no_broker_listens()
+    {
+        using var data = new TestData();
+        var result = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "queue", "list", "--gateway", $"127.0.0.1:{RealProcess.FreePort()}");
+        Assert.Equal(3, result.ExitCode);
+        Assert.StartsWith("obroker: cannot reach the broker", result.Err, StringComparison.Ordinal);
+        Assert.Single(result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+}
