@@ -84,8 +84,10 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
 
     public async ValueTask DisposeAsync()
     {
-        await _consumer.DisposeAsync().ConfigureAwait(false);
+        // Stop first and let running handlers settle; only then unsubscribe, which requeues what is still unsettled.
+        await _consumer.StopReceivingAsync().ConfigureAwait(false);
         await Task.WhenAll(_workers).ConfigureAwait(false);
+        await _consumer.DisposeAsync().ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Handler for {Queue} failed on message {MessageId} (attempt {Attempt}); requeued")]

@@ -25,6 +25,7 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IConsumerObserver? _reference;
     private Task _renewLoop = Task.CompletedTask;
+    private int _disposed;
 
     public QueueConsumer(IClusterClient cluster, string queue, ConsumerOptions options, ILogger logger)
     {
@@ -93,15 +94,25 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
         }
     }
 
+    /// <summary>Stops taking deliveries and renewing; the registration stays until dispose, so settles still in flight land first.</summary>
+    public async Task StopReceivingAsync()
+    {
+        if (!_stop.IsCancellationRequested)
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+        }
+
+        await _renewLoop.ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
-        if (_stop.IsCancellationRequested)
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
             return;
         }
 
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _renewLoop.ConfigureAwait(false);
+        await StopReceivingAsync().ConfigureAwait(false);
         try
         {
             await _queue.Unsubscribe(ConsumerId).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
