@@ -44,6 +44,7 @@ public interface IBrokerClient
     /// <summary>
     /// Deliveries as an async stream (push underneath, no polling). Settle each one
     /// (<see cref="SettleAsync"/> or the Ack/Nack extensions); the stream ends when the token is cancelled.
+    /// Leaving the loop unsubscribes and requeues what is unsettled: await your acks before you leave it.
     /// </summary>
     IAsyncEnumerable<Delivery.Delivery> ReadAllAsync(string queue, ConsumerOptions? options = null, CancellationToken cancellationToken = default);
 
