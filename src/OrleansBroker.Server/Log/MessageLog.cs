@@ -240,8 +240,7 @@ internal sealed partial class MessageLog
             writes.Add(ClearAbandonedAsync(id));
         }
 
-        var first = _segments.Keys.Where(id => !cleared.Exists(c => c.Id == id)).DefaultIfEmpty(written?.Id ?? _meta.State.NextSegment).Min();
-        _meta.State.FirstSegment = Math.Min(first, written?.Id ?? first);
+        _meta.State.FirstSegment = FirstLiveSegment(cleared, written);
         if (written is not null)
         {
             _meta.State.Counters = _meta.State.Counters with { Published = _meta.State.Counters.Published + written.Messages.Count };
@@ -307,6 +306,24 @@ internal sealed partial class MessageLog
         }
 
         settleWaiters.TrySetResult();
+    }
+
+    /// <summary>
+    /// Lowest segment id still live after this commit. Walks the sorted segments only past those being
+    /// deleted now, so a commit costs nothing per older live segment: publish cost stays independent of depth.
+    /// </summary>
+    private long FirstLiveSegment(List<Segment> cleared, Segment? written)
+    {
+        var clearedIds = cleared.Count == 0 ? null : cleared.Select(c => c.Id).ToHashSet();
+        foreach (var id in _segments.Keys)
+        {
+            if (clearedIds is null || !clearedIds.Contains(id))
+            {
+                return id;
+            }
+        }
+
+        return written?.Id ?? _meta.State.NextSegment;
     }
 
     private List<PendingAppend> TakeAppends()
