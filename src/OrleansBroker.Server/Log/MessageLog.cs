@@ -55,7 +55,9 @@ internal sealed partial class MessageLog
     public int SegmentCount => _segments.Count;
 
     /// <summary>Whether a commit is being written or waiting to be.</summary>
-    public bool HasPendingWork => _flushing || _pendingAppends.Count > 0 || _dirtySegments.Count > 0 || _metaDirty;
+    public bool HasPendingWork => _flushing || HasChanges;
+
+    private bool HasChanges => _pendingAppends.Count > 0 || _dirtySegments.Count > 0 || _metaDirty || _abandonedSegments.Count > 0;
 
     /// <summary>Reads the metadata and every live segment; returns the live messages in sequence order.</summary>
     public async Task<IReadOnlyList<LogEntry>> LoadAsync()
@@ -180,10 +182,20 @@ internal sealed partial class MessageLog
         {
             // Yield once so that every request already queued on the grain joins this commit.
             await Task.Yield();
-            while (_pendingAppends.Count > 0 || _dirtySegments.Count > 0 || _metaDirty || _abandonedSegments.Count > 0)
+            while (HasChanges)
             {
-                await FlushOnceAsync();
+                if (!await FlushOnceAsync())
+                {
+                    // Its callers have the error; what is left is retried on the next change or FlushInBackground,
+                    // not in a tight loop against a storage that is down.
+                    return;
+                }
             }
+
+            // Everything asked for so far is durable: release callers that only waited for the commit in flight.
+            var waiters = _settleWaiters;
+            _settleWaiters = NewWaiter();
+            waiters.TrySetResult();
         }
         finally
         {
@@ -191,7 +203,16 @@ internal sealed partial class MessageLog
         }
     }
 
-    private async Task FlushOnceAsync()
+    /// <summary>Starts a commit of whatever changes wait (a failed commit's leftovers, lazily persisted attempts); awaits nothing.</summary>
+    public void FlushInBackground()
+    {
+        if (HasChanges)
+        {
+            EnsureFlushing();
+        }
+    }
+
+    private async Task<bool> FlushOnceAsync()
     {
         var appends = TakeAppends();
         var settleWaiters = _settleWaiters;
@@ -278,7 +299,7 @@ internal sealed partial class MessageLog
             }
 
             settleWaiters.TrySetException(error);
-            return;
+            return false;
         }
 
         foreach (var segment in cleared)
@@ -306,6 +327,7 @@ internal sealed partial class MessageLog
         }
 
         settleWaiters.TrySetResult();
+        return true;
     }
 
     /// <summary>

@@ -157,6 +157,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         var now = _time.GetUtcNow();
         ExpireLeases(now);
         ExpireConsumers(now);
+        _log.FlushInBackground();
         if (_deadLetterOutbox.Count > 0 && !_deadLettering)
         {
             _ = DeadLetterLoopAsync();
