@@ -102,13 +102,7 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         return (long)command.ExecuteScalar()!;
     }
 
-    private async Task AckAsync(string queue, int count)
-    {
-        foreach (var delivery in await ReadAsync(queue, count))
-        {
-            Assert.NotNull(delivery);
-        }
-    }
+    private Task AckAsync(string queue, int count) => ReadAsync(queue, count);
 
     private async Task<List<Delivery.Delivery>> ReadAsync(string queue, int count)
     {
