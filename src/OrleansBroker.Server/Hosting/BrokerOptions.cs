@@ -45,6 +45,13 @@ public sealed class BrokerOptions
     /// <summary>How often a queue checks for expired leases. Default 1 s: a lease ends at most this late.</summary>
     public TimeSpan LeaseCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Period of the reminder a queue holds while deliveries are outstanding: after a deactivation or
+    /// a silo restart it comes back within this time and redelivers or dead-letters what expired.
+    /// Default 1 min (Orleans' minimum reminder period; a shorter one lowers that minimum on this silo).
+    /// </summary>
+    public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Full path of the SQLite database file.</summary>
     public string SqlitePath => Path.GetFullPath(Path.Combine(DataDirectory, "broker.db"));
 
@@ -79,6 +86,11 @@ public sealed class BrokerOptions
         if (ConsumerRenewInterval < TimeSpan.FromMilliseconds(100) || LeaseCheckInterval < TimeSpan.FromMilliseconds(10))
         {
             Fail("Broker:ConsumerRenewInterval must be at least 100 ms and Broker:LeaseCheckInterval at least 10 ms.");
+        }
+
+        if (ReminderPeriod < TimeSpan.FromSeconds(1))
+        {
+            Fail("Broker:ReminderPeriod must be at least 1 s.");
         }
     }
 

@@ -33,6 +33,13 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<BrokerMarker>();
         services.TryAddSingleton(Options.Create(options));
         services.AddReminders();
+        services.Configure<ReminderOptions>(reminders =>
+        {
+            if (options.ReminderPeriod < reminders.MinimumReminderPeriod)
+            {
+                reminders.MinimumReminderPeriod = options.ReminderPeriod;
+            }
+        });
         services.TryAddSingleton(TimeProvider.System);
 
         switch (options.Storage)

@@ -169,6 +169,11 @@ internal sealed partial class QueueGrain
         if (delivered > 0)
         {
             Count(c => c with { Delivered = c.Delivered + delivered, Redelivered = c.Redelivered + redelivered });
+            if (!_reminderOn && _reminderUpdate.IsCompleted)
+            {
+                // The durable wake-up goes in as soon as deliveries are out, not on the next tick.
+                _ = UpdateReminderAsync(now);
+            }
         }
 
         foreach (var consumer in _rotation)

@@ -20,7 +20,6 @@ namespace OrleansBroker.Server.Queues;
 internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget, IRemindable
 {
     private const string LeaseReminder = "leases";
-    private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
 
     private readonly BrokerOptions _options;
     private readonly ILogger<QueueGrain> _logger;
@@ -29,6 +28,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     private MessageLog _log = null!;
     private string _name = "";
     private bool _reminderOn;
+    private Task _reminderUpdate = Task.CompletedTask;
     private DateTimeOffset _idleSince;
 
     public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time)
@@ -58,6 +58,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        // Deliveries still out need the reminder to bring the queue back: make sure it is registered.
+        await UpdateReminderAsync(_time.GetUtcNow());
+
         // Nothing waits for a lazily persisted change (attempt counts, counters) but it is not lost either.
         try
         {
@@ -167,10 +170,27 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         await UpdateReminderAsync(now);
     }
 
-    private async Task UpdateReminderAsync(DateTimeOffset now)
+    /// <summary>Brings the reminder in line with the queue's state; updates run one after another, never interleaved.</summary>
+    private Task UpdateReminderAsync(DateTimeOffset now) => _reminderUpdate = UpdateAfterAsync(_reminderUpdate, now);
+
+    private async Task UpdateAfterAsync(Task previous, DateTimeOffset now)
+    {
+        try
+        {
+            await previous;
+        }
+        catch (OperationCanceledException)
+        {
+            // The previous update was cut short by deactivation; this one still runs.
+        }
+
+        await UpdateReminderCoreAsync(now);
+    }
+
+    private async Task UpdateReminderCoreAsync(DateTimeOffset now)
     {
         // The reminder is the durable wake-up while deliveries are outstanding; it is dropped after a
-        // minute without any, so a busy queue does not write the reminder table on every lease.
+        // reminder period without any, so a busy queue does not write the reminder table on every lease.
         var busy = _leases.Count > 0 || _deadLetterOutbox.Count > 0;
         if (busy)
         {
@@ -182,9 +202,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
             if (busy && !_reminderOn)
             {
                 _reminderOn = true;
-                await this.RegisterOrUpdateReminder(LeaseReminder, ReminderPeriod, ReminderPeriod);
+                await this.RegisterOrUpdateReminder(LeaseReminder, _options.ReminderPeriod, _options.ReminderPeriod);
             }
-            else if (!busy && _reminderOn && now - _idleSince > ReminderPeriod)
+            else if (!busy && _reminderOn && now - _idleSince > _options.ReminderPeriod)
             {
                 _reminderOn = false;
                 if (await this.GetReminder(LeaseReminder) is { } reminder)

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.TestingHost;
 using OrleansBroker.Client;
 using OrleansBroker.Client.Hosting;
@@ -39,6 +40,11 @@ public sealed class BrokerCluster : IAsyncDisposable
             options.ConsumerRenewInterval = TimeSpan.FromSeconds(1);
             configure?.Invoke(options);
         }));
+        if (FileLog.FromEnvironment() is { } log)
+        {
+            builder.ConfigureSiloHost((_, host) => host.Logging.AddProvider(log).SetMinimumLevel(LogLevel.Debug));
+        }
+
         builder.ConfigureClient(client => client.AddBrokerClient());
         var cluster = builder.Build();
         await cluster.DeployAsync();
@@ -47,13 +53,29 @@ public sealed class BrokerCluster : IAsyncDisposable
 
     public string DataDirectory => _data.Directory;
 
-    /// <summary>Stops every silo and starts them again on the same storage; the client reconnects.</summary>
+    /// <summary>The first silo's services: its storage provider and reminder table, as production configured them.</summary>
+    public IServiceProvider SiloServices => Cluster.Silos[0].ServiceProvider;
+
+    /// <summary>Stops every silo and starts them again on the same storage; returns once the client reaches the cluster again.</summary>
     public async Task RestartSilosAsync()
     {
         foreach (var silo in Cluster.Silos.ToList())
         {
             await Cluster.RestartSiloAsync(silo);
         }
+
+        await Eventually.HoldsAsync(async () =>
+        {
+            try
+            {
+                await Grains.GetGrain<OrleansBroker.Queues.IQueueRegistryGrain>(0).List();
+                return true;
+            }
+            catch (Exception exception) when (exception is Orleans.Runtime.Messaging.ConnectionFailedException or SiloUnavailableException or OrleansMessageRejectionException)
+            {
+                return false;
+            }
+        }, "the client reconnected to the restarted cluster");
     }
 
     public async ValueTask DisposeAsync()

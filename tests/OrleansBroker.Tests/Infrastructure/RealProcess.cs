@@ -8,7 +8,7 @@ namespace OrleansBroker.Tests.Infrastructure;
 /// <summary>Starts the repository's own executables (silo-host, obroker) as real processes, as a user would.</summary>
 public static class RealProcess
 {
-    private static readonly string RepoRoot = FindRepoRoot();
+    public static readonly string RepoRoot = FindRepoRoot();
 
 #if DEBUG
     private const string Configuration = "Debug";

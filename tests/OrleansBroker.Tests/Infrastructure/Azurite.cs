@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Xunit;
+
+namespace OrleansBroker.Tests.Infrastructure;
+
+/// <summary>
+/// A real Azurite (the npm package <c>azurite</c>, pinned in <c>tests/azurite/package.json</c>) for the
+/// Azure Storage tests. Unless <c>OBROKER_TEST_AZURE_CONNECTION_STRING</c> names a running one, it is
+/// installed with <c>npm ci</c> on first use and started on free ports with a workspace folder of its
+/// own; dispose stops it by its PID. Tests share one Azurite and keep apart by unique container and
+/// table names.
+/// </summary>
+public sealed class Azurite : IAsyncLifetime
+{
+    public const string ConnectionStringVariable = "OBROKER_TEST_AZURE_CONNECTION_STRING";
+
+    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    private static readonly TimeSpan InstallTimeout = TimeSpan.FromMinutes(10);
+
+    private readonly StringBuilder _output = new();
+    private readonly Lock _lock = new();
+    private Process? _process;
+    private TestData? _workspace;
+
+    public string ConnectionString { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        if (Environment.GetEnvironmentVariable(ConnectionStringVariable) is { Length: > 0 } given)
+        {
+            ConnectionString = given;
+            return;
+        }
+
+        var entry = await EnsureInstalledAsync();
+        _workspace = new TestData();
+        var blobPort = RealProcess.FreePort();
+        var queuePort = RealProcess.FreePort();
+        var tablePort = RealProcess.FreePort();
+        var info = new ProcessStartInfo("node")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+        {
+            entry, "--location", _workspace.Directory, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
+            "--blobPort", $"{blobPort}", "--queuePort", $"{queuePort}", "--tablePort", $"{tablePort}",
+        })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(info) ?? throw new InvalidOperationException("could not start node for Azurite");
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        await Eventually.HoldsAsync(
+            async () => _process.HasExited
+                ? throw new InvalidOperationException($"Azurite exited with {_process.ExitCode}: {Output}")
+                : await AcceptsAsync(blobPort) && await AcceptsAsync(tablePort),
+            "Azurite listening on its blob and table ports");
+
+        ConnectionString =
+            $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};" +
+            $"BlobEndpoint=http://127.0.0.1:{blobPort}/devstoreaccount1;" +
+            $"QueueEndpoint=http://127.0.0.1:{queuePort}/devstoreaccount1;" +
+            $"TableEndpoint=http://127.0.0.1:{tablePort}/devstoreaccount1;";
+    }
+
+    public Task DisposeAsync()
+    {
+        if (_process is { } process)
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+            }
+
+            process.Dispose();
+        }
+
+        _workspace?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A name unique to one test, valid as a blob container and as a table name.</summary>
+    public static string UniqueName(string prefix) => prefix + Guid.NewGuid().ToString("N")[..20];
+
+    private string Output
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_lock)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    private static async Task<bool> AcceptsAsync(int port)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync("127.0.0.1", port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Runs <c>npm ci</c> in tests/azurite once; a lock file keeps two test runs from installing at once.</summary>
+    private static async Task<string> EnsureInstalledAsync()
+    {
+        var folder = Path.Combine(RealProcess.RepoRoot, "tests", "azurite");
+        var entry = Path.Combine(folder, "node_modules", "azurite", "dist", "src", "azurite.js");
+        if (File.Exists(entry))
+        {
+            return entry;
+        }
+
+        var deadline = DateTime.UtcNow + InstallTimeout;
+        FileStream? installLock = null;
+        while (installLock is null)
+        {
+            try
+            {
+                installLock = new FileStream(Path.Combine(folder, ".install.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                // Another test run is installing; it is done when the lock is free.
+                await Task.Delay(500);
+            }
+        }
+
+        using (installLock)
+        {
+            if (File.Exists(entry))
+            {
+                return entry;
+            }
+
+            var info = new ProcessStartInfo("npm") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[] { "ci", "--no-audit", "--no-fund" })
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            Process npm;
+            try
+            {
+                npm = Process.Start(info) ?? throw new InvalidOperationException("npm did not start");
+            }
+            catch (System.ComponentModel.Win32Exception exception)
+            {
+                throw new InvalidOperationException("The Azure Storage tests need Node.js and npm on PATH to install Azurite (or set " + ConnectionStringVariable + ").", exception);
+            }
+
+            using (npm)
+            {
+                var stdout = npm.StandardOutput.ReadToEndAsync();
+                var stderr = npm.StandardError.ReadToEndAsync();
+                using var timeout = new CancellationTokenSource(InstallTimeout);
+                await npm.WaitForExitAsync(timeout.Token);
+                if (npm.ExitCode != 0 || !File.Exists(entry))
+                {
+                    throw new InvalidOperationException($"npm ci for Azurite failed with {npm.ExitCode}: {await stdout}{await stderr}");
+                }
+            }
+
+            return entry;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.Storage;
+using OrleansBroker.Server.Log;
+
+namespace OrleansBroker.Tests.Storage;
+
+/// <summary>
+/// Runs a <see cref="MessageLog"/> outside a grain the way a grain runs it: every continuation on one
+/// exclusive scheduler, so the log's background commit loop interleaves with the test only at awaits.
+/// </summary>
+internal sealed class LogHarness(IGrainStorage storage, MessageLogOptions? options = null)
+{
+    private readonly TaskScheduler _scheduler = new ConcurrentExclusiveSchedulerPair().ExclusiveScheduler;
+
+    public GrainId GrainId { get; } = GrainId.Create("obroker-test-log", Guid.NewGuid().ToString("N"));
+
+    public IGrainStorage Storage { get; } = storage;
+
+    public MessageLogOptions Options { get; } = options ?? new MessageLogOptions(1024 * 1024, 2000);
+
+    /// <summary>A fresh log over the same records, as a new activation would create it.</summary>
+    public MessageLog NewLog() => new(Storage, GrainId, Options, NullLogger.Instance, _ => { });
+
+    public Task RunAsync(Func<Task> work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, _scheduler).Unwrap();
+
+    public Task<T> RunAsync<T>(Func<Task<T>> work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, _scheduler).Unwrap();
+
+    /// <summary>A new activation's view: the live messages after loading.</summary>
+    public Task<IReadOnlyList<LogEntry>> ReloadAsync() => RunAsync(() => NewLog().LoadAsync());
+
+    public static List<StoredMessage> Messages(MessageLog log, int count, int bodyBytes = 16, string prefix = "m")
+    {
+        var messages = new List<StoredMessage>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var sequence = log.NextSequence();
+            var body = new byte[bodyBytes];
+            BitConverter.TryWriteBytes(body, sequence);
+            messages.Add(new StoredMessage(sequence, $"{prefix}{sequence}", body, "application/octet-stream",
+                new Dictionary<string, string> { ["n"] = $"{sequence}" }, "rk", DateTimeOffset.UnixEpoch.AddSeconds(sequence)));
+        }
+
+        return messages;
+    }
+
+    /// <summary>Whether record <paramref name="name"/> of this log (meta, s{n} or a{n}) exists in storage.</summary>
+    public async Task<bool> RecordExistsAsync(string name) => name switch
+    {
+        "meta" => await RecordExistsAsync<LogMeta>(name),
+        _ when name.StartsWith('a') => await RecordExistsAsync<SegmentStateRecord>(name),
+        _ => await RecordExistsAsync<SegmentRecord>(name),
+    };
+
+    private async Task<bool> RecordExistsAsync<T>(string name)
+        where T : class, new()
+    {
+        var record = new StoredRecord<T>();
+        await Storage.ReadStateAsync(name, GrainId, record);
+        return record.RecordExists;
+    }
+}
+
+/// <summary>A grain storage whose writes fail on demand, in front of a real one: the storage outage a broker must survive.</summary>
+internal sealed class FailingStorage(IGrainStorage inner) : IGrainStorage
+{
+    /// <summary>When set, writes and clears of records whose name it accepts fail with an IOException.</summary>
+    public Func<string, bool>? FailWrites { get; set; }
+
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        FailWrites?.Invoke(stateName) == true ? Task.FromException(new IOException($"storage down (write of {stateName})")) : inner.WriteStateAsync(stateName, grainId, grainState);
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        FailWrites?.Invoke(stateName) == true ? Task.FromException(new IOException($"storage down (clear of {stateName})")) : inner.ClearStateAsync(stateName, grainId, grainState);
+}

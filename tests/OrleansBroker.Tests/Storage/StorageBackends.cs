@@ -1,0 +1,82 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+using OrleansBroker.Server.Hosting;
+using OrleansBroker.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansBroker.Tests.Storage;
+
+/// <summary>
+/// One storage backend as a silo configured by the production <c>AddBroker()</c> has it: the grain
+/// storage provider and reminder table are taken from the running silo's services, so the suite
+/// tests exactly what the broker uses. One silo per test class; tests keep apart by unique grain ids.
+/// </summary>
+public abstract class StorageBackend : IAsyncLifetime
+{
+    public BrokerCluster Cluster { get; private set; } = null!;
+
+    public IGrainStorage Storage => Cluster.SiloServices.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName);
+
+    public IReminderTable Reminders => Cluster.SiloServices.GetRequiredService<IReminderTable>();
+
+    /// <summary>Short, so the reminder test waits seconds: a queue with leases out is woken this often after a restart.</summary>
+    public static readonly TimeSpan ReminderPeriod = TimeSpan.FromSeconds(2);
+
+    public virtual async Task InitializeAsync() => Cluster = await BrokerCluster.StartAsync(options =>
+    {
+        options.ReminderPeriod = ReminderPeriod;
+        // A consumer that stops renewing is dropped only after a minute, so a test decides when leases end.
+        options.ConsumerRenewInterval = TimeSpan.FromSeconds(20);
+        Configure(options);
+    });
+
+    public virtual async Task DisposeAsync()
+    {
+        if (Cluster is not null)
+        {
+            await Cluster.DisposeAsync();
+        }
+    }
+
+    protected abstract void Configure(BrokerOptions options);
+}
+
+/// <summary>The embedded default: a SQLite file in a folder of the test's own.</summary>
+public sealed class SqliteBackend : StorageBackend
+{
+    protected override void Configure(BrokerOptions options) => options.Storage = BrokerStorage.Sqlite;
+}
+
+/// <summary>Orleans in-memory grain storage: the logic-only backend.</summary>
+public sealed class MemoryBackend : StorageBackend
+{
+    protected override void Configure(BrokerOptions options) => options.Storage = BrokerStorage.Memory;
+}
+
+/// <summary>Azure blob grain storage and Azure table reminders on a real Azurite, with a container and table of their own.</summary>
+public sealed class AzureBackend : StorageBackend
+{
+    private readonly Azurite _azurite = new();
+    private readonly string _container = Azurite.UniqueName("c");
+    private readonly string _table = Azurite.UniqueName("t");
+
+    public override async Task InitializeAsync()
+    {
+        await _azurite.InitializeAsync();
+        await base.InitializeAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _azurite.DisposeAsync();
+    }
+
+    protected override void Configure(BrokerOptions options)
+    {
+        options.Storage = BrokerStorage.Azure;
+        options.AzureConnectionString = _azurite.ConnectionString;
+        options.AzureContainerName = _container;
+        options.AzureReminderTableName = _table;
+    }
+}
