@@ -57,7 +57,8 @@ internal static class PublishCommand
                 var messages = new BrokerMessage[take];
                 for (var i = 0; i < take; i++)
                 {
-                    var body = fixedBody ?? Encoding.UTF8.GetBytes("message " + (published + i + 1).ToString(CultureInfo.InvariantCulture));
+                    // A body of its own per message, as real producers send: a shared array would be serialized once per call.
+                    var body = fixedBody is not null ? (byte[])fixedBody.Clone() : Encoding.UTF8.GetBytes("message " + (published + i + 1).ToString(CultureInfo.InvariantCulture));
                     messages[i] = new BrokerMessage(null, body, fixedBody is null || text is not null ? "text/plain" : "application/octet-stream");
                 }
 
