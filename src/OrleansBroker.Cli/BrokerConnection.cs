@@ -21,9 +21,8 @@ internal sealed class BrokerConnection : IAsyncDisposable
 
     public IBrokerClient Broker => _host.Services.GetRequiredService<IBrokerClient>();
 
-    public static async Task<BrokerConnection> ConnectAsync(IReadOnlyList<string> gateways, string clusterId, CancellationToken cancellationToken)
+    public static async Task<BrokerConnection> ConnectAsync(BrokerTarget target, string clusterId, CancellationToken cancellationToken)
     {
-        var endpoints = gateways.Select(ParseGateway).ToArray();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
@@ -32,7 +31,19 @@ internal sealed class BrokerConnection : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.UseOrleansClient(client =>
         {
-            client.UseStaticClustering(endpoints);
+            if (target.AzureConnectionString is { } connectionString)
+            {
+                client.UseAzureStorageClustering(membership =>
+                {
+                    membership.TableServiceClient = new Azure.Data.Tables.TableServiceClient(connectionString);
+                    membership.TableName = target.Table!;
+                });
+            }
+            else
+            {
+                client.UseStaticClustering(target.GatewayList.Select(ParseGateway).ToArray());
+            }
+
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = clusterId;
@@ -50,18 +61,18 @@ internal sealed class BrokerConnection : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new CliException(3, $"cannot reach the broker at {string.Join(", ", gateways)} within {ConnectTimeout.TotalSeconds:F0} s");
+            throw new CliException(3, $"cannot reach the broker at {target} within {ConnectTimeout.TotalSeconds:F0} s");
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // Not disposed: disposing a client that never connected can block, and the CLI exits next.
-            throw new CliException(3, $"cannot reach the broker at {string.Join(", ", gateways)}: {exception.GetBaseException().Message}");
+            throw new CliException(3, $"cannot reach the broker at {target}: {exception.GetBaseException().Message}");
         }
 
         return new BrokerConnection(host);
     }
 
-    private static IPEndPoint ParseGateway(string gateway)
+    internal static IPEndPoint ParseGateway(string gateway)
     {
         var colon = gateway.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(gateway.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)

@@ -7,6 +7,9 @@ var root = new RootCommand("obroker: publish to, consume from and administer an 
 {
     GlobalOptions.Gateway,
     GlobalOptions.ClusterId,
+    GlobalOptions.Clustering,
+    GlobalOptions.AzureConnectionString,
+    GlobalOptions.ClusteringTable,
     PublishCommand.Create(),
     ConsumeCommand.Create(),
     QueueCommands.Create(),

@@ -20,6 +20,40 @@ internal static class GlobalOptions
         DefaultValueFactory = _ => "obroker",
     };
 
-    public static Task<BrokerConnection> ConnectAsync(ParseResult parse, CancellationToken cancellationToken) =>
-        BrokerConnection.ConnectAsync(parse.GetValue(Gateway)!, parse.GetValue(ClusterId)!, cancellationToken);
+    public static readonly Option<string> Clustering = new("--clustering")
+    {
+        Description = "How to find gateways: localhost (the --gateway list) or azure (the silos' membership table). Default localhost.",
+        Recursive = true,
+        DefaultValueFactory = _ => "localhost",
+    };
+
+    public static readonly Option<string?> AzureConnectionString = new("--azure-connection-string")
+    {
+        Description = "Azure Storage connection string of the membership table, with --clustering azure. Default: $OBROKER_AZURE_CONNECTION_STRING.",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("OBROKER_AZURE_CONNECTION_STRING"),
+    };
+
+    public static readonly Option<string> ClusteringTable = new("--clustering-table")
+    {
+        Description = "Membership table name, with --clustering azure. Default BrokerMembership.",
+        Recursive = true,
+        DefaultValueFactory = _ => "BrokerMembership",
+    };
+
+    public static Task<BrokerConnection> ConnectAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var clustering = parse.GetValue(Clustering)!;
+        var target = clustering.ToUpperInvariant() switch
+        {
+            "LOCALHOST" => BrokerTarget.Gateways(parse.GetValue(Gateway)!),
+            "AZURE" => BrokerTarget.AzureTable(
+                parse.GetValue(AzureConnectionString) is { Length: > 0 } connectionString
+                    ? connectionString
+                    : throw new CliException(2, "--clustering azure needs --azure-connection-string (or OBROKER_AZURE_CONNECTION_STRING)"),
+                parse.GetValue(ClusteringTable)!),
+            _ => throw new CliException(2, $"--clustering '{clustering}' is unknown; use localhost or azure"),
+        };
+        return BrokerConnection.ConnectAsync(target, parse.GetValue(ClusterId)!, cancellationToken);
+    }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using OrleansBroker.Errors;
 using OrleansBroker.Server.Storage;
 
 namespace OrleansBroker.Server.Hosting;
@@ -21,6 +22,8 @@ public static partial class BrokerSiloHostExtensions
         ["--gateway-port"] = "Broker:GatewayPort",
         ["--cluster-id"] = "Broker:ClusterId",
         ["--max-message-bytes"] = "Broker:MaxMessageBytes",
+        ["--clustering"] = "Broker:Clustering",
+        ["--advertised-address"] = "Broker:AdvertisedAddress",
     };
 
     /// <summary>
@@ -31,19 +34,63 @@ public static partial class BrokerSiloHostExtensions
     public static ISiloBuilder UseBrokerSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
         var section = configuration.GetSection(BrokerOptions.SectionName);
-        var hosting = section.Get<BrokerSiloOptions>() ?? new BrokerSiloOptions();
-        hosting.Validate();
-        BrokerOptions? broker = null;
+        var hosting = new BrokerSiloOptions();
+        Bind(section, hosting);
+        BrokerOptions? bound = null;
         silo.AddBroker(options =>
         {
-            section.Bind(options);
-            broker = options;
+            Bind(section, options);
+            bound = options;
         });
+        var broker = bound ?? throw new InvalidOperationException("AddBroker() was called before UseBrokerSilo(), which configures the broker itself; call only UseBrokerSilo().");
+        hosting.Validate(broker);
 
-        silo.UseLocalhostClustering(hosting.SiloPort, hosting.GatewayPort, null, hosting.ClusterId, hosting.ClusterId);
-        silo.Configure<EndpointOptions>(endpoints => endpoints.AdvertisedIPAddress = IPAddress.Loopback);
-        silo.Services.AddHostedService(sp => new StartupReport(broker!, hosting, sp));
+        switch (hosting.Clustering)
+        {
+            case BrokerClustering.Localhost:
+                silo.UseLocalhostClustering(hosting.SiloPort, hosting.GatewayPort, null, hosting.ClusterId, hosting.ClusterId);
+                silo.Configure<EndpointOptions>(endpoints =>
+                    endpoints.AdvertisedIPAddress = hosting.AdvertisedAddress is { } address ? IPAddress.Parse(address) : IPAddress.Loopback);
+                break;
+
+            case BrokerClustering.Azure:
+                silo.Configure<ClusterOptions>(cluster =>
+                {
+                    cluster.ClusterId = hosting.ClusterId;
+                    cluster.ServiceId = hosting.ClusterId;
+                });
+                if (hosting.AdvertisedAddress is { } advertised)
+                {
+                    silo.ConfigureEndpoints(IPAddress.Parse(advertised), hosting.SiloPort, hosting.GatewayPort, listenOnAnyHostAddress: true);
+                }
+                else
+                {
+                    silo.ConfigureEndpoints(hosting.SiloPort, hosting.GatewayPort, listenOnAnyHostAddress: true);
+                }
+
+                silo.UseAzureStorageClustering(membership =>
+                {
+                    membership.TableServiceClient = new Azure.Data.Tables.TableServiceClient(broker.AzureConnectionString);
+                    membership.TableName = hosting.ClusteringTableName;
+                });
+                break;
+        }
+
+        silo.Services.AddHostedService(sp => new StartupReport(broker, hosting, sp));
         return silo;
+    }
+
+    /// <summary>Binds a setting section; a value of the wrong type is a one-line <see cref="BrokerErrorCode.InvalidOptions"/>, not a stack trace.</summary>
+    private static void Bind(IConfigurationSection section, object target)
+    {
+        try
+        {
+            section.Bind(target);
+        }
+        catch (InvalidOperationException exception) when (exception.InnerException is not null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"{exception.Message} {exception.InnerException.Message}", exception);
+        }
     }
 
     private sealed partial class StartupReport(BrokerOptions broker, BrokerSiloOptions hosting, IServiceProvider services) : IHostedService
@@ -64,7 +111,8 @@ public static partial class BrokerSiloHostExtensions
                 BrokerStorage.Azure => $"Azure Storage container '{broker.AzureContainerName}'",
                 _ => "memory (not durable)",
             };
-            LogReady(broker.Storage, where, hosting.SiloPort, hosting.GatewayPort);
+            var clustering = hosting.Clustering == BrokerClustering.Azure ? $"azure table '{hosting.ClusteringTableName}'" : "localhost";
+            LogReady(broker.Storage, where, clustering, hosting.SiloPort, hosting.GatewayPort);
         }
 
         public Task StopAsync(CancellationToken cancellationToken)
@@ -73,8 +121,8 @@ public static partial class BrokerSiloHostExtensions
             return Task.CompletedTask;
         }
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker silo: storage {Storage} at {Where}; silo port {SiloPort}, gateway port {GatewayPort}")]
-        private partial void LogReady(BrokerStorage storage, string where, int siloPort, int gatewayPort);
+        [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker silo: storage {Storage} at {Where}; clustering {Clustering}; silo port {SiloPort}, gateway port {GatewayPort}")]
+        private partial void LogReady(BrokerStorage storage, string where, string clustering, int siloPort, int gatewayPort);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker silo stopping: queues flush their pending writes as they deactivate")]
         private partial void LogStopping();

@@ -17,6 +17,22 @@ public sealed class BrokerSiloOptions
     /// <summary>Cluster id; silos with the same id form one cluster. Default <c>obroker</c>.</summary>
     public string ClusterId { get; set; } = "obroker";
 
+    /// <summary>
+    /// How silos find each other and clients find gateways. Default <see cref="BrokerClustering.Localhost"/>
+    /// (one silo on this machine); <see cref="BrokerClustering.Azure"/> uses an Azure Storage table
+    /// from <c>Broker:AzureConnectionString</c> and needs <c>Broker:Storage=azure</c>, shared by every silo.
+    /// </summary>
+    public BrokerClustering Clustering { get; set; } = BrokerClustering.Localhost;
+
+    /// <summary>Membership table with <see cref="BrokerClustering.Azure"/>. Default <c>BrokerMembership</c>.</summary>
+    public string ClusteringTableName { get; set; } = "BrokerMembership";
+
+    /// <summary>
+    /// Address this silo advertises to other silos and clients. Default: 127.0.0.1 with localhost
+    /// clustering, this machine's first IPv4 address with azure clustering.
+    /// </summary>
+    public string? AdvertisedAddress { get; set; }
+
     /// <summary>Throws <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidOptions"/>) naming the bad setting.</summary>
     public void Validate()
     {
@@ -29,6 +45,27 @@ public sealed class BrokerSiloOptions
         if (string.IsNullOrWhiteSpace(ClusterId))
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, "Broker:ClusterId is empty.");
+        }
+
+        if (!Enum.IsDefined(Clustering))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Clustering '{Clustering}' is unknown; use localhost or azure.");
+        }
+
+        if (AdvertisedAddress is not null && !System.Net.IPAddress.TryParse(AdvertisedAddress, out _))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:AdvertisedAddress '{AdvertisedAddress}' is not an IP address.");
+        }
+    }
+
+    /// <summary>Checks the clustering choice against the storage: several silos must share their storage.</summary>
+    public void Validate(BrokerOptions broker)
+    {
+        Validate();
+        if (Clustering == BrokerClustering.Azure && broker.Storage != BrokerStorage.Azure)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                $"Broker:Clustering=azure needs storage every silo shares: set Broker:Storage=azure (it is {broker.Storage}).");
         }
     }
 }

@@ -40,6 +40,21 @@ public sealed class KillAndRestartTests
         }
     }
 
+    [Theory]
+    [InlineData("--storage", "bogus", "Broker:Storage")]
+    [InlineData("--silo-port", "abc", "Broker:SiloPort")]
+    [InlineData("--max-message-bytes", "0", "Broker:MaxMessageBytes")]
+    public async Task A_bad_setting_stops_the_silo_with_one_line_naming_it(string option, string value, string setting)
+    {
+        using var data = new TestData();
+        var result = await RealProcess.RunAsync(RealProcess.SiloDll, data.Directory, CommandTimeout,
+            "--data-dir", data.Directory, "--gateway-port", $"{RealProcess.FreePort()}", option, value);
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("obroker-silo: ", line, StringComparison.Ordinal);
+        Assert.Contains(setting, line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_cli_says_so_in_one_line_when_no_broker_listens()
     {

@@ -87,10 +87,10 @@ public sealed class SiloProcess : IDisposable
     private readonly StringBuilder _output = new();
     private readonly Lock _lock = new();
 
-    public SiloProcess(string dataDirectory, int siloPort, int gatewayPort)
+    public SiloProcess(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
     {
         _process = RealProcess.Start(RealProcess.SiloDll, dataDirectory,
-            "--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}");
+            ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. extraArgs]);
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
