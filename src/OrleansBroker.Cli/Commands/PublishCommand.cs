@@ -16,7 +16,12 @@ internal static class PublishCommand
         var size = new Option<int?>("--size") { Description = "Body of this many bytes ('x') instead of text." };
         var count = new Option<int>("--count") { Description = "How many messages. Default 1.", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch") { Description = "Messages per publish call, 1 to 1000. Default 100; 1 publishes one by one.", DefaultValueFactory = _ => 100 };
-        var command = new Command("publish", "Publish messages; each is confirmed only once durably stored.") { queue, body, size, count, batch };
+        var inflight = new Option<int>("--inflight")
+        {
+            Description = "Publish calls awaiting confirmation at once, 1 to 64. Default 1: strict publish order. More lets the broker commit several calls together (order across calls is then not guaranteed).",
+            DefaultValueFactory = _ => 1,
+        };
+        var command = new Command("publish", "Publish messages; each is confirmed only once durably stored.") { queue, body, size, count, batch, inflight };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var name = parse.GetValue(queue)!;
@@ -24,6 +29,12 @@ internal static class PublishCommand
             var perCall = parse.GetValue(batch);
             var text = parse.GetValue(body);
             var bytes = parse.GetValue(size);
+            var window = parse.GetValue(inflight);
+            if (window is < 1 or > 64)
+            {
+                throw new CliException(2, "--inflight must be 1 to 64");
+            }
+
             if (total < 1)
             {
                 throw new CliException(2, "--count must be at least 1");
@@ -51,27 +62,32 @@ internal static class PublishCommand
 
             var progress = new Progress("published", total);
             var published = 0;
+            var sent = 0;
+            var pending = new Queue<(Task Call, int Count)>();
             while (published < total)
             {
-                var take = Math.Min(perCall, total - published);
-                var messages = new BrokerMessage[take];
-                for (var i = 0; i < take; i++)
+                while (sent < total && pending.Count < window)
                 {
-                    // A body of its own per message, as real producers send: a shared array would be serialized once per call.
-                    var body = fixedBody is not null ? (byte[])fixedBody.Clone() : Encoding.UTF8.GetBytes("message " + (published + i + 1).ToString(CultureInfo.InvariantCulture));
-                    messages[i] = new BrokerMessage(null, body, fixedBody is null || text is not null ? "text/plain" : "application/octet-stream");
+                    var take = Math.Min(perCall, total - sent);
+                    var messages = new BrokerMessage[take];
+                    for (var i = 0; i < take; i++)
+                    {
+                        // A body of its own per message, as real producers send: a shared array would be serialized once per call.
+                        var body = fixedBody is not null ? (byte[])fixedBody.Clone() : Encoding.UTF8.GetBytes("message " + (sent + i + 1).ToString(CultureInfo.InvariantCulture));
+                        messages[i] = new BrokerMessage(null, body, fixedBody is null || text is not null ? "text/plain" : "application/octet-stream");
+                    }
+
+                    Task call = take == 1
+                        ? broker.PublishAsync(name, messages[0], cancellationToken)
+                        : broker.PublishBatchAsync(name, messages, cancellationToken);
+                    pending.Enqueue((call, take));
+                    sent += take;
                 }
 
-                if (take == 1)
-                {
-                    await broker.PublishAsync(name, messages[0], cancellationToken);
-                }
-                else
-                {
-                    await broker.PublishBatchAsync(name, messages, cancellationToken);
-                }
-
-                published += take;
+                // Confirmations are counted in order: "published N" means the first N are durable.
+                var (oldest, count) = pending.Dequeue();
+                await oldest;
+                published += count;
                 progress.Report(published);
             }
 

@@ -23,6 +23,8 @@ public sealed class KillAndRestartTests
             var publish = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "publish", "e2e", "--count", "1000", "--gateway", gateway);
             Assert.True(publish.ExitCode == 0, publish.Err);
             Assert.StartsWith("published 1000 messages to e2e", publish.Out, StringComparison.Ordinal);
+            var pipelined = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "publish", "e2e-pipelined", "--count", "1000", "--batch", "50", "--inflight", "8", "--gateway", gateway);
+            Assert.True(pipelined.ExitCode == 0, pipelined.Err);
             silo.KillHard();
         }
 
@@ -37,6 +39,11 @@ public sealed class KillAndRestartTests
             var info = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "queue", "info", "e2e", "--gateway", gateway);
             Assert.True(info.ExitCode == 0, info.Err);
             Assert.Matches(@"ready:\s+0\b", info.Out);
+
+            // Every confirmation the pipelined publish counted was durable before the kill.
+            var pipelined = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "queue", "info", "e2e-pipelined", "--gateway", gateway);
+            Assert.True(pipelined.ExitCode == 0, pipelined.Err);
+            Assert.Matches(@"ready:\s+1000\b", pipelined.Out);
         }
     }
 
