@@ -41,7 +41,7 @@ internal sealed class BrokerConnection : IAsyncDisposable
             }
             else
             {
-                client.UseStaticClustering(target.GatewayList.Select(ParseGateway).ToArray());
+                client.UseStaticClustering([.. target.Gateways]);
             }
 
             client.Configure<ClusterOptions>(o =>

@@ -46,7 +46,7 @@ internal static class GlobalOptions
         var clustering = parse.GetValue(Clustering)!;
         var target = clustering.ToUpperInvariant() switch
         {
-            "LOCALHOST" => BrokerTarget.Gateways(parse.GetValue(Gateway)!),
+            "LOCALHOST" => BrokerTarget.FromGateways(parse.GetValue(Gateway)!),
             "AZURE" => BrokerTarget.AzureTable(
                 parse.GetValue(AzureConnectionString) is { Length: > 0 } connectionString
                     ? connectionString

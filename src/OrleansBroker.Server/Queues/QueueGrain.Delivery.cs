@@ -320,10 +320,16 @@ internal sealed partial class QueueGrain
         if (_deadLettered.Add(entry.Message.Sequence))
         {
             _deadLetterOutbox.Add((entry, reason));
-            if (!_deadLettering)
-            {
-                _ = DeadLetterLoopAsync();
-            }
+            EnsureDeadLettering();
+        }
+    }
+
+    /// <summary>Starts moving the dead-letter outbox unless a move is running; a failed move is retried from the tick.</summary>
+    private void EnsureDeadLettering()
+    {
+        if (_deadLetterOutbox.Count > 0 && !_deadLettering)
+        {
+            _ = DeadLetterLoopAsync();
         }
     }
 

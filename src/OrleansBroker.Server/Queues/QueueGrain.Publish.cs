@@ -12,9 +12,7 @@ internal sealed partial class QueueGrain
     {
         EnsureCreated();
         MessageValidator.Validate(message, _options.MaxMessageBytes);
-        var stored = Stamp(message);
-        await _log.AppendAsync([stored]);
-        return new PublishReceipt(stored.MessageId, stored.Sequence);
+        return (await AppendAsync([message]))[0];
     }
 
     public async Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages)

@@ -161,10 +161,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         ExpireLeases(now);
         ExpireConsumers(now);
         _log.FlushInBackground();
-        if (_deadLetterOutbox.Count > 0 && !_deadLettering)
-        {
-            _ = DeadLetterLoopAsync();
-        }
+        EnsureDeadLettering();
 
         Dispatch();
         await UpdateReminderAsync(now);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Text;
 using Xunit;
 
 namespace OrleansBroker.Tests.Infrastructure;
@@ -19,8 +18,6 @@ public sealed class Azurite : IAsyncLifetime
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private static readonly TimeSpan InstallTimeout = TimeSpan.FromMinutes(10);
 
-    private readonly StringBuilder _output = new();
-    private readonly Lock _lock = new();
     private Process? _process;
     private TestData? _workspace;
 
@@ -39,30 +36,16 @@ public sealed class Azurite : IAsyncLifetime
         var blobPort = RealProcess.FreePort();
         var queuePort = RealProcess.FreePort();
         var tablePort = RealProcess.FreePort();
-        var info = new ProcessStartInfo("node")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[]
-        {
+        _process = RealProcess.StartProgram("node", _workspace.Directory,
+        [
             entry, "--location", _workspace.Directory, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
             "--blobPort", $"{blobPort}", "--queuePort", $"{queuePort}", "--tablePort", $"{tablePort}",
-        })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        _process = Process.Start(info) ?? throw new InvalidOperationException("could not start node for Azurite");
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        ]);
+        var output = new CapturedOutput(_process);
 
         await Eventually.HoldsAsync(
             async () => _process.HasExited
-                ? throw new InvalidOperationException($"Azurite exited with {_process.ExitCode}: {Output}")
+                ? throw new InvalidOperationException($"Azurite exited with {_process.ExitCode}: {output.Text}")
                 : await AcceptsAsync(blobPort) && await AcceptsAsync(tablePort),
             "Azurite listening on its blob and table ports");
 
@@ -92,28 +75,6 @@ public sealed class Azurite : IAsyncLifetime
 
     /// <summary>A name unique to one test, valid as a blob container and as a table name.</summary>
     public static string UniqueName(string prefix) => prefix + Guid.NewGuid().ToString("N")[..20];
-
-    private string Output
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _output.ToString();
-            }
-        }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_lock)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
 
     private static async Task<bool> AcceptsAsync(int port)
     {
@@ -161,32 +122,19 @@ public sealed class Azurite : IAsyncLifetime
                 return entry;
             }
 
-            var info = new ProcessStartInfo("npm") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in new[] { "ci", "--no-audit", "--no-fund" })
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            Process npm;
+            (int ExitCode, string Out, string Err) npm;
             try
             {
-                npm = Process.Start(info) ?? throw new InvalidOperationException("npm did not start");
+                npm = await RealProcess.RunProgramAsync("npm", folder, InstallTimeout, "ci", "--no-audit", "--no-fund");
             }
             catch (System.ComponentModel.Win32Exception exception)
             {
                 throw new InvalidOperationException("The Azure Storage tests need Node.js and npm on PATH to install Azurite (or set " + ConnectionStringVariable + ").", exception);
             }
 
-            using (npm)
+            if (npm.ExitCode != 0 || !File.Exists(entry))
             {
-                var stdout = npm.StandardOutput.ReadToEndAsync();
-                var stderr = npm.StandardError.ReadToEndAsync();
-                using var timeout = new CancellationTokenSource(InstallTimeout);
-                await npm.WaitForExitAsync(timeout.Token);
-                if (npm.ExitCode != 0 || !File.Exists(entry))
-                {
-                    throw new InvalidOperationException($"npm ci for Azurite failed with {npm.ExitCode}: {await stdout}{await stderr}");
-                }
+                throw new InvalidOperationException($"npm ci for Azurite failed with {npm.ExitCode}: {npm.Out}{npm.Err}");
             }
 
             return entry;

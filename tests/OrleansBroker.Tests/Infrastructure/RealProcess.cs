@@ -28,28 +28,35 @@ public static class RealProcess
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static Process Start(string dll, string workingDirectory, params string[] args)
+    /// <summary>Starts <c>dotnet DLL ARGS</c>.</summary>
+    public static Process Start(string dll, string workingDirectory, params string[] args) => StartProgram("dotnet", workingDirectory, [dll, .. args]);
+
+    /// <summary>Starts a program found on PATH with its output redirected.</summary>
+    public static Process StartProgram(string program, string workingDirectory, IEnumerable<string> args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
-        return Process.Start(info) ?? throw new InvalidOperationException($"could not start {dll}");
+        return Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
     }
 
-    /// <summary>Runs a command to its end; returns exit code, stdout and stderr.</summary>
-    public static async Task<(int ExitCode, string Out, string Err)> RunAsync(string dll, string workingDirectory, TimeSpan timeout, params string[] args)
+    /// <summary>Runs <c>dotnet DLL ARGS</c> to its end; returns exit code, stdout and stderr.</summary>
+    public static Task<(int ExitCode, string Out, string Err)> RunAsync(string dll, string workingDirectory, TimeSpan timeout, params string[] args) =>
+        RunProgramAsync("dotnet", workingDirectory, timeout, [dll, .. args]);
+
+    /// <summary>Runs a program found on PATH to its end, killing it after <paramref name="timeout"/>; returns exit code, stdout and stderr.</summary>
+    public static async Task<(int ExitCode, string Out, string Err)> RunProgramAsync(string program, string workingDirectory, TimeSpan timeout, params string[] args)
     {
-        using var process = Start(dll, workingDirectory, args);
+        using var process = StartProgram(program, workingDirectory, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(timeout);
@@ -60,7 +67,7 @@ public static class RealProcess
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Path.GetFileName(dll)} {string.Join(' ', args)} did not finish in {timeout}; stderr: {await stderr}");
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in {timeout}; stderr: {await stderr}");
         }
 
         return (process.ExitCode, await stdout, await stderr);
@@ -84,29 +91,16 @@ public static class RealProcess
 public sealed class SiloProcess : IDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _output = new();
-    private readonly Lock _lock = new();
+    private readonly CapturedOutput _output;
 
     public SiloProcess(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
     {
         _process = RealProcess.Start(RealProcess.SiloDll, dataDirectory,
             ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. extraArgs]);
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _output = new CapturedOutput(_process);
     }
 
-    public string Output
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _output.Text;
 
     public Task WaitUntilReadyAsync() =>
         Eventually.HoldsAsync(() => _process.HasExited ? throw new InvalidOperationException($"silo exited: {Output}") : Output.Contains("Application started", StringComparison.Ordinal), "silo-host ready");
@@ -128,6 +122,32 @@ public sealed class SiloProcess : IDisposable
 
         _process.Dispose();
     }
+}
+
+/// <summary>Collects a started process's stdout and stderr lines as they come, for assertions and error messages.</summary>
+public sealed class CapturedOutput
+{
+    private readonly StringBuilder _text = new();
+    private readonly Lock _lock = new();
+
+    public CapturedOutput(Process process)
+    {
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string Text
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _text.ToString();
+            }
+        }
+    }
 
     private void Append(string? line)
     {
@@ -135,7 +155,7 @@ public sealed class SiloProcess : IDisposable
         {
             lock (_lock)
             {
-                _output.AppendLine(line);
+                _text.AppendLine(line);
             }
         }
     }

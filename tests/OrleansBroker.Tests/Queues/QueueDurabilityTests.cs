@@ -24,7 +24,7 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         var options = new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(42), MaxDeliveryAttempts = 4 };
         await Broker.CreateQueueAsync("recover", options);
         await Broker.PublishBatchAsync("recover", Enumerable.Range(0, 120).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"{i}"), Headers: new Dictionary<string, string> { ["n"] = $"{i}" })).ToList());
-        await AckAsync("recover", 30);
+        await Broker.ReceiveAndAckAsync("recover", 30);
 
         await _cluster.Cluster.DeactivateAsync(_cluster.Grains.GetGrain<IQueueGrain>("recover"));
 
@@ -33,7 +33,7 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         Assert.Equal(90, info.Ready);
         Assert.Equal(120, info.Counters.Published);
         Assert.Equal(30, info.Counters.Acked);
-        var rest = await ReadAsync("recover", 90);
+        var rest = await Broker.ReceiveAndAckAsync("recover", 90);
         Assert.Equal(Enumerable.Range(30, 90).Select(i => $"m{i}"), rest.Select(d => d.MessageId));
         Assert.All(rest, d => Assert.Equal(d.MessageId[1..], d.Headers!["n"]));
     }
@@ -47,12 +47,12 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
             await Broker.PublishAsync("restart", $"body {i}", $"m{i}");
         }
 
-        await AckAsync("restart", 50);
+        await Broker.ReceiveAndAckAsync("restart", 50);
         await _cluster.RestartSilosAsync();
 
         var info = await Broker.GetQueueInfoAsync("restart");
         Assert.Equal(150, info.Depth);
-        var rest = await ReadAsync("restart", 150);
+        var rest = await Broker.ReceiveAndAckAsync("restart", 150);
         Assert.Equal(Enumerable.Range(50, 150).Select(i => $"body {i}"), rest.Select(d => d.BodyText()));
         Assert.Equal(0, (await Broker.GetQueueInfoAsync("restart")).Depth);
     }
@@ -84,7 +84,7 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         for (var round = 0; round < 3; round++)
         {
             await Broker.PublishBatchAsync("gc", Enumerable.Range(0, 100).Select(i => new BrokerMessage(null, new byte[1000])).ToList());
-            await AckAsync("gc", 100);
+            await Broker.ReceiveAndAckAsync("gc", 100);
         }
 
         var rows = CountRows(_cluster.DataDirectory, "s%");
@@ -100,24 +100,5 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         command.CommandText = "SELECT COUNT(*) FROM grain_state WHERE state_name LIKE $p";
         command.Parameters.AddWithValue("$p", pattern);
         return (long)command.ExecuteScalar()!;
-    }
-
-    private Task AckAsync(string queue, int count) => ReadAsync(queue, count);
-
-    private async Task<List<Delivery.Delivery>> ReadAsync(string queue, int count)
-    {
-        var list = new List<Delivery.Delivery>();
-        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
-        await foreach (var delivery in Broker.ReadAllAsync(queue, new ConsumerOptions { Prefetch = 1 }, timeout.Token))
-        {
-            await Broker.AckAsync(delivery);
-            list.Add(delivery);
-            if (list.Count == count)
-            {
-                break;
-            }
-        }
-
-        return list;
     }
 }

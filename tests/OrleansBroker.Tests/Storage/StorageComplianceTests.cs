@@ -367,22 +367,8 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         Assert.Equal(0, (await Broker.GetQueueInfoAsync(queue)).Depth);
     }
 
-    protected async Task<List<string>> ReceiveAndAckAsync(string queue, int count)
-    {
-        var ids = new List<string>();
-        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout * 2);
-        await foreach (var delivery in Broker.ReadAllAsync(queue, new ConsumerOptions { Prefetch = 200 }, timeout.Token))
-        {
-            await Broker.AckAsync(delivery);
-            ids.Add(delivery.MessageId);
-            if (ids.Count == count)
-            {
-                break;
-            }
-        }
-
-        return ids;
-    }
+    protected async Task<List<string>> ReceiveAndAckAsync(string queue, int count) =>
+        [.. (await Broker.ReceiveAndAckAsync(queue, count, prefetch: 200, timeout: Eventually.DefaultTimeout * 2)).Select(d => d.MessageId)];
 
     private static void AssertSameMessages(IReadOnlyList<StoredMessage> expected, IReadOnlyList<StoredMessage> actual)
     {
@@ -447,22 +433,10 @@ public abstract class DurableStorageComplianceTests(StorageBackend backend) : St
         var dlq = Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue + ".dlq");
         await Eventually.HoldsAsync(async () => (await Broker.ListQueuesAsync()).Contains(queue + ".dlq") && (await dlq.GetInfo()).Ready == 1,
             "the message dead-lettered by the reactivated queue");
-        var dead = Assert.Single(await ReceiveDeadLettersAsync(queue + ".dlq"));
+        var dead = Assert.Single(await Broker.ReceiveAndAckAsync(queue + ".dlq", 1));
         Assert.Equal("poison", dead.MessageId);
         Assert.Equal(queue, dead.Headers![OrleansBroker.Messages.BrokerHeaders.SourceQueue]);
         Assert.Equal("2", dead.Headers[OrleansBroker.Messages.BrokerHeaders.Attempts]);
-    }
-
-    private async Task<List<Delivery.Delivery>> ReceiveDeadLettersAsync(string dlq)
-    {
-        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
-        await foreach (var delivery in Broker.ReadAllAsync(dlq, new ConsumerOptions { Prefetch = 1 }, timeout.Token))
-        {
-            await Broker.AckAsync(delivery);
-            return [delivery];
-        }
-
-        return [];
     }
 
     /// <summary>A consumer that takes deliveries and never settles or renews them: a client that went away.</summary>

@@ -1,0 +1,25 @@
+using OrleansBroker.Client;
+
+namespace OrleansBroker.Tests.Infrastructure;
+
+/// <summary>Consuming as a test needs it: take exactly N deliveries, ack each, fail on a timeout instead of hanging.</summary>
+public static class BrokerTestExtensions
+{
+    /// <summary>Receives <paramref name="count"/> deliveries from <paramref name="queue"/>, acking each (awaited) before leaving.</summary>
+    public static async Task<List<Delivery.Delivery>> ReceiveAndAckAsync(this IBrokerClient broker, string queue, int count, int prefetch = 1, TimeSpan? timeout = null)
+    {
+        var received = new List<Delivery.Delivery>(count);
+        using var cancel = new CancellationTokenSource(timeout ?? Eventually.DefaultTimeout);
+        await foreach (var delivery in broker.ReadAllAsync(queue, new ConsumerOptions { Prefetch = prefetch }, cancel.Token))
+        {
+            await broker.AckAsync(delivery);
+            received.Add(delivery);
+            if (received.Count == count)
+            {
+                break;
+            }
+        }
+
+        return received;
+    }
+}
