@@ -74,6 +74,15 @@ internal sealed partial class QueueGrain
     {
         EnsureCreated();
         ArgumentNullException.ThrowIfNull(settlements);
+        foreach (var settlement in settlements)
+        {
+            // Checked before any lease ends: a refused call leaves every delivery as it was.
+            if (!Enum.IsDefined(settlement.Kind))
+            {
+                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Unknown settle kind {settlement.Kind}; nothing in this call was settled.");
+            }
+        }
+
         var results = new SettleStatus[settlements.Count];
         long acked = 0;
         for (var i = 0; i < settlements.Count; i++)
@@ -94,11 +103,9 @@ internal sealed partial class QueueGrain
                 case SettleKind.Requeue:
                     ReturnToReady(entry);
                     break;
-                case SettleKind.DeadLetter:
+                default:
                     DeadLetter(entry, string.IsNullOrWhiteSpace(settlement.Reason) ? "rejected by consumer" : settlement.Reason);
                     break;
-                default:
-                    throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Unknown settle kind {settlement.Kind}.");
             }
         }
 

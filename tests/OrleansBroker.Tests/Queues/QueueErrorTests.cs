@@ -1,3 +1,5 @@
+using OrleansBroker.Client;
+using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -82,6 +84,28 @@ public sealed class QueueErrorTests : IAsyncLifetime
         Assert.Contains("12:00:00", lease.Message, StringComparison.Ordinal);
         var noDlq = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.CreateQueueAsync("opts", new QueueOptions { DeadLetterQueue = "" }));
         Assert.Equal(BrokerErrorCode.InvalidOptions, noDlq.Code);
+    }
+
+    [Fact]
+    public async Task A_settle_call_with_an_unknown_kind_is_refused_whole_and_its_deliveries_stay_leased()
+    {
+        await _cluster.Broker.CreateQueueAsync("settle-kinds");
+        await _cluster.Broker.PublishBatchAsync("settle-kinds", [new BrokerMessage("a", [1]), new BrokerMessage("b", [2])]);
+        await using var reader = _cluster.Broker.ReadAllAsync("settle-kinds", new ConsumerOptions { Prefetch = 2 }).GetAsyncEnumerator();
+        Assert.True(await reader.MoveNextAsync());
+        var first = reader.Current;
+        Assert.True(await reader.MoveNextAsync());
+        var second = reader.Current;
+        var queue = _cluster.Grains.GetGrain<IQueueGrain>("settle-kinds");
+
+        var error = await Assert.ThrowsAsync<BrokerException>(() => queue.Settle(
+            [new Settlement(first.Sequence, first.LeaseToken, SettleKind.Ack), new Settlement(second.Sequence, second.LeaseToken, (SettleKind)99)]));
+
+        Assert.Equal(BrokerErrorCode.InvalidOptions, error.Code);
+        Assert.Equal(2, (await _cluster.Broker.GetQueueInfoAsync("settle-kinds")).InFlight);
+        await _cluster.Broker.AckAsync(first);
+        await _cluster.Broker.AckAsync(second);
+        Assert.Equal(0, (await _cluster.Broker.GetQueueInfoAsync("settle-kinds")).Depth);
     }
 
     [Fact]
