@@ -61,35 +61,17 @@ internal static class PublishCommand
             await broker.CreateQueueIfMissingAsync(name, cancellationToken);
 
             var progress = new Progress("published", total);
-            var published = 0;
-            var sent = 0;
-            var pending = new Queue<(Task Call, int Count)>();
-            while (published < total)
+            long published = 0;
+            await PipelinedPublisher.RunAsync(broker, name, total, perCall, window, index =>
             {
-                while (sent < total && pending.Count < window)
-                {
-                    var take = Math.Min(perCall, total - sent);
-                    var messages = new BrokerMessage[take];
-                    for (var i = 0; i < take; i++)
-                    {
-                        // A body of its own per message, as real producers send: a shared array would be serialized once per call.
-                        var body = fixedBody is not null ? (byte[])fixedBody.Clone() : Encoding.UTF8.GetBytes("message " + (sent + i + 1).ToString(CultureInfo.InvariantCulture));
-                        messages[i] = new BrokerMessage(null, body, fixedBody is null || text is not null ? "text/plain" : "application/octet-stream");
-                    }
-
-                    Task call = take == 1
-                        ? broker.PublishAsync(name, messages[0], cancellationToken)
-                        : broker.PublishBatchAsync(name, messages, cancellationToken);
-                    pending.Enqueue((call, take));
-                    sent += take;
-                }
-
-                // Confirmations are counted in order: "published N" means the first N are durable.
-                var (oldest, count) = pending.Dequeue();
-                await oldest;
-                published += count;
-                progress.Report(published);
-            }
+                // A body of its own per message, as real producers send: a shared array would be serialized once per call.
+                var body = fixedBody is not null ? (byte[])fixedBody.Clone() : Encoding.UTF8.GetBytes("message " + (index + 1).ToString(CultureInfo.InvariantCulture));
+                return new BrokerMessage(null, body, fixedBody is null || text is not null ? "text/plain" : "application/octet-stream");
+            }, done =>
+            {
+                published = done;
+                progress.Report(done);
+            }, cancellationToken);
 
             var seconds = progress.Elapsed.TotalSeconds;
             Console.WriteLine($"published {published} messages to {name} in {seconds:F2} s ({published / Math.Max(seconds, 0.001):F0} msg/s)");

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace OrleansBroker.Cli.Bench;
+
+/// <summary>One bench run, printed as one JSON line on stdout. Optional fields are left out when they do not apply.</summary>
+internal sealed record BenchResult
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public required string Scenario { get; init; }
+
+    public required long Messages { get; init; }
+
+    public required int Size { get; init; }
+
+    public required int Producers { get; init; }
+
+    public required int Consumers { get; init; }
+
+    public int Subscribers { get; init; }
+
+    public required double ElapsedS { get; init; }
+
+    /// <summary>Messages (or, for fan-out, deliveries) per second over the whole run: published, delivered and acked.</summary>
+    public required double ThroughputMsgsPerS { get; init; }
+
+    public double LatencyP50Ms { get; init; }
+
+    public double LatencyP99Ms { get; init; }
+
+    public double LatencyMaxMs { get; init; }
+
+    public long Lost { get; init; }
+
+    public long Duplicates { get; init; }
+
+    public double? PublishMsgsPerS { get; init; }
+
+    public int? Batch { get; init; }
+
+    public int? Inflight { get; init; }
+
+    public int? Prefetch { get; init; }
+
+    public double? RateMsgsPerS { get; init; }
+
+    public long? QueueDepthBefore { get; init; }
+
+    public double? TimeToGatewayS { get; init; }
+
+    public double? TimeToFirstDeliveryS { get; init; }
+
+    public long? AckFailures { get; init; }
+
+    public long? Foreign { get; init; }
+
+    public double? BrokerRssMb { get; init; }
+
+    public double? BrokerPeakRssMb { get; init; }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static double Rate(long count, TimeSpan elapsed) => Math.Round(count / Math.Max(elapsed.TotalSeconds, 1e-6), 0);
+}

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace OrleansBroker.Cli.Bench;
+
+/// <summary>The broker's process as the bench sees it: memory from <c>/proc</c>, and for the recovery scenario, start and kill.</summary>
+internal static class BrokerProcess
+{
+    /// <summary>Resident set size now and at its peak, in MiB, or null where <c>/proc/PID/status</c> cannot be read (not Linux, no such process).</summary>
+    public static (double Rss, double Peak)? Memory(int? pid)
+    {
+        if (pid is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            double? rss = null, peak = null;
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    rss = Kib(line);
+                }
+                else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    peak = Kib(line);
+                }
+            }
+
+            return rss is { } r && peak is { } p ? (Math.Round(r / 1024, 1), Math.Round(p / 1024, 1)) : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static double Kib(string line) =>
+        double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+
+    /// <summary>Starts the silo command with its output appended to <paramref name="logPath"/>.</summary>
+    public static Process Start(IReadOnlyList<string> command, string logPath)
+    {
+        var info = new ProcessStartInfo(command[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in command.Skip(1))
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(info) ?? throw new CliException(2, $"could not start '{string.Join(' ', command)}'");
+        var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
+        var sync = new Lock();
+        void Write(string? line)
+        {
+            if (line is not null)
+            {
+                lock (sync)
+                {
+                    log.WriteLine(line);
+                }
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Write(e.Data);
+        process.ErrorDataReceived += (_, e) => Write(e.Data);
+        process.Exited += (_, _) =>
+        {
+            lock (sync)
+            {
+                log.Dispose();
+            }
+        };
+        process.EnableRaisingEvents = true;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Asks the process to stop (SIGTERM, a graceful silo shutdown) and waits; kills it if it has not stopped in time.</summary>
+    public static async Task StopAsync(Process process, TimeSpan grace)
+    {
+        if (process.HasExited)
+        {
+            return;
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            using var kill = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]);
+            await kill.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        using var timeout = new CancellationTokenSource(grace);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().ConfigureAwait(false);
+        }
+    }
+}

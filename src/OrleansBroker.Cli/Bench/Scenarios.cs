@@ -1,0 +1,302 @@
+using System.Diagnostics;
+using OrleansBroker.Client;
+using OrleansBroker.Errors;
+using OrleansBroker.Messages;
+
+namespace OrleansBroker.Cli.Bench;
+
+/// <summary>The bench scenarios. Each returns the result lines it printed; a run that lost messages says so in <c>lost</c>.</summary>
+internal static class Scenarios
+{
+    /// <summary>Producer id of the depth scenario's filler messages: outside any measured run's producers.</summary>
+    private const int FillerProducer = 1_000_000;
+
+    /// <summary>
+    /// P producers publish N messages (durable, confirmed) while C consumers receive and ack them.
+    /// With no consumers it measures confirmed publishing alone and checks the queue's depth instead.
+    /// </summary>
+    public static async Task<BenchResult> QueueAsync(IBrokerClient broker, BenchSettings s, CancellationToken cancellationToken)
+    {
+        await PrepareEmptyQueueAsync(broker, s.Queue, cancellationToken);
+        var perProducer = s.PerProducer();
+        var tracker = new DeliveryTracker(perProducer);
+        var consumers = s.Consumers > 0 ? new ConsumerGroup(broker, s.Queue, s.Consumers, s.Prefetch, tracker) : null;
+        var producers = new ProducerGroup(broker, s.Queue, perProducer, s.Size, s.Batch, s.Inflight);
+        var clock = Stopwatch.StartNew();
+        string Describe() => $"queue: published {producers.Confirmed}/{s.Messages}, received {tracker.Received} ({BenchResult.Rate(tracker.Received, clock.Elapsed)} msg/s)";
+
+        var published = await Watch.UntilAsync(producers.RunAsync(cancellationToken), () => producers.Confirmed + tracker.Received, Describe, s.IdleTimeout, cancellationToken);
+        var publishElapsed = clock.Elapsed;
+        long lost;
+        if (consumers is not null)
+        {
+            if (published)
+            {
+                await Watch.UntilAsync(tracker.AllReceived, () => tracker.Received, Describe, s.IdleTimeout, cancellationToken);
+            }
+
+            await consumers.StopAsync();
+            lost = tracker.Lost;
+        }
+        else
+        {
+            var info = await broker.GetQueueInfoAsync(s.Queue, cancellationToken);
+            lost = Math.Max(0, s.Messages - info.Ready);
+        }
+
+        var elapsed = clock.Elapsed;
+        var latency = tracker.Latency();
+        var memory = BrokerProcess.Memory(s.BrokerPid);
+        return new BenchResult
+        {
+            Scenario = "queue",
+            Messages = s.Messages,
+            Size = s.Size,
+            Producers = s.Producers,
+            Consumers = s.Consumers,
+            ElapsedS = Math.Round(elapsed.TotalSeconds, 3),
+            ThroughputMsgsPerS = BenchResult.Rate(s.Messages - lost, elapsed),
+            PublishMsgsPerS = BenchResult.Rate(producers.Confirmed, publishElapsed),
+            LatencyP50Ms = latency.P50,
+            LatencyP99Ms = latency.P99,
+            LatencyMaxMs = latency.Max,
+            Lost = lost,
+            Duplicates = tracker.Duplicates,
+            AckFailures = consumers?.Acks.Failed,
+            Foreign = consumers is null ? null : tracker.Foreign,
+            Batch = s.Batch,
+            Inflight = s.Inflight,
+            Prefetch = consumers is null ? null : s.Prefetch,
+            BrokerRssMb = memory?.Rss,
+            BrokerPeakRssMb = memory?.Peak,
+        };
+    }
+
+    /// <summary>
+    /// One producer publishes single messages at a fixed rate, each call on its own (not awaited before the
+    /// next, as a service emitting events would); consumers ack. Reports send-to-receive latency.
+    /// </summary>
+    public static async Task<BenchResult> LatencyAsync(IBrokerClient broker, BenchSettings s, double rate, CancellationToken cancellationToken)
+    {
+        await PrepareEmptyQueueAsync(broker, s.Queue, cancellationToken);
+        var tracker = new DeliveryTracker([s.Messages]);
+        var consumers = new ConsumerGroup(broker, s.Queue, Math.Max(1, s.Consumers), s.Prefetch, tracker);
+        var publishes = new CallWindow();
+        long sent = 0;
+        var clock = Stopwatch.StartNew();
+
+        // A thread of its own paces the sends: it sleeps until the next send is due and sends whatever is due.
+        var pacer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                var start = Stopwatch.GetTimestamp();
+                for (long i = 0; i < s.Messages && !cancellationToken.IsCancellationRequested; i++)
+                {
+                    var due = start + (long)(i * Stopwatch.Frequency / rate);
+                    while (Stopwatch.GetTimestamp() < due)
+                    {
+                        Thread.Sleep(1);
+                    }
+
+                    publishes.Track(broker.PublishAsync(s.Queue, new BrokerMessage(null, BenchPayload.Create(0, i, s.Size), "application/octet-stream"), cancellationToken));
+                    Interlocked.Increment(ref sent);
+                }
+
+                pacer.TrySetResult();
+            }
+            catch (Exception exception)
+            {
+                pacer.TrySetException(exception);
+            }
+        })
+        { IsBackground = true, Name = "bench-pacer" };
+        thread.Start();
+
+        string Describe() => $"latency: sent {Interlocked.Read(ref sent)}/{s.Messages}, received {tracker.Received}, p99 so far {tracker.Latency().P99} ms";
+        await Watch.UntilAsync(pacer.Task, () => Interlocked.Read(ref sent), Describe, s.IdleTimeout, cancellationToken);
+        var sendElapsed = clock.Elapsed;
+        await publishes.DrainAsync();
+        await Watch.UntilAsync(tracker.AllReceived, () => tracker.Received, Describe, s.IdleTimeout, cancellationToken);
+        await consumers.StopAsync();
+        var elapsed = clock.Elapsed;
+        var latency = tracker.Latency();
+        var memory = BrokerProcess.Memory(s.BrokerPid);
+        return new BenchResult
+        {
+            Scenario = "latency",
+            Messages = s.Messages,
+            Size = s.Size,
+            Producers = 1,
+            Consumers = Math.Max(1, s.Consumers),
+            ElapsedS = Math.Round(elapsed.TotalSeconds, 3),
+            ThroughputMsgsPerS = BenchResult.Rate(tracker.Received, elapsed),
+            PublishMsgsPerS = BenchResult.Rate(Interlocked.Read(ref sent), sendElapsed),
+            RateMsgsPerS = rate,
+            LatencyP50Ms = latency.P50,
+            LatencyP99Ms = latency.P99,
+            LatencyMaxMs = latency.Max,
+            Lost = tracker.Lost,
+            Duplicates = tracker.Duplicates,
+            AckFailures = consumers.Acks.Failed + publishes.Failed,
+            Prefetch = s.Prefetch,
+            BrokerRssMb = memory?.Rss,
+            BrokerPeakRssMb = memory?.Peak,
+        };
+    }
+
+    /// <summary>
+    /// Publish rate into a queue already holding each of <paramref name="depths"/> messages (filled up to it
+    /// first, nothing consumed). After each run the queue must hold exactly what was published: the difference is lost.
+    /// </summary>
+    public static async Task<IReadOnlyList<BenchResult>> DepthAsync(IBrokerClient broker, BenchSettings s, IReadOnlyList<long> depths, Action<BenchResult> print, CancellationToken cancellationToken)
+    {
+        await PrepareEmptyQueueAsync(broker, s.Queue, cancellationToken);
+        var results = new List<BenchResult>();
+        foreach (var depth in depths.Order())
+        {
+            var before = (await broker.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
+            if (before < depth)
+            {
+                await FillAsync(broker, s.Queue, depth - before, s.Size, s.IdleTimeout, cancellationToken);
+                before = (await broker.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
+            }
+
+            var producers = new ProducerGroup(broker, s.Queue, s.PerProducer(), s.Size, s.Batch, s.Inflight);
+            var clock = Stopwatch.StartNew();
+            await Watch.UntilAsync(producers.RunAsync(cancellationToken), () => producers.Confirmed,
+                () => $"depth {before}: published {producers.Confirmed}/{s.Messages}", s.IdleTimeout, cancellationToken);
+            var elapsed = clock.Elapsed;
+            var after = (await broker.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
+            var memory = BrokerProcess.Memory(s.BrokerPid);
+            var result = new BenchResult
+            {
+                Scenario = "depth",
+                Messages = s.Messages,
+                Size = s.Size,
+                Producers = s.Producers,
+                Consumers = 0,
+                ElapsedS = Math.Round(elapsed.TotalSeconds, 3),
+                ThroughputMsgsPerS = BenchResult.Rate(producers.Confirmed, elapsed),
+                Lost = Math.Max(0, before + s.Messages - after),
+                QueueDepthBefore = before,
+                Batch = s.Batch,
+                Inflight = s.Inflight,
+                BrokerRssMb = memory?.Rss,
+                BrokerPeakRssMb = memory?.Peak,
+            };
+            print(result);
+            results.Add(result);
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// Starts the broker, fills a queue with N messages, kills the broker (SIGKILL, as a crash would), starts it
+    /// again and measures the time from that start until the first delivery and until every message is acked.
+    /// </summary>
+    public static async Task<BenchResult> RecoveryAsync(
+        Func<CancellationToken, Task<BrokerConnection>> connect, IReadOnlyList<string> siloCommand, BenchSettings s, CancellationToken cancellationToken)
+    {
+        var log = Path.Combine(Path.GetTempPath(), $"obroker-bench-silo-{Environment.ProcessId}.log");
+        Console.Error.WriteLine($"recovery: silo output goes to {log}");
+        var silo = BrokerProcess.Start(siloCommand, log);
+        try
+        {
+            await using (var connection = await ConnectWhenUpAsync(connect, silo, cancellationToken))
+            {
+                await PrepareEmptyQueueAsync(connection.Broker, s.Queue, cancellationToken);
+                await FillAsync(connection.Broker, s.Queue, s.Messages, s.Size, s.IdleTimeout, cancellationToken, producer: 0);
+            }
+
+            Console.Error.WriteLine($"recovery: {s.Messages} messages stored; killing the broker (pid {silo.Id})");
+            silo.Kill(entireProcessTree: true);
+            await silo.WaitForExitAsync(cancellationToken);
+
+            var clock = Stopwatch.StartNew();
+            silo = BrokerProcess.Start(siloCommand, log);
+            await using var restarted = await ConnectWhenUpAsync(connect, silo, cancellationToken);
+            var toGateway = clock.Elapsed;
+            var tracker = new DeliveryTracker([s.Messages]);
+            var consumers = new ConsumerGroup(restarted.Broker, s.Queue, Math.Max(1, s.Consumers), s.Prefetch, tracker);
+            string Describe() => $"recovery: received {tracker.Received}/{s.Messages} after {clock.Elapsed.TotalSeconds:F1} s";
+            await Watch.UntilAsync(tracker.FirstReceived, () => tracker.Received, Describe, s.IdleTimeout, cancellationToken);
+            var toFirst = clock.Elapsed;
+            await Watch.UntilAsync(tracker.AllReceived, () => tracker.Received, Describe, s.IdleTimeout, cancellationToken);
+            await consumers.StopAsync();
+            var elapsed = clock.Elapsed;
+            var memory = BrokerProcess.Memory(silo.Id);
+            await restarted.Broker.DeleteQueueAsync(s.Queue, cancellationToken);
+            return new BenchResult
+            {
+                Scenario = "recovery",
+                Messages = s.Messages,
+                Size = s.Size,
+                Producers = 1,
+                Consumers = Math.Max(1, s.Consumers),
+                ElapsedS = Math.Round(elapsed.TotalSeconds, 3),
+                ThroughputMsgsPerS = BenchResult.Rate(tracker.Received, elapsed - toFirst),
+                TimeToGatewayS = Math.Round(toGateway.TotalSeconds, 3),
+                TimeToFirstDeliveryS = Math.Round(toFirst.TotalSeconds, 3),
+                Lost = tracker.Lost,
+                Duplicates = tracker.Duplicates,
+                AckFailures = consumers.Acks.Failed,
+                Prefetch = s.Prefetch,
+                BrokerRssMb = memory?.Rss,
+                BrokerPeakRssMb = memory?.Peak,
+            };
+        }
+        finally
+        {
+            await BrokerProcess.StopAsync(silo, TimeSpan.FromSeconds(30));
+        }
+    }
+
+    private static async Task<BrokerConnection> ConnectWhenUpAsync(Func<CancellationToken, Task<BrokerConnection>> connect, Process silo, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            if (silo.HasExited)
+            {
+                throw new CliException(3, $"the broker exited with code {silo.ExitCode} before it took connections; see its log");
+            }
+
+            try
+            {
+                return await connect(cancellationToken);
+            }
+            catch (CliException exception) when (exception.ExitCode == 3 && deadline.Elapsed < TimeSpan.FromSeconds(120))
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+
+    private static async Task FillAsync(IBrokerClient broker, string queue, long count, int size, TimeSpan idle, CancellationToken cancellationToken, int producer = FillerProducer)
+    {
+        var filler = new ProducerGroup(broker, queue, [count], size, BrokerLimits.MaxBatchCount, 8, producer);
+        var ok = await Watch.UntilAsync(filler.RunAsync(cancellationToken), () => filler.Confirmed, () => $"filling {queue}: {filler.Confirmed}/{count}", idle, cancellationToken);
+        if (!ok)
+        {
+            throw new CliException(1, $"filling {queue} made no progress for {idle.TotalSeconds:F0} s");
+        }
+    }
+
+    private static async Task PrepareEmptyQueueAsync(IBrokerClient broker, string queue, CancellationToken cancellationToken)
+    {
+        await broker.CreateQueueIfMissingAsync(queue, cancellationToken);
+        var info = await broker.GetQueueInfoAsync(queue, cancellationToken);
+        if (info.InFlight > 0)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Queue '{queue}' has {info.InFlight} messages in flight to other consumers; bench needs a queue of its own.");
+        }
+
+        if (info.Ready > 0)
+        {
+            await broker.PurgeQueueAsync(queue, cancellationToken);
+        }
+    }
+}
