@@ -1,0 +1,41 @@
+using BenchmarkDotNet.Attributes;
+using Orleans.Serialization;
+using Orleans.Storage;
+using OrleansBroker.Server.Log;
+
+namespace OrleansBroker.Benchmarks;
+
+/// <summary>
+/// The serializer on the two paths every message takes: into a segment record (storage) and out as a
+/// batch of deliveries (the wire to a consumer). 100 messages of 1 KiB per operation.
+/// </summary>
+[MemoryDiagnoser]
+public class SerializerBenchmarks
+{
+    private const int Count = 100;
+    private IGrainStorageSerializer _storage = null!;
+    private Serializer _wire = null!;
+    private SegmentRecord _segment = null!;
+    private BinaryData _segmentBytes = null!;
+    private List<Delivery.Delivery> _deliveries = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _storage = BenchData.StorageSerializer;
+        _wire = BenchData.Serializer;
+        var messages = BenchData.Messages(1, Count, 1024);
+        _segment = new SegmentRecord { Messages = messages };
+        _segmentBytes = _storage.Serialize(_segment);
+        _deliveries = messages.Select(m => new Delivery.Delivery("q", m.MessageId, m.Sequence, m.Body, m.ContentType, m.Headers, m.RoutingKey, m.EnqueuedAt, 1, m.Sequence, m.EnqueuedAt)).ToList();
+    }
+
+    [Benchmark(Description = "segment record, serialize (100 x 1 KiB)")]
+    public BinaryData SerializeSegment() => _storage.Serialize(_segment);
+
+    [Benchmark(Description = "segment record, deserialize (100 x 1 KiB)")]
+    public int DeserializeSegment() => _storage.Deserialize<SegmentRecord>(_segmentBytes)!.Messages.Count;
+
+    [Benchmark(Description = "delivery batch, serialize (100 x 1 KiB)")]
+    public byte[] SerializeDeliveries() => _wire.SerializeToArray(_deliveries);
+}
