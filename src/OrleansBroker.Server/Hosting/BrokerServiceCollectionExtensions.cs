@@ -47,7 +47,7 @@ public static class BrokerServiceCollectionExtensions
             case BrokerStorage.Sqlite:
                 services.AddSingleton(sp => new SqliteStore(options.SqlitePath, sp.GetRequiredService<ILogger<SqliteStore>>()));
                 services.AddGrainStorage(BrokerOptions.StorageProviderName, (sp, _) =>
-                    new SqliteGrainStorage(sp.GetRequiredService<SqliteStore>(), new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>())));
+                    new SqliteGrainStorage(sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<Serializer>()));
                 services.AddSingleton<IReminderTable, SqliteReminderTable>();
                 break;
 

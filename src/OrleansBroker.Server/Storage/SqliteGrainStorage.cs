@@ -1,14 +1,18 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using Orleans.Serialization;
 using Orleans.Storage;
 
 namespace OrleansBroker.Server.Storage;
 
 /// <summary>
 /// Orleans grain storage on the broker's SQLite file: one row per (grain, record name), with a
-/// version number as ETag for optimistic concurrency, as every Orleans provider does.
+/// version number as ETag for optimistic concurrency, as every Orleans provider does. Records are in
+/// the Orleans binary format (what <see cref="OrleansGrainStorageSerializer"/> writes), serialized
+/// straight into one array of the final size: segment records are large, and growing a buffer for
+/// each one cost more than the rest of a commit.
 /// </summary>
-internal sealed class SqliteGrainStorage(SqliteStore store, IGrainStorageSerializer serializer) : IGrainStorage
+internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serializer) : IGrainStorage
 {
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
@@ -25,7 +29,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, IGrainStorageSeriali
 
         if (row is { } found)
         {
-            grainState.State = serializer.Deserialize<T>(new BinaryData(found.Data));
+            grainState.State = serializer.Deserialize<T>(found.Data);
             grainState.ETag = found.ETag.ToString(CultureInfo.InvariantCulture);
             grainState.RecordExists = true;
         }
@@ -40,7 +44,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, IGrainStorageSeriali
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var key = grainId.ToString();
-        var data = serializer.Serialize(grainState.State).ToArray();
+        var data = serializer.SerializeToArray(grainState.State);
         var expected = grainState.ETag;
         var etag = await store.WriteAsync(connection =>
         {

@@ -68,8 +68,10 @@ internal sealed partial class SqliteStore : IAsyncDisposable
         using (var pragma = connection.CreateCommand())
         {
             pragma.CommandText = """
+                PRAGMA page_size=16384;
                 PRAGMA journal_mode=WAL;
                 PRAGMA synchronous=FULL;
+                PRAGMA mmap_size=1073741824;
                 CREATE TABLE IF NOT EXISTS grain_state(
                     grain_id TEXT NOT NULL,
                     state_name TEXT NOT NULL,

@@ -102,6 +102,8 @@ public sealed class SiloProcess : IDisposable
 
     public string Output => _output.Text;
 
+    public int Pid => _process.Id;
+
     public Task WaitUntilReadyAsync() =>
         Eventually.HoldsAsync(() => _process.HasExited ? throw new InvalidOperationException($"silo exited: {Output}") : Output.Contains("Application started", StringComparison.Ordinal), "silo-host ready");
 
