@@ -1,5 +1,4 @@
 using System.Globalization;
-using Microsoft.Data.Sqlite;
 using Orleans.Serialization;
 using Orleans.Storage;
 
@@ -46,16 +45,15 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         var key = grainId.ToString();
         var data = serializer.SerializeToArray(grainState.State);
         var expected = grainState.ETag;
-        var etag = await store.WriteAsync(connection =>
+        var etag = await store.WriteAsync(writer =>
         {
-            var current = CurrentETag(connection, key, stateName);
+            var current = CurrentETag(writer, key, stateName);
             CheckETag(stateName, grainId, expected, current);
             var next = (current ?? 0) + 1;
-            using var command = connection.CreateCommand();
-            command.CommandText = """
+            var command = writer.Command("""
                 INSERT INTO grain_state(grain_id, state_name, etag, data) VALUES ($g, $s, $e, $d)
                 ON CONFLICT(grain_id, state_name) DO UPDATE SET etag = excluded.etag, data = excluded.data
-                """;
+                """);
             command.Parameters.AddWithValue("$g", key);
             command.Parameters.AddWithValue("$s", stateName);
             command.Parameters.AddWithValue("$e", next);
@@ -72,12 +70,11 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
     {
         var key = grainId.ToString();
         var expected = grainState.ETag;
-        await store.WriteAsync(connection =>
+        await store.WriteAsync(writer =>
         {
-            var current = CurrentETag(connection, key, stateName);
+            var current = CurrentETag(writer, key, stateName);
             CheckETag(stateName, grainId, expected, current);
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM grain_state WHERE grain_id = $g AND state_name = $s";
+            var command = writer.Command("DELETE FROM grain_state WHERE grain_id = $g AND state_name = $s");
             command.Parameters.AddWithValue("$g", key);
             command.Parameters.AddWithValue("$s", stateName);
             command.ExecuteNonQuery();
@@ -89,10 +86,9 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         grainState.RecordExists = false;
     }
 
-    private static long? CurrentETag(SqliteConnection connection, string key, string stateName)
+    private static long? CurrentETag(SqliteWriter writer, string key, string stateName)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT etag FROM grain_state WHERE grain_id = $g AND state_name = $s";
+        var command = writer.Command("SELECT etag FROM grain_state WHERE grain_id = $g AND state_name = $s");
         command.Parameters.AddWithValue("$g", key);
         command.Parameters.AddWithValue("$s", stateName);
         return command.ExecuteScalar() is long etag ? etag : null;

@@ -39,16 +39,15 @@ internal sealed class SqliteReminderTable(SqliteStore store) : IReminderTable
         });
 
     public Task<string?> UpsertRow(ReminderEntry entry) =>
-        store.WriteAsync(connection =>
+        store.WriteAsync(writer =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = """
+            var command = writer.Command("""
                 INSERT INTO reminders(grain_id, reminder_name, grain_hash, start_at, period_ticks, etag)
                 VALUES ($g, $n, $h, $s, $p, 1)
                 ON CONFLICT(grain_id, reminder_name) DO UPDATE SET
                     start_at = excluded.start_at, period_ticks = excluded.period_ticks, etag = etag + 1
                 RETURNING etag
-                """;
+                """);
             command.Parameters.AddWithValue("$g", entry.GrainId.ToString());
             command.Parameters.AddWithValue("$n", entry.ReminderName);
             command.Parameters.AddWithValue("$h", (long)entry.GrainId.GetUniformHashCode());
@@ -58,10 +57,9 @@ internal sealed class SqliteReminderTable(SqliteStore store) : IReminderTable
         });
 
     public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag) =>
-        store.WriteAsync(connection =>
+        store.WriteAsync(writer =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM reminders WHERE grain_id = $g AND reminder_name = $n AND etag = $e";
+            var command = writer.Command("DELETE FROM reminders WHERE grain_id = $g AND reminder_name = $n AND etag = $e");
             command.Parameters.AddWithValue("$g", grainId.ToString());
             command.Parameters.AddWithValue("$n", reminderName);
             command.Parameters.AddWithValue("$e", long.Parse(eTag, CultureInfo.InvariantCulture));
@@ -69,10 +67,9 @@ internal sealed class SqliteReminderTable(SqliteStore store) : IReminderTable
         });
 
     public Task TestOnlyClearTable() =>
-        store.WriteAsync(connection =>
+        store.WriteAsync(writer =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM reminders";
+            var command = writer.Command("DELETE FROM reminders");
             return command.ExecuteNonQuery();
         });
 

@@ -39,7 +39,7 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     public string Path { get; }
 
     /// <summary>Runs <paramref name="write"/> inside the next group-commit transaction; completes after that transaction is durable.</summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, T> write, CancellationToken cancellationToken = default)
+    public async Task<T> WriteAsync<T>(Func<SqliteWriter, T> write, CancellationToken cancellationToken = default)
     {
         await _open.Value;
         var op = new WriteOp<T>(write);
@@ -98,6 +98,7 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     private async Task WriteLoopAsync(SqliteConnection connection)
     {
         var batch = new List<WriteOp>(MaxWritesPerTransaction);
+        var writer = new SqliteWriter(connection);
         try
         {
             while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
@@ -108,42 +109,43 @@ internal sealed partial class SqliteStore : IAsyncDisposable
                     batch.Add(op);
                 }
 
-                CommitBatch(connection, batch);
+                CommitBatch(writer, batch);
             }
         }
         finally
         {
+            writer.Dispose();
             await connection.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private void CommitBatch(SqliteConnection connection, List<WriteOp> batch)
+    private void CommitBatch(SqliteWriter writer, List<WriteOp> batch)
     {
         try
         {
             // Plain BEGIN/COMMIT rather than BeginTransaction, so ops need no transaction object.
-            Exec(connection, "BEGIN IMMEDIATE");
+            writer.Execute("BEGIN IMMEDIATE");
             foreach (var op in batch)
             {
                 // Each op runs under a savepoint, so one failing op (an ETag conflict) leaves the others in.
-                Exec(connection, "SAVEPOINT op");
+                writer.Execute("SAVEPOINT op");
                 try
                 {
-                    op.Execute(connection);
-                    Exec(connection, "RELEASE op");
+                    op.Execute(writer);
+                    writer.Execute("RELEASE op");
                 }
                 catch (Exception exception)
                 {
-                    Exec(connection, "ROLLBACK TO op; RELEASE op");
+                    writer.Execute("ROLLBACK TO op; RELEASE op");
                     op.Fail(exception);
                 }
             }
 
-            Exec(connection, "COMMIT");
+            writer.Execute("COMMIT");
         }
         catch (Exception exception)
         {
-            TryRollback(connection);
+            TryRollback(writer);
 
             LogCommitFailed(exception, batch.Count);
             foreach (var op in batch)
@@ -160,18 +162,11 @@ internal sealed partial class SqliteStore : IAsyncDisposable
         }
     }
 
-    private static void Exec(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private void TryRollback(SqliteConnection connection)
+    private void TryRollback(SqliteWriter writer)
     {
         try
         {
-            Exec(connection, "ROLLBACK");
+            writer.Execute("ROLLBACK");
         }
         catch (SqliteException exception)
         {
@@ -202,21 +197,21 @@ internal sealed partial class SqliteStore : IAsyncDisposable
 
     private abstract class WriteOp
     {
-        public abstract void Execute(SqliteConnection connection);
+        public abstract void Execute(SqliteWriter writer);
 
         public abstract void Fail(Exception exception);
 
         public abstract void Succeed();
     }
 
-    private sealed class WriteOp<T>(Func<SqliteConnection, T> write) : WriteOp
+    private sealed class WriteOp<T>(Func<SqliteWriter, T> write) : WriteOp
     {
         private T _result = default!;
         private bool _failed;
 
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override void Execute(SqliteConnection connection) => _result = write(connection);
+        public override void Execute(SqliteWriter writer) => _result = write(writer);
 
         public override void Fail(Exception exception)
         {
