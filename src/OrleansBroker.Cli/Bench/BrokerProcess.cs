@@ -61,11 +61,13 @@ internal static class BrokerProcess
         var process = Process.Start(info) ?? throw new CliException(2, $"could not start '{string.Join(' ', command)}'");
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
         var sync = new Lock();
+        var closed = false;
         void Write(string? line)
         {
-            if (line is not null)
+            lock (sync)
             {
-                lock (sync)
+                // Output can still arrive after Exited closed the log: it is dropped, not written to a closed file.
+                if (line is not null && !closed)
                 {
                     log.WriteLine(line);
                 }
@@ -78,6 +80,7 @@ internal static class BrokerProcess
         {
             lock (sync)
             {
+                closed = true;
                 log.Dispose();
             }
         };
