@@ -45,30 +45,14 @@ internal static class Scenarios
         }
 
         var elapsed = clock.Elapsed;
-        var latency = tracker.Latency();
-        var memory = BrokerProcess.Memory(s.BrokerPid);
-        return new BenchResult
+        return Result("queue", s, s.Producers, s.Consumers, elapsed, BenchResult.Rate(s.Messages - lost, elapsed), lost, tracker.Duplicates, tracker.Latency(), s.BrokerPid) with
         {
-            Scenario = "queue",
-            Messages = s.Messages,
-            Size = s.Size,
-            Producers = s.Producers,
-            Consumers = s.Consumers,
-            ElapsedS = Math.Round(elapsed.TotalSeconds, 3),
-            ThroughputMsgsPerS = BenchResult.Rate(s.Messages - lost, elapsed),
             PublishMsgsPerS = BenchResult.Rate(producers.Confirmed, publishElapsed),
-            LatencyP50Ms = latency.P50,
-            LatencyP99Ms = latency.P99,
-            LatencyMaxMs = latency.Max,
-            Lost = lost,
-            Duplicates = tracker.Duplicates,
             AckFailures = consumers?.Acks.Failed,
             Foreign = consumers is null ? null : tracker.Foreign,
             Batch = s.Batch,
             Inflight = s.Inflight,
             Prefetch = consumers is null ? null : s.Prefetch,
-            BrokerRssMb = memory?.Rss,
-            BrokerPeakRssMb = memory?.Peak,
         };
     }
 
@@ -121,28 +105,12 @@ internal static class Scenarios
         await Watch.UntilAsync(tracker.AllReceived, () => tracker.Received, Describe, s.IdleTimeout, cancellationToken);
         await consumers.StopAsync();
         var elapsed = clock.Elapsed;
-        var latency = tracker.Latency();
-        var memory = BrokerProcess.Memory(s.BrokerPid);
-        return new BenchResult
+        return Result("latency", s, 1, Math.Max(1, s.Consumers), elapsed, BenchResult.Rate(tracker.Received, elapsed), tracker.Lost, tracker.Duplicates, tracker.Latency(), s.BrokerPid) with
         {
-            Scenario = "latency",
-            Messages = s.Messages,
-            Size = s.Size,
-            Producers = 1,
-            Consumers = Math.Max(1, s.Consumers),
-            ElapsedS = Math.Round(elapsed.TotalSeconds, 3),
-            ThroughputMsgsPerS = BenchResult.Rate(tracker.Received, elapsed),
             PublishMsgsPerS = BenchResult.Rate(Interlocked.Read(ref sent), sendElapsed),
             RateMsgsPerS = rate,
-            LatencyP50Ms = latency.P50,
-            LatencyP99Ms = latency.P99,
-            LatencyMaxMs = latency.Max,
-            Lost = tracker.Lost,
-            Duplicates = tracker.Duplicates,
             AckFailures = consumers.Acks.Failed + publishes.Failed,
             Prefetch = s.Prefetch,
-            BrokerRssMb = memory?.Rss,
-            BrokerPeakRssMb = memory?.Peak,
         };
     }
 
@@ -169,22 +137,11 @@ internal static class Scenarios
                 () => $"depth {before}: published {producers.Confirmed}/{s.Messages}", s.IdleTimeout, cancellationToken);
             var elapsed = clock.Elapsed;
             var after = (await broker.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
-            var memory = BrokerProcess.Memory(s.BrokerPid);
-            var result = new BenchResult
+            var result = Result("depth", s, s.Producers, 0, elapsed, BenchResult.Rate(producers.Confirmed, elapsed), Math.Max(0, before + s.Messages - after), 0, null, s.BrokerPid) with
             {
-                Scenario = "depth",
-                Messages = s.Messages,
-                Size = s.Size,
-                Producers = s.Producers,
-                Consumers = 0,
-                ElapsedS = Math.Round(elapsed.TotalSeconds, 3),
-                ThroughputMsgsPerS = BenchResult.Rate(producers.Confirmed, elapsed),
-                Lost = Math.Max(0, before + s.Messages - after),
                 QueueDepthBefore = before,
                 Batch = s.Batch,
                 Inflight = s.Inflight,
-                BrokerRssMb = memory?.Rss,
-                BrokerPeakRssMb = memory?.Peak,
             };
             print(result);
             results.Add(result);
@@ -227,31 +184,45 @@ internal static class Scenarios
             await Watch.UntilAsync(tracker.AllReceived, () => tracker.Received, Describe, s.IdleTimeout, cancellationToken);
             await consumers.StopAsync();
             var elapsed = clock.Elapsed;
-            var memory = BrokerProcess.Memory(silo.Id);
-            await restarted.Broker.DeleteQueueAsync(s.Queue, cancellationToken);
-            return new BenchResult
+            // Latency is left out: it would be the age of messages stored before the crash.
+            var result = Result("recovery", s, 1, Math.Max(1, s.Consumers), elapsed, BenchResult.Rate(tracker.Received, elapsed - toFirst), tracker.Lost, tracker.Duplicates, null, silo.Id) with
             {
-                Scenario = "recovery",
-                Messages = s.Messages,
-                Size = s.Size,
-                Producers = 1,
-                Consumers = Math.Max(1, s.Consumers),
-                ElapsedS = Math.Round(elapsed.TotalSeconds, 3),
-                ThroughputMsgsPerS = BenchResult.Rate(tracker.Received, elapsed - toFirst),
                 TimeToGatewayS = Math.Round(toGateway.TotalSeconds, 3),
                 TimeToFirstDeliveryS = Math.Round(toFirst.TotalSeconds, 3),
-                Lost = tracker.Lost,
-                Duplicates = tracker.Duplicates,
                 AckFailures = consumers.Acks.Failed,
                 Prefetch = s.Prefetch,
-                BrokerRssMb = memory?.Rss,
-                BrokerPeakRssMb = memory?.Peak,
             };
+            await restarted.Broker.DeleteQueueAsync(s.Queue, cancellationToken);
+            return result;
         }
         finally
         {
             await BrokerProcess.StopAsync(silo, TimeSpan.FromSeconds(30));
         }
+    }
+
+    /// <summary>The fields every scenario states the same way; each adds its own with <c>with</c>. Broker memory is read now.</summary>
+    private static BenchResult Result(string scenario, BenchSettings s, int producers, int consumers, TimeSpan elapsed, double throughput,
+        long lost, long duplicates, LatencySummary? latency, int? brokerPid)
+    {
+        var memory = BrokerProcess.Memory(brokerPid);
+        return new BenchResult
+        {
+            Scenario = scenario,
+            Messages = s.Messages,
+            Size = s.Size,
+            Producers = producers,
+            Consumers = consumers,
+            ElapsedS = Math.Round(elapsed.TotalSeconds, 3),
+            ThroughputMsgsPerS = throughput,
+            LatencyP50Ms = latency?.P50 ?? 0,
+            LatencyP99Ms = latency?.P99 ?? 0,
+            LatencyMaxMs = latency?.Max ?? 0,
+            Lost = lost,
+            Duplicates = duplicates,
+            BrokerRssMb = memory?.Rss,
+            BrokerPeakRssMb = memory?.Peak,
+        };
     }
 
     private static async Task<BrokerConnection> ConnectWhenUpAsync(Func<CancellationToken, Task<BrokerConnection>> connect, Process silo, CancellationToken cancellationToken)
