@@ -39,6 +39,13 @@ public sealed class BrokerOptions
     /// <summary>A log commit stops taking more publishes once its segment holds this many messages. Default 2000.</summary>
     public int SegmentMaxMessages { get; set; } = 2000;
 
+    /// <summary>
+    /// Bytes of message bodies one queue keeps in memory. A deeper queue keeps only a small index entry
+    /// per message (about 100 bytes) and reads the bodies furthest from delivery back from storage when
+    /// delivery reaches them. Default 16 MiB; at least <see cref="SegmentMaxBytes"/>.
+    /// </summary>
+    public long ResidentBytesPerQueue { get; set; } = 16 * 1024 * 1024;
+
     /// <summary>How often consumers renew their registration. Default 10 s; a consumer silent for three intervals is dropped.</summary>
     public TimeSpan ConsumerRenewInterval { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -81,6 +88,11 @@ public sealed class BrokerOptions
         if (SegmentMaxBytes < 1024 || SegmentMaxMessages < 1)
         {
             Fail("Broker:SegmentMaxBytes must be at least 1024 and Broker:SegmentMaxMessages at least 1.");
+        }
+
+        if (ResidentBytesPerQueue < SegmentMaxBytes)
+        {
+            Fail($"Broker:ResidentBytesPerQueue {ResidentBytesPerQueue} must be at least Broker:SegmentMaxBytes ({SegmentMaxBytes}).");
         }
 
         if (ConsumerRenewInterval < TimeSpan.FromMilliseconds(100) || LeaseCheckInterval < TimeSpan.FromMilliseconds(10))

@@ -1,11 +1,18 @@
 namespace OrleansBroker.Server.Log;
 
-/// <summary>A live (durable, unsettled) message of the log, with its delivery attempts so far.</summary>
-internal sealed class LogEntry(StoredMessage message, long segment, int attempts)
+/// <summary>
+/// A live (durable, unsettled) message of the log: where it is and its delivery attempts so far.
+/// Small on purpose (no body): a deep queue keeps one per message in memory, while the bodies of
+/// messages far from delivery stay in storage (<see cref="MessageLog.TryGetMessage"/>).
+/// </summary>
+internal sealed class LogEntry(Segment segment, int index, long sequence, int attempts)
 {
-    public StoredMessage Message { get; } = message;
+    public Segment Segment { get; } = segment;
 
-    public long Segment { get; } = segment;
+    /// <summary>Position in <see cref="Segment"/>'s messages.</summary>
+    public int Index { get; } = index;
+
+    public long Sequence { get; } = sequence;
 
     public int Attempts { get; set; } = attempts;
 }

@@ -25,6 +25,12 @@ internal sealed class LogMeta
     [Id(5)] public long NextSegment { get; set; }
 
     [Id(6)] public QueueCounters Counters { get; set; } = new(0, 0, 0, 0, 0, 0);
+
+    /// <summary>Live (unsettled) messages, kept with every commit so that depth is known before recovery has read every segment.</summary>
+    [Id(7)] public long Live { get; set; }
+
+    /// <summary>Whether <see cref="Live"/> is kept; false in a log written before it was, which is counted once on recovery.</summary>
+    [Id(8)] public bool LiveCounted { get; set; }
 }
 
 /// <summary>One segment record (<c>s{id}</c>): the messages of one commit, written once, deleted when all are settled.</summary>

@@ -12,7 +12,13 @@ namespace OrleansBroker.Server.Log;
 /// are all settled is deleted with its <c>a{n}</c>;</item>
 /// <item>one small <c>meta</c> record holds the segment range, the next sequence and counters;</item>
 /// <item>group commit: appends and settles that arrive while a commit is being written go into the
-/// next one; an append completes only after the commit holding it succeeded.</item>
+/// next one; an append completes only after the commit holding it succeeded;</item>
+/// <item>page-out: per live message only a small <see cref="LogEntry"/> stays in memory. Bodies stay
+/// resident up to <see cref="MessageLogOptions.ResidentBytes"/>; past that the segments furthest from
+/// delivery are dropped from memory and read back when delivery reaches them
+/// (<see cref="TryGetMessage"/>, with read-ahead);</item>
+/// <item>recovery reads the first segments before the queue serves anything, the rest in the background
+/// (<see cref="Recovery"/>), so the first delivery after a restart does not wait for a deep queue.</item>
 /// </list>
 /// Not thread-safe: it runs on its grain's scheduler (reentrant turns, one at a time).
 /// </summary>
@@ -20,54 +26,81 @@ internal sealed partial class MessageLog
 {
     private const string MetaRecord = "meta";
     private const int LoadParallelism = 16;
+    private const int ReadAheadSegments = 2;
+    private static readonly TimeSpan MaxRecoveryRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly IGrainStorage _storage;
     private readonly GrainId _grainId;
     private readonly MessageLogOptions _options;
     private readonly ILogger _logger;
-    private readonly Action<IReadOnlyList<LogEntry>> _onCommitted;
+    private readonly IMessageLogListener _listener;
     private readonly Dictionary<long, LogEntry> _entries = [];
-    private readonly SortedDictionary<long, Segment> _segments = [];
+    private readonly SortedList<long, Segment> _segments = [];
+    private readonly SortedSet<long> _resident = [];
     private readonly List<PendingAppend> _pendingAppends = [];
     private readonly HashSet<long> _dirtySegments = [];
     private readonly HashSet<long> _abandonedSegments = [];
     private StoredRecord<LogMeta> _meta = new();
     private TaskCompletionSource _settleWaiters = NewWaiter();
+    private Task _recovery = Task.CompletedTask;
+    private long _residentBytes;
+    private long _readAheadFrom = -1;
     private bool _metaDirty;
     private bool _flushing;
+    private bool _stopped;
 
-    public MessageLog(IGrainStorage storage, GrainId grainId, MessageLogOptions options, ILogger logger, Action<IReadOnlyList<LogEntry>> onCommitted)
+    public MessageLog(IGrainStorage storage, GrainId grainId, MessageLogOptions options, ILogger logger, IMessageLogListener listener)
     {
         _storage = storage;
         _grainId = grainId;
         _options = options;
         _logger = logger;
-        _onCommitted = onCommitted;
+        _listener = listener;
     }
 
     /// <summary>The metadata in force (in memory; persisted with the next commit once changed through this class).</summary>
     public LogMeta Meta => _meta.State;
 
-    /// <summary>Live messages by sequence.</summary>
+    /// <summary>Live messages by sequence; while <see cref="Recovery"/> runs, only those read so far.</summary>
     public IReadOnlyDictionary<long, LogEntry> Entries => _entries;
+
+    /// <summary>Live messages in the log, also those recovery has not read yet.</summary>
+    public long LiveCount => _meta.State.LiveCounted ? _meta.State.Live : _entries.Count;
 
     /// <summary>Number of segment records currently live.</summary>
     public int SegmentCount => _segments.Count;
+
+    /// <summary>Number of live segments whose bodies are in memory.</summary>
+    public int ResidentSegmentCount => _resident.Count;
+
+    /// <summary>Approximate bytes of the bodies in memory.</summary>
+    public long ResidentBytes => _residentBytes;
+
+    /// <summary>Completes once recovery has read every segment (at once for a new log).</summary>
+    public Task Recovery => _recovery;
 
     /// <summary>Whether a commit is being written or waiting to be.</summary>
     public bool HasPendingWork => _flushing || HasChanges;
 
     private bool HasChanges => _pendingAppends.Count > 0 || _dirtySegments.Count > 0 || _metaDirty || _abandonedSegments.Count > 0;
 
-    /// <summary>Reads the metadata and every live segment; returns the live messages in sequence order.</summary>
+    /// <summary>
+    /// Reads the metadata and the first segments and returns their live messages in sequence order;
+    /// the rest of the log is read in the background and handed over through
+    /// <see cref="IMessageLogListener.OnRecovered"/> (see <see cref="Recovery"/>).
+    /// </summary>
     public async Task<IReadOnlyList<LogEntry>> LoadAsync()
     {
         _meta = new StoredRecord<LogMeta>();
         await _storage.ReadStateAsync(MetaRecord, _grainId, _meta);
         if (!_meta.RecordExists)
         {
+            _meta.State.LiveCounted = true;
             return [];
         }
+
+        // Before any new commit can reuse their ids.
+        await DeleteUncommittedSegmentsAsync();
 
         var ids = new List<long>();
         for (var id = _meta.State.FirstSegment; id < _meta.State.NextSegment; id++)
@@ -75,34 +108,225 @@ internal sealed partial class MessageLog
             ids.Add(id);
         }
 
+        var live = await LoadSegmentsAsync(ids.Take(LoadParallelism).ToList());
+        LogLoaded(_grainId, live.Count, _segments.Count, Math.Max(0, ids.Count - LoadParallelism));
+        if (ids.Count > LoadParallelism)
+        {
+            _recovery = RecoverAsync(ids.Skip(LoadParallelism).ToList());
+        }
+        else
+        {
+            RecoveryDone();
+        }
+
+        return live;
+    }
+
+    /// <summary>Stops a recovery still running (the grain is deactivating).</summary>
+    public void Stop() => _stopped = true;
+
+    private async Task RecoverAsync(List<long> ids)
+    {
+        var recovered = 0;
+        var retryDelay = TimeSpan.FromMilliseconds(100);
+        foreach (var chunk in ids.Chunk(LoadParallelism))
+        {
+            while (!_stopped)
+            {
+                try
+                {
+                    var entries = await LoadSegmentsAsync(chunk);
+                    recovered += entries.Count;
+                    if (!_stopped)
+                    {
+                        _listener.OnRecovered(entries);
+                    }
+
+                    break;
+                }
+                catch (Exception exception)
+                {
+                    // The rest of the log stays unread (invisible, not lost) until storage answers again.
+                    LogRecoveryReadFailed(exception, _grainId, chunk[0], retryDelay);
+                    await Task.Delay(retryDelay);
+                    retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, MaxRecoveryRetryDelay.Ticks));
+                }
+            }
+        }
+
+        if (!_stopped)
+        {
+            RecoveryDone();
+            LogRecovered(_grainId, recovered, _entries.Count, _resident.Count);
+        }
+    }
+
+    private void RecoveryDone()
+    {
+        if (!_meta.State.LiveCounted)
+        {
+            // A log written before the count was kept: count it once, now that every segment is read.
+            _meta.State.Live = _entries.Count;
+            _meta.State.LiveCounted = true;
+            _metaDirty = true;
+        }
+    }
+
+    /// <summary>Reads segments (absent ids are skipped), registers them and returns their live messages in sequence order.</summary>
+    private async Task<List<LogEntry>> LoadSegmentsAsync(IReadOnlyList<long> ids)
+    {
+        var live = new List<LogEntry>();
         foreach (var chunk in ids.Chunk(LoadParallelism))
         {
             var loaded = await Task.WhenAll(chunk.Select(LoadSegmentAsync));
             foreach (var segment in loaded.OfType<Segment>())
             {
-                _segments[segment.Id] = segment;
+                Register(segment, live);
             }
+
+            TrimResident();
         }
 
-        await DeleteUncommittedSegmentsAsync();
-
-        var live = new List<LogEntry>();
-        foreach (var segment in _segments.Values)
-        {
-            for (var i = 0; i < segment.Messages.Count; i++)
-            {
-                if (!segment.IsSettled(i))
-                {
-                    var message = segment.Messages[i];
-                    var entry = new LogEntry(message, segment.Id, segment.State.State.Attempts.GetValueOrDefault(message.Sequence));
-                    _entries[message.Sequence] = entry;
-                    live.Add(entry);
-                }
-            }
-        }
-
-        LogLoaded(_grainId, live.Count, _segments.Count);
         return live;
+    }
+
+    private void Register(Segment segment, List<LogEntry> live)
+    {
+        _segments.Add(segment.Id, segment);
+        _resident.Add(segment.Id);
+        _residentBytes += segment.Bytes;
+        var messages = segment.Messages!;
+        var attempts = segment.State.State.Attempts;
+        for (var i = 0; i < segment.Count; i++)
+        {
+            if (!segment.IsSettled(i))
+            {
+                var sequence = messages[i].Sequence;
+                var entry = new LogEntry(segment, i, sequence, attempts.GetValueOrDefault(sequence));
+                _entries[sequence] = entry;
+                live.Add(entry);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The body of a live message if it is in memory. If not, it is read in the background and
+    /// <see cref="IMessageLogListener.OnPagedIn"/> follows; the next segments are read ahead either way.
+    /// </summary>
+    public bool TryGetMessage(LogEntry entry, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StoredMessage? message)
+    {
+        var segment = entry.Segment;
+        if (segment.Id != _readAheadFrom)
+        {
+            _readAheadFrom = segment.Id;
+            ReadAhead(segment.Id);
+        }
+
+        if (segment.Messages is { } messages)
+        {
+            message = messages[entry.Index];
+            return true;
+        }
+
+        _ = PageInAsync(segment);
+        message = null;
+        return false;
+    }
+
+    /// <summary>The body of a live message, read from storage if it is not in memory.</summary>
+    public async Task<StoredMessage> ReadMessageAsync(LogEntry entry) => (await PageInAsync(entry.Segment))[entry.Index];
+
+    private void ReadAhead(long id)
+    {
+        var index = _segments.IndexOfKey(id);
+        if (index < 0)
+        {
+            return;
+        }
+
+        var values = _segments.Values;
+        for (var i = index + 1; i < values.Count && i <= index + ReadAheadSegments; i++)
+        {
+            if (!values[i].IsResident)
+            {
+                _ = PageInAsync(values[i]);
+            }
+        }
+    }
+
+    private Task<IReadOnlyList<StoredMessage>> PageInAsync(Segment segment)
+    {
+        if (segment.Messages is { } messages)
+        {
+            return Task.FromResult(messages);
+        }
+
+        if (segment.PageIn is { } pending)
+        {
+            return pending.Task;
+        }
+
+        var read = new TaskCompletionSource<IReadOnlyList<StoredMessage>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        segment.PageIn = read;
+        _ = ReadBodiesAsync(segment, read);
+        return read.Task;
+    }
+
+    private async Task ReadBodiesAsync(Segment segment, TaskCompletionSource<IReadOnlyList<StoredMessage>> read)
+    {
+        try
+        {
+            var record = new StoredRecord<SegmentRecord>();
+            await _storage.ReadStateAsync(SegmentName(segment.Id), _grainId, record);
+            if (!record.RecordExists)
+            {
+                throw new InvalidOperationException($"Segment record {SegmentName(segment.Id)} is missing from storage although messages in it are live.");
+            }
+
+            segment.PageIn = null;
+            if (!segment.IsResident && _segments.TryGetValue(segment.Id, out var current) && current == segment)
+            {
+                segment.Restore(record.State);
+                _resident.Add(segment.Id);
+                _residentBytes += segment.Bytes;
+            }
+
+            read.SetResult(record.State.Messages);
+            _listener.OnPagedIn();
+            TrimResident();
+        }
+        catch (Exception exception)
+        {
+            segment.PageIn = null;
+            LogPageInFailed(exception, _grainId, segment.Id);
+            read.SetException(new Errors.BrokerException(Errors.BrokerErrorCode.StorageUnavailable,
+                $"The broker could not read stored messages: {exception.GetBaseException().Message}", exception));
+
+            // Observed here: a read-ahead nobody awaits is simply asked for again by the next dispatch.
+            _ = read.Task.Exception;
+        }
+    }
+
+    /// <summary>Pages out the resident segments with the highest ids (furthest from delivery in FIFO order) until within budget; keeps one.</summary>
+    private void TrimResident()
+    {
+        while (_residentBytes > _options.ResidentBytes && _resident.Count > 1)
+        {
+            var id = _resident.Max;
+            _resident.Remove(id);
+            var segment = _segments[id];
+            _residentBytes -= segment.Bytes;
+            segment.PageOut();
+        }
+    }
+
+    private void Forget(Segment segment)
+    {
+        _segments.Remove(segment.Id);
+        if (_resident.Remove(segment.Id))
+        {
+            _residentBytes -= segment.Bytes;
+        }
     }
 
     /// <summary>Hands out the next sequence number.</summary>
@@ -128,9 +352,14 @@ internal sealed partial class MessageLog
             return false;
         }
 
-        var segment = _segments[entry.Segment];
-        segment.MarkSettled(sequence);
+        var segment = entry.Segment;
+        segment.MarkSettled(entry.Index, sequence);
         _dirtySegments.Add(segment.Id);
+        if (_meta.State.LiveCounted)
+        {
+            _meta.State.Live--;
+        }
+
         _metaDirty = true;
         return true;
     }
@@ -141,8 +370,8 @@ internal sealed partial class MessageLog
         entry.Attempts++;
         if (entry.Attempts > 1)
         {
-            _segments[entry.Segment].State.State.Attempts[entry.Message.Sequence] = entry.Attempts;
-            _dirtySegments.Add(entry.Segment);
+            entry.Segment.State.State.Attempts[entry.Sequence] = entry.Attempts;
+            _dirtySegments.Add(entry.Segment.Id);
             EnsureFlushing();
         }
     }
@@ -264,7 +493,11 @@ internal sealed partial class MessageLog
         _meta.State.FirstSegment = FirstLiveSegment(cleared, written);
         if (written is not null)
         {
-            _meta.State.Counters = _meta.State.Counters with { Published = _meta.State.Counters.Published + written.Messages.Count };
+            _meta.State.Counters = _meta.State.Counters with { Published = _meta.State.Counters.Published + written.Count };
+            if (_meta.State.LiveCounted)
+            {
+                _meta.State.Live += written.Count;
+            }
         }
 
         writes.Add(_storage.WriteStateAsync(MetaRecord, _grainId, _meta));
@@ -278,7 +511,12 @@ internal sealed partial class MessageLog
             LogCommitFailed(exception, _grainId, appends.Count, dirty.Count);
             if (written is not null)
             {
-                _meta.State.Counters = _meta.State.Counters with { Published = _meta.State.Counters.Published - written.Messages.Count };
+                _meta.State.Counters = _meta.State.Counters with { Published = _meta.State.Counters.Published - written.Count };
+                if (_meta.State.LiveCounted)
+                {
+                    _meta.State.Live -= written.Count;
+                }
+
                 _abandonedSegments.Add(written.Id);
             }
 
@@ -304,21 +542,15 @@ internal sealed partial class MessageLog
 
         foreach (var segment in cleared)
         {
-            _segments.Remove(segment.Id);
+            Forget(segment);
         }
 
         if (written is not null)
         {
-            _segments[written.Id] = written;
-            var entries = new List<LogEntry>(written.Messages.Count);
-            foreach (var message in written.Messages)
-            {
-                var entry = new LogEntry(message, written.Id, 0);
-                _entries[message.Sequence] = entry;
-                entries.Add(entry);
-            }
-
-            _onCommitted(entries);
+            var entries = new List<LogEntry>(written.Count);
+            Register(written, entries);
+            _listener.OnCommitted(entries);
+            TrimResident();
         }
 
         foreach (var append in appends)
@@ -375,12 +607,17 @@ internal sealed partial class MessageLog
     /// <summary>Deletes every record of the log but the metadata, which keeps the numbering so that nothing is reused.</summary>
     public async Task DeleteAllAsync()
     {
+        await _recovery;
         await CommitAsync();
         var deletes = _segments.Values.Select(DeleteSegmentAsync).ToList();
         await Task.WhenAll(deletes);
         _segments.Clear();
+        _resident.Clear();
+        _residentBytes = 0;
         _entries.Clear();
         _meta.State.FirstSegment = _meta.State.NextSegment;
+        _meta.State.Live = 0;
+        _meta.State.LiveCounted = true;
         _meta.State.Created = false;
         await _storage.WriteStateAsync(MetaRecord, _grainId, _meta);
     }
@@ -445,8 +682,17 @@ internal sealed partial class MessageLog
 
     private static TaskCompletionSource NewWaiter() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId} loaded: {Live} live messages in {Segments} segments")]
-    private partial void LogLoaded(GrainId grainId, int live, int segments);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId} loaded: {Live} live messages in the first {Segments} segments; {Pending} segment ids left to recover in the background")]
+    private partial void LogLoaded(GrainId grainId, int live, int segments, int pending);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId} recovered: {Recovered} more live messages read in the background, {Live} live in all, {Resident} segments in memory")]
+    private partial void LogRecovered(GrainId grainId, int recovered, int live, int resident);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: reading segments from {Segment} on failed; retrying in {Delay}")]
+    private partial void LogRecoveryReadFailed(Exception exception, GrainId grainId, long segment, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: reading back segment {Segment} failed; its messages wait until a later read succeeds")]
+    private partial void LogPageInFailed(Exception exception, GrainId grainId, long segment);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Commit of {GrainId} failed ({Appends} appends, {Segments} settled segments); callers get StorageUnavailable and settles are retried")]
     private partial void LogCommitFailed(Exception exception, GrainId grainId, int appends, int segments);

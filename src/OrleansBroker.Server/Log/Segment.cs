@@ -2,7 +2,11 @@ using System.Collections;
 
 namespace OrleansBroker.Server.Log;
 
-/// <summary>A live segment of a log: its immutable record, its settle record, and which messages are settled.</summary>
+/// <summary>
+/// A live segment of a log: its immutable record, its settle record, and which messages are settled.
+/// The bodies (<see cref="Messages"/>) are resident in memory or paged out to storage; everything
+/// else (count, size, settles, attempts) stays in memory for as long as the segment is live.
+/// </summary>
 internal sealed class Segment
 {
     private readonly BitArray _settled;
@@ -12,31 +16,67 @@ internal sealed class Segment
         Id = id;
         Record = record;
         State = state;
-        _settled = new BitArray(Messages.Count);
-        LiveCount = Messages.Count;
+        Count = record.State.Messages.Count;
+        _settled = new BitArray(Count);
+        LiveCount = Count;
+        foreach (var message in record.State.Messages)
+        {
+            Bytes += message.ApproximateSize;
+        }
     }
 
     public long Id { get; }
 
+    /// <summary>The segment record: its ETag always, its messages only while <see cref="IsResident"/>.</summary>
     public StoredRecord<SegmentRecord> Record { get; }
 
     public StoredRecord<SegmentStateRecord> State { get; }
 
-    public List<StoredMessage> Messages => Record.State.Messages;
+    /// <summary>Messages the segment was written with, settled ones included.</summary>
+    public int Count { get; }
+
+    /// <summary>Approximate bytes of its messages when resident (<see cref="StoredMessage.ApproximateSize"/>).</summary>
+    public long Bytes { get; }
 
     public int LiveCount { get; private set; }
 
+    public bool IsResident { get; private set; } = true;
+
+    /// <summary>The read that brings the bodies back, while one runs.</summary>
+    public TaskCompletionSource<IReadOnlyList<StoredMessage>>? PageIn { get; set; }
+
+    /// <summary>The bodies, in sequence order, or null while paged out.</summary>
+    public IReadOnlyList<StoredMessage>? Messages => IsResident ? Record.State.Messages : null;
+
     public bool IsSettled(int index) => _settled[index];
 
-    public void MarkSettled(long sequence)
+    public void MarkSettled(int index, long sequence)
     {
-        var index = IndexOf(sequence);
         if (!_settled[index])
         {
             _settled[index] = true;
             LiveCount--;
             State.State.Attempts.Remove(sequence);
         }
+    }
+
+    /// <summary>Drops the bodies from memory; the record's ETag stays for the delete.</summary>
+    public void PageOut()
+    {
+        Record.State = new SegmentRecord();
+        IsResident = false;
+    }
+
+    /// <summary>Takes back the bodies read from storage (the record is immutable: they are the ones written).</summary>
+    public void Restore(SegmentRecord stored)
+    {
+        if (stored.Messages.Count != Count)
+        {
+            throw new InvalidOperationException($"Segment {Id} holds {stored.Messages.Count} messages in storage, {Count} were written.");
+        }
+
+        Record.State = stored;
+        IsResident = true;
     }
 
     public byte[] SettledBitmap()
@@ -57,30 +97,5 @@ internal sealed class Segment
                 LiveCount--;
             }
         }
-    }
-
-    private int IndexOf(long sequence)
-    {
-        int low = 0, high = Messages.Count - 1;
-        while (low <= high)
-        {
-            var mid = (low + high) >>> 1;
-            var found = Messages[mid].Sequence;
-            if (found == sequence)
-            {
-                return mid;
-            }
-
-            if (found < sequence)
-            {
-                low = mid + 1;
-            }
-            else
-            {
-                high = mid - 1;
-            }
-        }
-
-        throw new InvalidOperationException($"Sequence {sequence} is not in segment {Id}.");
     }
 }

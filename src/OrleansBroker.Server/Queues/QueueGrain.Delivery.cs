@@ -97,7 +97,7 @@ internal sealed partial class QueueGrain
             switch (settlement.Kind)
             {
                 case SettleKind.Ack:
-                    _log.Settle(entry.Message.Sequence);
+                    _log.Settle(entry.Sequence);
                     acked++;
                     break;
                 case SettleKind.Requeue:
@@ -149,21 +149,27 @@ internal sealed partial class QueueGrain
 
         var now = _time.GetUtcNow();
         long delivered = 0, redelivered = 0;
-        while (_ready.Count > 0 && NextConsumerWithCredit() is { } consumer)
+        while (_ready.TryPeek(out var sequence, out _))
         {
-            var sequence = _ready.Dequeue();
             if (!_log.Entries.TryGetValue(sequence, out var entry) || _deadLettered.Contains(sequence))
             {
+                _ready.Dequeue();
                 continue;
             }
 
+            // A paged-out body is read back in the background; OnPagedIn dispatches again, in the same order.
+            if (!_log.TryGetMessage(entry, out var message) || NextConsumerWithCredit() is not { } consumer)
+            {
+                break;
+            }
+
+            _ready.Dequeue();
             _log.RecordAttempt(entry);
             var token = ++_nextToken;
             var expiresAt = now + Options.LeaseDuration;
             _leases[sequence] = new Lease(consumer.Id, token, expiresAt);
             _expiries.Enqueue((sequence, token), expiresAt);
             consumer.InFlight++;
-            var message = entry.Message;
             consumer.Outbox.Add(new Delivery.Delivery(_name, message.MessageId, sequence, message.Body, message.ContentType, message.Headers,
                 message.RoutingKey, message.EnqueuedAt, entry.Attempts, token, expiresAt));
             delivered++;
@@ -287,7 +293,7 @@ internal sealed partial class QueueGrain
         }
         else
         {
-            _ready.Enqueue(entry.Message.Sequence, entry.Message.Sequence);
+            _ready.Enqueue(entry.Sequence, entry.Sequence);
         }
     }
 
@@ -319,12 +325,12 @@ internal sealed partial class QueueGrain
         if (Options.ResolveDeadLetterQueue(_name) is null)
         {
             // Only an explicit dead-letter nack gets here (a queue without a DLQ has unlimited attempts): the consumer asked to drop it.
-            LogDroppedWithoutDeadLetterQueue(_name, entry.Message.Sequence, reason);
-            _log.Settle(entry.Message.Sequence);
+            LogDroppedWithoutDeadLetterQueue(_name, entry.Sequence, reason);
+            _log.Settle(entry.Sequence);
             return;
         }
 
-        if (_deadLettered.Add(entry.Message.Sequence))
+        if (_deadLettered.Add(entry.Sequence))
         {
             _deadLetterOutbox.Add((entry, reason));
             EnsureDeadLettering();
@@ -355,7 +361,13 @@ internal sealed partial class QueueGrain
                 var batch = _deadLetterOutbox.Take(DeadLetterBatch).ToList();
                 try
                 {
-                    await target.AcceptDeadLetters(batch.Select(d => ToDeadLetter(d.Entry, d.Reason)).ToList());
+                    var letters = new List<BrokerMessage>(batch.Count);
+                    foreach (var (entry, reason) in batch)
+                    {
+                        letters.Add(ToDeadLetter(entry, await _log.ReadMessageAsync(entry), reason));
+                    }
+
+                    await target.AcceptDeadLetters(letters);
                 }
                 catch (Exception exception)
                 {
@@ -366,8 +378,8 @@ internal sealed partial class QueueGrain
                 _deadLetterOutbox.RemoveRange(0, batch.Count);
                 foreach (var (entry, _) in batch)
                 {
-                    _deadLettered.Remove(entry.Message.Sequence);
-                    _log.Settle(entry.Message.Sequence);
+                    _deadLettered.Remove(entry.Sequence);
+                    _log.Settle(entry.Sequence);
                 }
 
                 Count(c => c with { DeadLettered = c.DeadLettered + batch.Count });
@@ -380,9 +392,8 @@ internal sealed partial class QueueGrain
         }
     }
 
-    private BrokerMessage ToDeadLetter(LogEntry entry, string reason)
+    private BrokerMessage ToDeadLetter(LogEntry entry, StoredMessage message, string reason)
     {
-        var message = entry.Message;
         var headers = message.Headers is null ? new Dictionary<string, string>() : new Dictionary<string, string>(message.Headers);
         headers[BrokerHeaders.DeadLetterReason] = reason;
         headers[BrokerHeaders.SourceQueue] = _name;

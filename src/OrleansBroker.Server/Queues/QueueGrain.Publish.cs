@@ -71,13 +71,26 @@ internal sealed partial class QueueGrain
         _time.GetUtcNow());
 
     /// <summary>Called by the log once a commit is durable: the new messages become deliverable, in sequence order.</summary>
-    private void OnCommitted(IReadOnlyList<LogEntry> entries)
+    void IMessageLogListener.OnCommitted(IReadOnlyList<LogEntry> entries)
     {
         foreach (var entry in entries)
         {
-            _ready.Enqueue(entry.Message.Sequence, entry.Message.Sequence);
+            _ready.Enqueue(entry.Sequence, entry.Sequence);
         }
 
         Dispatch();
     }
+
+    /// <summary>Older messages read back by recovery: ready again (their leases ended with the previous activation), or dead-lettered if out of attempts.</summary>
+    public void OnRecovered(IReadOnlyList<LogEntry> entries)
+    {
+        foreach (var entry in entries)
+        {
+            ReturnToReady(entry);
+        }
+
+        Dispatch();
+    }
+
+    void IMessageLogListener.OnPagedIn() => Dispatch();
 }

@@ -17,7 +17,7 @@ namespace OrleansBroker.Server.Queues;
 /// <c>QueueGrain.Publish.cs</c> the way in, <c>QueueGrain.Delivery.cs</c> the way out.
 /// </summary>
 [Reentrant]
-internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget, IRemindable
+internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget, IRemindable, IMessageLogListener
 {
     private const string LeaseReminder = "leases";
 
@@ -44,12 +44,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _name = this.GetPrimaryKeyString();
-        _log = new MessageLog(_storage, this.GetGrainId(), new MessageLogOptions(_options.SegmentMaxBytes, _options.SegmentMaxMessages), _logger, OnCommitted);
-        var live = await _log.LoadAsync();
-        foreach (var entry in live)
-        {
-            ReturnToReady(entry);
-        }
+        _log = new MessageLog(_storage, this.GetGrainId(), new MessageLogOptions(_options.SegmentMaxBytes, _options.SegmentMaxMessages, _options.ResidentBytesPerQueue), _logger, this);
+        OnRecovered(await _log.LoadAsync());
 
         _reminderOn = await this.GetReminder(LeaseReminder, cancellationToken) is not null;
         _idleSince = _time.GetUtcNow();
@@ -58,6 +54,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _log.Stop();
+
         // Deliveries still out need the reminder to bring the queue back: make sure it is registered.
         await UpdateReminderAsync(_time.GetUtcNow());
 
@@ -111,6 +109,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     public async Task<long> Purge()
     {
         EnsureCreated();
+
+        // Every message is purged, also those recovery has not read yet.
+        await _log.Recovery;
         long purged = 0;
         while (_ready.TryDequeue(out var sequence, out _))
         {
@@ -228,7 +229,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
 
     private QueueInfo Info()
     {
-        var live = _log.Entries.Count;
+        var live = _log.LiveCount;
         return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt);
     }
 

@@ -16,17 +16,32 @@ internal sealed class LogHarness(IGrainStorage storage, MessageLogOptions? optio
 
     public IGrainStorage Storage { get; } = storage;
 
-    public MessageLogOptions Options { get; } = options ?? new MessageLogOptions(1024 * 1024, 2000);
+    public MessageLogOptions Options { get; } = options ?? new MessageLogOptions(1024 * 1024, 2000, 16 * 1024 * 1024);
+
+    /// <summary>What the log told its owner, as a queue grain would hear it.</summary>
+    public RecordingListener Listener { get; } = new();
 
     /// <summary>A fresh log over the same records, as a new activation would create it.</summary>
-    public MessageLog NewLog() => new(Storage, GrainId, Options, NullLogger.Instance, _ => { });
+    public MessageLog NewLog() => new(Storage, GrainId, Options, NullLogger.Instance, Listener);
 
     public Task RunAsync(Func<Task> work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, _scheduler).Unwrap();
 
     public Task<T> RunAsync<T>(Func<Task<T>> work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, _scheduler).Unwrap();
 
-    /// <summary>A new activation's view: the live messages after loading.</summary>
-    public Task<IReadOnlyList<LogEntry>> ReloadAsync() => RunAsync(() => NewLog().LoadAsync());
+    /// <summary>A new activation's view once recovery is done: the live messages, bodies read back, in sequence order.</summary>
+    public Task<List<LiveMessage>> ReloadAsync() => RunAsync(async () =>
+    {
+        var log = NewLog();
+        await log.LoadAsync();
+        await log.Recovery;
+        var live = new List<LiveMessage>();
+        foreach (var entry in log.Entries.Values.OrderBy(e => e.Sequence))
+        {
+            live.Add(new LiveMessage(await log.ReadMessageAsync(entry), entry.Attempts));
+        }
+
+        return live;
+    });
 
     public static List<StoredMessage> Messages(MessageLog log, int count, int bodyBytes = 16, string prefix = "m")
     {
@@ -58,6 +73,25 @@ internal sealed class LogHarness(IGrainStorage storage, MessageLogOptions? optio
         await Storage.ReadStateAsync(name, GrainId, record);
         return record.RecordExists;
     }
+}
+
+/// <summary>A live message as a reloaded log holds it.</summary>
+internal sealed record LiveMessage(StoredMessage Message, int Attempts);
+
+/// <summary>Counts what a <see cref="MessageLog"/> hands its owner.</summary>
+internal sealed class RecordingListener : IMessageLogListener
+{
+    public List<long> Committed { get; } = [];
+
+    public List<long> Recovered { get; } = [];
+
+    public int PagedIn { get; private set; }
+
+    public void OnCommitted(IReadOnlyList<LogEntry> entries) => Committed.AddRange(entries.Select(e => e.Sequence));
+
+    public void OnRecovered(IReadOnlyList<LogEntry> entries) => Recovered.AddRange(entries.Select(e => e.Sequence));
+
+    public void OnPagedIn() => PagedIn++;
 }
 
 /// <summary>A grain storage whose writes fail on demand, in front of a real one: the storage outage a broker must survive.</summary>

@@ -27,6 +27,10 @@ public abstract class StorageBackend : IAsyncLifetime
         options.ReminderPeriod = ReminderPeriod;
         // A consumer that stops renewing is dropped only after a minute, so a test decides when leases end.
         options.ConsumerRenewInterval = TimeSpan.FromSeconds(20);
+
+        // Small segments and little memory per queue, so that a queue of a few MiB pages bodies out and back in.
+        options.SegmentMaxBytes = 64 * 1024;
+        options.ResidentBytesPerQueue = 256 * 1024;
         Configure(options);
     });
 

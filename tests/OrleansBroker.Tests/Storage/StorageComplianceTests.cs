@@ -178,7 +178,7 @@ public abstract class StorageComplianceTests(StorageBackend backend)
     public async Task The_log_cuts_concurrent_publishes_into_bounded_segments_and_reloads_them_in_order()
     {
         // 4,000 messages of 1 KiB: 4 MiB, far more than one Azure Table entity (1 MiB) could hold.
-        var harness = new LogHarness(Storage, new MessageLogOptions(SegmentMaxBytes: 1024 * 1024, SegmentMaxMessages: 500));
+        var harness = new LogHarness(Storage, new MessageLogOptions(SegmentMaxBytes: 1024 * 1024, SegmentMaxMessages: 500, ResidentBytes: 16 * 1024 * 1024));
         var log = harness.NewLog();
         var published = await harness.RunAsync(async () =>
         {
@@ -196,7 +196,7 @@ public abstract class StorageComplianceTests(StorageBackend backend)
     [Fact]
     public async Task Settles_survive_a_reload_and_fully_settled_segments_are_deleted()
     {
-        var harness = new LogHarness(Storage, new MessageLogOptions(1024 * 1024, SegmentMaxMessages: 100));
+        var harness = new LogHarness(Storage, new MessageLogOptions(1024 * 1024, SegmentMaxMessages: 100, ResidentBytes: 16 * 1024 * 1024));
         var log = harness.NewLog();
         var expected = await harness.RunAsync(async () =>
         {
@@ -232,9 +232,10 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         await harness.RunAsync(async () =>
         {
             await empty.LoadAsync();
+            await empty.Recovery;
             foreach (var entry in empty.Entries.Values.ToList())
             {
-                empty.Settle(entry.Message.Sequence);
+                empty.Settle(entry.Sequence);
             }
 
             await empty.CommitAsync();
@@ -347,6 +348,93 @@ public abstract class StorageComplianceTests(StorageBackend backend)
 
         var reloaded = await harness.ReloadAsync();
         Assert.Equal(Enumerable.Range(5, 6).Select(i => (long)i), reloaded.Select(e => e.Message.Sequence));
+    }
+
+    [Fact]
+    public async Task A_log_deeper_than_its_memory_budget_keeps_bodies_in_storage_and_reads_them_back_whole()
+    {
+        // Segments of 8 messages of 1 KiB (about 8.7 KB each); 32 KiB of bodies in memory: 3 or 4 segments of 40.
+        var harness = new LogHarness(Storage, new MessageLogOptions(SegmentMaxBytes: 8 * 1024, SegmentMaxMessages: 8, ResidentBytes: 32 * 1024));
+        var log = harness.NewLog();
+        var published = await harness.RunAsync(async () =>
+        {
+            await log.LoadAsync();
+            var all = new List<StoredMessage>();
+            for (var i = 0; i < 40; i++)
+            {
+                var batch = LogHarness.Messages(log, 8, bodyBytes: 1024);
+                await log.AppendAsync(batch);
+                all.AddRange(batch);
+            }
+
+            return all;
+        });
+
+        Assert.Equal(40, log.SegmentCount);
+        Assert.InRange(log.ResidentBytes, 1, 32 * 1024);
+        Assert.InRange(log.ResidentSegmentCount, 1, 4);
+        Assert.Equal(320, log.LiveCount);
+
+        var read = await harness.RunAsync(async () =>
+        {
+            // The newest message is furthest from delivery: paged out, read back on request.
+            var newest = log.Entries[published[^1].Sequence];
+            Assert.False(log.TryGetMessage(newest, out _));
+            var messages = new List<StoredMessage>();
+            foreach (var message in published)
+            {
+                messages.Add(await log.ReadMessageAsync(log.Entries[message.Sequence]));
+            }
+
+            return messages;
+        });
+
+        AssertSameMessages(published, read);
+        Assert.True(harness.Listener.PagedIn > 0);
+        Assert.InRange(log.ResidentBytes, 1, 32 * 1024);
+    }
+
+    [Fact]
+    public async Task Recovery_serves_the_first_segments_at_once_and_hands_over_the_rest_in_order_with_the_depth_known_throughout()
+    {
+        var harness = new LogHarness(Storage, new MessageLogOptions(1024 * 1024, SegmentMaxMessages: 10, ResidentBytes: 16 * 1024 * 1024));
+        var log = harness.NewLog();
+        var live = await harness.RunAsync(async () =>
+        {
+            await log.LoadAsync();
+            var all = new List<StoredMessage>();
+            for (var i = 0; i < 30; i++)
+            {
+                var batch = LogHarness.Messages(log, 10);
+                await log.AppendAsync(batch);
+                all.AddRange(batch);
+            }
+
+            // Settled: all of segment 0 (deleted, so the log starts at 1) and one message in each later segment.
+            var settled = all.Where((m, i) => i < 10 || i % 10 == 3).ToList();
+            foreach (var message in settled)
+            {
+                log.Settle(message.Sequence);
+            }
+
+            await log.CommitAsync();
+            return all.Except(settled).Select(m => m.Sequence).ToList();
+        });
+
+        var reloaded = harness.NewLog();
+        var (first, depthBeforeRecovery) = await harness.RunAsync(async () =>
+        {
+            var entries = await reloaded.LoadAsync();
+            return (entries.Select(e => e.Sequence).ToList(), reloaded.LiveCount);
+        });
+        await reloaded.Recovery;
+
+        // Segments 1..16 are read first: 16 of 9 live messages each; the other 13 follow.
+        Assert.Equal(live.Take(16 * 9), first);
+        Assert.Equal(live.Count, depthBeforeRecovery);
+        Assert.Equal(live.Skip(16 * 9), harness.Listener.Recovered);
+        Assert.Equal(live.Count, reloaded.Entries.Count);
+        Assert.Equal(live.Count, reloaded.LiveCount);
     }
 
     [Fact]

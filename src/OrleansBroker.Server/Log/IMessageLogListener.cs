@@ -1,0 +1,14 @@
+namespace OrleansBroker.Server.Log;
+
+/// <summary>What the owner of a <see cref="MessageLog"/> (its queue grain) hears from it, on the grain's scheduler.</summary>
+internal interface IMessageLogListener
+{
+    /// <summary>A commit is durable: these new messages can be delivered, in sequence order.</summary>
+    void OnCommitted(IReadOnlyList<LogEntry> entries);
+
+    /// <summary>Recovery read more of the log after activation: these older live messages are back, in sequence order.</summary>
+    void OnRecovered(IReadOnlyList<LogEntry> entries);
+
+    /// <summary>Bodies that <see cref="MessageLog.TryGetMessage"/> did not have are now in memory.</summary>
+    void OnPagedIn();
+}
