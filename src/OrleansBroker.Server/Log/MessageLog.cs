@@ -34,7 +34,6 @@ internal sealed partial class MessageLog
     private readonly MessageLogOptions _options;
     private readonly ILogger _logger;
     private readonly IMessageLogListener _listener;
-    private readonly Dictionary<long, LogEntry> _entries = [];
     private readonly SortedList<long, Segment> _segments = [];
     private readonly SortedSet<long> _resident = [];
     private readonly List<PendingAppend> _pendingAppends = [];
@@ -44,6 +43,7 @@ internal sealed partial class MessageLog
     private TaskCompletionSource _settleWaiters = NewWaiter();
     private Task _recovery = Task.CompletedTask;
     private long _residentBytes;
+    private int _tracked;
     private long _readAheadFrom = -1;
     private bool _metaDirty;
     private bool _flushing;
@@ -61,11 +61,52 @@ internal sealed partial class MessageLog
     /// <summary>The metadata in force (in memory; persisted with the next commit once changed through this class).</summary>
     public LogMeta Meta => _meta.State;
 
-    /// <summary>Live messages by sequence; while <see cref="Recovery"/> runs, only those read so far.</summary>
-    public IReadOnlyDictionary<long, LogEntry> Entries => _entries;
-
     /// <summary>Live messages in the log, also those recovery has not read yet.</summary>
-    public long LiveCount => _meta.State.LiveCounted ? _meta.State.Live : _entries.Count;
+    public long LiveCount => _meta.State.LiveCounted ? _meta.State.Live : _tracked;
+
+    /// <summary>Live messages read so far: all of them once <see cref="Recovery"/> is done.</summary>
+    public int TrackedCount => _tracked;
+
+    /// <summary>
+    /// The live message with <paramref name="sequence"/>, if recovery has read it. Found through its
+    /// segment (binary searches, no per-message table): the index costs a few bytes per message.
+    /// </summary>
+    public bool TryGetEntry(long sequence, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LogEntry? entry)
+    {
+        var segments = _segments.Values;
+        int low = 0, high = segments.Count - 1, found = -1;
+        while (low <= high)
+        {
+            var mid = (low + high) >>> 1;
+            if (segments[mid].FirstSequence <= sequence)
+            {
+                found = mid;
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid - 1;
+            }
+        }
+
+        entry = found >= 0 ? segments[found].Find(sequence) : null;
+        return entry is not null;
+    }
+
+    /// <summary>The live messages read so far, in sequence order.</summary>
+    public IEnumerable<LogEntry> TrackedEntries()
+    {
+        foreach (var segment in _segments.Values)
+        {
+            for (var i = 0; i < segment.Count; i++)
+            {
+                if (!segment.IsSettled(i) && segment.Find(segment.SequenceAt(i)) is { } entry)
+                {
+                    yield return entry;
+                }
+            }
+        }
+    }
 
     /// <summary>Number of segment records currently live.</summary>
     public int SegmentCount => _segments.Count;
@@ -131,6 +172,9 @@ internal sealed partial class MessageLog
         var retryDelay = TimeSpan.FromMilliseconds(100);
         foreach (var chunk in ids.Chunk(LoadParallelism))
         {
+            // A storage that answers synchronously (SQLite) would otherwise read the whole log in one turn:
+            // yield to the grain's queue between chunks, so deliveries and other calls go on meanwhile.
+            await Task.Yield();
             while (!_stopped)
             {
                 try
@@ -157,7 +201,7 @@ internal sealed partial class MessageLog
         if (!_stopped)
         {
             RecoveryDone();
-            LogRecovered(_grainId, recovered, _entries.Count, _resident.Count);
+            LogRecovered(_grainId, recovered, _tracked, _resident.Count);
         }
     }
 
@@ -166,7 +210,7 @@ internal sealed partial class MessageLog
         if (!_meta.State.LiveCounted)
         {
             // A log written before the count was kept: count it once, now that every segment is read.
-            _meta.State.Live = _entries.Count;
+            _meta.State.Live = _tracked;
             _meta.State.LiveCounted = true;
             _metaDirty = true;
         }
@@ -195,15 +239,15 @@ internal sealed partial class MessageLog
         _segments.Add(segment.Id, segment);
         _resident.Add(segment.Id);
         _residentBytes += segment.Bytes;
-        var messages = segment.Messages!;
         var attempts = segment.State.State.Attempts;
         for (var i = 0; i < segment.Count; i++)
         {
             if (!segment.IsSettled(i))
             {
-                var sequence = messages[i].Sequence;
+                var sequence = segment.SequenceAt(i);
                 var entry = new LogEntry(segment, i, sequence, attempts.GetValueOrDefault(sequence));
-                _entries[sequence] = entry;
+                segment.Track(entry);
+                _tracked++;
                 live.Add(entry);
             }
         }
@@ -347,13 +391,14 @@ internal sealed partial class MessageLog
     /// <summary>Marks a live message settled (acked, dead-lettered, purged). Durable with the next commit (<see cref="CommitAsync"/>).</summary>
     public bool Settle(long sequence)
     {
-        if (!_entries.Remove(sequence, out var entry))
+        if (!TryGetEntry(sequence, out var entry))
         {
             return false;
         }
 
         var segment = entry.Segment;
-        segment.MarkSettled(entry.Index, sequence);
+        segment.MarkSettled(entry);
+        _tracked--;
         _dirtySegments.Add(segment.Id);
         if (_meta.State.LiveCounted)
         {
@@ -614,7 +659,7 @@ internal sealed partial class MessageLog
         _segments.Clear();
         _resident.Clear();
         _residentBytes = 0;
-        _entries.Clear();
+        _tracked = 0;
         _meta.State.FirstSegment = _meta.State.NextSegment;
         _meta.State.Live = 0;
         _meta.State.LiveCounted = true;

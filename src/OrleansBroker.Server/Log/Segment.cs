@@ -10,6 +10,8 @@ namespace OrleansBroker.Server.Log;
 internal sealed class Segment
 {
     private readonly BitArray _settled;
+    private readonly long[] _sequences;
+    private readonly LogEntry?[] _entries;
 
     public Segment(long id, StoredRecord<SegmentRecord> record, StoredRecord<SegmentStateRecord> state)
     {
@@ -18,12 +20,19 @@ internal sealed class Segment
         State = state;
         Count = record.State.Messages.Count;
         _settled = new BitArray(Count);
+        _sequences = new long[Count];
+        _entries = new LogEntry?[Count];
         LiveCount = Count;
-        foreach (var message in record.State.Messages)
+        for (var i = 0; i < Count; i++)
         {
+            var message = record.State.Messages[i];
+            _sequences[i] = message.Sequence;
             Bytes += message.ApproximateSize;
         }
     }
+
+    /// <summary>Sequence of its first message: a segment's sequences are ascending and above those of every older segment.</summary>
+    public long FirstSequence => _sequences[0];
 
     public long Id { get; }
 
@@ -50,13 +59,26 @@ internal sealed class Segment
 
     public bool IsSettled(int index) => _settled[index];
 
-    public void MarkSettled(int index, long sequence)
+    /// <summary>Sequence of the message at <paramref name="index"/>, settled or not.</summary>
+    public long SequenceAt(int index) => _sequences[index];
+
+    /// <summary>The live entry of <paramref name="sequence"/> in this segment, if it is live and has been read.</summary>
+    public LogEntry? Find(long sequence)
     {
-        if (!_settled[index])
+        var index = Array.BinarySearch(_sequences, sequence);
+        return index >= 0 ? _entries[index] : null;
+    }
+
+    public void Track(LogEntry entry) => _entries[entry.Index] = entry;
+
+    public void MarkSettled(LogEntry entry)
+    {
+        if (!_settled[entry.Index])
         {
-            _settled[index] = true;
+            _settled[entry.Index] = true;
+            _entries[entry.Index] = null;
             LiveCount--;
-            State.State.Attempts.Remove(sequence);
+            State.State.Attempts.Remove(entry.Sequence);
         }
     }
 

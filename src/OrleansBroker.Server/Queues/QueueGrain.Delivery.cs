@@ -151,7 +151,7 @@ internal sealed partial class QueueGrain
         long delivered = 0, redelivered = 0;
         while (_ready.TryPeek(out var sequence, out _))
         {
-            if (!_log.Entries.TryGetValue(sequence, out var entry) || _deadLettered.Contains(sequence))
+            if (!_log.TryGetEntry(sequence, out var entry) || _deadLettered.Contains(sequence))
             {
                 _ready.Dequeue();
                 continue;
@@ -269,7 +269,7 @@ internal sealed partial class QueueGrain
     private bool TryEndLease(long sequence, long token, out LogEntry entry)
     {
         entry = null!;
-        if (!_leases.TryGetValue(sequence, out var lease) || lease.Token != token || !_log.Entries.TryGetValue(sequence, out entry!))
+        if (!_leases.TryGetValue(sequence, out var lease) || lease.Token != token || !_log.TryGetEntry(sequence, out entry!))
         {
             return false;
         }

@@ -67,11 +67,12 @@ internal sealed partial class SqliteStore : IAsyncDisposable
         await connection.OpenAsync();
         using (var pragma = connection.CreateCommand())
         {
+            // No mmap: mapped pages of a deep queue's database count in the broker's RSS (1 GiB mapped gave
+            // over 1 GB RSS at 1M queued) for no throughput gain measurable here once bodies are paged out.
             pragma.CommandText = """
                 PRAGMA page_size=16384;
                 PRAGMA journal_mode=WAL;
                 PRAGMA synchronous=FULL;
-                PRAGMA mmap_size=1073741824;
                 CREATE TABLE IF NOT EXISTS grain_state(
                     grain_id TEXT NOT NULL,
                     state_name TEXT NOT NULL,

@@ -35,7 +35,7 @@ internal sealed class LogHarness(IGrainStorage storage, MessageLogOptions? optio
         await log.LoadAsync();
         await log.Recovery;
         var live = new List<LiveMessage>();
-        foreach (var entry in log.Entries.Values.OrderBy(e => e.Sequence))
+        foreach (var entry in log.TrackedEntries().ToList())
         {
             live.Add(new LiveMessage(await log.ReadMessageAsync(entry), entry.Attempts));
         }
