@@ -56,17 +56,23 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         }
     }
 
-    public async Task SettleAsync(Delivery.Delivery delivery, SettleKind kind, string? reason = null, CancellationToken cancellationToken = default)
+    public async Task SettleAsync(Delivery.Delivery delivery, SettleKind kind, string? reason = null, TimeSpan? retryAfter = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(delivery);
         var settler = _settlers.GetOrAdd(delivery.Queue, name => new SettleBatcher(cluster.GetGrain<IQueueGrain>(name)));
-        var status = await settler.SettleAsync(new Settlement(delivery.Sequence, delivery.LeaseToken, kind, reason)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var status = await settler.SettleAsync(new Settlement(delivery.Sequence, delivery.LeaseToken, kind, reason, retryAfter)).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (status == SettleStatus.LeaseLost)
         {
             throw new BrokerException(BrokerErrorCode.LeaseLost,
                 $"Message '{delivery.MessageId}' of queue '{delivery.Queue}' was not {kind}ed: its lease had ended or it was settled already; it may be delivered again.");
         }
     }
+
+    public Task<IReadOnlyList<PeekedMessage>> PeekAsync(string queue, long afterSequence = 0, int max = 100, CancellationToken cancellationToken = default) =>
+        Queue(queue).Peek(afterSequence, max).WaitAsync(cancellationToken);
+
+    public Task<RedriveResult> RedriveAsync(string deadLetterQueue, RedriveRequest? request = null, CancellationToken cancellationToken = default) =>
+        Queue(deadLetterQueue).Redrive(request ?? new RedriveRequest()).WaitAsync(cancellationToken);
 
     public Task<DateTimeOffset> ExtendLeaseAsync(Delivery.Delivery delivery, TimeSpan duration, CancellationToken cancellationToken = default)
     {

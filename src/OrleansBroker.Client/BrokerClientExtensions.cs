@@ -29,11 +29,15 @@ public static class BrokerClientExtensions
 
     /// <summary>Acks a delivery: the message is done.</summary>
     public static Task AckAsync(this IBrokerClient client, Delivery.Delivery delivery, CancellationToken cancellationToken = default) =>
-        client.SettleAsync(delivery, SettleKind.Ack, null, cancellationToken);
+        client.SettleAsync(delivery, SettleKind.Ack, null, null, cancellationToken);
 
-    /// <summary>Nacks a delivery: requeue it now, or dead-letter it with <paramref name="reason"/>.</summary>
+    /// <summary>Nacks a delivery: requeue it (after the queue's retry backoff), or dead-letter it with <paramref name="reason"/>.</summary>
     public static Task NackAsync(this IBrokerClient client, Delivery.Delivery delivery, bool deadLetter = false, string? reason = null, CancellationToken cancellationToken = default) =>
-        client.SettleAsync(delivery, deadLetter ? SettleKind.DeadLetter : SettleKind.Requeue, reason, cancellationToken);
+        client.SettleAsync(delivery, deadLetter ? SettleKind.DeadLetter : SettleKind.Requeue, reason, null, cancellationToken);
+
+    /// <summary>Nacks a delivery to have it delivered again after <paramref name="delay"/>, whatever the queue's retry backoff says.</summary>
+    public static Task RetryLaterAsync(this IBrokerClient client, Delivery.Delivery delivery, TimeSpan delay, CancellationToken cancellationToken = default) =>
+        client.SettleAsync(delivery, SettleKind.Requeue, null, delay, cancellationToken);
 
     /// <summary>The body as UTF-8 text.</summary>
     public static string BodyText(this Delivery.Delivery delivery) => Encoding.UTF8.GetString(delivery.Body);

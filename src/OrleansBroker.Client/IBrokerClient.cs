@@ -48,8 +48,24 @@ public interface IBrokerClient
     /// </summary>
     IAsyncEnumerable<Delivery.Delivery> ReadAllAsync(string queue, ConsumerOptions? options = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Acks or nacks one delivery. Throws <see cref="Errors.BrokerException"/> (LeaseLost) if its lease had ended.</summary>
-    Task SettleAsync(Delivery.Delivery delivery, SettleKind kind, string? reason = null, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Acks or nacks one delivery. <paramref name="reason"/> goes with a dead-letter nack; <paramref name="retryAfter"/>
+    /// with a requeue overrides the queue's retry backoff for this message (0 = at once, at most 7 days).
+    /// Throws <see cref="Errors.BrokerException"/> (LeaseLost) if its lease had ended.
+    /// </summary>
+    Task SettleAsync(Delivery.Delivery delivery, SettleKind kind, string? reason = null, TimeSpan? retryAfter = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Shows up to <paramref name="max"/> (1 to 1000) messages of a queue with a sequence above
+    /// <paramref name="afterSequence"/>, in order, without delivering or changing them; dead-letter queues included.
+    /// </summary>
+    Task<IReadOnlyList<PeekedMessage>> PeekAsync(string queue, long afterSequence = 0, int max = 100, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sends messages of the dead-letter queue <paramref name="deadLetterQueue"/> back to the queues they
+    /// came from, attempts starting again (all ready ones when <paramref name="request"/> is null).
+    /// </summary>
+    Task<RedriveResult> RedriveAsync(string deadLetterQueue, RedriveRequest? request = null, CancellationToken cancellationToken = default);
 
     /// <summary>Extends a delivery's lease to now + <paramref name="duration"/>; returns the new expiry.</summary>
     Task<DateTimeOffset> ExtendLeaseAsync(Delivery.Delivery delivery, TimeSpan duration, CancellationToken cancellationToken = default);

@@ -50,6 +50,21 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("settle")]
     Task<IReadOnlyList<SettleStatus>> Settle(IReadOnlyList<Settlement> settlements);
 
+    /// <summary>
+    /// Shows up to <paramref name="max"/> (1 to 1000) messages with a sequence above <paramref name="afterSequence"/>,
+    /// in sequence order, without delivering or changing them. Works on any queue, dead-letter queues included.
+    /// </summary>
+    [Alias("peek")]
+    Task<IReadOnlyList<PeekedMessage>> Peek(long afterSequence, int max);
+
+    /// <summary>
+    /// On a dead-letter queue: publishes the selected messages back to their source queues (id, body and
+    /// application headers kept, the broker's dead-letter headers dropped, so attempts start again from 0),
+    /// then removes them here. A failure part-way leaves each message in one place or, at worst, both, never neither.
+    /// </summary>
+    [Alias("redrive")]
+    Task<RedriveResult> Redrive(RedriveRequest request);
+
     /// <summary>Extends a lease to now + <paramref name="duration"/> (at most <see cref="QueueOptions.MaxLeaseDuration"/>); returns the new expiry.</summary>
     [Alias("extend")]
     Task<DateTimeOffset> ExtendLease(long sequence, long leaseToken, TimeSpan duration);

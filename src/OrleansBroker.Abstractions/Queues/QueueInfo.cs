@@ -3,11 +3,12 @@ namespace OrleansBroker.Queues;
 /// <summary>A snapshot of a queue: its options, depth and lifetime counters.</summary>
 /// <param name="Name">Queue name.</param>
 /// <param name="Options">Options the queue was created with.</param>
-/// <param name="Ready">Messages waiting for a consumer.</param>
+/// <param name="Ready">Messages waiting for a consumer, those waiting for a retry time included.</param>
 /// <param name="InFlight">Messages delivered and not yet settled (leased).</param>
 /// <param name="Consumers">Consumers registered now.</param>
 /// <param name="Counters">Counters since the queue was created.</param>
 /// <param name="CreatedAt">When the queue was created.</param>
+/// <param name="Delayed">Of <paramref name="Ready"/>, messages waiting for a retry time.</param>
 [GenerateSerializer, Immutable, Alias("ob.queue-info")]
 public sealed record QueueInfo(
     [property: Id(0)] string Name,
@@ -16,7 +17,8 @@ public sealed record QueueInfo(
     [property: Id(3)] long InFlight,
     [property: Id(4)] int Consumers,
     [property: Id(5)] QueueCounters Counters,
-    [property: Id(6)] DateTimeOffset CreatedAt)
+    [property: Id(6)] DateTimeOffset CreatedAt,
+    [property: Id(7)] long Delayed = 0)
 {
     /// <summary>All messages the queue holds: ready plus in flight.</summary>
     public long Depth => Ready + InFlight;

@@ -48,6 +48,14 @@ public sealed record QueueOptions
     [Id(2)]
     public string? DeadLetterQueue { get; init; }
 
+    /// <summary>
+    /// Backoff before a failed delivery is delivered again (nack with requeue, handler exception, lease
+    /// expiry). Default <see cref="RetryPolicy.Immediate"/>. A message out of attempts is dead-lettered
+    /// at once, without waiting.
+    /// </summary>
+    [Id(3)]
+    public RetryPolicy Retry { get; init; } = RetryPolicy.Immediate;
+
     /// <summary>Options of a dead-letter queue created on demand: unlimited attempts, no dead-letter queue of its own.</summary>
     public static QueueOptions ForDeadLetterQueue() => new() { MaxDeliveryAttempts = 0, DeadLetterQueue = "" };
 
@@ -62,6 +70,12 @@ public sealed record QueueOptions
     /// <summary>Throws <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidOptions"/>) if out of range for <paramref name="queue"/>.</summary>
     public void Validate(string queue)
     {
+        if (Retry is null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, "Retry is null; use RetryPolicy.Immediate for none.");
+        }
+
+        Retry.Validate();
         if (LeaseDuration < MinLeaseDuration || LeaseDuration > MaxLeaseDuration)
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions,

@@ -4,7 +4,7 @@ using OrleansBroker.Client;
 
 namespace OrleansBroker.Cli.Commands;
 
-/// <summary><c>obroker consume QUEUE [--count N] [--timeout SECONDS]</c>: prints each body on its own line and acks it.</summary>
+/// <summary><c>obroker consume QUEUE [--count N] [--timeout SECONDS] [--requeue]</c>: prints each body on its own line and acks (or requeues) it.</summary>
 internal static class ConsumeCommand
 {
     public static Command Create()
@@ -13,7 +13,8 @@ internal static class ConsumeCommand
         var count = new Option<int?>("--count") { Description = "Stop (exit 0) after this many messages. Default: run until Ctrl+C." };
         var timeout = new Option<double>("--timeout") { Description = "Give up (exit 1) after this many seconds without a message. Default 30.", DefaultValueFactory = _ => 30 };
         var prefetch = new Option<int>("--prefetch") { Description = "Unacked messages in flight to this consumer. Default 100.", DefaultValueFactory = _ => ConsumerOptions.DefaultPrefetch };
-        var command = new Command("consume", "Receive messages by push, print each body on its own line, and ack it.") { queue, count, timeout, prefetch };
+        var requeue = new Option<bool>("--requeue") { Description = "Nack each message with requeue instead of acking it, to try out a queue's retries and dead-lettering." };
+        var command = new Command("consume", "Receive messages by push, print each body on its own line, and ack it.") { queue, count, timeout, prefetch, requeue };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var name = parse.GetValue(queue)!;
@@ -36,6 +37,7 @@ internal static class ConsumeCommand
             var output = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16) { AutoFlush = false };
             var progress = new Progress("received", wanted ?? 0);
             var received = 0;
+            var nack = parse.GetValue(requeue);
             // Acks are not awaited one by one: they travel in batches while printing goes on, and
             // prefetch bounds how many are outstanding. All are awaited before exiting.
             var acks = new List<Task>();
@@ -47,7 +49,7 @@ internal static class ConsumeCommand
                 {
                     idleTimer.CancelAfter(idle);
                     await output.WriteLineAsync(delivery.BodyText());
-                    acks.Add(broker.AckAsync(delivery, CancellationToken.None));
+                    acks.Add(nack ? broker.NackAsync(delivery, cancellationToken: CancellationToken.None) : broker.AckAsync(delivery, CancellationToken.None));
                     if (acks.Count >= 1024)
                     {
                         acks.RemoveAll(a => a.IsCompletedSuccessfully);
@@ -74,7 +76,7 @@ internal static class ConsumeCommand
                 await Task.WhenAll(acks);
             }
 
-            Console.Error.WriteLine($"received and acked {received} messages from {name} in {progress.Elapsed.TotalSeconds:F2} s");
+            Console.Error.WriteLine($"received and {(nack ? "requeued" : "acked")} {received} messages from {name} in {progress.Elapsed.TotalSeconds:F2} s");
             return 0;
         });
         return command;

@@ -43,15 +43,32 @@ internal static class QueueCommands
         var lease = new Option<double?>("--lease-seconds") { Description = "Lease (visibility timeout) in seconds, 1 to 43200. Default 30." };
         var attempts = new Option<int?>("--max-attempts") { Description = "Deliveries before dead-lettering, 1 to 1000, or 0 for unlimited. Default 10." };
         var dlq = new Option<string?>("--dead-letter-queue") { Description = "Dead-letter queue name. Default <name>.dlq; empty for none (needs --max-attempts 0)." };
-        var command = new Command("create", "Create a queue (no-op if it exists with the same options).") { name, lease, attempts, dlq };
+        var retry = new Option<RetryKind>("--retry") { Description = "Backoff before a failed delivery comes back: Immediate, Fixed or Exponential. Default Immediate." };
+        var retryDelay = new Option<double?>("--retry-delay-seconds") { Description = "Fixed wait, or the first exponential one, in seconds (0 to 7 days). Default 1." };
+        var retryMax = new Option<double?>("--retry-max-delay-seconds") { Description = "Cap of an exponential wait in seconds. Default 300." };
+        var retryMultiplier = new Option<double?>("--retry-multiplier") { Description = "Growth of an exponential wait per attempt, 1 to 100. Default 2." };
+        var retryJitter = new Option<double?>("--retry-jitter") { Description = "Random spread as a fraction of the wait, 0 to 1. Default 0." };
+        var command = new Command("create", "Create a queue (no-op if it exists with the same options).")
+        {
+            name, lease, attempts, dlq, retry, retryDelay, retryMax, retryMultiplier, retryJitter,
+        };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var defaults = new QueueOptions();
+            var policy = new RetryPolicy();
             var options = new QueueOptions
             {
                 LeaseDuration = parse.GetValue(lease) is { } seconds ? TimeSpan.FromSeconds(seconds) : defaults.LeaseDuration,
                 MaxDeliveryAttempts = parse.GetValue(attempts) ?? defaults.MaxDeliveryAttempts,
                 DeadLetterQueue = parse.GetValue(dlq),
+                Retry = new RetryPolicy
+                {
+                    Kind = parse.GetValue(retry),
+                    InitialDelay = parse.GetValue(retryDelay) is { } initial ? TimeSpan.FromSeconds(initial) : policy.InitialDelay,
+                    MaxDelay = parse.GetValue(retryMax) is { } cap ? TimeSpan.FromSeconds(cap) : policy.MaxDelay,
+                    Multiplier = parse.GetValue(retryMultiplier) ?? policy.Multiplier,
+                    Jitter = parse.GetValue(retryJitter) ?? policy.Jitter,
+                },
             };
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             Print(await connection.Broker.CreateQueueAsync(parse.GetValue(name)!, options, cancellationToken));
@@ -73,16 +90,25 @@ internal static class QueueCommands
         return command;
     }
 
+    private static string Describe(RetryPolicy retry) => retry.Kind switch
+    {
+        RetryKind.Fixed => $"fixed {retry.InitialDelay.TotalSeconds:0.###} s",
+        RetryKind.Exponential => $"exponential from {retry.InitialDelay.TotalSeconds:0.###} s ×{retry.Multiplier:0.##} up to {retry.MaxDelay.TotalSeconds:0.###} s"
+            + (retry.Jitter > 0 ? $", jitter {retry.Jitter:0.##}" : ""),
+        _ => "immediate",
+    };
+
     private static void Print(QueueInfo info)
     {
         var o = info.Options;
         Console.WriteLine($"""
             queue:          {info.Name}
-            ready:          {info.Ready}
+            ready:          {info.Ready} ({info.Delayed} waiting to retry)
             in flight:      {info.InFlight}
             consumers:      {info.Consumers}
             lease:          {o.LeaseDuration.TotalSeconds:F0} s
             max attempts:   {(o.MaxDeliveryAttempts == 0 ? "unlimited" : o.MaxDeliveryAttempts)}
+            retry:          {Describe(o.Retry)}
             dead letters:   {o.ResolveDeadLetterQueue(info.Name) ?? "(none)"}
             created:        {info.CreatedAt:u}
             published:      {info.Counters.Published}

@@ -68,7 +68,7 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
 
         try
         {
-            await _client.SettleAsync(delivery, outcome, null, CancellationToken.None).ConfigureAwait(false);
+            await _client.SettleAsync(delivery, outcome, null, null, CancellationToken.None).ConfigureAwait(false);
         }
         catch (BrokerException exception) when (exception.Code == BrokerErrorCode.LeaseLost)
         {

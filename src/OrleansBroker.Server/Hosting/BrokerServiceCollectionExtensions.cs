@@ -45,7 +45,7 @@ public static class BrokerServiceCollectionExtensions
         switch (options.Storage)
         {
             case BrokerStorage.Sqlite:
-                services.AddSingleton(sp => new SqliteStore(options.SqlitePath, sp.GetRequiredService<ILogger<SqliteStore>>()));
+                services.AddSingleton(sp => new SqliteStore(options.SqlitePath, options.SqliteMmapBytes, sp.GetRequiredService<ILogger<SqliteStore>>()));
                 services.AddGrainStorage(BrokerOptions.StorageProviderName, (sp, _) =>
                     new SqliteGrainStorage(sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<Serializer>()));
                 services.AddSingleton<IReminderTable, SqliteReminderTable>();

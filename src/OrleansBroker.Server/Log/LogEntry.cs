@@ -15,4 +15,7 @@ internal sealed class LogEntry(Segment segment, int index, long sequence, int at
     public long Sequence { get; } = sequence;
 
     public int Attempts { get; set; } = attempts;
+
+    /// <summary>UTC ticks before which it is not delivered (retry backoff), or 0.</summary>
+    public long NotBefore { get; set; }
 }

@@ -41,8 +41,9 @@ internal sealed class SegmentRecord
 }
 
 /// <summary>
-/// A segment's settle record (<c>a{id}</c>): which of its messages are settled and the delivery
-/// attempts of those redelivered. Small: a bit per message plus the redelivered ones.
+/// A segment's settle record (<c>a{id}</c>): which of its messages are settled, the delivery
+/// attempts of those redelivered and the retry time of those waiting for one. Small: a bit per
+/// message plus the redelivered ones.
 /// </summary>
 [GenerateSerializer, Alias("ob.log-segment-state")]
 internal sealed class SegmentStateRecord
@@ -50,4 +51,7 @@ internal sealed class SegmentStateRecord
     [Id(0)] public byte[] Settled { get; set; } = [];
 
     [Id(1)] public Dictionary<long, int> Attempts { get; set; } = [];
+
+    /// <summary>Sequence to the UTC ticks before which it must not be delivered (retry backoff).</summary>
+    [Id(2)] public Dictionary<long, long> NotBefore { get; set; } = [];
 }

@@ -93,14 +93,19 @@ internal sealed partial class MessageLog
         return entry is not null;
     }
 
-    /// <summary>The live messages read so far, in sequence order.</summary>
-    public IEnumerable<LogEntry> TrackedEntries()
+    /// <summary>The live messages read so far with a sequence above <paramref name="after"/>, in sequence order.</summary>
+    public IEnumerable<LogEntry> TrackedEntries(long after = 0)
     {
         foreach (var segment in _segments.Values)
         {
+            if (segment.SequenceAt(segment.Count - 1) <= after)
+            {
+                continue;
+            }
+
             for (var i = 0; i < segment.Count; i++)
             {
-                if (!segment.IsSettled(i) && segment.Find(segment.SequenceAt(i)) is { } entry)
+                if (!segment.IsSettled(i) && segment.SequenceAt(i) > after && segment.Find(segment.SequenceAt(i)) is { } entry)
                 {
                     yield return entry;
                 }
@@ -245,7 +250,10 @@ internal sealed partial class MessageLog
             if (!segment.IsSettled(i))
             {
                 var sequence = segment.SequenceAt(i);
-                var entry = new LogEntry(segment, i, sequence, attempts.GetValueOrDefault(sequence));
+                var entry = new LogEntry(segment, i, sequence, attempts.GetValueOrDefault(sequence))
+                {
+                    NotBefore = segment.State.State.NotBefore.GetValueOrDefault(sequence),
+                };
                 segment.Track(entry);
                 _tracked++;
                 live.Add(entry);
@@ -419,6 +427,32 @@ internal sealed partial class MessageLog
             _dirtySegments.Add(entry.Segment.Id);
             EnsureFlushing();
         }
+    }
+
+    /// <summary>Sets (or with 0 clears) the time before which <paramref name="entry"/> is not delivered; durable with the next commit.</summary>
+    public void SetNotBefore(LogEntry entry, long utcTicks)
+    {
+        entry.NotBefore = utcTicks;
+        var stored = entry.Segment.State.State.NotBefore;
+        if (utcTicks == 0)
+        {
+            if (!stored.Remove(entry.Sequence))
+            {
+                return;
+            }
+        }
+        else
+        {
+            stored[entry.Sequence] = utcTicks;
+
+            // Written anyway: the attempts go with it, also a first one (otherwise persisted only from the second).
+            if (entry.Attempts > 0)
+            {
+                entry.Segment.State.State.Attempts[entry.Sequence] = entry.Attempts;
+            }
+        }
+
+        _dirtySegments.Add(entry.Segment.Id);
     }
 
     /// <summary>Applies <paramref name="change"/> to the metadata; durable with the next commit.</summary>

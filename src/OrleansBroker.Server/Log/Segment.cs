@@ -79,6 +79,7 @@ internal sealed class Segment
             _entries[entry.Index] = null;
             LiveCount--;
             State.State.Attempts.Remove(entry.Sequence);
+            State.State.NotBefore.Remove(entry.Sequence);
         }
     }
 

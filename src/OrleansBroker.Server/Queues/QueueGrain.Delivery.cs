@@ -20,7 +20,14 @@ internal sealed partial class QueueGrain
     private readonly Dictionary<string, Consumer> _consumers = [];
     private readonly List<Consumer> _rotation = [];
     private readonly List<(LogEntry Entry, string Reason)> _deadLetterOutbox = [];
-    private readonly HashSet<long> _deadLettered = [];
+    /// <summary>Messages on their way out (to the dead-letter queue, or redriven): never dispatched.</summary>
+    private readonly HashSet<long> _leaving = [];
+
+    /// <summary>Messages waiting for a retry time, by that time (UTC ticks); stale items are skipped when due.</summary>
+    private readonly PriorityQueue<long, long> _delayed = new();
+    private int _delayedCount;
+    private IGrainTimer? _wakeTimer;
+    private long _wakeAt = long.MaxValue;
     private long _nextToken = Random.Shared.NextInt64(1, long.MaxValue / 2);
     private int _rotationIndex;
     private bool _deadLettering;
@@ -81,6 +88,12 @@ internal sealed partial class QueueGrain
             {
                 throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Unknown settle kind {settlement.Kind}; nothing in this call was settled.");
             }
+
+            if (settlement.Delay is { } delay && (delay < TimeSpan.Zero || delay > RetryPolicy.MaxRetryDelay))
+            {
+                throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                    $"Retry delay {delay} is out of range 0..{RetryPolicy.MaxRetryDelay}; nothing in this call was settled.");
+            }
         }
 
         var results = new SettleStatus[settlements.Count];
@@ -101,7 +114,7 @@ internal sealed partial class QueueGrain
                     acked++;
                     break;
                 case SettleKind.Requeue:
-                    ReturnToReady(entry);
+                    Retry(entry, settlement.Delay);
                     break;
                 default:
                     DeadLetter(entry, string.IsNullOrWhiteSpace(settlement.Reason) ? "rejected by consumer" : settlement.Reason);
@@ -151,7 +164,8 @@ internal sealed partial class QueueGrain
         long delivered = 0, redelivered = 0;
         while (_ready.TryPeek(out var sequence, out _))
         {
-            if (!_log.TryGetEntry(sequence, out var entry) || _deadLettered.Contains(sequence))
+            // Skipped: settled, on its way out, or a second copy of one already delivered (a redrive that failed puts its messages back).
+            if (!_log.TryGetEntry(sequence, out var entry) || _leaving.Contains(sequence) || _leases.ContainsKey(sequence))
             {
                 _ready.Dequeue();
                 continue;
@@ -283,18 +297,105 @@ internal sealed partial class QueueGrain
         return true;
     }
 
-    /// <summary>A message whose delivery ended unsettled goes back to ready, or to the dead-letter queue once out of attempts.</summary>
+    /// <summary>
+    /// A message whose delivery failed (nack with requeue, lease expired): dead-lettered once out of attempts,
+    /// otherwise ready again after <paramref name="wait"/>, or the queue's retry backoff when null.
+    /// </summary>
+    private void Retry(LogEntry entry, TimeSpan? wait)
+    {
+        if (OutOfAttempts(entry))
+        {
+            return;
+        }
+
+        var delay = wait ?? Options.Retry.DelayAfter(entry.Attempts, Random.Shared.NextDouble());
+        if (delay > TimeSpan.Zero)
+        {
+            Delay(entry, _time.GetUtcNow() + delay);
+        }
+        else
+        {
+            _log.SetNotBefore(entry, 0);
+            _ready.Enqueue(entry.Sequence, entry.Sequence);
+        }
+    }
+
+    /// <summary>
+    /// A message back without a failure of its own (recovered after a restart, its consumer left): dead-lettered
+    /// if out of attempts, otherwise ready now, or at the retry time it already had.
+    /// </summary>
     private void ReturnToReady(LogEntry entry)
     {
-        var max = Options.MaxDeliveryAttempts;
-        if (max > 0 && entry.Attempts >= max)
+        if (OutOfAttempts(entry))
         {
-            DeadLetter(entry, $"delivery attempts exhausted ({entry.Attempts} of {max})");
+            return;
+        }
+
+        if (entry.NotBefore > _time.GetUtcNow().UtcTicks)
+        {
+            Delay(entry, new DateTimeOffset(entry.NotBefore, TimeSpan.Zero));
         }
         else
         {
             _ready.Enqueue(entry.Sequence, entry.Sequence);
         }
+    }
+
+    private bool OutOfAttempts(LogEntry entry)
+    {
+        var max = Options.MaxDeliveryAttempts;
+        if (max > 0 && entry.Attempts >= max)
+        {
+            DeadLetter(entry, $"delivery attempts exhausted ({entry.Attempts} of {max})");
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Holds a message back until <paramref name="at"/>: stored with its segment (durable with the next commit) and woken by a timer.</summary>
+    private void Delay(LogEntry entry, DateTimeOffset at)
+    {
+        _log.SetNotBefore(entry, at.UtcTicks);
+        _delayed.Enqueue(entry.Sequence, at.UtcTicks);
+        _delayedCount++;
+        if (at.UtcTicks < _wakeAt && _wakeTimer is not null)
+        {
+            _wakeAt = at.UtcTicks;
+            var due = at - _time.GetUtcNow();
+            _wakeTimer.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Moves every delayed message whose time has come to ready, and sets the timer for the next one.</summary>
+    private void PromoteDue(DateTimeOffset now)
+    {
+        var ticks = now.UtcTicks;
+        while (_delayed.TryPeek(out var sequence, out var at) && at <= ticks)
+        {
+            _delayed.Dequeue();
+            if (_log.TryGetEntry(sequence, out var entry) && entry.NotBefore == at && !_leases.ContainsKey(sequence) && !_leaving.Contains(sequence))
+            {
+                // In memory only: the stored time is past now, so a reload makes it ready at once too.
+                entry.NotBefore = 0;
+                _delayedCount--;
+                _ready.Enqueue(sequence, sequence);
+            }
+        }
+
+        _wakeAt = long.MaxValue;
+        if (_delayed.TryPeek(out _, out var next) && _wakeTimer is not null)
+        {
+            _wakeAt = next;
+            _wakeTimer.Change(TimeSpan.FromTicks(Math.Max(0, next - ticks)), Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private Task OnWakeAsync(CancellationToken cancellationToken)
+    {
+        PromoteDue(_time.GetUtcNow());
+        Dispatch();
+        return Task.CompletedTask;
     }
 
     private void ExpireLeases(DateTimeOffset now)
@@ -306,7 +407,7 @@ internal sealed partial class QueueGrain
                 && TryEndLease(key.Sequence, key.Token, out var entry))
             {
                 LogLeaseExpired(_name, key.Sequence, lease.ConsumerId);
-                ReturnToReady(entry);
+                Retry(entry, null);
             }
         }
     }
@@ -330,7 +431,7 @@ internal sealed partial class QueueGrain
             return;
         }
 
-        if (_deadLettered.Add(entry.Sequence))
+        if (_leaving.Add(entry.Sequence))
         {
             _deadLetterOutbox.Add((entry, reason));
             EnsureDeadLettering();
@@ -378,7 +479,7 @@ internal sealed partial class QueueGrain
                 _deadLetterOutbox.RemoveRange(0, batch.Count);
                 foreach (var (entry, _) in batch)
                 {
-                    _deadLettered.Remove(entry.Sequence);
+                    _leaving.Remove(entry.Sequence);
                     _log.Settle(entry.Sequence);
                 }
 

@@ -45,6 +45,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     {
         _name = this.GetPrimaryKeyString();
         _log = new MessageLog(_storage, this.GetGrainId(), new MessageLogOptions(_options.SegmentMaxBytes, _options.SegmentMaxMessages, _options.ResidentBytesPerQueue), _logger, this);
+        _wakeTimer = this.RegisterGrainTimer(OnWakeAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
         OnRecovered(await _log.LoadAsync());
 
         _reminderOn = await this.GetReminder(LeaseReminder, cancellationToken) is not null;
@@ -115,11 +116,21 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         long purged = 0;
         while (_ready.TryDequeue(out var sequence, out _))
         {
-            if (_log.Settle(sequence))
+            if (!_leaving.Contains(sequence) && _log.Settle(sequence))
             {
                 purged++;
             }
         }
+
+        while (_delayed.TryDequeue(out var sequence, out _))
+        {
+            if (!_leases.ContainsKey(sequence) && !_leaving.Contains(sequence) && _log.Settle(sequence))
+            {
+                purged++;
+            }
+        }
+
+        _delayedCount = 0;
 
         _log.UpdateMeta(meta => meta.Counters = meta.Counters with { Purged = meta.Counters.Purged + purged });
         await _log.CommitAsync();
@@ -135,6 +146,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         }
 
         _ready.Clear();
+        _delayed.Clear();
+        _delayedCount = 0;
         _leases.Clear();
         _expiries.Clear();
         _deadLetterOutbox.Clear();
@@ -161,6 +174,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         var now = _time.GetUtcNow();
         ExpireLeases(now);
         ExpireConsumers(now);
+        PromoteDue(now);
         _log.FlushInBackground();
         EnsureDeadLettering();
 
@@ -189,7 +203,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     {
         // The reminder is the durable wake-up while deliveries are outstanding; it is dropped after a
         // reminder period without any, so a busy queue does not write the reminder table on every lease.
-        var busy = _leases.Count > 0 || _deadLetterOutbox.Count > 0;
+        var busy = _leases.Count > 0 || _deadLetterOutbox.Count > 0 || _delayedCount > 0;
         if (busy)
         {
             _idleSince = now;
@@ -230,11 +244,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     private QueueInfo Info()
     {
         var live = _log.LiveCount;
-        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt);
+        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayedCount);
     }
 
     private static string Describe(QueueOptions options) =>
-        $"lease {options.LeaseDuration}, max attempts {options.MaxDeliveryAttempts}, dead-letter queue '{options.DeadLetterQueue ?? "(default)"}'";
+        $"lease {options.LeaseDuration}, max attempts {options.MaxDeliveryAttempts}, dead-letter queue '{options.DeadLetterQueue ?? "(default)"}', retry {options.Retry}";
 
     private void Count(Func<QueueCounters, QueueCounters> change) => _log.UpdateMeta(meta => meta.Counters = change(meta.Counters));
 

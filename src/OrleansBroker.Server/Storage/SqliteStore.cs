@@ -19,11 +19,16 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     private readonly string _connectionString;
     private readonly ILogger<SqliteStore> _logger;
     private readonly Lazy<Task> _open;
+    private readonly long _mmapBytes;
     private Task? _writer;
 
-    public SqliteStore(string path, ILogger<SqliteStore> logger)
+    /// <param name="path">The database file.</param>
+    /// <param name="mmapBytes">SQLite <c>mmap_size</c> of the writer connection (see <c>BrokerOptions.SqliteMmapBytes</c>).</param>
+    /// <param name="logger">Logger.</param>
+    public SqliteStore(string path, long mmapBytes, ILogger<SqliteStore> logger)
     {
         Path = System.IO.Path.GetFullPath(path);
+        _mmapBytes = mmapBytes;
         _logger = logger;
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -67,12 +72,11 @@ internal sealed partial class SqliteStore : IAsyncDisposable
         await connection.OpenAsync();
         using (var pragma = connection.CreateCommand())
         {
-            // No mmap: mapped pages of a deep queue's database count in the broker's RSS (1 GiB mapped gave
-            // over 1 GB RSS at 1M queued) for no throughput gain measurable here once bodies are paged out.
-            pragma.CommandText = """
+            pragma.CommandText = $"""
                 PRAGMA page_size=16384;
                 PRAGMA journal_mode=WAL;
                 PRAGMA synchronous=FULL;
+                PRAGMA mmap_size={_mmapBytes};
                 CREATE TABLE IF NOT EXISTS grain_state(
                     grain_id TEXT NOT NULL,
                     state_name TEXT NOT NULL,

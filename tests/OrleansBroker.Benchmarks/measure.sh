@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs the README's "Performance" table: each scenario 3 times against a Release silo-host started here,
+# one JSON line per run appended to $OUT (default bench-results.jsonl), each tagged with "run".
+# Usage: tests/OrleansBroker.Benchmarks/measure.sh [OUT]   (from the repository root; takes about 10 minutes)
+set -euo pipefail
+OUT=${1:-bench-results.jsonl}
+WORK=$(mktemp -d)
+SILO_PORT=${SILO_PORT:-21111}
+GATEWAY_PORT=${GATEWAY_PORT:-31000}
+SILO=(dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT")
+B=(dotnet src/OrleansBroker.Cli/bin/Release/net10.0/obroker.dll --gateway "localhost:$GATEWAY_PORT" bench)
+SILO_PID=
+
+start_silo() { # fresh data folder each time
+  rm -rf "$WORK/data"
+  "${SILO[@]}" --data-dir "$WORK/data" > "$WORK/silo.log" 2>&1 &
+  SILO_PID=$!
+  for _ in $(seq 1 120); do grep -q "Application started" "$WORK/silo.log" && return; sleep 0.5; done
+  echo "silo did not start; see $WORK/silo.log" >&2; exit 1
+}
+stop_silo() { [ -n "$SILO_PID" ] && kill -TERM "$SILO_PID" && wait "$SILO_PID" || true; SILO_PID=; }
+trap stop_silo EXIT
+run() { # run NAME args...: one JSON line tagged with the run name
+  local name=$1; shift
+  "${B[@]}" "$@" 2>>"$WORK/bench.err" | sed "s/^{/{\"run\":\"$name\",/" >> "$OUT"
+}
+
+dotnet build -c Release -v q -nologo > /dev/null
+start_silo
+"${B[@]}" queue --messages 50000 > /dev/null 2>&1   # warm-up, not reported
+for _ in 1 2 3; do run p1c1 queue --messages 200000 --broker-pid "$SILO_PID"; done
+for _ in 1 2 3; do run p4c4 queue --messages 200000 --producers 4 --consumers 4 --broker-pid "$SILO_PID"; done
+for _ in 1 2 3; do run latency latency --rate 2000 --duration 20 --broker-pid "$SILO_PID"; done
+for _ in 1 2 3; do run one-by-one queue --messages 5000 --consumers 0 --batch 1 --inflight 1 --broker-pid "$SILO_PID"; done
+for _ in 1 2 3; do run depth depth --depths 0,100000,1000000 --messages 100000 --broker-pid "$SILO_PID"; done
+stop_silo
+for _ in 1 2 3; do # memory: a fresh silo holding exactly 1M queued messages
+  start_silo
+  run memory queue --messages 1000000 --consumers 0 --queue deep --broker-pid "$SILO_PID"
+  stop_silo
+done
+for _ in 1 2 3; do # recovery starts, kills (-9) and restarts its own silo
+  rm -rf "$WORK/rec"
+  run recovery recovery --messages 1000000 -- "${SILO[@]}" --data-dir "$WORK/rec"
+done
+rm -rf "$WORK"
+echo "results in $OUT" >&2

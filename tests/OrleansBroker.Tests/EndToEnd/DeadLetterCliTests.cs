@@ -1,0 +1,64 @@
+using OrleansBroker.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansBroker.Tests.EndToEnd;
+
+/// <summary>Retries, dead letters and redrive the way an operator drives them: silo-host and obroker processes, kill -9 in the middle.</summary>
+public sealed class DeadLetterCliTests
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task A_message_requeued_three_times_lands_in_the_dlq_and_obroker_dlq_redrive_brings_it_back_after_kill_9()
+    {
+        using var data = new TestData();
+        var siloPort = RealProcess.FreePort();
+        var gatewayPort = RealProcess.FreePort();
+        string[] gateway = ["--gateway", $"127.0.0.1:{gatewayPort}"];
+        async Task<string> Cli(params string[] args)
+        {
+            var result = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, [.. args, .. gateway]);
+            Assert.True(result.ExitCode == 0, $"obroker {string.Join(' ', args)} exited {result.ExitCode}: {result.Err}");
+            return result.Out + result.Err;
+        }
+
+        using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
+        {
+            await silo.WaitUntilReadyAsync();
+            var created = await Cli("queue", "create", "payments", "--retry", "Exponential", "--retry-delay-seconds", "1", "--max-attempts", "3");
+            Assert.Contains("retry:          exponential from 1 s ×2 up to 300 s", created, StringComparison.Ordinal);
+            await Cli("publish", "payments", "--count", "1");
+            var consumed = await Cli("consume", "payments", "--count", "3", "--requeue", "--timeout", "60");
+            Assert.Contains("received and requeued 3 messages", consumed, StringComparison.Ordinal);
+
+            var peek = "";
+            await Eventually.HoldsAsync(async () => (peek = await Cli("dlq", "peek", "payments")).Contains("message 1", StringComparison.Ordinal), "the message reached the dead-letter queue");
+            Assert.Contains("delivery attempts exhausted (3 of 3)", peek, StringComparison.Ordinal);
+            silo.KillHard();
+        }
+
+        using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
+        {
+            await silo.WaitUntilReadyAsync();
+            Assert.Contains("redrove 1 messages from payments.dlq", await Cli("dlq", "redrive", "payments"), StringComparison.Ordinal);
+            var consumed = await Cli("consume", "payments", "--count", "1", "--timeout", "60");
+            Assert.StartsWith("message 1\n", consumed, StringComparison.Ordinal);
+            Assert.Contains("purged 0 messages from payments.dlq", await Cli("dlq", "purge", "payments"), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Dlq_commands_on_a_queue_without_dead_letters_say_so_and_exit_2()
+    {
+        using var data = new TestData();
+        var gatewayPort = RealProcess.FreePort();
+        using var silo = new SiloProcess(data.Directory, RealProcess.FreePort(), gatewayPort);
+        await silo.WaitUntilReadyAsync();
+        var create = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "queue", "create", "calm", "--gateway", $"127.0.0.1:{gatewayPort}");
+        Assert.Equal(0, create.ExitCode);
+
+        var peek = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "dlq", "peek", "calm", "--gateway", $"127.0.0.1:{gatewayPort}");
+        Assert.Equal(2, peek.ExitCode);
+        Assert.Contains("queue 'calm' has no dead letters yet", peek.Err, StringComparison.Ordinal);
+    }
+}
