@@ -356,7 +356,12 @@ internal sealed partial class QueueGrain
     /// <summary>Holds a message back until <paramref name="at"/>: stored with its segment (durable with the next commit) and woken by a timer.</summary>
     private void Delay(LogEntry entry, DateTimeOffset at)
     {
-        _log.SetNotBefore(entry, at.UtcTicks);
+        if (entry.NotBefore != at.UtcTicks)
+        {
+            // Not when recovery brings back a time already stored: that would rewrite its segment's record for nothing.
+            _log.SetNotBefore(entry, at.UtcTicks);
+        }
+
         _delayed.Enqueue(entry.Sequence, at.UtcTicks);
         _delayedCount++;
         if (at.UtcTicks < _wakeAt && _wakeTimer is not null)
