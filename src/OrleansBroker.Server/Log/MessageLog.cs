@@ -64,9 +64,6 @@ internal sealed partial class MessageLog
     /// <summary>Live messages in the log, also those recovery has not read yet.</summary>
     public long LiveCount => _meta.State.LiveCounted ? _meta.State.Live : _tracked;
 
-    /// <summary>Live messages read so far: all of them once <see cref="Recovery"/> is done.</summary>
-    public int TrackedCount => _tracked;
-
     /// <summary>
     /// The live message with <paramref name="sequence"/>, if recovery has read it. Found through its
     /// segment (binary searches, no per-message table): the index costs a few bytes per message.
@@ -105,7 +102,7 @@ internal sealed partial class MessageLog
 
             for (var i = 0; i < segment.Count; i++)
             {
-                if (!segment.IsSettled(i) && segment.SequenceAt(i) > after && segment.Find(segment.SequenceAt(i)) is { } entry)
+                if (segment.EntryAt(i) is { } entry && entry.Sequence > after)
                 {
                     yield return entry;
                 }
@@ -397,15 +394,17 @@ internal sealed partial class MessageLog
     }
 
     /// <summary>Marks a live message settled (acked, dead-lettered, purged). Durable with the next commit (<see cref="CommitAsync"/>).</summary>
-    public bool Settle(long sequence)
+    public bool Settle(long sequence) => TryGetEntry(sequence, out var entry) && Settle(entry);
+
+    /// <summary>Marks <paramref name="entry"/> settled, for a caller that holds it already (no second lookup); false if it was settled before.</summary>
+    public bool Settle(LogEntry entry)
     {
-        if (!TryGetEntry(sequence, out var entry))
+        var segment = entry.Segment;
+        if (!segment.MarkSettled(entry))
         {
             return false;
         }
 
-        var segment = entry.Segment;
-        segment.MarkSettled(entry);
         _tracked--;
         _dirtySegments.Add(segment.Id);
         if (_meta.State.LiveCounted)
@@ -423,10 +422,16 @@ internal sealed partial class MessageLog
         entry.Attempts++;
         if (entry.Attempts > 1)
         {
-            entry.Segment.State.State.Attempts[entry.Sequence] = entry.Attempts;
-            _dirtySegments.Add(entry.Segment.Id);
+            StoreAttempts(entry);
             EnsureFlushing();
         }
+    }
+
+    /// <summary>Puts the entry's attempts in its segment's settle record, written with the next commit.</summary>
+    private void StoreAttempts(LogEntry entry)
+    {
+        entry.Segment.State.State.Attempts[entry.Sequence] = entry.Attempts;
+        _dirtySegments.Add(entry.Segment.Id);
     }
 
     /// <summary>Sets (or with 0 clears) the time before which <paramref name="entry"/> is not delivered; durable with the next commit.</summary>
@@ -448,7 +453,7 @@ internal sealed partial class MessageLog
             // Written anyway: the attempts go with it, also a first one (otherwise persisted only from the second).
             if (entry.Attempts > 0)
             {
-                entry.Segment.State.State.Attempts[entry.Sequence] = entry.Attempts;
+                StoreAttempts(entry);
             }
         }
 

@@ -69,18 +69,25 @@ internal sealed class Segment
         return index >= 0 ? _entries[index] : null;
     }
 
+    /// <summary>The live entry at <paramref name="index"/>, or null once it is settled (or before it is read).</summary>
+    public LogEntry? EntryAt(int index) => _entries[index];
+
     public void Track(LogEntry entry) => _entries[entry.Index] = entry;
 
-    public void MarkSettled(LogEntry entry)
+    /// <summary>Marks the entry settled; false if it was already.</summary>
+    public bool MarkSettled(LogEntry entry)
     {
-        if (!_settled[entry.Index])
+        if (_settled[entry.Index])
         {
-            _settled[entry.Index] = true;
-            _entries[entry.Index] = null;
-            LiveCount--;
-            State.State.Attempts.Remove(entry.Sequence);
-            State.State.NotBefore.Remove(entry.Sequence);
+            return false;
         }
+
+        _settled[entry.Index] = true;
+        _entries[entry.Index] = null;
+        LiveCount--;
+        State.State.Attempts.Remove(entry.Sequence);
+        State.State.NotBefore.Remove(entry.Sequence);
+        return true;
     }
 
     /// <summary>Drops the bodies from memory; the record's ETag stays for the delete.</summary>

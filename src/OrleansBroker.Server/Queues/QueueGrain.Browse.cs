@@ -96,7 +96,7 @@ internal sealed partial class QueueGrain
                     foreach (var (entry, _, _) in batch)
                     {
                         _leaving.Remove(entry.Sequence);
-                        _log.Settle(entry.Sequence);
+                        _log.Settle(entry);
                     }
 
                     moved += batch.Length;

@@ -110,7 +110,7 @@ internal sealed partial class QueueGrain
             switch (settlement.Kind)
             {
                 case SettleKind.Ack:
-                    _log.Settle(entry.Sequence);
+                    _log.Settle(entry);
                     acked++;
                     break;
                 case SettleKind.Requeue:
@@ -364,11 +364,19 @@ internal sealed partial class QueueGrain
 
         _delayed.Enqueue(entry.Sequence, at.UtcTicks);
         _delayedCount++;
-        if (at.UtcTicks < _wakeAt && _wakeTimer is not null)
+        if (at.UtcTicks < _wakeAt)
         {
-            _wakeAt = at.UtcTicks;
-            var due = at - _time.GetUtcNow();
-            _wakeTimer.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            WakeAt(at.UtcTicks, _time.GetUtcNow().UtcTicks);
+        }
+    }
+
+    /// <summary>Sets the one-shot wake timer to <paramref name="ticks"/> (UTC), or off with <see cref="long.MaxValue"/>.</summary>
+    private void WakeAt(long ticks, long nowTicks)
+    {
+        _wakeAt = ticks;
+        if (ticks != long.MaxValue)
+        {
+            _wakeTimer?.Change(TimeSpan.FromTicks(Math.Max(0, ticks - nowTicks)), Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -388,12 +396,7 @@ internal sealed partial class QueueGrain
             }
         }
 
-        _wakeAt = long.MaxValue;
-        if (_delayed.TryPeek(out _, out var next) && _wakeTimer is not null)
-        {
-            _wakeAt = next;
-            _wakeTimer.Change(TimeSpan.FromTicks(Math.Max(0, next - ticks)), Timeout.InfiniteTimeSpan);
-        }
+        WakeAt(_delayed.TryPeek(out _, out var next) ? next : long.MaxValue, ticks);
     }
 
     private Task OnWakeAsync(CancellationToken cancellationToken)
@@ -432,7 +435,7 @@ internal sealed partial class QueueGrain
         {
             // Only an explicit dead-letter nack gets here (a queue without a DLQ has unlimited attempts): the consumer asked to drop it.
             LogDroppedWithoutDeadLetterQueue(_name, entry.Sequence, reason);
-            _log.Settle(entry.Sequence);
+            _log.Settle(entry);
             return;
         }
 
@@ -485,7 +488,7 @@ internal sealed partial class QueueGrain
                 foreach (var (entry, _) in batch)
                 {
                     _leaving.Remove(entry.Sequence);
-                    _log.Settle(entry.Sequence);
+                    _log.Settle(entry);
                 }
 
                 Count(c => c with { DeadLettered = c.DeadLettered + batch.Count });
