@@ -36,6 +36,18 @@ public static class BrokerLimits
     /// <summary>Largest body any silo accepts, whatever it is configured to: 16 MiB.</summary>
     public const int AbsoluteMaxMessageBytes = 16 * 1024 * 1024;
 
+    /// <summary>Highest message priority: 9, so 10 levels (0 to 9, 0 the default and lowest).</summary>
+    public const int MaxPriority = 9;
+
+    /// <summary>Longest ordering key: 128 characters.</summary>
+    public const int MaxOrderingKeyLength = 128;
+
+    /// <summary>Furthest ahead a message may be scheduled (<see cref="Messages.BrokerMessage.DeliverAt"/>, <see cref="Messages.BrokerMessage.Delay"/>): 365 days.</summary>
+    public static readonly TimeSpan MaxScheduleDelay = TimeSpan.FromDays(365);
+
+    /// <summary>Longest time to live, per message or queue default: 365 days.</summary>
+    public static readonly TimeSpan MaxTimeToLive = TimeSpan.FromDays(365);
+
     /// <summary>Largest prefetch (messages leased to one consumer at once): 10,000.</summary>
     public const int MaxPrefetch = 10_000;
 }

@@ -40,8 +40,15 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     {
         ArgumentNullException.ThrowIfNull(handler);
         options ??= new ConsumerOptions();
+        options.Validate();
+
+        // Renewal extends by the queue's own lease length, asked once here (the delivery's expiry is on the silo's clock).
+        TimeSpan? lease = options.MaxLeaseRenewal > TimeSpan.Zero
+            ? (await GetQueueInfoAsync(queue, cancellationToken).ConfigureAwait(false)).Options.LeaseDuration
+            : null;
         var consumer = await StartConsumerAsync(queue, options, cancellationToken).ConfigureAwait(false);
-        return new HandlerConsumer(consumer, handler, options.Concurrency, this, _logger);
+        var renewal = lease is { } duration ? new LeaseRenewal(duration, options.MaxLeaseRenewal) : null;
+        return new HandlerConsumer(consumer, handler, options.Concurrency, renewal, this, _logger);
     }
 
     public async IAsyncEnumerable<Delivery.Delivery> ReadAllAsync(string queue, ConsumerOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -20,6 +20,21 @@ public sealed record ConsumerOptions
     /// <summary>Identifies the consumer to the queue; default a new GUID. Reuse one to resume after a client restart.</summary>
     public string? ConsumerId { get; init; }
 
+    /// <summary>Default <see cref="MaxLeaseRenewal"/>: 5 minutes.</summary>
+    public static readonly TimeSpan DefaultMaxLeaseRenewal = TimeSpan.FromMinutes(5);
+
+    /// <summary>Longest <see cref="MaxLeaseRenewal"/>: 7 days.</summary>
+    public static readonly TimeSpan MaxMaxLeaseRenewal = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// Handler API only: how long a running handler's lease is kept alive. Every half lease the client
+    /// extends it by the queue's lease duration, for at most this long in all (default 5 minutes; 0 turns
+    /// renewal off; at most 7 days). When the lease is lost anyway (this limit, or the broker ended it), that
+    /// handler's <see cref="CancellationToken"/> is cancelled; the message will be delivered again and the
+    /// consumer's other handlers go on.
+    /// </summary>
+    public TimeSpan MaxLeaseRenewal { get; init; } = DefaultMaxLeaseRenewal;
+
     internal void Validate()
     {
         if (Prefetch < 1 || Prefetch > BrokerLimits.MaxPrefetch)
@@ -30,6 +45,11 @@ public sealed record ConsumerOptions
         if (Concurrency < 1 || Concurrency > Prefetch)
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Concurrency {Concurrency} is out of range 1..Prefetch ({Prefetch}).");
+        }
+
+        if (MaxLeaseRenewal < TimeSpan.Zero || MaxLeaseRenewal > MaxMaxLeaseRenewal)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"MaxLeaseRenewal {MaxLeaseRenewal} is out of range 0 (off) to {MaxMaxLeaseRenewal}.");
         }
     }
 }

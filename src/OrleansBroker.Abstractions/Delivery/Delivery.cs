@@ -15,6 +15,8 @@ namespace OrleansBroker.Delivery;
 /// <param name="Attempt">1 for the first delivery, 2 for the first redelivery, and so on.</param>
 /// <param name="LeaseToken">Identifies this delivery; a settle with an older token fails with LeaseLost.</param>
 /// <param name="LeaseExpiresAt">When the lease ends unless extended.</param>
+/// <param name="Priority">The priority the producer gave (0 to 9).</param>
+/// <param name="OrderingKey">The message group the producer gave, if any: the next message of the group waits until this one is settled.</param>
 [GenerateSerializer, Immutable, Alias("ob.delivery")]
 public sealed record Delivery(
     [property: Id(0)] string Queue,
@@ -27,4 +29,6 @@ public sealed record Delivery(
     [property: Id(7)] DateTimeOffset EnqueuedAt,
     [property: Id(8)] int Attempt,
     [property: Id(9)] long LeaseToken,
-    [property: Id(10)] DateTimeOffset LeaseExpiresAt);
+    [property: Id(10)] DateTimeOffset LeaseExpiresAt,
+    [property: Id(11)] int Priority = 0,
+    [property: Id(12)] string? OrderingKey = null);

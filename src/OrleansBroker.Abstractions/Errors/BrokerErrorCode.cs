@@ -29,4 +29,7 @@ public enum BrokerErrorCode
 
     /// <summary>The broker could not store the request; nothing from it was accepted. Safe to retry.</summary>
     StorageUnavailable = 9,
+
+    /// <summary>The queue is at its length or byte limit and rejects publishes (<c>Overflow = RejectPublish</c>); nothing of the publish was stored. Retry after consumers catch up.</summary>
+    QueueFull = 10,
 }

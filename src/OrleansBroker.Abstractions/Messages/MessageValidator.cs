@@ -40,6 +40,34 @@ public static class MessageValidator
             throw Invalid($"Routing key is longer than {BrokerLimits.MaxRoutingKeyLength} characters.");
         }
 
+        if (message.Priority is < 0 or > BrokerLimits.MaxPriority)
+        {
+            throw Invalid($"Priority {message.Priority} is out of range 0..{BrokerLimits.MaxPriority} (higher is delivered first).");
+        }
+
+        if (message.OrderingKey is { } key && (key.Length == 0 || key.Length > BrokerLimits.MaxOrderingKeyLength))
+        {
+            throw Invalid($"Ordering key must be 1 to {BrokerLimits.MaxOrderingKeyLength} characters, or null for none.");
+        }
+
+        if (message.Delay is { } delay)
+        {
+            if (message.DeliverAt is not null)
+            {
+                throw Invalid("Give either Delay or DeliverAt, not both.");
+            }
+
+            if (delay < TimeSpan.Zero || delay > BrokerLimits.MaxScheduleDelay)
+            {
+                throw Invalid($"Delay {delay} is out of range 0..{BrokerLimits.MaxScheduleDelay}.");
+            }
+        }
+
+        if (message.TimeToLive is { } ttl && (ttl <= TimeSpan.Zero || ttl > BrokerLimits.MaxTimeToLive))
+        {
+            throw Invalid($"Time to live {ttl} is out of range; it must be above 0 and at most {BrokerLimits.MaxTimeToLive}.");
+        }
+
         if (message.Headers is { } headers)
         {
             if (headers.Count > BrokerLimits.MaxHeaderCount)

@@ -9,7 +9,7 @@ public enum MessageState
     /// <summary>Delivered and leased; not settled yet.</summary>
     InFlight = 1,
 
-    /// <summary>Waiting for its retry time (<see cref="PeekedMessage.NotBefore"/>).</summary>
+    /// <summary>Waiting for its retry or scheduled time (<see cref="PeekedMessage.NotBefore"/>).</summary>
     Delayed = 2,
 
     /// <summary>On its way out: being dead-lettered or redriven.</summary>
@@ -27,6 +27,9 @@ public enum MessageState
 /// <param name="Attempts">Deliveries so far.</param>
 /// <param name="State">Ready, in flight, delayed or leaving.</param>
 /// <param name="NotBefore">With <see cref="MessageState.Delayed"/>: when it is ready again.</param>
+/// <param name="ExpiresAt">When its time to live ends, if it has one.</param>
+/// <param name="Priority">Its priority, 0 to 9.</param>
+/// <param name="OrderingKey">Its message group, if any.</param>
 [GenerateSerializer, Immutable, Alias("ob.peeked")]
 public sealed record PeekedMessage(
     [property: Id(0)] long Sequence,
@@ -38,4 +41,7 @@ public sealed record PeekedMessage(
     [property: Id(6)] DateTimeOffset EnqueuedAt,
     [property: Id(7)] int Attempts,
     [property: Id(8)] MessageState State,
-    [property: Id(9)] DateTimeOffset? NotBefore);
+    [property: Id(9)] DateTimeOffset? NotBefore,
+    [property: Id(10)] DateTimeOffset? ExpiresAt = null,
+    [property: Id(11)] int Priority = 0,
+    [property: Id(12)] string? OrderingKey = null);

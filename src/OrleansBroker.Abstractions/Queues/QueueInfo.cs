@@ -8,7 +8,8 @@ namespace OrleansBroker.Queues;
 /// <param name="Consumers">Consumers registered now.</param>
 /// <param name="Counters">Counters since the queue was created.</param>
 /// <param name="CreatedAt">When the queue was created.</param>
-/// <param name="Delayed">Of <paramref name="Ready"/>, messages waiting for a retry time.</param>
+/// <param name="Delayed">Of <paramref name="Ready"/>, messages waiting for a retry or scheduled time.</param>
+/// <param name="Bytes">Body bytes of all messages the queue holds (what <see cref="QueueOptions.MaxBytes"/> limits).</param>
 [GenerateSerializer, Immutable, Alias("ob.queue-info")]
 public sealed record QueueInfo(
     [property: Id(0)] string Name,
@@ -18,13 +19,14 @@ public sealed record QueueInfo(
     [property: Id(4)] int Consumers,
     [property: Id(5)] QueueCounters Counters,
     [property: Id(6)] DateTimeOffset CreatedAt,
-    [property: Id(7)] long Delayed = 0)
+    [property: Id(7)] long Delayed = 0,
+    [property: Id(8)] long Bytes = 0)
 {
     /// <summary>All messages the queue holds: ready plus in flight.</summary>
     public long Depth => Ready + InFlight;
 }
 
-/// <summary>Lifetime counters of a queue, persisted with it.</summary>
+/// <summary>Lifetime counters of a queue, persisted with it. <c>Expired</c>: reached their time to live (dropped or dead-lettered). <c>Dropped</c>: removed by the overflow policy.</summary>
 [GenerateSerializer, Immutable, Alias("ob.queue-counters")]
 public sealed record QueueCounters(
     [property: Id(0)] long Published,
@@ -32,4 +34,6 @@ public sealed record QueueCounters(
     [property: Id(2)] long Redelivered,
     [property: Id(3)] long Acked,
     [property: Id(4)] long DeadLettered,
-    [property: Id(5)] long Purged);
+    [property: Id(5)] long Purged,
+    [property: Id(6)] long Expired = 0,
+    [property: Id(7)] long Dropped = 0);

@@ -56,8 +56,52 @@ public sealed record QueueOptions
     [Id(3)]
     public RetryPolicy Retry { get; init; } = RetryPolicy.Immediate;
 
+    /// <summary>Default <see cref="DeduplicationWindow"/>: 10 minutes.</summary>
+    public static readonly TimeSpan DefaultDeduplicationWindow = TimeSpan.FromMinutes(10);
+
+    /// <summary>Longest <see cref="DeduplicationWindow"/>: 7 days.</summary>
+    public static readonly TimeSpan MaxDeduplicationWindow = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// Time to live of messages published without their own (<see cref="Messages.BrokerMessage.TimeToLive"/>):
+    /// <see langword="null"/> (default) for none; otherwise above 0 and at most <see cref="BrokerLimits.MaxTimeToLive"/>.
+    /// </summary>
+    [Id(4)]
+    public TimeSpan? DefaultTimeToLive { get; init; }
+
+    /// <summary>
+    /// Whether an expired message goes to the dead-letter queue (with reason <c>expired</c>) instead of being dropped.
+    /// Default false; true needs a dead-letter queue.
+    /// </summary>
+    [Id(5)]
+    public bool DeadLetterExpired { get; init; }
+
+    /// <summary>
+    /// A publish whose producer-set message id was published to this queue less than this long ago is accepted
+    /// once: the repeat stores nothing and returns the first receipt. Default 10 minutes; 0 turns it off; at most
+    /// 7 days. Messages without a producer id are never deduplicated. Costs about 100 bytes of silo memory per id in the window.
+    /// </summary>
+    [Id(6)]
+    public TimeSpan DeduplicationWindow { get; init; } = DefaultDeduplicationWindow;
+
+    /// <summary>Most messages the queue holds (ready, delayed and in flight); <see langword="null"/> (default) for no limit. See <see cref="Overflow"/>.</summary>
+    [Id(7)]
+    public long? MaxLength { get; init; }
+
+    /// <summary>Most body bytes the queue holds, all its messages together; <see langword="null"/> (default) for no limit. See <see cref="Overflow"/>.</summary>
+    [Id(8)]
+    public long? MaxBytes { get; init; }
+
+    /// <summary>What a publish past <see cref="MaxLength"/> or <see cref="MaxBytes"/> does. Default <see cref="OverflowPolicy.RejectPublish"/>.</summary>
+    [Id(9)]
+    public OverflowPolicy Overflow { get; init; } = OverflowPolicy.RejectPublish;
+
+    /// <summary>Whether <see cref="MaxLength"/> or <see cref="MaxBytes"/> is set.</summary>
+    public bool HasLengthLimit => MaxLength is not null || MaxBytes is not null;
+
     /// <summary>Options of a dead-letter queue created on demand: unlimited attempts, no dead-letter queue of its own.</summary>
-    public static QueueOptions ForDeadLetterQueue() => new() { MaxDeliveryAttempts = 0, DeadLetterQueue = "" };
+    /// Dead letters are never deduplicated: two with one id are two failures worth seeing.
+    public static QueueOptions ForDeadLetterQueue() => new() { MaxDeliveryAttempts = 0, DeadLetterQueue = "", DeduplicationWindow = TimeSpan.Zero };
 
     /// <summary>The dead-letter queue name in force for <paramref name="queue"/>, or <see langword="null"/> for none.</summary>
     public string? ResolveDeadLetterQueue(string queue) => DeadLetterQueue switch
@@ -88,7 +132,35 @@ public sealed record QueueOptions
                 $"MaxDeliveryAttempts {MaxDeliveryAttempts} is out of range; allowed is 1 to {MaxMaxDeliveryAttempts}, or 0 for unlimited.");
         }
 
+        if (DefaultTimeToLive is { } ttl && (ttl <= TimeSpan.Zero || ttl > BrokerLimits.MaxTimeToLive))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                $"DefaultTimeToLive {ttl} is out of range; it must be above 0 and at most {BrokerLimits.MaxTimeToLive}, or null for none.");
+        }
+
+        if (DeduplicationWindow < TimeSpan.Zero || DeduplicationWindow > MaxDeduplicationWindow)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                $"DeduplicationWindow {DeduplicationWindow} is out of range 0 (off) to {MaxDeduplicationWindow}.");
+        }
+
+        if (MaxLength is < 1 || MaxBytes is < 1)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, "MaxLength and MaxBytes must be at least 1, or null for no limit.");
+        }
+
+        if (!Enum.IsDefined(Overflow))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Unknown overflow policy {Overflow}.");
+        }
+
         var dlq = ResolveDeadLetterQueue(queue);
+        if (dlq is null && (DeadLetterExpired || Overflow == OverflowPolicy.DeadLetterOldest))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                "DeadLetterExpired and Overflow = DeadLetterOldest need a dead-letter queue; this queue has none (DeadLetterQueue = \"\").");
+        }
+
         if (dlq is null)
         {
             if (MaxDeliveryAttempts != 0)
@@ -111,4 +183,17 @@ public sealed record QueueOptions
             throw new BrokerException(BrokerErrorCode.InvalidOptions, "A queue cannot be its own dead-letter queue.");
         }
     }
+}
+
+/// <summary>What a queue at its <see cref="QueueOptions.MaxLength"/> or <see cref="QueueOptions.MaxBytes"/> does with a new publish. Values are persisted and never change.</summary>
+public enum OverflowPolicy
+{
+    /// <summary>The publish fails with <see cref="BrokerErrorCode.QueueFull"/>; nothing of it is stored (the default).</summary>
+    RejectPublish = 0,
+
+    /// <summary>The publish is stored and the oldest messages not out for delivery are dropped to make room.</summary>
+    DropOldest = 1,
+
+    /// <summary>As <see cref="DropOldest"/>, but the oldest go to the dead-letter queue with reason <c>queue full</c>.</summary>
+    DeadLetterOldest = 2,
 }

@@ -6,7 +6,7 @@ using OrleansBroker.Messages;
 
 namespace OrleansBroker.Cli.Commands;
 
-/// <summary><c>obroker publish QUEUE [--body TEXT | --size BYTES] [--count N]</c>.</summary>
+/// <summary><c>obroker publish QUEUE [--body TEXT | --size BYTES] [--count N] [--delay D | --deliver-at T] [--ttl D] [--priority P] [--key K] [--id ID]</c>.</summary>
 internal static class PublishCommand
 {
     public static Command Create()
@@ -21,7 +21,16 @@ internal static class PublishCommand
             Description = "Publish calls awaiting confirmation at once, 1 to 64. Default 1: strict publish order. More lets the broker commit several calls together (order across calls is then not guaranteed).",
             DefaultValueFactory = _ => 1,
         };
-        var command = new Command("publish", "Publish messages; each is confirmed only once durably stored.") { queue, body, size, count, batch, inflight };
+        var delay = new Option<string?>("--delay") { Description = "Deliver no sooner than this long from now (broker clock): 30s, 5m, 2h, 7d; at most 365 days." };
+        var deliverAt = new Option<DateTimeOffset?>("--deliver-at") { Description = "Deliver no sooner than this time (ISO 8601, e.g. 2026-12-01T09:00:00Z); at most 365 days ahead." };
+        var ttl = new Option<string?>("--ttl") { Description = "Time to live from when the message is deliverable (30s, 5m, 2h); never delivered after. Default the queue's." };
+        var priority = new Option<int>("--priority") { Description = "0 (default, lowest) to 9: higher is delivered first." };
+        var key = new Option<string?>("--key") { Description = "Ordering key (message group): messages with one key are delivered one at a time, in publish order." };
+        var id = new Option<string?>("--id") { Description = "Message id, for deduplication within the queue's window; with --count above 1, each gets <id>-<n>." };
+        var command = new Command("publish", "Publish messages; each is confirmed only once durably stored.")
+        {
+            queue, body, size, count, batch, inflight, delay, deliverAt, ttl, priority, key, id,
+        };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var name = parse.GetValue(queue)!;
@@ -55,19 +64,47 @@ internal static class PublishCommand
                 throw new CliException(2, "--size must be 0 or more");
             }
 
+            var wait = Duration.Parse(parse.GetValue(delay), "--delay");
+            var at = parse.GetValue(deliverAt);
+            var live = Duration.Parse(parse.GetValue(ttl), "--ttl");
+            var level = parse.GetValue(priority);
+            var group = parse.GetValue(key);
+            var messageId = parse.GetValue(id);
+            if (wait is not null && at is not null)
+            {
+                throw new CliException(2, "give --delay or --deliver-at, not both");
+            }
+
             var fixedBody = bytes is { } n ? Encoding.ASCII.GetBytes(new string('x', n)) : text is not null ? Encoding.UTF8.GetBytes(text) : null;
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             var broker = connection.Broker;
             await broker.CreateQueueIfMissingAsync(name, cancellationToken);
 
-            var progress = new Progress("published", total);
-            long published = 0;
-            await PipelinedPublisher.RunAsync(broker, name, total, perCall, window, index =>
+            BrokerMessage Create(long index)
             {
                 // A body of its own per message, as real producers send: a shared array would be serialized once per call.
                 var body = fixedBody is not null ? (byte[])fixedBody.Clone() : Encoding.UTF8.GetBytes("message " + (index + 1).ToString(CultureInfo.InvariantCulture));
-                return new BrokerMessage(null, body, fixedBody is null || text is not null ? "text/plain" : "application/octet-stream");
-            }, done =>
+                var ordinal = (index + 1).ToString(CultureInfo.InvariantCulture);
+                var message = new BrokerMessage(messageId is null ? null : total == 1 ? messageId : $"{messageId}-{ordinal}", body,
+                    fixedBody is null || text is not null ? "text/plain" : "application/octet-stream",
+                    DeliverAt: at, Delay: wait, TimeToLive: live, Priority: level, OrderingKey: group);
+
+                // Checked here so that a bad value is a usage error before anything is sent.
+                MessageValidator.Validate(message, BrokerLimits.AbsoluteMaxMessageBytes);
+                return message;
+            }
+
+            if (total == 1)
+            {
+                // One message: show its receipt (a repeat of an id within the dedup window shows the first one's sequence).
+                var receipt = await broker.PublishAsync(name, Create(0), cancellationToken);
+                Console.WriteLine($"published message {receipt.MessageId} to {name} as sequence {receipt.Sequence}");
+                return 0;
+            }
+
+            var progress = new Progress("published", total);
+            long published = 0;
+            await PipelinedPublisher.RunAsync(broker, name, total, perCall, window, Create, done =>
             {
                 published = done;
                 progress.Report(done);

@@ -48,9 +48,15 @@ internal static class QueueCommands
         var retryMax = new Option<double?>("--retry-max-delay-seconds") { Description = "Cap of an exponential wait in seconds. Default 300." };
         var retryMultiplier = new Option<double?>("--retry-multiplier") { Description = "Growth of an exponential wait per attempt, 1 to 100. Default 2." };
         var retryJitter = new Option<double?>("--retry-jitter") { Description = "Random spread as a fraction of the wait, 0 to 1. Default 0." };
+        var ttl = new Option<string?>("--ttl") { Description = "Default time to live of its messages (30s, 5m, 2h, 7d; at most 365 days). Default none." };
+        var deadLetterExpired = new Option<bool>("--dead-letter-expired") { Description = "Expired messages go to the dead-letter queue instead of being dropped." };
+        var dedup = new Option<string?>("--dedup-window") { Description = "A repeated message id within this window is accepted once (0 turns it off; at most 7 days). Default 10m." };
+        var maxLength = new Option<long?>("--max-length") { Description = "Most messages the queue holds. Default no limit." };
+        var maxBytes = new Option<long?>("--max-bytes") { Description = "Most body bytes the queue holds. Default no limit." };
+        var overflow = new Option<OverflowPolicy>("--overflow") { Description = "At a limit: RejectPublish (default), DropOldest or DeadLetterOldest." };
         var command = new Command("create", "Create a queue (no-op if it exists with the same options).")
         {
-            name, lease, attempts, dlq, retry, retryDelay, retryMax, retryMultiplier, retryJitter,
+            name, lease, attempts, dlq, retry, retryDelay, retryMax, retryMultiplier, retryJitter, ttl, deadLetterExpired, dedup, maxLength, maxBytes, overflow,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -69,6 +75,12 @@ internal static class QueueCommands
                     Multiplier = parse.GetValue(retryMultiplier) ?? policy.Multiplier,
                     Jitter = parse.GetValue(retryJitter) ?? policy.Jitter,
                 },
+                DefaultTimeToLive = Duration.Parse(parse.GetValue(ttl), "--ttl"),
+                DeadLetterExpired = parse.GetValue(deadLetterExpired),
+                DeduplicationWindow = Duration.Parse(parse.GetValue(dedup), "--dedup-window") ?? defaults.DeduplicationWindow,
+                MaxLength = parse.GetValue(maxLength),
+                MaxBytes = parse.GetValue(maxBytes),
+                Overflow = parse.GetValue(overflow),
             };
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             Print(await connection.Broker.CreateQueueAsync(parse.GetValue(name)!, options, cancellationToken));
@@ -103,19 +115,25 @@ internal static class QueueCommands
         var o = info.Options;
         Console.WriteLine($"""
             queue:          {info.Name}
-            ready:          {info.Ready} ({info.Delayed} waiting to retry)
+            ready:          {info.Ready} ({info.Delayed} waiting for a retry or scheduled time)
             in flight:      {info.InFlight}
+            bytes:          {info.Bytes}
             consumers:      {info.Consumers}
             lease:          {o.LeaseDuration.TotalSeconds:F0} s
             max attempts:   {(o.MaxDeliveryAttempts == 0 ? "unlimited" : o.MaxDeliveryAttempts)}
             retry:          {Describe(o.Retry)}
             dead letters:   {o.ResolveDeadLetterQueue(info.Name) ?? "(none)"}
+            time to live:   {(o.DefaultTimeToLive is { } ttl ? $"{ttl}" : "none")}{(o.DeadLetterExpired ? ", expired go to the dead-letter queue" : "")}
+            dedup window:   {(o.DeduplicationWindow == TimeSpan.Zero ? "off" : o.DeduplicationWindow)}
+            limits:         {(o.HasLengthLimit ? $"{o.MaxLength?.ToString() ?? "-"} messages, {o.MaxBytes?.ToString() ?? "-"} bytes, overflow {o.Overflow}" : "none")}
             created:        {info.CreatedAt:u}
             published:      {info.Counters.Published}
             delivered:      {info.Counters.Delivered} ({info.Counters.Redelivered} redelivered)
             acked:          {info.Counters.Acked}
             dead-lettered:  {info.Counters.DeadLettered}
             purged:         {info.Counters.Purged}
+            expired:        {info.Counters.Expired}
+            dropped (full): {info.Counters.Dropped}
             """);
     }
 }

@@ -1,22 +1,31 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 
 namespace OrleansBroker.Client.Consuming;
 
-/// <summary>Runs a handler over a <see cref="QueueConsumer"/> with a fixed number of workers; acks on return, requeues on throw.</summary>
+/// <summary>How a handler's lease is kept alive: extended by <paramref name="Lease"/> every half lease, for at most <paramref name="Max"/>.</summary>
+internal sealed record LeaseRenewal(TimeSpan Lease, TimeSpan Max);
+
+/// <summary>
+/// Runs a handler over a <see cref="QueueConsumer"/> with a fixed number of workers; acks on return, requeues on throw.
+/// Keeps a running handler's lease alive (<see cref="LeaseRenewal"/>) and cancels that handler's token when the lease is lost.
+/// </summary>
 internal sealed partial class HandlerConsumer : IBrokerConsumer
 {
     private readonly QueueConsumer _consumer;
     private readonly Func<Delivery.Delivery, CancellationToken, Task> _handler;
     private readonly IBrokerClient _client;
     private readonly ILogger _logger;
+    private readonly LeaseRenewal? _renewal;
     private readonly Task[] _workers;
 
-    public HandlerConsumer(QueueConsumer consumer, Func<Delivery.Delivery, CancellationToken, Task> handler, int concurrency, IBrokerClient client, ILogger logger)
+    public HandlerConsumer(QueueConsumer consumer, Func<Delivery.Delivery, CancellationToken, Task> handler, int concurrency, LeaseRenewal? renewal, IBrokerClient client, ILogger logger)
     {
         _consumer = consumer;
         _handler = handler;
+        _renewal = renewal;
         _client = client;
         _logger = logger;
         _workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
@@ -51,19 +60,31 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
     private async Task HandleAsync(Delivery.Delivery delivery, CancellationToken stopping)
     {
         SettleKind outcome;
+        using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        using var handled = new CancellationTokenSource();
+        var renewing = _renewal is { } renewal ? RenewAsync(delivery, renewal, leaseLost, handled.Token) : Task.CompletedTask;
         try
         {
-            await _handler(delivery, stopping).ConfigureAwait(false);
+            await _handler(delivery, leaseLost.Token).ConfigureAwait(false);
             outcome = SettleKind.Ack;
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             return; // Stopping: the queue requeues what was not settled.
         }
+        catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
+        {
+            return; // The lease is gone: the message comes back to this or another consumer; nothing to settle.
+        }
         catch (Exception exception)
         {
             LogHandlerFailed(exception, Queue, delivery.MessageId, delivery.Attempt);
             outcome = SettleKind.Requeue;
+        }
+        finally
+        {
+            await handled.CancelAsync().ConfigureAwait(false);
+            await renewing.ConfigureAwait(false);
         }
 
         try
@@ -82,6 +103,58 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         }
     }
 
+    /// <summary>
+    /// Extends the lease every half lease while the handler runs, up to the renewal limit; cancels
+    /// <paramref name="leaseLost"/> when the broker says the lease is gone, or when it runs out after the limit.
+    /// </summary>
+    private async Task RenewAsync(Delivery.Delivery delivery, LeaseRenewal renewal, CancellationTokenSource leaseLost, CancellationToken handled)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var lastExtended = started;
+        var every = TimeSpan.FromTicks(Math.Max(renewal.Lease.Ticks / 2, TimeSpan.FromMilliseconds(250).Ticks));
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(every, handled).ConfigureAwait(false);
+                if (Stopwatch.GetElapsedTime(started) + renewal.Lease > renewal.Max)
+                {
+                    // Renewed for as long as allowed: the handler is told when the lease it holds runs out.
+                    var left = renewal.Lease - Stopwatch.GetElapsedTime(lastExtended);
+                    if (left > TimeSpan.Zero)
+                    {
+                        await Task.Delay(left, handled).ConfigureAwait(false);
+                    }
+
+                    LogRenewalLimit(Queue, delivery.MessageId, renewal.Max);
+                    await leaseLost.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+
+                try
+                {
+                    await _client.ExtendLeaseAsync(delivery, renewal.Lease, handled).ConfigureAwait(false);
+                    lastExtended = Stopwatch.GetTimestamp();
+                }
+                catch (BrokerException exception) when (exception.Code == BrokerErrorCode.LeaseLost)
+                {
+                    LogLeaseLostWhileHandling(Queue, delivery.MessageId);
+                    await leaseLost.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    // A passing failure: tried again in half a lease, while the lease still runs.
+                    LogRenewFailed(exception, Queue, delivery.MessageId);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (handled.IsCancellationRequested)
+        {
+            // The handler is done.
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         // Stop first and let running handlers settle; only then unsubscribe, which requeues what is still unsettled.
@@ -92,6 +165,15 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Handler for {Queue} failed on message {MessageId} (attempt {Attempt}); requeued")]
     private partial void LogHandlerFailed(Exception exception, string queue, string messageId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: message {MessageId} lost its lease while its handler ran; the handler's token is cancelled and the message will be delivered again")]
+    private partial void LogLeaseLostWhileHandling(string queue, string messageId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: message {MessageId} has been renewed for MaxLeaseRenewal ({Max}); its lease ended, the handler's token is cancelled and the message will be delivered again")]
+    private partial void LogRenewalLimit(string queue, string messageId, TimeSpan max);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: renewing the lease of message {MessageId} failed; trying again")]
+    private partial void LogRenewFailed(Exception exception, string queue, string messageId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Queue}: message {MessageId} was settled already or its lease ended")]
     private partial void LogLeaseLost(string queue, string messageId);

@@ -16,6 +16,15 @@ internal sealed class LogEntry(Segment segment, int index, long sequence, int at
 
     public int Attempts { get; set; } = attempts;
 
-    /// <summary>UTC ticks before which it is not delivered (retry backoff), or 0.</summary>
+    /// <summary>UTC ticks before which it is not delivered (retry backoff or schedule) while it waits for that time, otherwise 0.</summary>
     public long NotBefore { get; set; }
+
+    public byte Priority => Segment.PriorityAt(Index);
+
+    /// <summary>UTC ticks it expires at, or 0 for never.</summary>
+    public long ExpiresAt => Segment.ExpiresAt(Index);
+
+    public string? OrderingKey => Segment.OrderingKeyAt(Index);
+
+    public int BodyBytes => Segment.BodyBytesAt(Index);
 }

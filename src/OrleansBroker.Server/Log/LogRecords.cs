@@ -31,6 +31,36 @@ internal sealed class LogMeta
 
     /// <summary>Whether <see cref="Live"/> is kept; false in a log written before it was, which is counted once on recovery.</summary>
     [Id(8)] public bool LiveCounted { get; set; }
+
+    /// <summary>Body bytes of the live messages, kept like <see cref="Live"/>.</summary>
+    [Id(9)] public long LiveBytes { get; set; }
+
+    /// <summary>Whether <see cref="LiveBytes"/> is kept; false in a log written before it was, which is counted once on recovery.</summary>
+    [Id(10)] public bool BytesCounted { get; set; }
+
+    /// <summary>Lowest deduplication record id that may still be in use (<c>d{id}</c>).</summary>
+    [Id(11)] public long FirstDedup { get; set; }
+
+    /// <summary>Next deduplication record id to write; records at or above it are not part of the log.</summary>
+    [Id(12)] public long NextDedup { get; set; }
+}
+
+/// <summary>A producer-set message id the queue accepted: a repeat within the dedup window gets this receipt.</summary>
+[GenerateSerializer, Immutable, Alias("ob.dedup-mark")]
+internal sealed record DedupMark(
+    [property: Id(0)] string MessageId,
+    [property: Id(1)] long Sequence,
+    [property: Id(2)] long AcceptedTicks);
+
+/// <summary>
+/// A deduplication record (<c>d{id}</c>): the producer-set ids of one commit, written with it and
+/// deleted once the newest is older than the queue's dedup window. It outlives the messages' segments
+/// (an acked message is still a duplicate when published again), and costs a few dozen bytes per id.
+/// </summary>
+[GenerateSerializer, Alias("ob.log-dedup")]
+internal sealed class DedupRecord
+{
+    [Id(0)] public List<DedupMark> Marks { get; set; } = [];
 }
 
 /// <summary>One segment record (<c>s{id}</c>): the messages of one commit, written once, deleted when all are settled.</summary>

@@ -44,6 +44,7 @@ internal sealed partial class MessageLog
     private Task _recovery = Task.CompletedTask;
     private long _residentBytes;
     private int _tracked;
+    private long _trackedBytes;
     private long _readAheadFrom = -1;
     private bool _metaDirty;
     private bool _flushing;
@@ -63,6 +64,9 @@ internal sealed partial class MessageLog
 
     /// <summary>Live messages in the log, also those recovery has not read yet.</summary>
     public long LiveCount => _meta.State.LiveCounted ? _meta.State.Live : _tracked;
+
+    /// <summary>Body bytes of the live messages, also those recovery has not read yet.</summary>
+    public long LiveBytes => _meta.State.BytesCounted ? _meta.State.LiveBytes : _trackedBytes;
 
     /// <summary>
     /// The live message with <paramref name="sequence"/>, if recovery has read it. Found through its
@@ -125,7 +129,7 @@ internal sealed partial class MessageLog
     /// <summary>Whether a commit is being written or waiting to be.</summary>
     public bool HasPendingWork => _flushing || HasChanges;
 
-    private bool HasChanges => _pendingAppends.Count > 0 || _dirtySegments.Count > 0 || _metaDirty || _abandonedSegments.Count > 0;
+    private bool HasChanges => _pendingAppends.Count > 0 || _dirtySegments.Count > 0 || _metaDirty || _abandonedSegments.Count > 0 || _abandonedDedup.Count > 0;
 
     /// <summary>
     /// Reads the metadata and the first segments and returns their live messages in sequence order;
@@ -139,11 +143,13 @@ internal sealed partial class MessageLog
         if (!_meta.RecordExists)
         {
             _meta.State.LiveCounted = true;
+            _meta.State.BytesCounted = true;
             return [];
         }
 
         // Before any new commit can reuse their ids.
         await DeleteUncommittedSegmentsAsync();
+        await LoadDedupAsync();
 
         var ids = new List<long>();
         for (var id = _meta.State.FirstSegment; id < _meta.State.NextSegment; id++)
@@ -216,6 +222,13 @@ internal sealed partial class MessageLog
             _meta.State.LiveCounted = true;
             _metaDirty = true;
         }
+
+        if (!_meta.State.BytesCounted)
+        {
+            _meta.State.LiveBytes = _trackedBytes;
+            _meta.State.BytesCounted = true;
+            _metaDirty = true;
+        }
     }
 
     /// <summary>Reads segments (absent ids are skipped), registers them and returns their live messages in sequence order.</summary>
@@ -247,12 +260,14 @@ internal sealed partial class MessageLog
             if (!segment.IsSettled(i))
             {
                 var sequence = segment.SequenceAt(i);
+                // A retry time stored with the segment's settles wins over the time the message was scheduled for.
                 var entry = new LogEntry(segment, i, sequence, attempts.GetValueOrDefault(sequence))
                 {
-                    NotBefore = segment.State.State.NotBefore.GetValueOrDefault(sequence),
+                    NotBefore = segment.State.State.NotBefore.GetValueOrDefault(sequence, segment.ScheduledAt(i)),
                 };
                 segment.Track(entry);
                 _tracked++;
+                _trackedBytes += segment.BodyBytesAt(i);
                 live.Add(entry);
             }
         }
@@ -383,11 +398,12 @@ internal sealed partial class MessageLog
 
     /// <summary>
     /// Queues <paramref name="messages"/> for the next commit; completes when they are durable, after
-    /// the committed-callback has seen them.
+    /// the committed-callback has seen them. <paramref name="marks"/> (producer-set ids to deduplicate on)
+    /// are stored with them in the same commit.
     /// </summary>
-    public Task AppendAsync(IReadOnlyList<StoredMessage> messages)
+    public Task AppendAsync(IReadOnlyList<StoredMessage> messages, IReadOnlyList<DedupMark>? marks = null)
     {
-        var pending = new PendingAppend(messages);
+        var pending = new PendingAppend(messages, marks);
         _pendingAppends.Add(pending);
         EnsureFlushing();
         return pending.Completion.Task;
@@ -406,10 +422,16 @@ internal sealed partial class MessageLog
         }
 
         _tracked--;
+        _trackedBytes -= entry.BodyBytes;
         _dirtySegments.Add(segment.Id);
         if (_meta.State.LiveCounted)
         {
             _meta.State.Live--;
+        }
+
+        if (_meta.State.BytesCounted)
+        {
+            _meta.State.LiveBytes -= entry.BodyBytes;
         }
 
         _metaDirty = true;
@@ -536,12 +558,23 @@ internal sealed partial class MessageLog
 
         var writes = new List<Task>();
         Segment? written = null;
+        long writtenBytes = 0;
+        var marks = new List<DedupMark>();
         if (appends.Count > 0)
         {
             var messages = new List<StoredMessage>();
             foreach (var append in appends)
             {
                 messages.AddRange(append.Messages);
+                if (append.Marks is not null)
+                {
+                    marks.AddRange(append.Marks);
+                }
+            }
+
+            foreach (var message in messages)
+            {
+                writtenBytes += message.Body.Length;
             }
 
             written = new Segment(_meta.State.NextSegment++, new StoredRecord<SegmentRecord> { State = new SegmentRecord { Messages = messages } }, new StoredRecord<SegmentStateRecord>());
@@ -571,8 +604,17 @@ internal sealed partial class MessageLog
         foreach (var id in _abandonedSegments.ToList())
         {
             _abandonedSegments.Remove(id);
-            writes.Add(ClearAbandonedAsync(id));
+            writes.Add(ClearAbandonedAsync<SegmentRecord>(SegmentName(id)));
         }
+
+        foreach (var id in _abandonedDedup.ToList())
+        {
+            _abandonedDedup.Remove(id);
+            writes.Add(ClearAbandonedAsync<DedupRecord>(DedupName(id)));
+        }
+
+        var pruned = TakePrunedDedup();
+        var dedup = marks.Count > 0 ? NewDedupRecord(marks) : default;
 
         _meta.State.FirstSegment = FirstLiveSegment(cleared, written);
         if (written is not null)
@@ -582,12 +624,24 @@ internal sealed partial class MessageLog
             {
                 _meta.State.Live += written.Count;
             }
-        }
 
-        writes.Add(_storage.WriteStateAsync(MetaRecord, _grainId, _meta));
+            if (_meta.State.BytesCounted)
+            {
+                _meta.State.LiveBytes += writtenBytes;
+            }
+        }
 
         try
         {
+            if (dedup.Record is not null)
+            {
+                // Only once the messages are stored: a mark for a message that never was would turn its retried publish into a loss.
+                await Task.WhenAll(writes);
+                writes.Clear();
+                writes.Add(_storage.WriteStateAsync(DedupName(dedup.Id), _grainId, dedup.Record));
+            }
+
+            writes.Add(_storage.WriteStateAsync(MetaRecord, _grainId, _meta));
             await Task.WhenAll(writes);
         }
         catch (Exception exception)
@@ -601,8 +655,21 @@ internal sealed partial class MessageLog
                     _meta.State.Live -= written.Count;
                 }
 
+                if (_meta.State.BytesCounted)
+                {
+                    _meta.State.LiveBytes -= writtenBytes;
+                }
+
                 _abandonedSegments.Add(written.Id);
             }
+
+            if (dedup.Record is not null)
+            {
+                _meta.State.NextDedup--;
+                _abandonedDedup.Add(dedup.Id);
+            }
+
+            RestorePrunedDedup(pruned);
 
             foreach (var id in dirty)
             {
@@ -628,6 +695,8 @@ internal sealed partial class MessageLog
         {
             Forget(segment);
         }
+
+        DedupCommitted(dedup, pruned);
 
         if (written is not null)
         {
@@ -699,9 +768,13 @@ internal sealed partial class MessageLog
         _resident.Clear();
         _residentBytes = 0;
         _tracked = 0;
+        _trackedBytes = 0;
+        await DeleteAllDedupAsync();
         _meta.State.FirstSegment = _meta.State.NextSegment;
         _meta.State.Live = 0;
         _meta.State.LiveCounted = true;
+        _meta.State.LiveBytes = 0;
+        _meta.State.BytesCounted = true;
         _meta.State.Created = false;
         await _storage.WriteStateAsync(MetaRecord, _grainId, _meta);
     }
@@ -750,13 +823,15 @@ internal sealed partial class MessageLog
         await _storage.ClearStateAsync(SegmentName(segment.Id), _grainId, segment.Record);
     }
 
-    private async Task ClearAbandonedAsync(long id)
+    /// <summary>Deletes a record a failed commit may or may not have written.</summary>
+    private async Task ClearAbandonedAsync<T>(string name)
+        where T : class, new()
     {
-        var record = new StoredRecord<SegmentRecord>();
-        await _storage.ReadStateAsync(SegmentName(id), _grainId, record);
+        var record = new StoredRecord<T>();
+        await _storage.ReadStateAsync(name, _grainId, record);
         if (record.RecordExists)
         {
-            await _storage.ClearStateAsync(SegmentName(id), _grainId, record);
+            await _storage.ClearStateAsync(name, _grainId, record);
         }
     }
 
@@ -784,9 +859,11 @@ internal sealed partial class MessageLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId}: deleted uncommitted segment {Segment}")]
     private partial void LogDeletedUncommitted(GrainId grainId, long segment);
 
-    private sealed class PendingAppend(IReadOnlyList<StoredMessage> messages)
+    private sealed class PendingAppend(IReadOnlyList<StoredMessage> messages, IReadOnlyList<DedupMark>? marks)
     {
         public IReadOnlyList<StoredMessage> Messages { get; } = messages;
+
+        public IReadOnlyList<DedupMark>? Marks { get; } = marks;
 
         public TaskCompletionSource Completion { get; } = NewWaiter();
     }

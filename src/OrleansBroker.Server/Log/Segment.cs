@@ -12,6 +12,13 @@ internal sealed class Segment
     private readonly BitArray _settled;
     private readonly long[] _sequences;
     private readonly LogEntry?[] _entries;
+    private readonly int[] _bodyBytes;
+
+    // Per-message traits the queue needs while the bodies are paged out; null when no message of the segment has one.
+    private readonly byte[]? _priorities;
+    private readonly long[]? _scheduled;
+    private readonly long[]? _expiresAt;
+    private readonly string?[]? _orderingKeys;
 
     public Segment(long id, StoredRecord<SegmentRecord> record, StoredRecord<SegmentStateRecord> state)
     {
@@ -22,14 +29,48 @@ internal sealed class Segment
         _settled = new BitArray(Count);
         _sequences = new long[Count];
         _entries = new LogEntry?[Count];
+        _bodyBytes = new int[Count];
         LiveCount = Count;
         for (var i = 0; i < Count; i++)
         {
             var message = record.State.Messages[i];
             _sequences[i] = message.Sequence;
+            _bodyBytes[i] = message.Body.Length;
             Bytes += message.ApproximateSize;
+            if (message.Priority != 0)
+            {
+                (_priorities ??= new byte[Count])[i] = message.Priority;
+            }
+
+            if (message.NotBefore != 0)
+            {
+                (_scheduled ??= new long[Count])[i] = message.NotBefore;
+            }
+
+            if (message.ExpiresAt != 0)
+            {
+                (_expiresAt ??= new long[Count])[i] = message.ExpiresAt;
+            }
+
+            if (message.OrderingKey is not null)
+            {
+                (_orderingKeys ??= new string?[Count])[i] = message.OrderingKey;
+            }
         }
     }
+
+    /// <summary>Body bytes of the message at <paramref name="index"/>.</summary>
+    public int BodyBytesAt(int index) => _bodyBytes[index];
+
+    public byte PriorityAt(int index) => _priorities?[index] ?? 0;
+
+    /// <summary>UTC ticks the message at <paramref name="index"/> was scheduled for, or 0.</summary>
+    public long ScheduledAt(int index) => _scheduled?[index] ?? 0;
+
+    /// <summary>UTC ticks the message at <paramref name="index"/> expires at, or 0 for never.</summary>
+    public long ExpiresAt(int index) => _expiresAt?[index] ?? 0;
+
+    public string? OrderingKeyAt(int index) => _orderingKeys?[index];
 
     /// <summary>Sequence of its first message: a segment's sequences are ascending and above those of every older segment.</summary>
     public long FirstSequence => _sequences[0];

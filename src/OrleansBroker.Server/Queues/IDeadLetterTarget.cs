@@ -3,12 +3,16 @@ using OrleansBroker.Messages;
 namespace OrleansBroker.Server.Queues;
 
 /// <summary>
-/// The broker-internal way into a dead-letter queue: it accepts broker headers (which producers
-/// may not set) and creates the queue with dead-letter defaults on first use.
+/// The broker-internal way into a queue: dead letters (broker headers, which producers may not set;
+/// the queue is created with dead-letter defaults on first use) and redriven messages.
 /// </summary>
 [Alias("ob.IDeadLetterTarget")]
 internal interface IDeadLetterTarget : IGrainWithStringKey
 {
     [Alias("accept")]
     Task AcceptDeadLetters(IReadOnlyList<BrokerMessage> messages);
+
+    /// <summary>Messages redriven from a dead-letter queue back to this one: stored without deduplication (their ids were seen before).</summary>
+    [Alias("redriven")]
+    Task AcceptRedriven(IReadOnlyList<BrokerMessage> messages);
 }

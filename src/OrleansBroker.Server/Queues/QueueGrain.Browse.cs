@@ -29,7 +29,8 @@ internal sealed partial class QueueGrain
                 : entry.NotBefore > 0 ? MessageState.Delayed
                 : MessageState.Ready;
             peeked.Add(new PeekedMessage(entry.Sequence, message.MessageId, message.Body, message.ContentType, message.Headers, message.RoutingKey,
-                message.EnqueuedAt, entry.Attempts, state, state == MessageState.Delayed ? new DateTimeOffset(entry.NotBefore, TimeSpan.Zero) : null));
+                message.EnqueuedAt, entry.Attempts, state, state == MessageState.Delayed ? new DateTimeOffset(entry.NotBefore, TimeSpan.Zero) : null,
+                entry.ExpiresAt == 0 ? null : new DateTimeOffset(entry.ExpiresAt, TimeSpan.Zero), entry.Priority, entry.OrderingKey));
         }
 
         return peeked;
@@ -92,11 +93,12 @@ internal sealed partial class QueueGrain
                 foreach (var batch in group.Chunk(RedriveBatch))
                 {
                     // Stored in the source first, removed here after: a failure in between duplicates, never loses.
-                    await GrainFactory.GetGrain<IQueueGrain>(group.Key).PublishBatch(batch.Select(c => c.Message).ToList());
+                    await GrainFactory.GetGrain<IDeadLetterTarget>(group.Key).AcceptRedriven(batch.Select(c => c.Message).ToList());
                     foreach (var (entry, _, _) in batch)
                     {
                         _leaving.Remove(entry.Sequence);
                         _log.Settle(entry);
+                        Finish(entry);
                     }
 
                     moved += batch.Length;
@@ -111,7 +113,7 @@ internal sealed partial class QueueGrain
             {
                 if (_leaving.Remove(entry.Sequence))
                 {
-                    _ready.Enqueue(entry.Sequence, entry.Sequence);
+                    MakeReady(entry);
                 }
             }
 
@@ -131,7 +133,8 @@ internal sealed partial class QueueGrain
             headers = message.Headers.Where(h => !h.Key.StartsWith(BrokerHeaders.ReservedPrefix, StringComparison.Ordinal)).ToDictionary();
         }
 
-        return new BrokerMessage(message.MessageId, message.Body, message.ContentType, headers is { Count: > 0 } ? headers : null, message.RoutingKey);
+        return new BrokerMessage(message.MessageId, message.Body, message.ContentType, headers is { Count: > 0 } ? headers : null, message.RoutingKey,
+            Priority: message.Priority, OrderingKey: message.OrderingKey);
     }
 
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Information, Message = "Queue {Queue}: redrove {Moved} messages to their source queues ({Skipped} without a source skipped)")]

@@ -13,7 +13,7 @@ internal sealed partial class QueueGrain
     private const int MaxConsumerIdLength = 128;
     private const int DeadLetterBatch = 100;
 
-    /// <summary>Ready messages by sequence: FIFO, and a requeued message goes back to its place.</summary>
+    /// <summary>Ready messages by priority, then sequence (<see cref="ReadyKey"/>): FIFO within a level, and a requeued message goes back to its place.</summary>
     private readonly PriorityQueue<long, long> _ready = new();
     private readonly Dictionary<long, Lease> _leases = [];
     private readonly PriorityQueue<(long Sequence, long Token), DateTimeOffset> _expiries = new();
@@ -111,6 +111,7 @@ internal sealed partial class QueueGrain
             {
                 case SettleKind.Ack:
                     _log.Settle(entry);
+                    Finish(entry);
                     acked++;
                     break;
                 case SettleKind.Requeue:
@@ -161,13 +162,23 @@ internal sealed partial class QueueGrain
         }
 
         var now = _time.GetUtcNow();
+        var nowTicks = now.UtcTicks;
         long delivered = 0, redelivered = 0;
         while (_ready.TryPeek(out var sequence, out _))
         {
-            // Skipped: settled, on its way out, or a second copy of one already delivered (a redrive that failed puts its messages back).
-            if (!_log.TryGetEntry(sequence, out var entry) || _leaving.Contains(sequence) || _leases.ContainsKey(sequence))
+            // Skipped: settled, on its way out, waiting for a time, or a second copy of one already
+            // delivered (a redrive that failed puts its messages back).
+            if (!_log.TryGetEntry(sequence, out var entry) || _leaving.Contains(sequence) || _leases.ContainsKey(sequence) || entry.NotBefore > nowTicks)
             {
                 _ready.Dequeue();
+                continue;
+            }
+
+            // Never delivered once its time to live is over.
+            if (entry.ExpiresAt != 0 && entry.ExpiresAt <= nowTicks)
+            {
+                _ready.Dequeue();
+                Expire(entry);
                 continue;
             }
 
@@ -185,7 +196,7 @@ internal sealed partial class QueueGrain
             _expiries.Enqueue((sequence, token), expiresAt);
             consumer.InFlight++;
             consumer.Outbox.Add(new Delivery.Delivery(_name, message.MessageId, sequence, message.Body, message.ContentType, message.Headers,
-                message.RoutingKey, message.EnqueuedAt, entry.Attempts, token, expiresAt));
+                message.RoutingKey, message.EnqueuedAt, entry.Attempts, token, expiresAt, message.Priority, message.OrderingKey));
             delivered++;
             if (entry.Attempts > 1)
             {
@@ -275,7 +286,7 @@ internal sealed partial class QueueGrain
         {
             if (TryEndLease(sequence, lease.Token, out var entry))
             {
-                ReturnToReady(entry);
+                ReturnToReady(entry, recovered: false);
             }
         }
     }
@@ -303,7 +314,7 @@ internal sealed partial class QueueGrain
     /// </summary>
     private void Retry(LogEntry entry, TimeSpan? wait)
     {
-        if (OutOfAttempts(entry))
+        if (ExpireIfDue(entry) || OutOfAttempts(entry))
         {
             return;
         }
@@ -316,17 +327,17 @@ internal sealed partial class QueueGrain
         else
         {
             _log.SetNotBefore(entry, 0);
-            _ready.Enqueue(entry.Sequence, entry.Sequence);
+            MakeReady(entry);
         }
     }
 
     /// <summary>
-    /// A message back without a failure of its own (recovered after a restart, its consumer left): dead-lettered
-    /// if out of attempts, otherwise ready now, or at the retry time it already had.
+    /// A message back without a failure of its own (recovered after a restart, its consumer left): expired or
+    /// dead-lettered if its time is up, otherwise ready now, or at the retry or scheduled time it already had.
     /// </summary>
-    private void ReturnToReady(LogEntry entry)
+    private void ReturnToReady(LogEntry entry, bool recovered)
     {
-        if (OutOfAttempts(entry))
+        if (ExpireIfDue(entry) || OutOfAttempts(entry))
         {
             return;
         }
@@ -334,10 +345,16 @@ internal sealed partial class QueueGrain
         if (entry.NotBefore > _time.GetUtcNow().UtcTicks)
         {
             Delay(entry, new DateTimeOffset(entry.NotBefore, TimeSpan.Zero));
+            if (recovered && entry.Attempts > 0)
+            {
+                // A retry waiting for its time keeps its group's turn: the group's later messages wait for it.
+                HoldTurn(entry);
+            }
         }
         else
         {
-            _ready.Enqueue(entry.Sequence, entry.Sequence);
+            entry.NotBefore = 0;
+            MakeReady(entry);
         }
     }
 
@@ -392,7 +409,7 @@ internal sealed partial class QueueGrain
                 // In memory only: the stored time is past now, so a reload makes it ready at once too.
                 entry.NotBefore = 0;
                 _delayedCount--;
-                _ready.Enqueue(sequence, sequence);
+                MakeReady(entry);
             }
         }
 
@@ -436,11 +453,14 @@ internal sealed partial class QueueGrain
             // Only an explicit dead-letter nack gets here (a queue without a DLQ has unlimited attempts): the consumer asked to drop it.
             LogDroppedWithoutDeadLetterQueue(_name, entry.Sequence, reason);
             _log.Settle(entry);
+            Finish(entry);
             return;
         }
 
         if (_leaving.Add(entry.Sequence))
         {
+            // Gone for this queue: the next message of its group may go.
+            Finish(entry);
             _deadLetterOutbox.Add((entry, reason));
             EnsureDeadLettering();
         }
@@ -508,7 +528,8 @@ internal sealed partial class QueueGrain
         headers[BrokerHeaders.SourceQueue] = _name;
         headers[BrokerHeaders.Attempts] = entry.Attempts.ToString(CultureInfo.InvariantCulture);
         headers[BrokerHeaders.OriginalEnqueuedAt] = message.EnqueuedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
-        return new BrokerMessage(message.MessageId, message.Body, message.ContentType, headers, message.RoutingKey);
+        return new BrokerMessage(message.MessageId, message.Body, message.ContentType, headers, message.RoutingKey,
+            Priority: message.Priority, OrderingKey: message.OrderingKey);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} registered (prefetch {Prefetch})")]

@@ -46,7 +46,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         _name = this.GetPrimaryKeyString();
         _log = new MessageLog(_storage, this.GetGrainId(), new MessageLogOptions(_options.SegmentMaxBytes, _options.SegmentMaxMessages, _options.ResidentBytesPerQueue), _logger, this);
         _wakeTimer = this.RegisterGrainTimer(OnWakeAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
-        OnRecovered(await _log.LoadAsync());
+        var first = await _log.LoadAsync();
+        _dedup.Load(_log.RecoveredDedupMarks);
+        _log.RecoveredDedupMarks.Clear();
+        OnRecovered(first);
+        _ = ReleaseGroupsAfterRecoveryAsync();
 
         _reminderOn = await this.GetReminder(LeaseReminder, cancellationToken) is not null;
         _idleSince = _time.GetUtcNow();
@@ -131,6 +135,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         }
 
         _delayedCount = 0;
+        purged += PurgeGroups();
 
         _log.UpdateMeta(meta => meta.Counters = meta.Counters with { Purged = meta.Counters.Purged + purged });
         await _log.CommitAsync();
@@ -148,6 +153,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         _ready.Clear();
         _delayed.Clear();
         _delayedCount = 0;
+        _groups.Clear();
+        _expiring.Clear();
+        _dedup.Clear();
         _leases.Clear();
         _expiries.Clear();
         _deadLetterOutbox.Clear();
@@ -175,6 +183,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         ExpireLeases(now);
         ExpireConsumers(now);
         PromoteDue(now);
+        ExpireDue(now);
+        PruneDeduplication(now);
         _log.FlushInBackground();
         EnsureDeadLettering();
 
@@ -232,6 +242,18 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         }
     }
 
+    private void PruneDeduplication(DateTimeOffset now)
+    {
+        if (!_log.Meta.Created)
+        {
+            return;
+        }
+
+        var olderThan = (now - Options.DeduplicationWindow).UtcTicks;
+        _dedup.Prune(olderThan);
+        _log.PruneDedup(olderThan);
+    }
+
     private void EnsureCreated()
     {
         if (!_log.Meta.Created)
@@ -244,11 +266,13 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     private QueueInfo Info()
     {
         var live = _log.LiveCount;
-        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayedCount);
+        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayedCount, _log.LiveBytes);
     }
 
     private static string Describe(QueueOptions options) =>
-        $"lease {options.LeaseDuration}, max attempts {options.MaxDeliveryAttempts}, dead-letter queue '{options.DeadLetterQueue ?? "(default)"}', retry {options.Retry}";
+        $"lease {options.LeaseDuration}, max attempts {options.MaxDeliveryAttempts}, dead-letter queue '{options.DeadLetterQueue ?? "(default)"}', retry {options.Retry}, " +
+        $"ttl {options.DefaultTimeToLive?.ToString() ?? "none"}{(options.DeadLetterExpired ? " (dead-lettered)" : "")}, dedup window {options.DeduplicationWindow}, " +
+        $"max length {options.MaxLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, max bytes {options.MaxBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, overflow {options.Overflow}";
 
     private void Count(Func<QueueCounters, QueueCounters> change) => _log.UpdateMeta(meta => meta.Counters = change(meta.Counters));
 

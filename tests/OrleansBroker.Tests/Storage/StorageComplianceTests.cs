@@ -184,7 +184,7 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         {
             await log.LoadAsync();
             var batches = Enumerable.Range(0, 40).Select(_ => LogHarness.Messages(log, 100, bodyBytes: 1024)).ToList();
-            await Task.WhenAll(batches.Select(log.AppendAsync));
+            await Task.WhenAll(batches.Select(b => log.AppendAsync(b)));
             return batches.SelectMany(b => b).ToList();
         });
 
