@@ -48,6 +48,52 @@ public sealed class DeadLetterCliTests
     }
 
     [Fact]
+    public async Task Publish_flags_and_queue_limits_from_the_cli_hold_across_kill_9()
+    {
+        using var data = new TestData();
+        var siloPort = RealProcess.FreePort();
+        var gatewayPort = RealProcess.FreePort();
+        Task<(int ExitCode, string Out, string Err)> Run(params string[] args) =>
+            RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, [.. args, "--gateway", $"127.0.0.1:{gatewayPort}"]);
+        async Task<string> Cli(params string[] args)
+        {
+            var result = await Run(args);
+            Assert.True(result.ExitCode == 0, $"obroker {string.Join(' ', args)} exited {result.ExitCode}: {result.Err}");
+            return result.Out + result.Err;
+        }
+
+        using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
+        {
+            await silo.WaitUntilReadyAsync();
+            var created = await Cli("queue", "create", "jobs", "--max-length", "2", "--ttl", "1h", "--dedup-window", "5m");
+            Assert.Contains("limits:         2 messages, - bytes, overflow RejectPublish", created, StringComparison.Ordinal);
+            Assert.Contains("dedup window:   00:05:00", created, StringComparison.Ordinal);
+
+            Assert.Contains("published message job-1 to jobs as sequence 1", await Cli("publish", "jobs", "--id", "job-1", "--body", "plain"), StringComparison.Ordinal);
+            Assert.Contains("as sequence 1", await Cli("publish", "jobs", "--id", "job-1", "--body", "a retry"), StringComparison.Ordinal);
+            Assert.Contains("as sequence 2", await Cli("publish", "jobs", "--body", "urgent", "--priority", "9", "--key", "k", "--delay", "1s"), StringComparison.Ordinal);
+
+            var full = await Run("publish", "jobs", "--body", "one too many");
+            Assert.Equal(2, full.ExitCode);
+            Assert.Contains("QueueFull", full.Err, StringComparison.Ordinal);
+
+            var bad = await Run("publish", "jobs", "--priority", "12");
+            Assert.Equal(2, bad.ExitCode);
+            Assert.Contains("Priority 12 is out of range 0..9", bad.Err, StringComparison.Ordinal);
+            silo.KillHard();
+        }
+
+        using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
+        {
+            await silo.WaitUntilReadyAsync();
+            var consumed = await Cli("consume", "jobs", "--count", "2", "--timeout", "60");
+            Assert.StartsWith("urgent\nplain\n", consumed, StringComparison.Ordinal);
+            Assert.Contains("as sequence 1", await Cli("publish", "jobs", "--id", "job-1", "--body", "after kill -9"), StringComparison.Ordinal);
+            Assert.Contains("ready:          0", await Cli("queue", "info", "jobs"), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Dlq_commands_on_a_queue_without_dead_letters_say_so_and_exit_2()
     {
         using var data = new TestData();
