@@ -9,8 +9,9 @@ using OrleansBroker.Client.Hosting;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 
-// Order events on the client only: an order service publishes to "orders", an inventory worker
-// consumes with acks, and one malformed order ends in "orders.dlq" after 3 attempts.
+// Order events on the client only: an order service publishes to "orders" (each customer's orders in
+// order, a retried publish stored once), an inventory worker consumes with acks, and one malformed
+// order ends in "orders.dlq" after 3 attempts with backoff.
 // Start a broker first: dotnet run --project silo-host
 var builder = Host.CreateApplicationBuilder(args);
 builder.UseOrleansClient(client => client
@@ -21,7 +22,11 @@ using var host = builder.Build();
 await host.StartAsync();
 var broker = host.Services.GetRequiredService<IBrokerClient>();
 
-await broker.CreateQueueAsync("orders", new QueueOptions { MaxDeliveryAttempts = 3 });
+await broker.CreateQueueAsync("orders", new QueueOptions
+{
+    MaxDeliveryAttempts = 3,
+    Retry = RetryPolicy.ExponentialBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5)),
+});
 var info = await broker.GetQueueInfoAsync("orders");
 Console.WriteLine($"orders: {info.Depth} waiting, dead letters go to {info.Options.ResolveDeadLetterQueue("orders")}");
 
@@ -29,8 +34,13 @@ Console.WriteLine($"orders: {info.Depth} waiting, dead letters go to {info.Optio
 for (var i = 1; i <= 5; i++)
 {
     var order = JsonSerializer.SerializeToUtf8Bytes(new { Id = $"order-{i}", Sku = "widget", Quantity = i });
-    await broker.PublishAsync("orders", new BrokerMessage($"order-{i}", order, "application/json"));
+    // One customer's orders are handled one at a time, in order; other customers' in parallel.
+    await broker.PublishAsync("orders", new BrokerMessage($"order-{i}", order, "application/json") { OrderingKey = $"customer-{i % 2}" });
 }
+
+// A producer that timed out and publishes order-3 again: the broker keeps the first and returns its receipt.
+var repeat = await broker.PublishAsync("orders", new BrokerMessage("order-3", JsonSerializer.SerializeToUtf8Bytes(new { Id = "order-3" }), "application/json"));
+Console.WriteLine($"order-3 published again: stored once, as sequence {repeat.Sequence}");
 
 await broker.PublishAsync("orders", new BrokerMessage("order-bad", Encoding.UTF8.GetBytes("{not json"), "application/json"));
 Console.WriteLine("published 6 order events");

@@ -607,6 +607,9 @@ internal sealed partial class MessageLog
             writes.Add(ClearAbandonedAsync<SegmentRecord>(SegmentName(id)));
         }
 
+        // Dedup records go in before the metadata that makes them part of the log, never with it: a record whose
+        // commit failed must not be read back, or a retried publish of a message never stored would count as a repeat.
+        var twoPhase = _abandonedDedup.Count > 0 || marks.Count > 0;
         foreach (var id in _abandonedDedup.ToList())
         {
             _abandonedDedup.Remove(id);
@@ -615,6 +618,10 @@ internal sealed partial class MessageLog
 
         var pruned = TakePrunedDedup();
         var dedup = marks.Count > 0 ? NewDedupRecord(marks) : default;
+        if (dedup.Record is not null)
+        {
+            writes.Add(_storage.WriteStateAsync(DedupName(dedup.Id), _grainId, dedup.Record));
+        }
 
         _meta.State.FirstSegment = FirstLiveSegment(cleared, written);
         if (written is not null)
@@ -633,12 +640,10 @@ internal sealed partial class MessageLog
 
         try
         {
-            if (dedup.Record is not null)
+            if (twoPhase)
             {
-                // Only once the messages are stored: a mark for a message that never was would turn its retried publish into a loss.
                 await Task.WhenAll(writes);
                 writes.Clear();
-                writes.Add(_storage.WriteStateAsync(DedupName(dedup.Id), _grainId, dedup.Record));
             }
 
             writes.Add(_storage.WriteStateAsync(MetaRecord, _grainId, _meta));
@@ -665,7 +670,7 @@ internal sealed partial class MessageLog
 
             if (dedup.Record is not null)
             {
-                _meta.State.NextDedup--;
+                // Its id is not reused (a write of it may still land); the next commit deletes it before its own metadata.
                 _abandonedDedup.Add(dedup.Id);
             }
 

@@ -58,11 +58,12 @@ internal sealed class LogHarness(IGrainStorage storage, MessageLogOptions? optio
         return messages;
     }
 
-    /// <summary>Whether record <paramref name="name"/> of this log (meta, s{n} or a{n}) exists in storage.</summary>
+    /// <summary>Whether record <paramref name="name"/> of this log (meta, s{n}, a{n} or d{n}) exists in storage.</summary>
     public async Task<bool> RecordExistsAsync(string name) => name switch
     {
         "meta" => await RecordExistsAsync<LogMeta>(name),
         _ when name.StartsWith('a') => await RecordExistsAsync<SegmentStateRecord>(name),
+        _ when name.StartsWith('d') => await RecordExistsAsync<DedupRecord>(name),
         _ => await RecordExistsAsync<SegmentRecord>(name),
     };
 

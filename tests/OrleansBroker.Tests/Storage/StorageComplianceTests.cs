@@ -324,6 +324,62 @@ public abstract class StorageComplianceTests(StorageBackend backend)
     }
 
     [Fact]
+    public async Task Dedup_ids_are_stored_only_with_their_messages_reloaded_after_the_messages_are_settled_and_pruned_by_age()
+    {
+        var failing = new FailingStorage(Storage);
+        var harness = new LogHarness(failing);
+        var log = harness.NewLog();
+        static List<DedupMark> Marks(List<StoredMessage> messages, long ticks) => [.. messages.Select(m => new DedupMark(m.MessageId, m.Sequence, ticks))];
+        await harness.RunAsync(async () =>
+        {
+            await log.LoadAsync();
+            var kept = LogHarness.Messages(log, 3, prefix: "kept");
+            await log.AppendAsync(kept, Marks(kept, ticks: 100));
+            foreach (var entry in log.TrackedEntries().ToList())
+            {
+                log.Settle(entry);
+            }
+
+            await log.CommitAsync();
+
+            // The ids cannot be stored, then the metadata cannot: both publishes fail, so neither their messages
+            // nor their ids may be read back (a retry must not be taken for a repeat).
+            failing.FailWrites = name => name.StartsWith('d');
+            var refused = LogHarness.Messages(log, 2, prefix: "refused");
+            await Assert.ThrowsAsync<BrokerException>(() => log.AppendAsync(refused, Marks(refused, ticks: 300)));
+            failing.FailWrites = name => name == "meta";
+            var unconfirmed = LogHarness.Messages(log, 2, prefix: "unconfirmed");
+            await Assert.ThrowsAsync<BrokerException>(() => log.AppendAsync(unconfirmed, Marks(unconfirmed, ticks: 300)));
+            failing.FailWrites = null;
+        });
+
+        // Acked messages (segment deleted) still count as seen; the refused publish's ids do not.
+        var reloaded = harness.NewLog();
+        var laterId = "";
+        await harness.RunAsync(async () =>
+        {
+            await reloaded.LoadAsync();
+            Assert.Equal(["kept1", "kept2", "kept3"], reloaded.RecoveredDedupMarks.Select(m => m.MessageId));
+            Assert.Empty(reloaded.TrackedEntries());
+
+            var later = LogHarness.Messages(reloaded, 1, prefix: "later");
+            laterId = later[0].MessageId;
+            await reloaded.AppendAsync(later, Marks(later, ticks: 500));
+            reloaded.PruneDedup(olderThanTicks: 200);
+            await reloaded.CommitAsync();
+            Assert.Equal(1, reloaded.DedupRecordCount);
+        });
+
+        await Eventually.HoldsAsync(async () => !await harness.RecordExistsAsync("d0"), "the pruned record was deleted");
+        var pruned = harness.NewLog();
+        await harness.RunAsync(async () =>
+        {
+            await pruned.LoadAsync();
+            Assert.Equal([laterId], pruned.RecoveredDedupMarks.Select(m => m.MessageId));
+        });
+    }
+
+    [Fact]
     public async Task Settles_that_could_not_be_stored_are_stored_once_storage_is_back()
     {
         var failing = new FailingStorage(Storage);
