@@ -6,6 +6,7 @@ using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
+using OrleansBroker.Topics;
 
 namespace OrleansBroker.Client;
 
@@ -22,7 +23,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         Queue(queue).GetInfo().WaitAsync(cancellationToken);
 
     public Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default) =>
-        cluster.GetGrain<IQueueRegistryGrain>(0).List().WaitAsync(cancellationToken);
+        cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).List().WaitAsync(cancellationToken);
 
     public Task<long> PurgeQueueAsync(string queue, CancellationToken cancellationToken = default) =>
         Queue(queue).Purge().WaitAsync(cancellationToken);
@@ -85,6 +86,36 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     {
         ArgumentNullException.ThrowIfNull(delivery);
         return Queue(delivery.Queue).ExtendLease(delivery.Sequence, delivery.LeaseToken, duration).WaitAsync(cancellationToken);
+    }
+
+    public Task<TopicInfo> CreateTopicAsync(string topic, CancellationToken cancellationToken = default) =>
+        Topic(topic).Create().WaitAsync(cancellationToken);
+
+    public Task<TopicInfo> GetTopicInfoAsync(string topic, CancellationToken cancellationToken = default) =>
+        Topic(topic).GetInfo().WaitAsync(cancellationToken);
+
+    public Task<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken = default) =>
+        cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Topics).List().WaitAsync(cancellationToken);
+
+    public Task DeleteTopicAsync(string topic, CancellationToken cancellationToken = default) =>
+        Topic(topic).Delete().WaitAsync(cancellationToken);
+
+    public Task<TopicInfo> SubscribeAsync(string topic, Subscription subscription, CancellationToken cancellationToken = default) =>
+        Topic(topic).Subscribe(subscription).WaitAsync(cancellationToken);
+
+    public Task<TopicInfo> UnsubscribeAsync(string topic, string subscription, CancellationToken cancellationToken = default) =>
+        Topic(topic).Unsubscribe(subscription).WaitAsync(cancellationToken);
+
+    public Task<TopicReceipt> PublishToTopicAsync(string topic, BrokerMessage message, CancellationToken cancellationToken = default) =>
+        Topic(topic).Publish(message).WaitAsync(cancellationToken);
+
+    public Task<IReadOnlyList<TopicReceipt>> PublishBatchToTopicAsync(string topic, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default) =>
+        Topic(topic).PublishBatch(messages).WaitAsync(cancellationToken);
+
+    private ITopicGrain Topic(string topic)
+    {
+        QueueName.Validate(topic);
+        return cluster.GetGrain<ITopicGrain>(topic);
     }
 
     private async Task<QueueConsumer> StartConsumerAsync(string queue, ConsumerOptions options, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using OrleansBroker.Delivery;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
+using OrleansBroker.Topics;
 
 namespace OrleansBroker.Client;
 
@@ -66,6 +67,33 @@ public interface IBrokerClient
     /// came from, attempts starting again (all ready ones when <paramref name="request"/> is null).
     /// </summary>
     Task<RedriveResult> RedriveAsync(string deadLetterQueue, RedriveRequest? request = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates a topic, or confirms it exists.</summary>
+    Task<TopicInfo> CreateTopicAsync(string topic, CancellationToken cancellationToken = default);
+
+    /// <summary>A topic's subscriptions and counters.</summary>
+    Task<TopicInfo> GetTopicInfoAsync(string topic, CancellationToken cancellationToken = default);
+
+    /// <summary>Names of all topics, sorted.</summary>
+    Task<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a topic with its subscriptions and their queues.</summary>
+    Task DeleteTopicAsync(string topic, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Adds a subscription (or confirms it exists with the same filter and options). Its messages are in the
+    /// queue <c>&lt;topic&gt;/&lt;subscription&gt;</c>: consume, peek, redrive it as any queue.
+    /// </summary>
+    Task<TopicInfo> SubscribeAsync(string topic, Subscription subscription, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a subscription and deletes its queue.</summary>
+    Task<TopicInfo> UnsubscribeAsync(string topic, string subscription, CancellationToken cancellationToken = default);
+
+    /// <summary>Publishes to a topic; completes when every subscription the message matches holds it durably.</summary>
+    Task<TopicReceipt> PublishToTopicAsync(string topic, BrokerMessage message, CancellationToken cancellationToken = default);
+
+    /// <summary>Publishes up to 1000 messages to a topic; completes when every matching subscription holds its messages.</summary>
+    Task<IReadOnlyList<TopicReceipt>> PublishBatchToTopicAsync(string topic, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default);
 
     /// <summary>Extends a delivery's lease to now + <paramref name="duration"/>; returns the new expiry.</summary>
     Task<DateTimeOffset> ExtendLeaseAsync(Delivery.Delivery delivery, TimeSpan duration, CancellationToken cancellationToken = default);

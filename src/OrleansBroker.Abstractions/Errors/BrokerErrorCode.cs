@@ -32,4 +32,10 @@ public enum BrokerErrorCode
 
     /// <summary>The queue is at its length or byte limit and rejects publishes (<c>Overflow = RejectPublish</c>); nothing of the publish was stored. Retry after consumers catch up.</summary>
     QueueFull = 10,
+
+    /// <summary>The topic does not exist; create it first.</summary>
+    TopicNotFound = 11,
+
+    /// <summary>A subscription filter is malformed (routing-key pattern or header predicate); the subscription was not created.</summary>
+    InvalidFilter = 12,
 }

@@ -1,9 +1,18 @@
 namespace OrleansBroker.Queues;
 
-/// <summary>The durable list of queue names in the cluster (one grain, key 0). Queues add and remove themselves.</summary>
+/// <summary>
+/// A durable list of names in the cluster: queues under key <see cref="Queues"/>, topics under key
+/// <see cref="Topics"/>. Queues and topics add and remove themselves.
+/// </summary>
 [Alias("ob.IQueueRegistryGrain")]
 public interface IQueueRegistryGrain : IGrainWithIntegerKey
 {
+    /// <summary>Key of the registry of queues.</summary>
+    const long Queues = 0;
+
+    /// <summary>Key of the registry of topics.</summary>
+    const long Topics = 1;
+
     /// <summary>Records a queue; idempotent.</summary>
     [Alias("add")]
     Task Add(string queue);

@@ -4,7 +4,9 @@ namespace OrleansBroker.Queues;
 
 /// <summary>
 /// Queue naming rules: 1 to <see cref="BrokerLimits.MaxNameLength"/> characters of ASCII letters,
-/// digits, '.', '-' and '_', starting with a letter or digit. Names are case-sensitive.
+/// digits, '.', '-' and '_', starting with a letter or digit. Names are case-sensitive. A topic
+/// subscription's queue is <c>&lt;topic&gt;/&lt;subscription&gt;</c>: two such names joined by one '/',
+/// created by subscribing, never directly.
 /// </summary>
 public static class QueueName
 {
@@ -22,6 +24,22 @@ public static class QueueName
 
     /// <summary>Why <paramref name="name"/> is not a valid queue name, or <see langword="null"/> if it is.</summary>
     public static string? Explain(string? name)
+    {
+        var slash = name?.IndexOf('/', StringComparison.Ordinal) ?? -1;
+        if (slash >= 0 && name!.Length <= BrokerLimits.MaxNameLength)
+        {
+            return ExplainPart(name[..slash]) is { } topic ? $"Subscription queue '{name}': {topic}"
+                : ExplainPart(name[(slash + 1)..]) is { } subscription ? $"Subscription queue '{name}': {subscription}"
+                : null;
+        }
+
+        return ExplainPart(name);
+    }
+
+    /// <summary>Whether <paramref name="name"/> is a topic subscription's queue (<c>topic/subscription</c>).</summary>
+    public static bool IsSubscriptionQueue(string name) => name.Contains('/', StringComparison.Ordinal);
+
+    private static string? ExplainPart(string? name)
     {
         if (string.IsNullOrEmpty(name))
         {

@@ -37,7 +37,7 @@ internal sealed partial class QueueGrain
     {
         if (!_log.Meta.Created)
         {
-            await Create(QueueOptions.ForDeadLetterQueue());
+            await CreateCore(QueueOptions.ForDeadLetterQueue());
         }
 
         ValidateBatch(messages);

@@ -75,7 +75,21 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         }
     }
 
-    public async Task<QueueInfo> Create(QueueOptions options)
+    public Task<QueueInfo> Create(QueueOptions options)
+    {
+        QueueName.Validate(_name);
+        if (QueueName.IsSubscriptionQueue(_name) && !_log.Meta.Created && !_name.EndsWith(QueueName.DeadLetterSuffix, StringComparison.Ordinal))
+        {
+            throw new BrokerException(BrokerErrorCode.QueueNotFound,
+                $"Queue '{_name}' is a topic subscription's queue: subscribe to topic '{_name[.._name.IndexOf('/', StringComparison.Ordinal)]}' to create it.");
+        }
+
+        return CreateCore(options);
+    }
+
+    public Task<QueueInfo> CreateSubscriptionQueue(QueueOptions options) => CreateCore(options);
+
+    private async Task<QueueInfo> CreateCore(QueueOptions options)
     {
         QueueName.Validate(_name);
         ArgumentNullException.ThrowIfNull(options);
@@ -101,7 +115,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         }
 
         // After the commit, so a listed queue always exists; a failure here is mended by creating again.
-        await GrainFactory.GetGrain<IQueueRegistryGrain>(0).Add(_name);
+        await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).Add(_name);
         return Info();
     }
 
@@ -160,7 +174,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         _expiries.Clear();
         _deadLetterOutbox.Clear();
         await _log.DeleteAllAsync();
-        await GrainFactory.GetGrain<IQueueRegistryGrain>(0).Remove(_name);
+        await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).Remove(_name);
         if (await this.GetReminder(LeaseReminder) is { } reminder)
         {
             await this.UnregisterReminder(reminder);

@@ -1,0 +1,81 @@
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
+
+namespace OrleansBroker.Topics;
+
+/// <summary>A subscription of a topic: its name, which messages it takes, and the options of its durable queue.</summary>
+/// <param name="Name">Subscription name (queue naming rules); its queue is <c>&lt;topic&gt;/&lt;name&gt;</c>.</param>
+/// <param name="Filter">Which messages it takes; <see cref="SubscriptionFilter.All"/> for every one.</param>
+/// <param name="Queue">Options of its queue: lease, attempts, retries, dead-lettering, limits, as any queue.</param>
+[GenerateSerializer, Immutable, Alias("ob.subscription")]
+public sealed record Subscription(
+    [property: Id(0)] string Name,
+    [property: Id(1)] SubscriptionFilter Filter,
+    [property: Id(2)] QueueOptions Queue)
+{
+    /// <summary>The queue that holds this subscription's messages on <paramref name="topic"/>.</summary>
+    public string QueueName(string topic) => $"{topic}/{Name}";
+}
+
+/// <summary>A topic's subscriptions and counters.</summary>
+/// <param name="Name">Topic name.</param>
+/// <param name="Subscriptions">Its subscriptions, by name.</param>
+/// <param name="Published">Messages published to it.</param>
+/// <param name="Unrouted">Of those, messages no subscription took.</param>
+/// <param name="CreatedAt">When it was created.</param>
+[GenerateSerializer, Immutable, Alias("ob.topic-info")]
+public sealed record TopicInfo(
+    [property: Id(0)] string Name,
+    [property: Id(1)] IReadOnlyList<Subscription> Subscriptions,
+    [property: Id(2)] long Published,
+    [property: Id(3)] long Unrouted,
+    [property: Id(4)] DateTimeOffset CreatedAt);
+
+/// <summary>Returned once a message published to a topic is durably held by every subscription it matched.</summary>
+/// <param name="MessageId">The producer's id or the one the broker generated; the same in every subscription.</param>
+/// <param name="Subscriptions">Names of the subscriptions that took it (empty: none matched, nothing stored).</param>
+[GenerateSerializer, Immutable, Alias("ob.topic-receipt")]
+public sealed record TopicReceipt(
+    [property: Id(0)] string MessageId,
+    [property: Id(1)] IReadOnlyList<string> Subscriptions);
+
+/// <summary>
+/// A topic: a durable set of subscriptions, each a durable queue. Publishing routes a message to every
+/// subscription whose filter it matches and returns once each holds it. Every method but
+/// <see cref="Create"/> fails with <c>TopicNotFound</c> until the topic is created.
+/// </summary>
+[Alias("ob.ITopicGrain")]
+public interface ITopicGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the topic; a no-op if it exists.</summary>
+    [Alias("create")]
+    Task<TopicInfo> Create();
+
+    /// <summary>Its subscriptions and counters.</summary>
+    [Alias("info")]
+    Task<TopicInfo> GetInfo();
+
+    /// <summary>
+    /// Adds (or confirms) a subscription and creates its queue. A subscription that exists with another
+    /// filter or queue options fails with <c>QueueExistsWithOtherOptions</c>. A bad filter fails with <c>InvalidFilter</c>.
+    /// It receives messages published from now on.
+    /// </summary>
+    [Alias("subscribe")]
+    Task<TopicInfo> Subscribe(Subscription subscription);
+
+    /// <summary>Removes a subscription and deletes its queue with the messages in it.</summary>
+    [Alias("unsubscribe")]
+    Task<TopicInfo> Unsubscribe(string subscription);
+
+    /// <summary>Deletes the topic and every subscription queue.</summary>
+    [Alias("delete")]
+    Task Delete();
+
+    /// <summary>Routes one message; completes when every matching subscription holds it durably.</summary>
+    [Alias("publish")]
+    Task<TopicReceipt> Publish(BrokerMessage message);
+
+    /// <summary>Routes up to 1000 messages, one receipt each, in order; completes when every matching subscription holds its messages.</summary>
+    [Alias("publish-batch")]
+    Task<IReadOnlyList<TopicReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages);
+}

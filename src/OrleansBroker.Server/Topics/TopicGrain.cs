@@ -1,0 +1,337 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using OrleansBroker.Errors;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
+using OrleansBroker.Server.Hosting;
+using OrleansBroker.Server.Queues;
+using OrleansBroker.Topics;
+
+namespace OrleansBroker.Server.Topics;
+
+/// <summary>
+/// One topic: its subscription set (one small persisted record) and the routing of publishes to the
+/// subscriptions' queues. It stores no messages itself: a publish returns once every matching subscription
+/// queue has committed the message, all subscriptions written to in parallel. Every copy carries the same
+/// message id, so a fan-out retried after a partial failure is absorbed by the queues' deduplication.
+/// Reentrant: publishes only read the subscription set, which a subscribe replaces as a whole once stored.
+/// </summary>
+[Reentrant]
+internal sealed partial class TopicGrain(
+    [PersistentState("topic", BrokerOptions.StorageProviderName)] IPersistentState<TopicState> state,
+    IOptions<BrokerOptions> options,
+    ILogger<TopicGrain> logger,
+    TimeProvider time) : Grain, ITopicGrain
+{
+    private const int FanOutAttempts = 3;
+    private static readonly TimeSpan CounterFlushInterval = TimeSpan.FromSeconds(10);
+
+    private readonly BrokerOptions _options = options.Value;
+    private IReadOnlyList<Route> _routes = [];
+    private bool _countersDirty;
+    private string _name = "";
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _name = this.GetPrimaryKeyString();
+        _routes = Compile(state.State.Subscriptions.Values);
+        this.RegisterGrainTimer(FlushCountersAsync, new GrainTimerCreationOptions(CounterFlushInterval, CounterFlushInterval) { Interleave = true });
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushCountersAsync(cancellationToken);
+
+    public async Task<TopicInfo> Create()
+    {
+        QueueName.Validate(_name);
+        if (QueueName.IsSubscriptionQueue(_name))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidName, $"Topic name '{_name}' has a '/'; topic names follow the queue naming rules.");
+        }
+
+        if (!state.State.Created)
+        {
+            state.State.Created = true;
+            state.State.CreatedAt = time.GetUtcNow();
+            await state.WriteStateAsync();
+            LogCreated(_name);
+        }
+
+        await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Topics).Add(_name);
+        return Info();
+    }
+
+    public Task<TopicInfo> GetInfo()
+    {
+        EnsureCreated();
+        return Task.FromResult(Info());
+    }
+
+    public async Task<TopicInfo> Subscribe(Subscription subscription)
+    {
+        EnsureCreated();
+        ArgumentNullException.ThrowIfNull(subscription);
+        var problem = QueueName.Explain(subscription.Name)
+            ?? (QueueName.IsSubscriptionQueue(subscription.Name) ? $"Subscription name '{subscription.Name}' may not contain '/'." : null);
+        if (problem is not null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidName, problem);
+        }
+
+        if (subscription.Filter is null || subscription.Queue is null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, "A subscription needs a Filter (SubscriptionFilter.All for every message) and Queue options.");
+        }
+
+        subscription.Filter.Validate();
+        var queue = subscription.QueueName(_name);
+        subscription.Queue.Validate(queue);
+        if (state.State.Subscriptions.TryGetValue(subscription.Name, out var existing))
+        {
+            if (!SameSubscription(existing, subscription))
+            {
+                throw new BrokerException(BrokerErrorCode.QueueExistsWithOtherOptions,
+                    $"Subscription '{subscription.Name}' of topic '{_name}' exists with another filter or queue options; unsubscribe first or subscribe with the same.");
+            }
+
+            return Info();
+        }
+
+        // The queue first: a subscription is only listed once it can hold messages (subscribing again mends a failure in between).
+        await GrainFactory.GetGrain<IDeadLetterTarget>(queue).CreateSubscriptionQueue(subscription.Queue);
+        state.State.Subscriptions[subscription.Name] = subscription;
+        await state.WriteStateAsync();
+        _routes = Compile(state.State.Subscriptions.Values);
+        LogSubscribed(_name, subscription.Name);
+        return Info();
+    }
+
+    public async Task<TopicInfo> Unsubscribe(string subscription)
+    {
+        EnsureCreated();
+        if (!state.State.Subscriptions.Remove(subscription))
+        {
+            throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{_name}' has no subscription '{subscription}'.");
+        }
+
+        await state.WriteStateAsync();
+        _routes = Compile(state.State.Subscriptions.Values);
+        await DeleteQueueAsync($"{_name}/{subscription}");
+        LogUnsubscribed(_name, subscription);
+        return Info();
+    }
+
+    public async Task Delete()
+    {
+        EnsureCreated();
+        var queues = state.State.Subscriptions.Values.Select(s => s.QueueName(_name)).ToList();
+        await state.ClearStateAsync();
+        state.State = new TopicState();
+        _routes = [];
+        await Task.WhenAll(queues.Select(DeleteQueueAsync));
+        await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Topics).Remove(_name);
+        LogDeleted(_name);
+        DeactivateOnIdle();
+    }
+
+    public async Task<TopicReceipt> Publish(BrokerMessage message) => (await PublishBatch([message]))[0];
+
+    public async Task<IReadOnlyList<TopicReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages)
+    {
+        EnsureCreated();
+        if (messages is null || messages.Count == 0 || messages.Count > BrokerLimits.MaxBatchCount)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidBatch,
+                $"A publish batch holds 1 to {BrokerLimits.MaxBatchCount} messages; this one holds {messages?.Count ?? 0}.");
+        }
+
+        var routes = _routes;
+        var receipts = new TopicReceipt[messages.Count];
+        var perRoute = new Dictionary<Route, List<BrokerMessage>>();
+        long unrouted = 0;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            MessageValidator.Validate(messages[i], _options.MaxMessageBytes);
+
+            // One id for every copy: what makes a retried fan-out idempotent in each subscription.
+            var message = messages[i].Id is null ? messages[i] with { Id = Guid.CreateVersion7().ToString("N") } : messages[i];
+            var matched = new List<string>();
+            foreach (var route in routes)
+            {
+                if (route.Matches(message))
+                {
+                    matched.Add(route.Subscription.Name);
+                    if (!perRoute.TryGetValue(route, out var list))
+                    {
+                        perRoute[route] = list = [];
+                    }
+
+                    list.Add(message);
+                }
+            }
+
+            unrouted += matched.Count == 0 ? 1 : 0;
+            receipts[i] = new TopicReceipt(message.Id!, matched);
+        }
+
+        await FanOutAsync(perRoute);
+        state.State.Published += messages.Count;
+        state.State.Unrouted += unrouted;
+        _countersDirty = true;
+        return receipts;
+    }
+
+    /// <summary>
+    /// Writes each subscription's share in parallel; what failed for a passing reason is tried again (the queues
+    /// deduplicate what did land), up to <see cref="FanOutAttempts"/> times, then the publish fails naming how far it got.
+    /// </summary>
+    private async Task FanOutAsync(Dictionary<Route, List<BrokerMessage>> perRoute)
+    {
+        var pending = perRoute.ToList();
+        for (var attempt = 1; ; attempt++)
+        {
+            var calls = pending.Select(p => (Route: p, Call: p.Key.Queue.PublishBatch(p.Value))).ToList();
+            try
+            {
+                await Task.WhenAll(calls.Select(c => c.Call));
+                return;
+            }
+            catch (Exception)
+            {
+                // Looked at one by one below.
+            }
+
+            var failed = calls.Where(c => !c.Call.IsCompletedSuccessfully).ToList();
+            var final = failed.Select(c => c.Call.Exception?.GetBaseException()).OfType<BrokerException>()
+                .FirstOrDefault(e => e.Code != BrokerErrorCode.StorageUnavailable);
+            if (final is not null || attempt == FanOutAttempts)
+            {
+                var stored = perRoute.Count - failed.Count;
+                var first = failed[0].Call.Exception!.GetBaseException();
+                var names = string.Join(", ", failed.Select(f => f.Route.Key.Subscription.Name));
+                throw new BrokerException(final?.Code ?? BrokerErrorCode.StorageUnavailable,
+                    $"Topic '{_name}': stored in {stored} of {perRoute.Count} matching subscriptions; not in {names}: {first.Message} " +
+                    "Publishing again with the same message id does not duplicate it where it is stored.", first);
+            }
+
+            LogFanOutRetry(_name, failed.Count, attempt);
+            await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt));
+            pending = failed.Select(f => f.Route).ToList();
+        }
+    }
+
+    private async Task DeleteQueueAsync(string queue)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<IQueueGrain>(queue).Delete();
+        }
+        catch (BrokerException exception) when (exception.Code == BrokerErrorCode.QueueNotFound)
+        {
+            // Never created, or deleted already.
+        }
+    }
+
+    private async Task FlushCountersAsync(CancellationToken cancellationToken)
+    {
+        if (_countersDirty && state.State.Created)
+        {
+            _countersDirty = false;
+            try
+            {
+                await state.WriteStateAsync(cancellationToken);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                _countersDirty = true;
+                LogCounterWriteFailed(exception, _name);
+            }
+        }
+    }
+
+    private IReadOnlyList<Route> Compile(IEnumerable<Subscription> subscriptions) =>
+        [.. subscriptions.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new Route(s, GrainFactory.GetGrain<IQueueGrain>(s.QueueName(_name))))];
+
+    private static bool SameSubscription(Subscription a, Subscription b) =>
+        a.Queue == b.Queue
+        && (a.Filter.RoutingKeys ?? []).SequenceEqual(b.Filter.RoutingKeys ?? [], StringComparer.Ordinal)
+        && (a.Filter.Headers ?? []).Count == (b.Filter.Headers ?? []).Count
+        && (a.Filter.Headers ?? []).Zip(b.Filter.Headers ?? []).All(p => p.First.Header == p.Second.Header && p.First.Match == p.Second.Match
+            && p.First.Min == p.Second.Min && p.First.Max == p.Second.Max && (p.First.Values ?? []).SequenceEqual(p.Second.Values ?? [], StringComparer.Ordinal));
+
+    private void EnsureCreated()
+    {
+        if (!state.State.Created)
+        {
+            QueueName.Validate(_name);
+            throw new BrokerException(BrokerErrorCode.TopicNotFound, $"Topic '{_name}' does not exist; create it first.");
+        }
+    }
+
+    private TopicInfo Info() => new(_name, [.. _routes.Select(r => r.Subscription)], state.State.Published, state.State.Unrouted, state.State.CreatedAt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Topic {Topic} created")]
+    private partial void LogCreated(string topic);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Topic {Topic} deleted with its subscription queues")]
+    private partial void LogDeleted(string topic);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Topic {Topic}: subscription {Subscription} added")]
+    private partial void LogSubscribed(string topic, string subscription);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Topic {Topic}: subscription {Subscription} removed with its queue")]
+    private partial void LogUnsubscribed(string topic, string subscription);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Topic {Topic}: {Failed} subscriptions did not take a publish; retrying (attempt {Attempt})")]
+    private partial void LogFanOutRetry(string topic, int failed, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Topic {Topic}: storing its counters failed; retried")]
+    private partial void LogCounterWriteFailed(Exception exception, string topic);
+
+    /// <summary>A subscription compiled for routing: its patterns parsed once, its queue's reference held.</summary>
+    private sealed class Route(Subscription subscription, IQueueGrain queue)
+    {
+        private readonly RoutingPattern[]? _patterns = subscription.Filter.RoutingKeys is { Count: > 0 } keys ? [.. keys.Select(RoutingPattern.Compile)] : null;
+
+        public Subscription Subscription { get; } = subscription;
+
+        public IQueueGrain Queue { get; } = queue;
+
+        public bool Matches(BrokerMessage message)
+        {
+            if (_patterns is not null && !_patterns.Any(p => p.Matches(message.RoutingKey)))
+            {
+                return false;
+            }
+
+            if (Subscription.Filter.Headers is { } predicates)
+            {
+                foreach (var predicate in predicates)
+                {
+                    if (!predicate.Matches(message.Headers))
+                    {
+                        return false;
+                    }
+                }
+            }
+
+            return true;
+        }
+    }
+}
+
+/// <summary>Persisted state of <see cref="TopicGrain"/>: small, its size independent of traffic.</summary>
+[GenerateSerializer, Alias("ob.topic-state")]
+internal sealed class TopicState
+{
+    [Id(0)] public bool Created { get; set; }
+
+    [Id(1)] public DateTimeOffset CreatedAt { get; set; }
+
+    [Id(2)] public Dictionary<string, Subscription> Subscriptions { get; set; } = new(StringComparer.Ordinal);
+
+    [Id(3)] public long Published { get; set; }
+
+    [Id(4)] public long Unrouted { get; set; }
+}
