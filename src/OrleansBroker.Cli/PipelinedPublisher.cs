@@ -10,9 +10,18 @@ namespace OrleansBroker.Cli;
 /// </summary>
 internal static class PipelinedPublisher
 {
+    /// <summary>Publishing to a queue: one message per call as a single publish, more as a batch.</summary>
+    public static Func<IReadOnlyList<BrokerMessage>, CancellationToken, Task> ToQueue(IBrokerClient broker, string queue) =>
+        (messages, cancellationToken) => messages.Count == 1
+            ? broker.PublishAsync(queue, messages[0], cancellationToken)
+            : broker.PublishBatchAsync(queue, messages, cancellationToken);
+
+    /// <summary>Publishing to a topic: every call returns once each matching subscription holds its messages.</summary>
+    public static Func<IReadOnlyList<BrokerMessage>, CancellationToken, Task> ToTopic(IBrokerClient broker, string topic) =>
+        (messages, cancellationToken) => broker.PublishBatchToTopicAsync(topic, messages, cancellationToken);
+
     public static async Task RunAsync(
-        IBrokerClient broker,
-        string queue,
+        Func<IReadOnlyList<BrokerMessage>, CancellationToken, Task> publish,
         long total,
         int batch,
         int window,
@@ -33,9 +42,7 @@ internal static class PipelinedPublisher
                     messages[i] = create(sent + i);
                 }
 
-                Task call = take == 1
-                    ? broker.PublishAsync(queue, messages[0], cancellationToken)
-                    : broker.PublishBatchAsync(queue, messages, cancellationToken);
+                var call = publish(messages, cancellationToken);
                 pending.Enqueue((call, take));
                 sent += take;
             }

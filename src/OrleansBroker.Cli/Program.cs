@@ -13,6 +13,7 @@ var root = new RootCommand("obroker: publish to, consume from and administer an 
     PublishCommand.Create(),
     ConsumeCommand.Create(),
     QueueCommands.Create(),
+    TopicCommands.Create(),
     DeadLetterCommands.Create(),
     BenchCommand.Create(),
 };

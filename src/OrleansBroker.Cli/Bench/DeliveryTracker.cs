@@ -79,15 +79,15 @@ internal sealed class DeliveryTracker
     }
 
     /// <summary>Latency percentiles of the first deliveries so far, in milliseconds.</summary>
-    public LatencySummary Latency()
+    public LatencySummary Latency() => LatencySummary.FromTicks(LatencyTicks());
+
+    /// <summary>Send-to-receive times of the first deliveries so far, in <see cref="Stopwatch"/> ticks.</summary>
+    public long[] LatencyTicks()
     {
-        long[] ticks;
         lock (_lock)
         {
-            ticks = _latencyTicks.AsSpan(0, (int)_received).ToArray();
+            return _latencyTicks.AsSpan(0, (int)_received).ToArray();
         }
-
-        return LatencySummary.FromTicks(ticks);
     }
 }
 

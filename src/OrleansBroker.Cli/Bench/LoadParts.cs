@@ -5,7 +5,7 @@ namespace OrleansBroker.Cli.Bench;
 
 /// <summary>Producers: each publishes its share through <see cref="PipelinedPublisher"/>, bodies from <see cref="BenchPayload"/>.</summary>
 /// <remarks>Producer ids run from <paramref name="firstProducer"/>; a body names its producer, so filler can be told apart from a measured run.</remarks>
-internal sealed class ProducerGroup(IBrokerClient broker, string queue, long[] perProducer, int size, int batch, int inflight, int firstProducer = 0)
+internal sealed class ProducerGroup(Func<IReadOnlyList<BrokerMessage>, CancellationToken, Task> publish, long[] perProducer, int size, int batch, int inflight, int firstProducer = 0)
 {
     private long _confirmed;
 
@@ -14,7 +14,7 @@ internal sealed class ProducerGroup(IBrokerClient broker, string queue, long[] p
     public Task RunAsync(CancellationToken cancellationToken) => Task.WhenAll(perProducer.Select((count, producer) => Task.Run(() =>
     {
         long last = 0;
-        return PipelinedPublisher.RunAsync(broker, queue, count, batch, inflight,
+        return PipelinedPublisher.RunAsync(publish, count, batch, inflight,
             sequence => new BrokerMessage(null, BenchPayload.Create(firstProducer + producer, sequence, size), "application/octet-stream"),
             done =>
             {

@@ -21,7 +21,7 @@ internal static class Scenarios
         var perProducer = s.PerProducer();
         var tracker = new DeliveryTracker(perProducer);
         var consumers = s.Consumers > 0 ? new ConsumerGroup(broker, s.Queue, s.Consumers, s.Prefetch, tracker) : null;
-        var producers = new ProducerGroup(broker, s.Queue, perProducer, s.Size, s.Batch, s.Inflight);
+        var producers = new ProducerGroup(PipelinedPublisher.ToQueue(broker, s.Queue), perProducer, s.Size, s.Batch, s.Inflight);
         var clock = Stopwatch.StartNew();
         string Describe() => $"queue: published {producers.Confirmed}/{s.Messages}, received {tracker.Received} ({BenchResult.Rate(tracker.Received, clock.Elapsed)} msg/s)";
 
@@ -53,6 +53,47 @@ internal static class Scenarios
             Batch = s.Batch,
             Inflight = s.Inflight,
             Prefetch = consumers is null ? null : s.Prefetch,
+        };
+    }
+
+    /// <summary>
+    /// Fan-out: P producers publish N messages to a topic with S subscriptions that all match; one consumer group
+    /// per subscription acks. Every subscription must receive every message once; throughput counts deliveries
+    /// (S × N over the run), the figure a fan-out exchange is judged by.
+    /// </summary>
+    public static async Task<BenchResult> FanOutAsync(IBrokerClient broker, BenchSettings s, int subscriptions, CancellationToken cancellationToken)
+    {
+        var topic = s.Queue;
+        await PrepareTopicAsync(broker, topic, subscriptions, cancellationToken);
+        var perProducer = s.PerProducer();
+        var trackers = Enumerable.Range(0, subscriptions).Select(_ => new DeliveryTracker(perProducer)).ToArray();
+        var groups = trackers.Select((tracker, i) => new ConsumerGroup(broker, $"{topic}/s{i + 1}", Math.Max(1, s.Consumers), s.Prefetch, tracker)).ToArray();
+        var producers = new ProducerGroup(PipelinedPublisher.ToTopic(broker, topic), perProducer, s.Size, s.Batch, s.Inflight);
+        var clock = Stopwatch.StartNew();
+        long Received() => trackers.Sum(t => t.Received);
+        string Describe() => $"fanout: published {producers.Confirmed}/{s.Messages}, delivered {Received()}/{s.Messages * subscriptions} ({BenchResult.Rate(Received(), clock.Elapsed)} deliveries/s)";
+
+        if (await Watch.UntilAsync(producers.RunAsync(cancellationToken), () => producers.Confirmed + Received(), Describe, s.IdleTimeout, cancellationToken))
+        {
+            await Watch.UntilAsync(Task.WhenAll(trackers.Select(t => t.AllReceived)), Received, Describe, s.IdleTimeout, cancellationToken);
+        }
+
+        foreach (var group in groups)
+        {
+            await group.StopAsync();
+        }
+
+        var elapsed = clock.Elapsed;
+        var lost = trackers.Sum(t => t.Lost);
+        var latency = LatencySummary.FromTicks([.. trackers.SelectMany(t => t.LatencyTicks())]);
+        return Result("fanout", s, s.Producers, subscriptions * Math.Max(1, s.Consumers), elapsed, BenchResult.Rate(Received(), elapsed), lost, trackers.Sum(t => t.Duplicates), latency, s.BrokerPid) with
+        {
+            Subscribers = subscriptions,
+            PublishMsgsPerS = BenchResult.Rate(producers.Confirmed, elapsed),
+            AckFailures = groups.Sum(g => g.Acks.Failed),
+            Batch = s.Batch,
+            Inflight = s.Inflight,
+            Prefetch = s.Prefetch,
         };
     }
 
@@ -131,7 +172,7 @@ internal static class Scenarios
                 before = (await broker.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
             }
 
-            var producers = new ProducerGroup(broker, s.Queue, s.PerProducer(), s.Size, s.Batch, s.Inflight);
+            var producers = new ProducerGroup(PipelinedPublisher.ToQueue(broker, s.Queue), s.PerProducer(), s.Size, s.Batch, s.Inflight);
             var clock = Stopwatch.StartNew();
             await Watch.UntilAsync(producers.RunAsync(cancellationToken), () => producers.Confirmed,
                 () => $"depth {before}: published {producers.Confirmed}/{s.Messages}", s.IdleTimeout, cancellationToken);
@@ -248,11 +289,30 @@ internal static class Scenarios
 
     private static async Task FillAsync(IBrokerClient broker, string queue, long count, int size, TimeSpan idle, CancellationToken cancellationToken, int producer = FillerProducer)
     {
-        var filler = new ProducerGroup(broker, queue, [count], size, BrokerLimits.MaxBatchCount, 8, producer);
+        var filler = new ProducerGroup(PipelinedPublisher.ToQueue(broker, queue), [count], size, BrokerLimits.MaxBatchCount, 8, producer);
         var ok = await Watch.UntilAsync(filler.RunAsync(cancellationToken), () => filler.Confirmed, () => $"filling {queue}: {filler.Confirmed}/{count}", idle, cancellationToken);
         if (!ok)
         {
             throw new CliException(1, $"filling {queue} made no progress for {idle.TotalSeconds:F0} s");
+        }
+    }
+
+    /// <summary>A fresh topic with <paramref name="subscriptions"/> subscriptions s1..sN taking every message.</summary>
+    private static async Task PrepareTopicAsync(IBrokerClient broker, string topic, int subscriptions, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await broker.DeleteTopicAsync(topic, cancellationToken);
+        }
+        catch (BrokerException exception) when (exception.Code == BrokerErrorCode.TopicNotFound)
+        {
+            // Nothing to clear.
+        }
+
+        await broker.CreateTopicAsync(topic, cancellationToken);
+        for (var i = 1; i <= subscriptions; i++)
+        {
+            await broker.SubscribeAsync(topic, new Topics.Subscription($"s{i}", Topics.SubscriptionFilter.All, new Queues.QueueOptions()), cancellationToken);
         }
     }
 

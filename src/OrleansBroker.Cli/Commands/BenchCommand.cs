@@ -5,7 +5,7 @@ using OrleansBroker.Cli.Bench;
 namespace OrleansBroker.Cli.Commands;
 
 /// <summary>
-/// <c>obroker bench queue|latency|depth|recovery</c>: load against a running broker, like <c>nats bench</c>.
+/// <c>obroker bench queue|fanout|latency|depth|recovery</c>: load against a running broker, like <c>nats bench</c>.
 /// One JSON line per run on stdout, progress on stderr; exit 1 when a run lost messages or stopped progressing.
 /// </summary>
 internal static class BenchCommand
@@ -25,6 +25,7 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Measure the broker: throughput, latency, depth and recovery. One JSON line per run on stdout.");
         bench.Subcommands.Add(QueueBench());
+        bench.Subcommands.Add(FanOutBench());
         bench.Subcommands.Add(LatencyBench());
         bench.Subcommands.Add(DepthBench());
         bench.Subcommands.Add(RecoveryBench());
@@ -43,6 +44,41 @@ internal static class BenchCommand
             Console.WriteLine(result.ToJson());
             return [result];
         }, cancellationToken));
+        return command;
+    }
+
+    private static Command FanOutBench()
+    {
+        var subscriptions = new Option<int>("--subscriptions") { Description = "Subscriptions of the topic, each taking every message, 1 to 64. Default 4.", DefaultValueFactory = _ => 4 };
+        var command = new Command("fanout", "P producers publish N messages to a topic with S subscriptions, one consumer each (--consumers per subscription); throughput counts deliveries.")
+        {
+            subscriptions, Messages, Size, Producers, Consumers, Batch, Inflight, Prefetch, Queue, Timeout, BrokerPid,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var count = parse.GetValue(subscriptions);
+            if (count is < 1 or > 64)
+            {
+                throw new CliException(2, "--subscriptions must be 1 to 64");
+            }
+
+            return RunAsync(parse, async (connection, settings) =>
+            {
+                try
+                {
+                    var result = await Scenarios.FanOutAsync(connection.Broker, settings, count, cancellationToken);
+                    Console.WriteLine(result.ToJson());
+                    return [result];
+                }
+                finally
+                {
+                    if (parse.GetValue(Queue) is null)
+                    {
+                        await connection.Broker.DeleteTopicAsync(settings.Queue, CancellationToken.None);
+                    }
+                }
+            }, cancellationToken);
+        });
         return command;
     }
 

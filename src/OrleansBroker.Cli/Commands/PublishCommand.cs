@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using OrleansBroker.Client;
 using OrleansBroker.Messages;
+using OrleansBroker.Queues;
 
 namespace OrleansBroker.Cli.Commands;
 
@@ -11,7 +12,7 @@ internal static class PublishCommand
 {
     public static Command Create()
     {
-        var queue = new Argument<string>("queue") { Description = "Queue to publish to; created with default options if missing." };
+        var queue = new Argument<string>("queue") { Description = "Topic or queue to publish to: a topic of that name if there is one, else the queue (created with default options if missing)." };
         var body = new Option<string?>("--body") { Description = "Body text. Default 'message N' (N from 1), one per message." };
         var size = new Option<int?>("--size") { Description = "Body of this many bytes ('x') instead of text." };
         var count = new Option<int>("--count") { Description = "How many messages. Default 1.", DefaultValueFactory = _ => 1 };
@@ -78,7 +79,11 @@ internal static class PublishCommand
             var fixedBody = bytes is { } n ? Encoding.ASCII.GetBytes(new string('x', n)) : text is not null ? Encoding.UTF8.GetBytes(text) : null;
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             var broker = connection.Broker;
-            await broker.CreateQueueIfMissingAsync(name, cancellationToken);
+            var toTopic = await IsTopicAsync(broker, name, cancellationToken);
+            if (!toTopic)
+            {
+                await broker.CreateQueueIfMissingAsync(name, cancellationToken);
+            }
 
             BrokerMessage Create(long index)
             {
@@ -97,6 +102,14 @@ internal static class PublishCommand
             if (total == 1)
             {
                 // One message: show its receipt (a repeat of an id within the dedup window shows the first one's sequence).
+                if (toTopic)
+                {
+                    var routed = await broker.PublishToTopicAsync(name, Create(0), cancellationToken);
+                    Console.WriteLine($"published message {routed.MessageId} to topic {name}: " +
+                        (routed.Subscriptions.Count == 0 ? "no subscription matched" : $"held by {string.Join(", ", routed.Subscriptions)}"));
+                    return 0;
+                }
+
                 var receipt = await broker.PublishAsync(name, Create(0), cancellationToken);
                 Console.WriteLine($"published message {receipt.MessageId} to {name} as sequence {receipt.Sequence}");
                 return 0;
@@ -104,16 +117,35 @@ internal static class PublishCommand
 
             var progress = new Progress("published", total);
             long published = 0;
-            await PipelinedPublisher.RunAsync(broker, name, total, perCall, window, Create, done =>
+            var target = toTopic ? PipelinedPublisher.ToTopic(broker, name) : PipelinedPublisher.ToQueue(broker, name);
+            await PipelinedPublisher.RunAsync(target, total, perCall, window, Create, done =>
             {
                 published = done;
                 progress.Report(done);
             }, cancellationToken);
 
             var seconds = progress.Elapsed.TotalSeconds;
-            Console.WriteLine($"published {published} messages to {name} in {seconds:F2} s ({published / Math.Max(seconds, 0.001):F0} msg/s)");
+            Console.WriteLine($"published {published} messages to {(toTopic ? "topic " : "")}{name} in {seconds:F2} s ({published / Math.Max(seconds, 0.001):F0} msg/s)");
             return 0;
         });
         return command;
+    }
+
+    private static async Task<bool> IsTopicAsync(IBrokerClient broker, string name, CancellationToken cancellationToken)
+    {
+        if (QueueName.IsSubscriptionQueue(name))
+        {
+            return false;
+        }
+
+        try
+        {
+            await broker.GetTopicInfoAsync(name, cancellationToken);
+            return true;
+        }
+        catch (Errors.BrokerException exception) when (exception.Code == Errors.BrokerErrorCode.TopicNotFound)
+        {
+            return false;
+        }
     }
 }

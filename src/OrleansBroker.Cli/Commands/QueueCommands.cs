@@ -40,50 +40,14 @@ internal static class QueueCommands
     private static Command CreateCommand()
     {
         var name = new Argument<string>("name") { Description = "Queue name: letters, digits, '.', '-', '_'; at most 200 characters." };
-        var lease = new Option<double?>("--lease-seconds") { Description = "Lease (visibility timeout) in seconds, 1 to 43200. Default 30." };
-        var attempts = new Option<int?>("--max-attempts") { Description = "Deliveries before dead-lettering, 1 to 1000, or 0 for unlimited. Default 10." };
-        var dlq = new Option<string?>("--dead-letter-queue") { Description = "Dead-letter queue name. Default <name>.dlq; empty for none (needs --max-attempts 0)." };
-        var retry = new Option<RetryKind>("--retry") { Description = "Backoff before a failed delivery comes back: Immediate, Fixed or Exponential. Default Immediate." };
-        var retryDelay = new Option<double?>("--retry-delay-seconds") { Description = "Fixed wait, or the first exponential one, in seconds (0 to 7 days). Default 1." };
-        var retryMax = new Option<double?>("--retry-max-delay-seconds") { Description = "Cap of an exponential wait in seconds. Default 300." };
-        var retryMultiplier = new Option<double?>("--retry-multiplier") { Description = "Growth of an exponential wait per attempt, 1 to 100. Default 2." };
-        var retryJitter = new Option<double?>("--retry-jitter") { Description = "Random spread as a fraction of the wait, 0 to 1. Default 0." };
-        var ttl = new Option<string?>("--ttl") { Description = "Default time to live of its messages (30s, 5m, 2h, 7d; at most 365 days). Default none." };
-        var deadLetterExpired = new Option<bool>("--dead-letter-expired") { Description = "Expired messages go to the dead-letter queue instead of being dropped." };
-        var dedup = new Option<string?>("--dedup-window") { Description = "A repeated message id within this window is accepted once (0 turns it off; at most 7 days). Default 10m." };
-        var maxLength = new Option<long?>("--max-length") { Description = "Most messages the queue holds. Default no limit." };
-        var maxBytes = new Option<long?>("--max-bytes") { Description = "Most body bytes the queue holds. Default no limit." };
-        var overflow = new Option<OverflowPolicy>("--overflow") { Description = "At a limit: RejectPublish (default), DropOldest or DeadLetterOldest." };
-        var command = new Command("create", "Create a queue (no-op if it exists with the same options).")
-        {
-            name, lease, attempts, dlq, retry, retryDelay, retryMax, retryMultiplier, retryJitter, ttl, deadLetterExpired, dedup, maxLength, maxBytes, overflow,
-        };
+        var options = new QueueOptionsBinder();
+        var command = new Command("create", "Create a queue (no-op if it exists with the same options).") { name };
+        options.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var defaults = new QueueOptions();
-            var policy = new RetryPolicy();
-            var options = new QueueOptions
-            {
-                LeaseDuration = parse.GetValue(lease) is { } seconds ? TimeSpan.FromSeconds(seconds) : defaults.LeaseDuration,
-                MaxDeliveryAttempts = parse.GetValue(attempts) ?? defaults.MaxDeliveryAttempts,
-                DeadLetterQueue = parse.GetValue(dlq),
-                Retry = new RetryPolicy
-                {
-                    Kind = parse.GetValue(retry),
-                    InitialDelay = parse.GetValue(retryDelay) is { } initial ? TimeSpan.FromSeconds(initial) : policy.InitialDelay,
-                    MaxDelay = parse.GetValue(retryMax) is { } cap ? TimeSpan.FromSeconds(cap) : policy.MaxDelay,
-                    Multiplier = parse.GetValue(retryMultiplier) ?? policy.Multiplier,
-                    Jitter = parse.GetValue(retryJitter) ?? policy.Jitter,
-                },
-                DefaultTimeToLive = Duration.Parse(parse.GetValue(ttl), "--ttl"),
-                DeadLetterExpired = parse.GetValue(deadLetterExpired),
-                DeduplicationWindow = Duration.Parse(parse.GetValue(dedup), "--dedup-window") ?? defaults.DeduplicationWindow,
-                MaxLength = parse.GetValue(maxLength),
-                MaxBytes = parse.GetValue(maxBytes),
-                Overflow = parse.GetValue(overflow),
-            };
+            var queueOptions = options.Bind(parse);
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            Print(await connection.Broker.CreateQueueAsync(parse.GetValue(name)!, options, cancellationToken));
+            Print(await connection.Broker.CreateQueueAsync(parse.GetValue(name)!, queueOptions, cancellationToken));
             return 0;
         });
         return command;
@@ -110,7 +74,7 @@ internal static class QueueCommands
         _ => "immediate",
     };
 
-    private static void Print(QueueInfo info)
+    internal static void Print(QueueInfo info)
     {
         var o = info.Options;
         Console.WriteLine($"""

@@ -51,7 +51,10 @@ public sealed class LimitTests
     [InlineData("", false)]
     [InlineData(".hidden", false)]
     [InlineData("has space", false)]
-    [InlineData("slash/ed", false)]
+    [InlineData("two/slash/es", false)]
+    [InlineData("topic/subscription", true)]
+    [InlineData("/subscription", false)]
+    [InlineData("topic/", false)]
     [InlineData("ünicode", false)]
     public void Queue_name_rules(string name, bool valid) => Assert.Equal(valid, QueueName.Explain(name) is null);
 

@@ -1,0 +1,57 @@
+using System.CommandLine;
+using OrleansBroker.Queues;
+
+namespace OrleansBroker.Cli.Commands;
+
+/// <summary>Every <see cref="QueueOptions"/> setting as a command-line option: <c>queue create</c> and <c>topic subscribe</c> share them.</summary>
+internal sealed class QueueOptionsBinder
+{
+    private readonly Option<double?> _lease = new("--lease-seconds") { Description = "Lease (visibility timeout) in seconds, 1 to 43200. Default 30." };
+    private readonly Option<int?> _attempts = new("--max-attempts") { Description = "Deliveries before dead-lettering, 1 to 1000, or 0 for unlimited. Default 10." };
+    private readonly Option<string?> _dlq = new("--dead-letter-queue") { Description = "Dead-letter queue name. Default <name>.dlq; empty for none (needs --max-attempts 0)." };
+    private readonly Option<RetryKind> _retry = new("--retry") { Description = "Backoff before a failed delivery comes back: Immediate, Fixed or Exponential. Default Immediate." };
+    private readonly Option<double?> _retryDelay = new("--retry-delay-seconds") { Description = "Fixed wait, or the first exponential one, in seconds (0 to 7 days). Default 1." };
+    private readonly Option<double?> _retryMax = new("--retry-max-delay-seconds") { Description = "Cap of an exponential wait in seconds. Default 300." };
+    private readonly Option<double?> _retryMultiplier = new("--retry-multiplier") { Description = "Growth of an exponential wait per attempt, 1 to 100. Default 2." };
+    private readonly Option<double?> _retryJitter = new("--retry-jitter") { Description = "Random spread as a fraction of the wait, 0 to 1. Default 0." };
+    private readonly Option<string?> _ttl = new("--ttl") { Description = "Default time to live of its messages (30s, 5m, 2h, 7d; at most 365 days). Default none." };
+    private readonly Option<bool> _deadLetterExpired = new("--dead-letter-expired") { Description = "Expired messages go to the dead-letter queue instead of being dropped." };
+    private readonly Option<string?> _dedup = new("--dedup-window") { Description = "A repeated message id within this window is accepted once (0 turns it off; at most 7 days). Default 10m." };
+    private readonly Option<long?> _maxLength = new("--max-length") { Description = "Most messages the queue holds. Default no limit." };
+    private readonly Option<long?> _maxBytes = new("--max-bytes") { Description = "Most body bytes the queue holds. Default no limit." };
+    private readonly Option<OverflowPolicy> _overflow = new("--overflow") { Description = "At a limit: RejectPublish (default), DropOldest or DeadLetterOldest." };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { _lease, _attempts, _dlq, _retry, _retryDelay, _retryMax, _retryMultiplier, _retryJitter, _ttl, _deadLetterExpired, _dedup, _maxLength, _maxBytes, _overflow })
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    public QueueOptions Bind(ParseResult parse)
+    {
+        var defaults = new QueueOptions();
+        var policy = new RetryPolicy();
+        return new QueueOptions
+        {
+            LeaseDuration = parse.GetValue(_lease) is { } seconds ? TimeSpan.FromSeconds(seconds) : defaults.LeaseDuration,
+            MaxDeliveryAttempts = parse.GetValue(_attempts) ?? defaults.MaxDeliveryAttempts,
+            DeadLetterQueue = parse.GetValue(_dlq),
+            Retry = new RetryPolicy
+            {
+                Kind = parse.GetValue(_retry),
+                InitialDelay = parse.GetValue(_retryDelay) is { } initial ? TimeSpan.FromSeconds(initial) : policy.InitialDelay,
+                MaxDelay = parse.GetValue(_retryMax) is { } cap ? TimeSpan.FromSeconds(cap) : policy.MaxDelay,
+                Multiplier = parse.GetValue(_retryMultiplier) ?? policy.Multiplier,
+                Jitter = parse.GetValue(_retryJitter) ?? policy.Jitter,
+            },
+            DefaultTimeToLive = Duration.Parse(parse.GetValue(_ttl), "--ttl"),
+            DeadLetterExpired = parse.GetValue(_deadLetterExpired),
+            DeduplicationWindow = Duration.Parse(parse.GetValue(_dedup), "--dedup-window") ?? defaults.DeduplicationWindow,
+            MaxLength = parse.GetValue(_maxLength),
+            MaxBytes = parse.GetValue(_maxBytes),
+            Overflow = parse.GetValue(_overflow),
+        };
+    }
+}

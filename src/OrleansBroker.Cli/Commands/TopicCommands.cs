@@ -1,0 +1,152 @@
+using System.CommandLine;
+using System.Globalization;
+using OrleansBroker.Client;
+using OrleansBroker.Topics;
+
+namespace OrleansBroker.Cli.Commands;
+
+/// <summary><c>obroker topic create|info|list|delete|subscribe|unsubscribe</c>.</summary>
+internal static class TopicCommands
+{
+    public static Command Create()
+    {
+        var topic = new Command("topic", "Create topics and their subscriptions (each a durable queue <topic>/<subscription>).");
+        topic.Subcommands.Add(Simple("create", "Create a topic (no-op if it exists).", async (broker, name, ct) => Print(await broker.CreateTopicAsync(name, ct))));
+        topic.Subcommands.Add(Simple("info", "Show a topic's subscriptions, filters and counters.", async (broker, name, ct) => Print(await broker.GetTopicInfoAsync(name, ct))));
+        topic.Subcommands.Add(Simple("delete", "Delete a topic with its subscriptions and their queues.", async (broker, name, ct) =>
+        {
+            await broker.DeleteTopicAsync(name, ct);
+            Console.WriteLine($"deleted topic {name}");
+        }));
+
+        var list = new Command("list", "List topics with their subscription count.");
+        list.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            Console.WriteLine($"{"TOPIC",-40} {"SUBSCRIPTIONS",13} {"PUBLISHED",10}");
+            foreach (var name in await connection.Broker.ListTopicsAsync(cancellationToken))
+            {
+                var info = await connection.Broker.GetTopicInfoAsync(name, cancellationToken);
+                Console.WriteLine($"{name,-40} {info.Subscriptions.Count,13} {info.Published,10}");
+            }
+
+            return 0;
+        });
+        topic.Subcommands.Add(list);
+        topic.Subcommands.Add(SubscribeCommand());
+
+        var unsubscribeTopic = new Argument<string>("topic") { Description = "Topic name." };
+        var unsubscribeName = new Argument<string>("subscription") { Description = "Subscription name." };
+        var unsubscribe = new Command("unsubscribe", "Remove a subscription and delete its queue with its messages.") { unsubscribeTopic, unsubscribeName };
+        unsubscribe.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            Print(await connection.Broker.UnsubscribeAsync(parse.GetValue(unsubscribeTopic)!, parse.GetValue(unsubscribeName)!, cancellationToken));
+            return 0;
+        });
+        topic.Subcommands.Add(unsubscribe);
+        return topic;
+    }
+
+    private static Command SubscribeCommand()
+    {
+        var topic = new Argument<string>("topic") { Description = "Topic name." };
+        var name = new Argument<string>("subscription") { Description = "Subscription name; its queue is <topic>/<subscription>." };
+        var keys = new Option<string[]>("--key") { Description = "Routing-key pattern, repeatable (any may match): 'orders.*.created', 'orders.#'. Default every key." };
+        var equals = new Option<string[]>("--header") { Description = "NAME=VALUE or NAME=V1|V2: the header equals (one of) the values. Repeatable; all must hold." };
+        var prefix = new Option<string[]>("--header-prefix") { Description = "NAME=PREFIX or NAME=P1|P2: the header starts with one of them." };
+        var exists = new Option<string[]>("--header-exists") { Description = "NAME: the header is present." };
+        var missing = new Option<string[]>("--header-missing") { Description = "NAME: the header is absent." };
+        var range = new Option<string[]>("--header-range") { Description = "NAME=MIN..MAX (either side may be empty): the header is a number within, inclusive." };
+        var queueOptions = new QueueOptionsBinder();
+        var command = new Command("subscribe", "Add a subscription with a filter; its queue takes every queue option.") { topic, name, keys, equals, prefix, exists, missing, range };
+        queueOptions.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var predicates = new List<HeaderPredicate>();
+            predicates.AddRange((parse.GetValue(equals) ?? []).Select(h => Split(h, "--header", (n, v) => new HeaderPredicate(n, HeaderMatch.OneOf, v.Split('|')))));
+            predicates.AddRange((parse.GetValue(prefix) ?? []).Select(h => Split(h, "--header-prefix", (n, v) => new HeaderPredicate(n, HeaderMatch.Prefix, v.Split('|')))));
+            predicates.AddRange((parse.GetValue(exists) ?? []).Select(n => new HeaderPredicate(n, HeaderMatch.Exists)));
+            predicates.AddRange((parse.GetValue(missing) ?? []).Select(n => new HeaderPredicate(n, HeaderMatch.NotExists)));
+            predicates.AddRange((parse.GetValue(range) ?? []).Select(h => Split(h, "--header-range", Range)));
+            var patterns = parse.GetValue(keys) ?? [];
+            var filter = new SubscriptionFilter(patterns.Length == 0 ? null : patterns, predicates.Count == 0 ? null : predicates);
+            var subscription = new Subscription(parse.GetValue(name)!, filter, queueOptions.Bind(parse));
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            Print(await connection.Broker.SubscribeAsync(parse.GetValue(topic)!, subscription, cancellationToken));
+            return 0;
+        });
+        return command;
+    }
+
+    private static HeaderPredicate Split(string text, string option, Func<string, string, HeaderPredicate> make)
+    {
+        var equal = text.IndexOf('=', StringComparison.Ordinal);
+        if (equal <= 0)
+        {
+            throw new CliException(2, $"{option} '{text}': write NAME=VALUE");
+        }
+
+        return make(text[..equal], text[(equal + 1)..]);
+    }
+
+    private static HeaderPredicate Range(string header, string bounds)
+    {
+        var dots = bounds.IndexOf("..", StringComparison.Ordinal);
+        double? Bound(string text) => text.Length == 0 ? null
+            : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value
+            : throw new CliException(2, $"--header-range {header}={bounds}: '{text}' is not a number");
+        return dots < 0
+            ? throw new CliException(2, $"--header-range {header}={bounds}: write NAME=MIN..MAX (a side may be empty)")
+            : new HeaderPredicate(header, HeaderMatch.Range, Min: Bound(bounds[..dots]), Max: Bound(bounds[(dots + 2)..]));
+    }
+
+    private static Command Simple(string verb, string description, Func<IBrokerClient, string, CancellationToken, Task> run)
+    {
+        var name = new Argument<string>("topic") { Description = "Topic name." };
+        var command = new Command(verb, description) { name };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            await run(connection.Broker, parse.GetValue(name)!, cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>A filter as one line: the patterns, then the header tests.</summary>
+    internal static string Describe(SubscriptionFilter filter)
+    {
+        var parts = new List<string>();
+        if (filter.RoutingKeys is { Count: > 0 } keys)
+        {
+            parts.Add("key " + string.Join(" | ", keys));
+        }
+
+        foreach (var p in filter.Headers ?? [])
+        {
+            parts.Add(p.Match switch
+            {
+                HeaderMatch.OneOf => $"{p.Header} = {string.Join("|", p.Values!)}",
+                HeaderMatch.Prefix => $"{p.Header} ^= {string.Join("|", p.Values!)}",
+                HeaderMatch.Exists => $"{p.Header} exists",
+                HeaderMatch.NotExists => $"{p.Header} missing",
+                _ => $"{p.Header} in {p.Min?.ToString(CultureInfo.InvariantCulture)}..{p.Max?.ToString(CultureInfo.InvariantCulture)}",
+            });
+        }
+
+        return parts.Count == 0 ? "every message" : string.Join(" and ", parts);
+    }
+
+    private static void Print(TopicInfo info)
+    {
+        Console.WriteLine($"topic:          {info.Name}");
+        Console.WriteLine($"created:        {info.CreatedAt:u}");
+        Console.WriteLine($"published:      {info.Published} ({info.Unrouted} matched no subscription)");
+        Console.WriteLine($"subscriptions:  {info.Subscriptions.Count}");
+        foreach (var subscription in info.Subscriptions)
+        {
+            Console.WriteLine($"  {subscription.QueueName(info.Name),-40} {Describe(subscription.Filter)}");
+        }
+    }
+}
