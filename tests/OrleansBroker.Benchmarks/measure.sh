@@ -29,6 +29,7 @@ dotnet build -c Release -v q -nologo > /dev/null
 start_silo
 "${B[@]}" queue --messages 50000 > /dev/null 2>&1   # warm-up, not reported
 for _ in 1 2 3; do run p1c1 queue --messages 200000 --broker-pid "$SILO_PID"; done
+for _ in 1 2 3; do run fanout4 fanout --messages 100000 --subscriptions 4 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run p4c4 queue --messages 200000 --producers 4 --consumers 4 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run latency latency --rate 2000 --duration 20 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run one-by-one queue --messages 5000 --consumers 0 --batch 1 --inflight 1 --broker-pid "$SILO_PID"; done
