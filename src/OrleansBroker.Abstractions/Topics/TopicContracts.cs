@@ -7,15 +7,32 @@ namespace OrleansBroker.Topics;
 /// <param name="Name">Subscription name (queue naming rules); its queue is <c>&lt;topic&gt;/&lt;name&gt;</c>.</param>
 /// <param name="Filter">Which messages it takes; <see cref="SubscriptionFilter.All"/> for every one.</param>
 /// <param name="Queue">Options of its queue: lease, attempts, retries, dead-lettering, limits, as any queue.</param>
+/// <param name="Transform">
+/// A named transform applied on the way into its queue, or null. A message the transform fails on goes to the
+/// subscription's dead-letter queue with the reason; the publish and the other subscriptions are unaffected.
+/// </param>
 [GenerateSerializer, Immutable, Alias("ob.subscription")]
 public sealed record Subscription(
     [property: Id(0)] string Name,
     [property: Id(1)] SubscriptionFilter Filter,
-    [property: Id(2)] QueueOptions Queue)
+    [property: Id(2)] QueueOptions Queue,
+    [property: Id(3)] SubscriptionTransform? Transform = null)
 {
     /// <summary>The queue that holds this subscription's messages on <paramref name="topic"/>.</summary>
     public string QueueName(string topic) => $"{topic}/{Name}";
 }
+
+/// <summary>
+/// A transform by the name a silo registered it under, with its settings. Built in: <c>cloudevents-wrap</c>
+/// (<c>mode</c> structured|binary, <c>type</c>, <c>source</c>), <c>cloudevents-unwrap</c>, <c>json-project</c>
+/// (<c>keep</c>, <c>drop</c>, <c>rename</c> as <c>old:new</c>), <c>header-enrich</c> (<c>headers</c> as
+/// <c>header</c> or <c>header:field</c>), <c>content-type</c> (<c>to</c>: text/plain or application/json).
+/// Lists are comma-separated.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ob.subscription-transform")]
+public sealed record SubscriptionTransform(
+    [property: Id(0)] string Name,
+    [property: Id(1)] IReadOnlyDictionary<string, string>? Settings = null);
 
 /// <summary>A topic's subscriptions and counters.</summary>
 /// <param name="Name">Topic name.</param>
@@ -34,10 +51,12 @@ public sealed record TopicInfo(
 /// <summary>Returned once a message published to a topic is durably held by every subscription it matched.</summary>
 /// <param name="MessageId">The producer's id or the one the broker generated; the same in every subscription.</param>
 /// <param name="Subscriptions">Names of the subscriptions that took it (empty: none matched, nothing stored).</param>
+/// <param name="DeadLettered">Of those, the ones whose transform failed on it: it is in their dead-letter queue instead.</param>
 [GenerateSerializer, Immutable, Alias("ob.topic-receipt")]
 public sealed record TopicReceipt(
     [property: Id(0)] string MessageId,
-    [property: Id(1)] IReadOnlyList<string> Subscriptions);
+    [property: Id(1)] IReadOnlyList<string> Subscriptions,
+    [property: Id(2)] IReadOnlyList<string>? DeadLettered = null);
 
 /// <summary>
 /// A topic: a durable set of subscriptions, each a durable queue. Publishing routes a message to every

@@ -58,8 +58,16 @@ internal static class TopicCommands
         var exists = new Option<string[]>("--header-exists") { Description = "NAME: the header is present." };
         var missing = new Option<string[]>("--header-missing") { Description = "NAME: the header is absent." };
         var range = new Option<string[]>("--header-range") { Description = "NAME=MIN..MAX (either side may be empty): the header is a number within, inclusive." };
+        var transform = new Option<string?>("--transform")
+        {
+            Description = "Transform on the way in: cloudevents-wrap, cloudevents-unwrap, json-project, header-enrich, content-type, or one registered on the silo.",
+        };
+        var settings = new Option<string[]>("--transform-setting") { Description = "KEY=VALUE for the transform, repeatable: mode=binary, keep=id,total, rename=a:b, headers=tenant, to=application/json." };
         var queueOptions = new QueueOptionsBinder();
-        var command = new Command("subscribe", "Add a subscription with a filter; its queue takes every queue option.") { topic, name, keys, equals, prefix, exists, missing, range };
+        var command = new Command("subscribe", "Add a subscription with a filter; its queue takes every queue option.")
+        {
+            topic, name, keys, equals, prefix, exists, missing, range, transform, settings,
+        };
         queueOptions.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -71,7 +79,25 @@ internal static class TopicCommands
             predicates.AddRange((parse.GetValue(range) ?? []).Select(h => Split(h, "--header-range", Range)));
             var patterns = parse.GetValue(keys) ?? [];
             var filter = new SubscriptionFilter(patterns.Length == 0 ? null : patterns, predicates.Count == 0 ? null : predicates);
-            var subscription = new Subscription(parse.GetValue(name)!, filter, queueOptions.Bind(parse));
+            var pairs = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var setting in parse.GetValue(settings) ?? [])
+            {
+                var equal = setting.IndexOf('=', StringComparison.Ordinal);
+                if (equal <= 0)
+                {
+                    throw new CliException(2, $"--transform-setting '{setting}': write KEY=VALUE");
+                }
+
+                pairs[setting[..equal]] = setting[(equal + 1)..];
+            }
+
+            if (pairs.Count > 0 && parse.GetValue(transform) is null)
+            {
+                throw new CliException(2, "--transform-setting needs --transform");
+            }
+
+            var spec = parse.GetValue(transform) is { } transformName ? new SubscriptionTransform(transformName, pairs) : null;
+            var subscription = new Subscription(parse.GetValue(name)!, filter, queueOptions.Bind(parse), spec);
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             Print(await connection.Broker.SubscribeAsync(parse.GetValue(topic)!, subscription, cancellationToken));
             return 0;
@@ -146,7 +172,10 @@ internal static class TopicCommands
         Console.WriteLine($"subscriptions:  {info.Subscriptions.Count}");
         foreach (var subscription in info.Subscriptions)
         {
-            Console.WriteLine($"  {subscription.QueueName(info.Name),-40} {Describe(subscription.Filter)}");
+            var transform = subscription.Transform is { } t
+                ? $"; transform {t.Name}{(t.Settings is { Count: > 0 } ts ? " " + string.Join(" ", ts.Select(p => $"{p.Key}={p.Value}")) : "")}"
+                : "";
+            Console.WriteLine($"  {subscription.QueueName(info.Name),-40} {Describe(subscription.Filter)}{transform}");
         }
     }
 }

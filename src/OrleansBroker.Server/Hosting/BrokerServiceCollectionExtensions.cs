@@ -9,6 +9,8 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansBroker.Server.Storage;
 
+using OrleansBroker.Server.Topics.Transforms;
+
 namespace OrleansBroker.Server.Hosting;
 
 /// <summary>Registers the broker on a silo's services: its grains, its storage provider and its reminder table.</summary>
@@ -31,6 +33,12 @@ public static class BrokerServiceCollectionExtensions
         options.Validate();
 
         services.AddSingleton<BrokerMarker>();
+        services.AddSingleton<IMessageTransform, CloudEventsWrapTransform>();
+        services.AddSingleton<IMessageTransform, CloudEventsUnwrapTransform>();
+        services.AddSingleton<IMessageTransform, JsonProjectTransform>();
+        services.AddSingleton<IMessageTransform, HeaderEnrichTransform>();
+        services.AddSingleton<IMessageTransform, ContentTypeTransform>();
+        services.AddSingleton<TransformRegistry>();
         services.TryAddSingleton(Options.Create(options));
         services.AddReminders();
         services.Configure<ReminderOptions>(reminders =>
@@ -78,4 +86,15 @@ public static class BrokerServiceCollectionExtensions
     }
 
     private sealed class BrokerMarker;
+
+    /// <summary>
+    /// Registers a message transform that topic subscriptions can name (<see cref="IMessageTransform.Name"/>).
+    /// Register it on every silo of the cluster.
+    /// </summary>
+    public static IServiceCollection AddBrokerTransform<T>(this IServiceCollection services)
+        where T : class, IMessageTransform
+    {
+        services.AddSingleton<IMessageTransform, T>();
+        return services;
+    }
 }

@@ -6,6 +6,7 @@ using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Queues;
+using OrleansBroker.Server.Topics.Transforms;
 using OrleansBroker.Topics;
 
 namespace OrleansBroker.Server.Topics;
@@ -21,6 +22,7 @@ namespace OrleansBroker.Server.Topics;
 internal sealed partial class TopicGrain(
     [PersistentState("topic", BrokerOptions.StorageProviderName)] IPersistentState<TopicState> state,
     IOptions<BrokerOptions> options,
+    TransformRegistry transforms,
     ILogger<TopicGrain> logger,
     TimeProvider time) : Grain, ITopicGrain
 {
@@ -87,6 +89,7 @@ internal sealed partial class TopicGrain(
         subscription.Filter.Validate();
         var queue = subscription.QueueName(_name);
         subscription.Queue.Validate(queue);
+        ValidateTransform(subscription, queue);
         if (state.State.Subscriptions.TryGetValue(subscription.Name, out var existing))
         {
             if (!SameSubscription(existing, subscription))
@@ -105,6 +108,35 @@ internal sealed partial class TopicGrain(
         _routes = Compile(state.State.Subscriptions.Values);
         LogSubscribed(_name, subscription.Name);
         return Info();
+    }
+
+    private void ValidateTransform(Subscription subscription, string queue)
+    {
+        if (subscription.Transform is not { } spec)
+        {
+            return;
+        }
+
+        if (string.IsNullOrEmpty(spec.Name) || !transforms.TryGet(spec.Name, out var transform))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                $"Unknown transform '{spec.Name}'; this silo has {string.Join(", ", transforms.Names)} (register others with AddBrokerTransform<T>() on every silo).");
+        }
+
+        try
+        {
+            transform.Validate(spec.Settings ?? new Dictionary<string, string>());
+        }
+        catch (ArgumentException exception)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Subscription '{subscription.Name}': {exception.Message}.");
+        }
+
+        if (subscription.Queue.ResolveDeadLetterQueue(queue) is null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                $"Subscription '{subscription.Name}' has a transform but no dead-letter queue: messages the transform fails on would have nowhere to go.");
+        }
     }
 
     public async Task<TopicInfo> Unsubscribe(string subscription)
@@ -147,8 +179,10 @@ internal sealed partial class TopicGrain(
         }
 
         var routes = _routes;
+        var now = time.GetUtcNow();
         var receipts = new TopicReceipt[messages.Count];
         var perRoute = new Dictionary<Route, List<BrokerMessage>>();
+        var rejected = new Dictionary<Route, List<BrokerMessage>>();
         long unrouted = 0;
         for (var i = 0; i < messages.Count; i++)
         {
@@ -157,41 +191,61 @@ internal sealed partial class TopicGrain(
             // One id for every copy: what makes a retried fan-out idempotent in each subscription.
             var message = messages[i].Id is null ? messages[i] with { Id = Guid.CreateVersion7().ToString("N") } : messages[i];
             var matched = new List<string>();
+            List<string>? deadLettered = null;
             foreach (var route in routes)
             {
-                if (route.Matches(message))
+                if (!route.Matches(message))
                 {
-                    matched.Add(route.Subscription.Name);
-                    if (!perRoute.TryGetValue(route, out var list))
-                    {
-                        perRoute[route] = list = [];
-                    }
+                    continue;
+                }
 
-                    list.Add(message);
+                matched.Add(route.Subscription.Name);
+                if (route.TryTransform(message, _name, now, _options.MaxMessageBytes, out var routed))
+                {
+                    Add(perRoute, route, routed);
+                }
+                else
+                {
+                    (deadLettered ??= []).Add(route.Subscription.Name);
+                    Add(rejected, route, routed);
                 }
             }
 
             unrouted += matched.Count == 0 ? 1 : 0;
-            receipts[i] = new TopicReceipt(message.Id!, matched);
+            receipts[i] = new TopicReceipt(message.Id!, matched, deadLettered);
         }
 
-        await FanOutAsync(perRoute);
+        var calls = perRoute.Select(p => (p.Key.Subscription.Name, (Func<Task>)(() => p.Key.Queue.PublishBatch(p.Value))))
+            .Concat(rejected.Select(p => (p.Key.Subscription.Name + " (dead letters)", (Func<Task>)(() =>
+                GrainFactory.GetGrain<IDeadLetterTarget>(p.Key.Subscription.Queue.ResolveDeadLetterQueue(p.Key.Subscription.QueueName(_name))!).AcceptDeadLetters(p.Value)))))
+            .ToList();
+        await FanOutAsync(calls);
         state.State.Published += messages.Count;
         state.State.Unrouted += unrouted;
         _countersDirty = true;
         return receipts;
     }
 
+    private static void Add(Dictionary<Route, List<BrokerMessage>> byRoute, Route route, BrokerMessage message)
+    {
+        if (!byRoute.TryGetValue(route, out var list))
+        {
+            byRoute[route] = list = [];
+        }
+
+        list.Add(message);
+    }
+
     /// <summary>
     /// Writes each subscription's share in parallel; what failed for a passing reason is tried again (the queues
     /// deduplicate what did land), up to <see cref="FanOutAttempts"/> times, then the publish fails naming how far it got.
     /// </summary>
-    private async Task FanOutAsync(Dictionary<Route, List<BrokerMessage>> perRoute)
+    private async Task FanOutAsync(List<(string Target, Func<Task> Write)> writes)
     {
-        var pending = perRoute.ToList();
+        var pending = writes;
         for (var attempt = 1; ; attempt++)
         {
-            var calls = pending.Select(p => (Route: p, Call: p.Key.Queue.PublishBatch(p.Value))).ToList();
+            var calls = pending.Select(p => (Route: p, Call: p.Write())).ToList();
             try
             {
                 await Task.WhenAll(calls.Select(c => c.Call));
@@ -207,11 +261,11 @@ internal sealed partial class TopicGrain(
                 .FirstOrDefault(e => e.Code != BrokerErrorCode.StorageUnavailable);
             if (final is not null || attempt == FanOutAttempts)
             {
-                var stored = perRoute.Count - failed.Count;
+                var stored = writes.Count - failed.Count;
                 var first = failed[0].Call.Exception!.GetBaseException();
-                var names = string.Join(", ", failed.Select(f => f.Route.Key.Subscription.Name));
+                var names = string.Join(", ", failed.Select(f => f.Route.Target));
                 throw new BrokerException(final?.Code ?? BrokerErrorCode.StorageUnavailable,
-                    $"Topic '{_name}': stored in {stored} of {perRoute.Count} matching subscriptions; not in {names}: {first.Message} " +
+                    $"Topic '{_name}': stored in {stored} of {writes.Count} matching subscriptions; not in {names}: {first.Message} " +
                     "Publishing again with the same message id does not duplicate it where it is stored.", first);
             }
 
@@ -251,10 +305,14 @@ internal sealed partial class TopicGrain(
     }
 
     private IReadOnlyList<Route> Compile(IEnumerable<Subscription> subscriptions) =>
-        [.. subscriptions.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new Route(s, GrainFactory.GetGrain<IQueueGrain>(s.QueueName(_name))))];
+        [.. subscriptions.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new Route(s, GrainFactory.GetGrain<IQueueGrain>(s.QueueName(_name)),
+            s.Transform is { } spec && transforms.TryGet(spec.Name, out var transform) ? transform : null))];
 
     private static bool SameSubscription(Subscription a, Subscription b) =>
         a.Queue == b.Queue
+        && a.Transform?.Name == b.Transform?.Name
+        && (a.Transform?.Settings ?? new Dictionary<string, string>()).OrderBy(p => p.Key, StringComparer.Ordinal)
+            .SequenceEqual((b.Transform?.Settings ?? new Dictionary<string, string>()).OrderBy(p => p.Key, StringComparer.Ordinal))
         && (a.Filter.RoutingKeys ?? []).SequenceEqual(b.Filter.RoutingKeys ?? [], StringComparer.Ordinal)
         && (a.Filter.Headers ?? []).Count == (b.Filter.Headers ?? []).Count
         && (a.Filter.Headers ?? []).Zip(b.Filter.Headers ?? []).All(p => p.First.Header == p.Second.Header && p.First.Match == p.Second.Match
@@ -289,14 +347,50 @@ internal sealed partial class TopicGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Topic {Topic}: storing its counters failed; retried")]
     private partial void LogCounterWriteFailed(Exception exception, string topic);
 
-    /// <summary>A subscription compiled for routing: its patterns parsed once, its queue's reference held.</summary>
-    private sealed class Route(Subscription subscription, IQueueGrain queue)
+    /// <summary>A subscription compiled for routing: its patterns parsed once, its queue's reference and transform held.</summary>
+    private sealed class Route(Subscription subscription, IQueueGrain queue, IMessageTransform? transform)
     {
+        private readonly IReadOnlyDictionary<string, string> _settings = subscription.Transform?.Settings ?? new Dictionary<string, string>();
+
         private readonly RoutingPattern[]? _patterns = subscription.Filter.RoutingKeys is { Count: > 0 } keys ? [.. keys.Select(RoutingPattern.Compile)] : null;
 
         public Subscription Subscription { get; } = subscription;
 
         public IQueueGrain Queue { get; } = queue;
+
+        /// <summary>
+        /// The message as this subscription holds it: transformed (and checked against the limits), or, when the
+        /// transform fails, a dead letter for the subscription's dead-letter queue (false).
+        /// </summary>
+        public bool TryTransform(BrokerMessage message, string topic, DateTimeOffset now, int maxBodyBytes, out BrokerMessage routed)
+        {
+            routed = message;
+            if (Subscription.Transform is not { } spec)
+            {
+                return true;
+            }
+
+            try
+            {
+                // A transform missing here (registered on another silo only) is a failure like any other: the message is kept, in the DLQ.
+                var transformed = (transform ?? throw new InvalidOperationException($"no transform '{spec.Name}' is registered on this silo"))
+                    .Apply(message, new TransformContext(topic, Subscription.Name, _settings, now));
+                MessageValidator.Validate(transformed with { Id = message.Id }, maxBodyBytes);
+                routed = transformed with { Id = message.Id };
+                return true;
+            }
+            catch (Exception exception)
+            {
+                var headers = message.Headers is null ? new Dictionary<string, string>() : new Dictionary<string, string>(message.Headers);
+                headers[BrokerHeaders.DeadLetterReason] = $"transform '{spec.Name}' failed: {exception.Message}";
+                headers[BrokerHeaders.SourceQueue] = Subscription.QueueName(topic);
+                headers[BrokerHeaders.Attempts] = "0";
+                headers[BrokerHeaders.OriginalEnqueuedAt] = now.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+                // Held as it came, without schedule or time to live: a dead letter waits for a person, not a clock.
+                routed = message with { Headers = headers, DeliverAt = null, Delay = null, TimeToLive = null };
+                return false;
+            }
+        }
 
         public bool Matches(BrokerMessage message)
         {

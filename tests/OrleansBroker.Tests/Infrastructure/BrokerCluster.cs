@@ -28,10 +28,15 @@ public sealed class BrokerCluster : IAsyncDisposable
 
     public IGrainFactory Grains => Cluster.Client;
 
-    public static async Task<BrokerCluster> StartAsync(Action<BrokerOptions>? configure = null, int silos = 1)
+    public static async Task<BrokerCluster> StartAsync(Action<BrokerOptions>? configure = null, int silos = 1, Action<ISiloBuilder>? silo = null)
     {
         var data = new TestData();
         var builder = new InProcessTestClusterBuilder((short)silos);
+        if (silo is not null)
+        {
+            builder.ConfigureSilo((_, s) => silo(s));
+        }
+
         builder.ConfigureSilo((_, silo) => silo.AddBroker(options =>
         {
             options.Storage = BrokerStorage.Sqlite;
