@@ -88,8 +88,8 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         return Queue(delivery.Queue).ExtendLease(delivery.Sequence, delivery.LeaseToken, duration).WaitAsync(cancellationToken);
     }
 
-    public Task<TopicInfo> CreateTopicAsync(string topic, CancellationToken cancellationToken = default) =>
-        Topic(topic).Create().WaitAsync(cancellationToken);
+    public Task<TopicInfo> CreateTopicAsync(string topic, TopicOptions? options = null, CancellationToken cancellationToken = default) =>
+        Topic(topic).Create(options ?? new TopicOptions()).WaitAsync(cancellationToken);
 
     public Task<TopicInfo> GetTopicInfoAsync(string topic, CancellationToken cancellationToken = default) =>
         Topic(topic).GetInfo().WaitAsync(cancellationToken);
@@ -100,8 +100,11 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     public Task DeleteTopicAsync(string topic, CancellationToken cancellationToken = default) =>
         Topic(topic).Delete().WaitAsync(cancellationToken);
 
-    public Task<TopicInfo> SubscribeAsync(string topic, Subscription subscription, CancellationToken cancellationToken = default) =>
-        Topic(topic).Subscribe(subscription).WaitAsync(cancellationToken);
+    public Task<TopicInfo> SubscribeAsync(string topic, Subscription subscription, DateTimeOffset? replayFrom = null, CancellationToken cancellationToken = default) =>
+        Topic(topic).Subscribe(subscription, replayFrom).WaitAsync(cancellationToken);
+
+    public Task SeekAsync(string topic, string subscription, DateTimeOffset to, CancellationToken cancellationToken = default) =>
+        Topic(topic).Seek(subscription, to).WaitAsync(cancellationToken);
 
     public Task<TopicInfo> UnsubscribeAsync(string topic, string subscription, CancellationToken cancellationToken = default) =>
         Topic(topic).Unsubscribe(subscription).WaitAsync(cancellationToken);

@@ -68,8 +68,8 @@ public interface IBrokerClient
     /// </summary>
     Task<RedriveResult> RedriveAsync(string deadLetterQueue, RedriveRequest? request = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Creates a topic, or confirms it exists.</summary>
-    Task<TopicInfo> CreateTopicAsync(string topic, CancellationToken cancellationToken = default);
+    /// <summary>Creates a topic (default options: no retention), or confirms it exists with the same options.</summary>
+    Task<TopicInfo> CreateTopicAsync(string topic, TopicOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>A topic's subscriptions and counters.</summary>
     Task<TopicInfo> GetTopicInfoAsync(string topic, CancellationToken cancellationToken = default);
@@ -84,7 +84,14 @@ public interface IBrokerClient
     /// Adds a subscription (or confirms it exists with the same filter and options). Its messages are in the
     /// queue <c>&lt;topic&gt;/&lt;subscription&gt;</c>: consume, peek, redrive it as any queue.
     /// </summary>
-    Task<TopicInfo> SubscribeAsync(string topic, Subscription subscription, CancellationToken cancellationToken = default);
+    /// <param name="topic">The topic.</param>
+    /// <param name="subscription">Name, filter, queue options and transform.</param>
+    /// <param name="replayFrom">On a retaining topic: also replay retained messages published since then (<see cref="DateTimeOffset.MinValue"/> for all).</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    Task<TopicInfo> SubscribeAsync(string topic, Subscription subscription, DateTimeOffset? replayFrom = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Purges a subscription's queue and delivers again the retained messages published at or after <paramref name="to"/> (retaining topics).</summary>
+    Task SeekAsync(string topic, string subscription, DateTimeOffset to, CancellationToken cancellationToken = default);
 
     /// <summary>Removes a subscription and deletes its queue.</summary>
     Task<TopicInfo> UnsubscribeAsync(string topic, string subscription, CancellationToken cancellationToken = default);

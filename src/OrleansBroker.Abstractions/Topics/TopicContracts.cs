@@ -34,19 +34,68 @@ public sealed record SubscriptionTransform(
     [property: Id(0)] string Name,
     [property: Id(1)] IReadOnlyDictionary<string, string>? Settings = null);
 
+/// <summary>
+/// Options fixed when a topic is created. With retention the topic keeps every message it is published (in
+/// the hidden queue <c>&lt;topic&gt;/retained</c>) for <see cref="RetentionTime"/> and/or up to
+/// <see cref="RetentionBytes"/>, oldest dropped first, so that subscriptions can replay from a point in time.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ob.topic-options")]
+public sealed record TopicOptions
+{
+    /// <summary>The subscription name a retaining topic uses for its own queue; not available to subscriptions.</summary>
+    public const string RetainedSubscription = "retained";
+
+    /// <summary>How long messages are kept for replay; null (default) for no limit by time. Above 0, at most 365 days.</summary>
+    [Id(0)]
+    public TimeSpan? RetentionTime { get; init; }
+
+    /// <summary>Most body bytes kept for replay, oldest dropped first; null (default) for no limit by size.</summary>
+    [Id(1)]
+    public long? RetentionBytes { get; init; }
+
+    /// <summary>Whether the topic retains messages (either limit set).</summary>
+    public bool Retains => RetentionTime is not null || RetentionBytes is not null;
+
+    /// <summary>Throws <see cref="Errors.BrokerException"/> (<c>InvalidOptions</c>) when out of range.</summary>
+    public void Validate()
+    {
+        if (RetentionTime is { } time && (time <= TimeSpan.Zero || time > BrokerLimits.MaxTimeToLive))
+        {
+            throw new Errors.BrokerException(Errors.BrokerErrorCode.InvalidOptions, $"RetentionTime {time} is out of range; above 0 and at most {BrokerLimits.MaxTimeToLive}, or null.");
+        }
+
+        if (RetentionBytes is < 1)
+        {
+            throw new Errors.BrokerException(Errors.BrokerErrorCode.InvalidOptions, "RetentionBytes must be at least 1, or null.");
+        }
+    }
+
+    /// <summary>Options of the retention queue: unconsumed, expiring after the retention time, oldest dropped past the byte limit.</summary>
+    public QueueOptions RetentionQueue() => new()
+    {
+        MaxDeliveryAttempts = 0,
+        DeadLetterQueue = "",
+        DefaultTimeToLive = RetentionTime,
+        MaxBytes = RetentionBytes,
+        Overflow = OverflowPolicy.DropOldest,
+    };
+}
+
 /// <summary>A topic's subscriptions and counters.</summary>
 /// <param name="Name">Topic name.</param>
 /// <param name="Subscriptions">Its subscriptions, by name.</param>
 /// <param name="Published">Messages published to it.</param>
 /// <param name="Unrouted">Of those, messages no subscription took.</param>
 /// <param name="CreatedAt">When it was created.</param>
+/// <param name="Options">Options it was created with (retention).</param>
 [GenerateSerializer, Immutable, Alias("ob.topic-info")]
 public sealed record TopicInfo(
     [property: Id(0)] string Name,
     [property: Id(1)] IReadOnlyList<Subscription> Subscriptions,
     [property: Id(2)] long Published,
     [property: Id(3)] long Unrouted,
-    [property: Id(4)] DateTimeOffset CreatedAt);
+    [property: Id(4)] DateTimeOffset CreatedAt,
+    [property: Id(5)] TopicOptions? Options = null);
 
 /// <summary>Returned once a message published to a topic is durably held by every subscription it matched.</summary>
 /// <param name="MessageId">The producer's id or the one the broker generated; the same in every subscription.</param>
@@ -66,9 +115,9 @@ public sealed record TopicReceipt(
 [Alias("ob.ITopicGrain")]
 public interface ITopicGrain : IGrainWithStringKey
 {
-    /// <summary>Creates the topic; a no-op if it exists.</summary>
+    /// <summary>Creates the topic; a no-op if it exists with the same options, <c>QueueExistsWithOtherOptions</c> if with others.</summary>
     [Alias("create")]
-    Task<TopicInfo> Create();
+    Task<TopicInfo> Create(TopicOptions options);
 
     /// <summary>Its subscriptions and counters.</summary>
     [Alias("info")]
@@ -77,10 +126,19 @@ public interface ITopicGrain : IGrainWithStringKey
     /// <summary>
     /// Adds (or confirms) a subscription and creates its queue. A subscription that exists with another
     /// filter or queue options fails with <c>QueueExistsWithOtherOptions</c>. A bad filter fails with <c>InvalidFilter</c>.
-    /// It receives messages published from now on.
+    /// It receives messages published from now on and, with <paramref name="replayFrom"/> on a retaining topic, the
+    /// retained messages published since then (<see cref="DateTimeOffset.MinValue"/>: all of them), replayed in the
+    /// background through its filter and transform.
     /// </summary>
     [Alias("subscribe")]
-    Task<TopicInfo> Subscribe(Subscription subscription);
+    Task<TopicInfo> Subscribe(Subscription subscription, DateTimeOffset? replayFrom);
+
+    /// <summary>
+    /// Re-seeks a subscription, as Pub/Sub's seek: its queue is purged and the retained messages published at or after
+    /// <paramref name="to"/> are delivered again (in the background). Needs a retaining topic.
+    /// </summary>
+    [Alias("seek")]
+    Task Seek(string subscription, DateTimeOffset to);
 
     /// <summary>Removes a subscription and deletes its queue with the messages in it.</summary>
     [Alias("unsubscribe")]

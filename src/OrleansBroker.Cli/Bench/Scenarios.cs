@@ -309,10 +309,10 @@ internal static class Scenarios
             // Nothing to clear.
         }
 
-        await broker.CreateTopicAsync(topic, cancellationToken);
+        await broker.CreateTopicAsync(topic, cancellationToken: cancellationToken);
         for (var i = 1; i <= subscriptions; i++)
         {
-            await broker.SubscribeAsync(topic, new Topics.Subscription($"s{i}", Topics.SubscriptionFilter.All, new Queues.QueueOptions()), cancellationToken);
+            await broker.SubscribeAsync(topic, new Topics.Subscription($"s{i}", Topics.SubscriptionFilter.All, new Queues.QueueOptions()), cancellationToken: cancellationToken);
         }
     }
 

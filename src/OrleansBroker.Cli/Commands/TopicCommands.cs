@@ -11,7 +11,8 @@ internal static class TopicCommands
     public static Command Create()
     {
         var topic = new Command("topic", "Create topics and their subscriptions (each a durable queue <topic>/<subscription>).");
-        topic.Subcommands.Add(Simple("create", "Create a topic (no-op if it exists).", async (broker, name, ct) => Print(await broker.CreateTopicAsync(name, ct))));
+        topic.Subcommands.Add(CreateCommand());
+        topic.Subcommands.Add(SeekCommand());
         topic.Subcommands.Add(Simple("info", "Show a topic's subscriptions, filters and counters.", async (broker, name, ct) => Print(await broker.GetTopicInfoAsync(name, ct))));
         topic.Subcommands.Add(Simple("delete", "Delete a topic with its subscriptions and their queues.", async (broker, name, ct) =>
         {
@@ -48,6 +49,38 @@ internal static class TopicCommands
         return topic;
     }
 
+    private static Command CreateCommand()
+    {
+        var name = new Argument<string>("topic") { Description = "Topic name (queue naming rules, no '/')." };
+        var retention = new Option<string?>("--retention") { Description = "Keep messages this long for replay (30s, 5m, 2h, 7d; at most 365 days). Default none." };
+        var retentionBytes = new Option<long?>("--retention-bytes") { Description = "Keep at most this many body bytes for replay, oldest dropped first. Default none." };
+        var command = new Command("create", "Create a topic (no-op if it exists with the same options).") { name, retention, retentionBytes };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new TopicOptions { RetentionTime = Duration.Parse(parse.GetValue(retention), "--retention"), RetentionBytes = parse.GetValue(retentionBytes) };
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            Print(await connection.Broker.CreateTopicAsync(parse.GetValue(name)!, options, cancellationToken));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command SeekCommand()
+    {
+        var topic = new Argument<string>("topic") { Description = "Topic name." };
+        var name = new Argument<string>("subscription") { Description = "Subscription name." };
+        var to = new Option<DateTimeOffset>("--to") { Description = "Deliver again what was published at or after this time (ISO 8601); what came before counts as acked.", Required = true };
+        var command = new Command("seek", "Purge a subscription's queue and replay the retained messages from a time (retaining topics).") { topic, name, to };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            await connection.Broker.SeekAsync(parse.GetValue(topic)!, parse.GetValue(name)!, parse.GetValue(to), cancellationToken);
+            Console.WriteLine($"seeking {parse.GetValue(topic)}/{parse.GetValue(name)} to {parse.GetValue(to):O}: replay runs in the broker; watch the queue's depth");
+            return 0;
+        });
+        return command;
+    }
+
     private static Command SubscribeCommand()
     {
         var topic = new Argument<string>("topic") { Description = "Topic name." };
@@ -63,10 +96,11 @@ internal static class TopicCommands
             Description = "Transform on the way in: cloudevents-wrap, cloudevents-unwrap, json-project, header-enrich, content-type, or one registered on the silo.",
         };
         var settings = new Option<string[]>("--transform-setting") { Description = "KEY=VALUE for the transform, repeatable: mode=binary, keep=id,total, rename=a:b, headers=tenant, to=application/json." };
+        var replay = new Option<string?>("--replay-from") { Description = "On a retaining topic: also replay retained messages since this time (ISO 8601), or 'earliest'. Default: only new ones." };
         var queueOptions = new QueueOptionsBinder();
         var command = new Command("subscribe", "Add a subscription with a filter; its queue takes every queue option.")
         {
-            topic, name, keys, equals, prefix, exists, missing, range, transform, settings,
+            topic, name, keys, equals, prefix, exists, missing, range, transform, settings, replay,
         };
         queueOptions.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
@@ -99,7 +133,14 @@ internal static class TopicCommands
             var spec = parse.GetValue(transform) is { } transformName ? new SubscriptionTransform(transformName, pairs) : null;
             var subscription = new Subscription(parse.GetValue(name)!, filter, queueOptions.Bind(parse), spec);
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            Print(await connection.Broker.SubscribeAsync(parse.GetValue(topic)!, subscription, cancellationToken));
+            DateTimeOffset? from = parse.GetValue(replay) switch
+            {
+                null => null,
+                "earliest" => DateTimeOffset.MinValue,
+                var text when DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) => at,
+                var text => throw new CliException(2, $"--replay-from '{text}': write an ISO 8601 time or 'earliest'"),
+            };
+            Print(await connection.Broker.SubscribeAsync(parse.GetValue(topic)!, subscription, from, cancellationToken));
             return 0;
         });
         return command;
@@ -169,6 +210,8 @@ internal static class TopicCommands
         Console.WriteLine($"topic:          {info.Name}");
         Console.WriteLine($"created:        {info.CreatedAt:u}");
         Console.WriteLine($"published:      {info.Published} ({info.Unrouted} matched no subscription)");
+        var retention = info.Options is { Retains: true } o ? $"{o.RetentionTime?.ToString() ?? "no time limit"}, {o.RetentionBytes?.ToString(CultureInfo.InvariantCulture) ?? "no size limit"}" : "none";
+        Console.WriteLine($"retention:      {retention}");
         Console.WriteLine($"subscriptions:  {info.Subscriptions.Count}");
         foreach (var subscription in info.Subscriptions)
         {

@@ -44,7 +44,7 @@ internal sealed partial class TopicGrain(
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushCountersAsync(cancellationToken);
 
-    public async Task<TopicInfo> Create()
+    public async Task<TopicInfo> Create(TopicOptions options)
     {
         QueueName.Validate(_name);
         if (QueueName.IsSubscriptionQueue(_name))
@@ -52,10 +52,24 @@ internal sealed partial class TopicGrain(
             throw new BrokerException(BrokerErrorCode.InvalidName, $"Topic name '{_name}' has a '/'; topic names follow the queue naming rules.");
         }
 
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (state.State.Created && state.State.Options != options)
+        {
+            throw new BrokerException(BrokerErrorCode.QueueExistsWithOtherOptions,
+                $"Topic '{_name}' exists with other options ({state.State.Options}); delete it first or create it with the same options.");
+        }
+
         if (!state.State.Created)
         {
+            if (options.Retains)
+            {
+                await GrainFactory.GetGrain<IDeadLetterTarget>(RetainedQueue).CreateSubscriptionQueue(options.RetentionQueue());
+            }
+
             state.State.Created = true;
             state.State.CreatedAt = time.GetUtcNow();
+            state.State.Options = options;
             await state.WriteStateAsync();
             LogCreated(_name);
         }
@@ -70,12 +84,13 @@ internal sealed partial class TopicGrain(
         return Task.FromResult(Info());
     }
 
-    public async Task<TopicInfo> Subscribe(Subscription subscription)
+    public async Task<TopicInfo> Subscribe(Subscription subscription, DateTimeOffset? replayFrom)
     {
         EnsureCreated();
         ArgumentNullException.ThrowIfNull(subscription);
         var problem = QueueName.Explain(subscription.Name)
-            ?? (QueueName.IsSubscriptionQueue(subscription.Name) ? $"Subscription name '{subscription.Name}' may not contain '/'." : null);
+            ?? (QueueName.IsSubscriptionQueue(subscription.Name) ? $"Subscription name '{subscription.Name}' may not contain '/'." : null)
+            ?? (subscription.Name == TopicOptions.RetainedSubscription ? $"Subscription name '{TopicOptions.RetainedSubscription}' is reserved for the topic's retained messages." : null);
         if (problem is not null)
         {
             throw new BrokerException(BrokerErrorCode.InvalidName, problem);
@@ -90,6 +105,11 @@ internal sealed partial class TopicGrain(
         var queue = subscription.QueueName(_name);
         subscription.Queue.Validate(queue);
         ValidateTransform(subscription, queue);
+        if (replayFrom is not null && !state.State.Options.Retains)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Topic '{_name}' retains no messages to replay; create it with RetentionTime or RetentionBytes.");
+        }
+
         if (state.State.Subscriptions.TryGetValue(subscription.Name, out var existing))
         {
             if (!SameSubscription(existing, subscription))
@@ -107,7 +127,91 @@ internal sealed partial class TopicGrain(
         await state.WriteStateAsync();
         _routes = Compile(state.State.Subscriptions.Values);
         LogSubscribed(_name, subscription.Name);
+        if (replayFrom is { } since)
+        {
+            // Up to now only: later messages reach it live. Through its queue's deduplication, so a message that got
+            // there live while the replay ran is not stored twice.
+            StartReplay(_routes.Single(r => r.Subscription.Name == subscription.Name), since, time.GetUtcNow(), deduplicate: true);
+        }
+
         return Info();
+    }
+
+    public async Task Seek(string subscription, DateTimeOffset to)
+    {
+        EnsureCreated();
+        if (!state.State.Options.Retains)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Topic '{_name}' retains no messages to seek in; create it with RetentionTime or RetentionBytes.");
+        }
+
+        var route = _routes.FirstOrDefault(r => r.Subscription.Name == subscription)
+            ?? throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{_name}' has no subscription '{subscription}'.");
+
+        // As Pub/Sub's seek: what was published before the time counts as acknowledged, what came after is delivered again.
+        await route.Queue.Purge();
+        StartReplay(route, to, time.GetUtcNow(), deduplicate: false);
+    }
+
+    private string RetainedQueue => $"{_name}/{TopicOptions.RetainedSubscription}";
+
+    private void StartReplay(Route route, DateTimeOffset since, DateTimeOffset until, bool deduplicate) => _ = ReplayAsync(route, since, until, deduplicate);
+
+    /// <summary>
+    /// Pages through the retained messages (oldest first) and hands those published in [since, until] that the
+    /// subscription's filter takes to its queue, transformed; runs in the background, interleaved with publishes.
+    /// </summary>
+    private async Task ReplayAsync(Route route, DateTimeOffset since, DateTimeOffset until, bool deduplicate)
+    {
+        var retained = GrainFactory.GetGrain<IQueueGrain>(RetainedQueue);
+        var target = GrainFactory.GetGrain<IDeadLetterTarget>(route.Subscription.QueueName(_name));
+        long after = 0, replayed = 0;
+        try
+        {
+            while (true)
+            {
+                var page = await retained.Peek(after, BrokerLimits.MaxBatchCount);
+                if (page.Count == 0)
+                {
+                    break;
+                }
+
+                after = page[^1].Sequence;
+                var batch = new List<BrokerMessage>();
+                var dead = new List<BrokerMessage>();
+                foreach (var kept in page)
+                {
+                    if (kept.EnqueuedAt < since || kept.EnqueuedAt > until)
+                    {
+                        continue;
+                    }
+
+                    var message = new BrokerMessage(kept.MessageId, kept.Body, kept.ContentType, kept.Headers, kept.RoutingKey, Priority: kept.Priority, OrderingKey: kept.OrderingKey);
+                    if (route.Matches(message))
+                    {
+                        (route.TryTransform(message, _name, time.GetUtcNow(), _options.MaxMessageBytes, out var routed) ? batch : dead).Add(routed);
+                    }
+                }
+
+                if (batch.Count > 0)
+                {
+                    await (deduplicate ? route.Queue.PublishBatch(batch) : target.AcceptRedriven(batch));
+                    replayed += batch.Count;
+                }
+
+                if (dead.Count > 0)
+                {
+                    await GrainFactory.GetGrain<IDeadLetterTarget>(route.Subscription.Queue.ResolveDeadLetterQueue(route.Subscription.QueueName(_name))!).AcceptDeadLetters(dead);
+                }
+            }
+
+            LogReplayed(_name, route.Subscription.Name, replayed, since);
+        }
+        catch (Exception exception)
+        {
+            // Seek or subscribe again to replay the rest (the queue deduplicates or, after a seek's purge, starts over).
+            LogReplayFailed(exception, _name, route.Subscription.Name, replayed);
+        }
     }
 
     private void ValidateTransform(Subscription subscription, string queue)
@@ -158,6 +262,11 @@ internal sealed partial class TopicGrain(
     {
         EnsureCreated();
         var queues = state.State.Subscriptions.Values.Select(s => s.QueueName(_name)).ToList();
+        if (state.State.Options.Retains)
+        {
+            queues.Add(RetainedQueue);
+        }
+
         await state.ClearStateAsync();
         state.State = new TopicState();
         _routes = [];
@@ -213,6 +322,14 @@ internal sealed partial class TopicGrain(
 
             unrouted += matched.Count == 0 ? 1 : 0;
             receipts[i] = new TopicReceipt(message.Id!, matched, deadLettered);
+        }
+
+        if (state.State.Options.Retains)
+        {
+            // The retained copy expires by the topic's retention, not by the message's own time to live or schedule.
+            var copies = messages.Select((m, i) => m with { Id = receipts[i].MessageId, TimeToLive = null, DeliverAt = null, Delay = null }).ToList();
+            perRoute[new Route(new Subscription(TopicOptions.RetainedSubscription, SubscriptionFilter.All, state.State.Options.RetentionQueue()),
+                GrainFactory.GetGrain<IQueueGrain>(RetainedQueue), null)] = copies;
         }
 
         var calls = perRoute.Select(p => (p.Key.Subscription.Name, (Func<Task>)(() => p.Key.Queue.PublishBatch(p.Value))))
@@ -327,7 +444,7 @@ internal sealed partial class TopicGrain(
         }
     }
 
-    private TopicInfo Info() => new(_name, [.. _routes.Select(r => r.Subscription)], state.State.Published, state.State.Unrouted, state.State.CreatedAt);
+    private TopicInfo Info() => new(_name, [.. _routes.Select(r => r.Subscription)], state.State.Published, state.State.Unrouted, state.State.CreatedAt, state.State.Options);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Topic {Topic} created")]
     private partial void LogCreated(string topic);
@@ -343,6 +460,12 @@ internal sealed partial class TopicGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Topic {Topic}: {Failed} subscriptions did not take a publish; retrying (attempt {Attempt})")]
     private partial void LogFanOutRetry(string topic, int failed, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Topic {Topic}: replayed {Count} retained messages since {Since} to subscription {Subscription}")]
+    private partial void LogReplayed(string topic, string subscription, long count, DateTimeOffset since);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Topic {Topic}: replay to subscription {Subscription} stopped after {Count} messages")]
+    private partial void LogReplayFailed(Exception exception, string topic, string subscription, long count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Topic {Topic}: storing its counters failed; retried")]
     private partial void LogCounterWriteFailed(Exception exception, string topic);
@@ -428,4 +551,6 @@ internal sealed class TopicState
     [Id(3)] public long Published { get; set; }
 
     [Id(4)] public long Unrouted { get; set; }
+
+    [Id(5)] public TopicOptions Options { get; set; } = new();
 }
