@@ -53,18 +53,8 @@ internal static class QueueCommands
         return command;
     }
 
-    private static Command Simple(string verb, string description, Func<Client.IBrokerClient, string, CancellationToken, Task> run)
-    {
-        var name = new Argument<string>("name") { Description = "Queue name." };
-        var command = new Command(verb, description) { name };
-        command.SetAction(async (parse, cancellationToken) =>
-        {
-            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            await run(connection.Broker, parse.GetValue(name)!, cancellationToken);
-            return 0;
-        });
-        return command;
-    }
+    private static Command Simple(string verb, string description, Func<Client.IBrokerClient, string, CancellationToken, Task> run) =>
+        NamedCommand.Create(verb, description, "name", "Queue name.", run);
 
     private static string Describe(RetryPolicy retry) => retry.Kind switch
     {

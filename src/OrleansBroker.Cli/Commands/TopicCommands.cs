@@ -168,18 +168,8 @@ internal static class TopicCommands
             : new HeaderPredicate(header, HeaderMatch.Range, Min: Bound(bounds[..dots]), Max: Bound(bounds[(dots + 2)..]));
     }
 
-    private static Command Simple(string verb, string description, Func<IBrokerClient, string, CancellationToken, Task> run)
-    {
-        var name = new Argument<string>("topic") { Description = "Topic name." };
-        var command = new Command(verb, description) { name };
-        command.SetAction(async (parse, cancellationToken) =>
-        {
-            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            await run(connection.Broker, parse.GetValue(name)!, cancellationToken);
-            return 0;
-        });
-        return command;
-    }
+    private static Command Simple(string verb, string description, Func<IBrokerClient, string, CancellationToken, Task> run) =>
+        NamedCommand.Create(verb, description, "topic", "Topic name.", run);
 
     /// <summary>A filter as one line: the patterns, then the header tests.</summary>
     internal static string Describe(SubscriptionFilter filter)

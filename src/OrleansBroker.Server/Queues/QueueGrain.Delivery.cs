@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
@@ -521,16 +520,9 @@ internal sealed partial class QueueGrain
         }
     }
 
-    private BrokerMessage ToDeadLetter(LogEntry entry, StoredMessage message, string reason)
-    {
-        var headers = message.Headers is null ? new Dictionary<string, string>() : new Dictionary<string, string>(message.Headers);
-        headers[BrokerHeaders.DeadLetterReason] = reason;
-        headers[BrokerHeaders.SourceQueue] = _name;
-        headers[BrokerHeaders.Attempts] = entry.Attempts.ToString(CultureInfo.InvariantCulture);
-        headers[BrokerHeaders.OriginalEnqueuedAt] = message.EnqueuedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
-        return new BrokerMessage(message.MessageId, message.Body, message.ContentType, headers, message.RoutingKey,
-            Priority: message.Priority, OrderingKey: message.OrderingKey);
-    }
+    private BrokerMessage ToDeadLetter(LogEntry entry, StoredMessage message, string reason) =>
+        new(message.MessageId, message.Body, message.ContentType, DeadLetterHeaders.With(message.Headers, reason, _name, entry.Attempts, message.EnqueuedAt),
+            message.RoutingKey, Priority: message.Priority, OrderingKey: message.OrderingKey);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} registered (prefetch {Prefetch})")]
     private partial void LogConsumerAdded(string queue, string consumer, int prefetch);

@@ -31,6 +31,9 @@ internal sealed partial class TopicGrain(
 
     private readonly BrokerOptions _options = options.Value;
     private IReadOnlyList<Route> _routes = [];
+
+    /// <summary>The retention queue as a route taking every message, when the topic retains.</summary>
+    private Route? _retained;
     private bool _countersDirty;
     private string _name = "";
 
@@ -71,6 +74,7 @@ internal sealed partial class TopicGrain(
             state.State.CreatedAt = time.GetUtcNow();
             state.State.Options = options;
             await state.WriteStateAsync();
+            _routes = Compile(state.State.Subscriptions.Values);
             LogCreated(_name);
         }
 
@@ -155,6 +159,10 @@ internal sealed partial class TopicGrain(
 
     private string RetainedQueue => $"{_name}/{TopicOptions.RetainedSubscription}";
 
+    /// <summary>The dead-letter queue of a subscription with a transform (subscribe makes sure it has one).</summary>
+    private IDeadLetterTarget DeadLetterTarget(Route route) =>
+        GrainFactory.GetGrain<IDeadLetterTarget>(route.Subscription.Queue.ResolveDeadLetterQueue(route.Subscription.QueueName(_name))!);
+
     private void StartReplay(Route route, DateTimeOffset since, DateTimeOffset until, bool deduplicate) => _ = ReplayAsync(route, since, until, deduplicate);
 
     /// <summary>
@@ -201,7 +209,7 @@ internal sealed partial class TopicGrain(
 
                 if (dead.Count > 0)
                 {
-                    await GrainFactory.GetGrain<IDeadLetterTarget>(route.Subscription.Queue.ResolveDeadLetterQueue(route.Subscription.QueueName(_name))!).AcceptDeadLetters(dead);
+                    await DeadLetterTarget(route).AcceptDeadLetters(dead);
                 }
             }
 
@@ -269,7 +277,7 @@ internal sealed partial class TopicGrain(
 
         await state.ClearStateAsync();
         state.State = new TopicState();
-        _routes = [];
+        _routes = Compile([]);
         await Task.WhenAll(queues.Select(DeleteQueueAsync));
         await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Topics).Remove(_name);
         LogDeleted(_name);
@@ -324,17 +332,15 @@ internal sealed partial class TopicGrain(
             receipts[i] = new TopicReceipt(message.Id!, matched, deadLettered);
         }
 
-        if (state.State.Options.Retains)
+        if (_retained is not null)
         {
             // The retained copy expires by the topic's retention, not by the message's own time to live or schedule.
-            var copies = messages.Select((m, i) => m with { Id = receipts[i].MessageId, TimeToLive = null, DeliverAt = null, Delay = null }).ToList();
-            perRoute[new Route(new Subscription(TopicOptions.RetainedSubscription, SubscriptionFilter.All, state.State.Options.RetentionQueue()),
-                GrainFactory.GetGrain<IQueueGrain>(RetainedQueue), null)] = copies;
+            perRoute[_retained] = [.. messages.Select((m, i) => m with { Id = receipts[i].MessageId, TimeToLive = null, DeliverAt = null, Delay = null })];
         }
 
         var calls = perRoute.Select(p => (p.Key.Subscription.Name, (Func<Task>)(() => p.Key.Queue.PublishBatch(p.Value))))
             .Concat(rejected.Select(p => (p.Key.Subscription.Name + " (dead letters)", (Func<Task>)(() =>
-                GrainFactory.GetGrain<IDeadLetterTarget>(p.Key.Subscription.Queue.ResolveDeadLetterQueue(p.Key.Subscription.QueueName(_name))!).AcceptDeadLetters(p.Value)))))
+                DeadLetterTarget(p.Key).AcceptDeadLetters(p.Value)))))
             .ToList();
         await FanOutAsync(calls);
         state.State.Published += messages.Count;
@@ -421,9 +427,14 @@ internal sealed partial class TopicGrain(
         }
     }
 
-    private IReadOnlyList<Route> Compile(IEnumerable<Subscription> subscriptions) =>
-        [.. subscriptions.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new Route(s, GrainFactory.GetGrain<IQueueGrain>(s.QueueName(_name)),
+    private IReadOnlyList<Route> Compile(IEnumerable<Subscription> subscriptions)
+    {
+        _retained = state.State.Options.Retains
+            ? new Route(new Subscription(TopicOptions.RetainedSubscription, SubscriptionFilter.All, state.State.Options.RetentionQueue()), GrainFactory.GetGrain<IQueueGrain>(RetainedQueue), null)
+            : null;
+        return [.. subscriptions.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new Route(s, GrainFactory.GetGrain<IQueueGrain>(s.QueueName(_name)),
             s.Transform is { } spec && transforms.TryGet(spec.Name, out var transform) ? transform : null))];
+    }
 
     private static bool SameSubscription(Subscription a, Subscription b) =>
         a.Queue == b.Queue
@@ -504,12 +515,8 @@ internal sealed partial class TopicGrain(
             }
             catch (Exception exception)
             {
-                var headers = message.Headers is null ? new Dictionary<string, string>() : new Dictionary<string, string>(message.Headers);
-                headers[BrokerHeaders.DeadLetterReason] = $"transform '{spec.Name}' failed: {exception.Message}";
-                headers[BrokerHeaders.SourceQueue] = Subscription.QueueName(topic);
-                headers[BrokerHeaders.Attempts] = "0";
-                headers[BrokerHeaders.OriginalEnqueuedAt] = now.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
                 // Held as it came, without schedule or time to live: a dead letter waits for a person, not a clock.
+                var headers = DeadLetterHeaders.With(message.Headers, $"transform '{spec.Name}' failed: {exception.Message}", Subscription.QueueName(topic), 0, now);
                 routed = message with { Headers = headers, DeliverAt = null, Delay = null, TimeToLive = null };
                 return false;
             }
