@@ -10,7 +10,9 @@ namespace OrleansBroker.Server.Log;
 internal sealed class Segment
 {
     private readonly BitArray _settled;
-    private readonly long[] _sequences;
+    /// <summary>Every sequence, only when they are not consecutive; one commit's messages are, so this is null in practice.</summary>
+    private readonly long[]? _sequences;
+    private readonly long _firstSequence;
     private readonly LogEntry?[] _entries;
     private readonly int[] _bodyBytes;
 
@@ -27,14 +29,22 @@ internal sealed class Segment
         State = state;
         Count = record.State.Messages.Count;
         _settled = new BitArray(Count);
-        _sequences = new long[Count];
+        var messages = record.State.Messages;
+        _firstSequence = Count > 0 ? messages[0].Sequence : 0;
+        for (var i = 1; i < Count && _sequences is null; i++)
+        {
+            if (messages[i].Sequence != _firstSequence + i)
+            {
+                _sequences = [.. messages.Select(m => m.Sequence)];
+            }
+        }
+
         _entries = new LogEntry?[Count];
         _bodyBytes = new int[Count];
         LiveCount = Count;
         for (var i = 0; i < Count; i++)
         {
             var message = record.State.Messages[i];
-            _sequences[i] = message.Sequence;
             _bodyBytes[i] = message.Body.Length;
             Bytes += message.ApproximateSize;
             if (message.Priority != 0)
@@ -73,7 +83,7 @@ internal sealed class Segment
     public string? OrderingKeyAt(int index) => _orderingKeys?[index];
 
     /// <summary>Sequence of its first message: a segment's sequences are ascending and above those of every older segment.</summary>
-    public long FirstSequence => _sequences[0];
+    public long FirstSequence => _firstSequence;
 
     public long Id { get; }
 
@@ -101,12 +111,14 @@ internal sealed class Segment
     public bool IsSettled(int index) => _settled[index];
 
     /// <summary>Sequence of the message at <paramref name="index"/>, settled or not.</summary>
-    public long SequenceAt(int index) => _sequences[index];
+    public long SequenceAt(int index) => _sequences?[index] ?? _firstSequence + index;
 
     /// <summary>The live entry of <paramref name="sequence"/> in this segment, if it is live and has been read.</summary>
     public LogEntry? Find(long sequence)
     {
-        var index = Array.BinarySearch(_sequences, sequence);
+        var index = _sequences is null
+            ? (sequence >= _firstSequence && sequence - _firstSequence < Count ? (int)(sequence - _firstSequence) : -1)
+            : Array.BinarySearch(_sequences, sequence);
         return index >= 0 ? _entries[index] : null;
     }
 
