@@ -39,6 +39,14 @@ public sealed record HeaderPredicate(
     /// <summary>The header equals <paramref name="value"/>.</summary>
     public static HeaderPredicate EqualTo(string header, string value) => new(header, HeaderMatch.OneOf, [value]);
 
+    /// <summary>Equal when every part is, <see cref="Values"/> compared item by item (so that subscribing again with the same filter is a no-op).</summary>
+    public bool Equals(HeaderPredicate? other) =>
+        other is not null && Header == other.Header && Match == other.Match && Min == other.Min && Max == other.Max
+        && (Values ?? []).SequenceEqual(other.Values ?? [], StringComparer.Ordinal);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Header, Match, Min, Max, Values?.Count ?? 0);
+
     /// <summary>Whether <paramref name="headers"/> pass this test.</summary>
     public bool Matches(IReadOnlyDictionary<string, string>? headers)
     {
@@ -106,6 +114,15 @@ public sealed record SubscriptionFilter(
 
     /// <summary>Every message.</summary>
     public static SubscriptionFilter All { get; } = new();
+
+    /// <summary>Equal when the patterns and predicates are, item by item, in order.</summary>
+    public bool Equals(SubscriptionFilter? other) =>
+        other is not null
+        && (RoutingKeys ?? []).SequenceEqual(other.RoutingKeys ?? [], StringComparer.Ordinal)
+        && (Headers ?? []).SequenceEqual(other.Headers ?? []);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(RoutingKeys?.Count ?? 0, Headers?.Count ?? 0);
 
     /// <summary>Throws <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidFilter"/>) naming the first problem.</summary>
     public void Validate()

@@ -32,7 +32,24 @@ public sealed record Subscription(
 [GenerateSerializer, Immutable, Alias("ob.subscription-transform")]
 public sealed record SubscriptionTransform(
     [property: Id(0)] string Name,
-    [property: Id(1)] IReadOnlyDictionary<string, string>? Settings = null);
+    [property: Id(1)] IReadOnlyDictionary<string, string>? Settings = null)
+{
+    /// <summary>Equal when the names and the settings (in any order) are.</summary>
+    public bool Equals(SubscriptionTransform? other)
+    {
+        if (other is null || Name != other.Name)
+        {
+            return false;
+        }
+
+        var mine = Settings ?? new Dictionary<string, string>();
+        var theirs = other.Settings ?? new Dictionary<string, string>();
+        return mine.Count == theirs.Count && mine.All(p => theirs.TryGetValue(p.Key, out var value) && value == p.Value);
+    }
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Name, Settings?.Count ?? 0);
+}
 
 /// <summary>
 /// Options fixed when a topic is created. With retention the topic keeps every message it is published (in

@@ -116,7 +116,7 @@ internal sealed partial class TopicGrain(
 
         if (state.State.Subscriptions.TryGetValue(subscription.Name, out var existing))
         {
-            if (!SameSubscription(existing, subscription))
+            if (existing != subscription)
             {
                 throw new BrokerException(BrokerErrorCode.QueueExistsWithOtherOptions,
                     $"Subscription '{subscription.Name}' of topic '{_name}' exists with another filter or queue options; unsubscribe first or subscribe with the same.");
@@ -435,16 +435,6 @@ internal sealed partial class TopicGrain(
         return [.. subscriptions.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new Route(s, GrainFactory.GetGrain<IQueueGrain>(s.QueueName(_name)),
             s.Transform is { } spec && transforms.TryGet(spec.Name, out var transform) ? transform : null))];
     }
-
-    private static bool SameSubscription(Subscription a, Subscription b) =>
-        a.Queue == b.Queue
-        && a.Transform?.Name == b.Transform?.Name
-        && (a.Transform?.Settings ?? new Dictionary<string, string>()).OrderBy(p => p.Key, StringComparer.Ordinal)
-            .SequenceEqual((b.Transform?.Settings ?? new Dictionary<string, string>()).OrderBy(p => p.Key, StringComparer.Ordinal))
-        && (a.Filter.RoutingKeys ?? []).SequenceEqual(b.Filter.RoutingKeys ?? [], StringComparer.Ordinal)
-        && (a.Filter.Headers ?? []).Count == (b.Filter.Headers ?? []).Count
-        && (a.Filter.Headers ?? []).Zip(b.Filter.Headers ?? []).All(p => p.First.Header == p.Second.Header && p.First.Match == p.Second.Match
-            && p.First.Min == p.Second.Min && p.First.Max == p.Second.Max && (p.First.Values ?? []).SequenceEqual(p.Second.Values ?? [], StringComparer.Ordinal));
 
     private void EnsureCreated()
     {

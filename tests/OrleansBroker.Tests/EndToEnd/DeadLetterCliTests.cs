@@ -6,33 +6,25 @@ namespace OrleansBroker.Tests.EndToEnd;
 /// <summary>Retries, dead letters and redrive the way an operator drives them: silo-host and obroker processes, kill -9 in the middle.</summary>
 public sealed class DeadLetterCliTests
 {
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(3);
-
     [Fact]
     public async Task A_message_requeued_three_times_lands_in_the_dlq_and_obroker_dlq_redrive_brings_it_back_after_kill_9()
     {
         using var data = new TestData();
         var siloPort = RealProcess.FreePort();
         var gatewayPort = RealProcess.FreePort();
-        string[] gateway = ["--gateway", $"127.0.0.1:{gatewayPort}"];
-        async Task<string> Cli(params string[] args)
-        {
-            var result = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, [.. args, .. gateway]);
-            Assert.True(result.ExitCode == 0, $"obroker {string.Join(' ', args)} exited {result.ExitCode}: {result.Err}");
-            return result.Out + result.Err;
-        }
+        var cli = new ObrokerCli(data.Directory, gatewayPort);
 
         using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
         {
             await silo.WaitUntilReadyAsync();
-            var created = await Cli("queue", "create", "payments", "--retry", "Exponential", "--retry-delay-seconds", "1", "--max-attempts", "3");
+            var created = await cli.OkAsync("queue", "create", "payments", "--retry", "Exponential", "--retry-delay-seconds", "1", "--max-attempts", "3");
             Assert.Contains("retry:          exponential from 1 s ×2 up to 300 s", created, StringComparison.Ordinal);
-            await Cli("publish", "payments", "--count", "1");
-            var consumed = await Cli("consume", "payments", "--count", "3", "--requeue", "--timeout", "60");
+            await cli.OkAsync("publish", "payments", "--count", "1");
+            var consumed = await cli.OkAsync("consume", "payments", "--count", "3", "--requeue", "--timeout", "60");
             Assert.Contains("received and requeued 3 messages", consumed, StringComparison.Ordinal);
 
             var peek = "";
-            await Eventually.HoldsAsync(async () => (peek = await Cli("dlq", "peek", "payments")).Contains("message 1", StringComparison.Ordinal), "the message reached the dead-letter queue");
+            await Eventually.HoldsAsync(async () => (peek = await cli.OkAsync("dlq", "peek", "payments")).Contains("message 1", StringComparison.Ordinal), "the message reached the dead-letter queue");
             Assert.Contains("delivery attempts exhausted (3 of 3)", peek, StringComparison.Ordinal);
             silo.KillHard();
         }
@@ -40,10 +32,10 @@ public sealed class DeadLetterCliTests
         using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
         {
             await silo.WaitUntilReadyAsync();
-            Assert.Contains("redrove 1 messages from payments.dlq", await Cli("dlq", "redrive", "payments"), StringComparison.Ordinal);
-            var consumed = await Cli("consume", "payments", "--count", "1", "--timeout", "60");
+            Assert.Contains("redrove 1 messages from payments.dlq", await cli.OkAsync("dlq", "redrive", "payments"), StringComparison.Ordinal);
+            var consumed = await cli.OkAsync("consume", "payments", "--count", "1", "--timeout", "60");
             Assert.StartsWith("message 1\n", consumed, StringComparison.Ordinal);
-            Assert.Contains("purged 0 messages from payments.dlq", await Cli("dlq", "purge", "payments"), StringComparison.Ordinal);
+            Assert.Contains("purged 0 messages from payments.dlq", await cli.OkAsync("dlq", "purge", "payments"), StringComparison.Ordinal);
         }
     }
 
@@ -53,31 +45,24 @@ public sealed class DeadLetterCliTests
         using var data = new TestData();
         var siloPort = RealProcess.FreePort();
         var gatewayPort = RealProcess.FreePort();
-        Task<(int ExitCode, string Out, string Err)> Run(params string[] args) =>
-            RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, [.. args, "--gateway", $"127.0.0.1:{gatewayPort}"]);
-        async Task<string> Cli(params string[] args)
-        {
-            var result = await Run(args);
-            Assert.True(result.ExitCode == 0, $"obroker {string.Join(' ', args)} exited {result.ExitCode}: {result.Err}");
-            return result.Out + result.Err;
-        }
+        var cli = new ObrokerCli(data.Directory, gatewayPort);
 
         using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
         {
             await silo.WaitUntilReadyAsync();
-            var created = await Cli("queue", "create", "jobs", "--max-length", "2", "--ttl", "1h", "--dedup-window", "5m");
+            var created = await cli.OkAsync("queue", "create", "jobs", "--max-length", "2", "--ttl", "1h", "--dedup-window", "5m");
             Assert.Contains("limits:         2 messages, - bytes, overflow RejectPublish", created, StringComparison.Ordinal);
             Assert.Contains("dedup window:   00:05:00", created, StringComparison.Ordinal);
 
-            Assert.Contains("published message job-1 to jobs as sequence 1", await Cli("publish", "jobs", "--id", "job-1", "--body", "plain"), StringComparison.Ordinal);
-            Assert.Contains("as sequence 1", await Cli("publish", "jobs", "--id", "job-1", "--body", "a retry"), StringComparison.Ordinal);
-            Assert.Contains("as sequence 2", await Cli("publish", "jobs", "--body", "urgent", "--priority", "9", "--key", "k", "--delay", "1s"), StringComparison.Ordinal);
+            Assert.Contains("published message job-1 to jobs as sequence 1", await cli.OkAsync("publish", "jobs", "--id", "job-1", "--body", "plain"), StringComparison.Ordinal);
+            Assert.Contains("as sequence 1", await cli.OkAsync("publish", "jobs", "--id", "job-1", "--body", "a retry"), StringComparison.Ordinal);
+            Assert.Contains("as sequence 2", await cli.OkAsync("publish", "jobs", "--body", "urgent", "--priority", "9", "--key", "k", "--delay", "1s"), StringComparison.Ordinal);
 
-            var full = await Run("publish", "jobs", "--body", "one too many");
+            var full = await cli.RunAsync("publish", "jobs", "--body", "one too many");
             Assert.Equal(2, full.ExitCode);
             Assert.Contains("QueueFull", full.Err, StringComparison.Ordinal);
 
-            var bad = await Run("publish", "jobs", "--priority", "12");
+            var bad = await cli.RunAsync("publish", "jobs", "--priority", "12");
             Assert.Equal(2, bad.ExitCode);
             Assert.Contains("Priority 12 is out of range 0..9", bad.Err, StringComparison.Ordinal);
             silo.KillHard();
@@ -86,10 +71,10 @@ public sealed class DeadLetterCliTests
         using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
         {
             await silo.WaitUntilReadyAsync();
-            var consumed = await Cli("consume", "jobs", "--count", "2", "--timeout", "60");
+            var consumed = await cli.OkAsync("consume", "jobs", "--count", "2", "--timeout", "60");
             Assert.StartsWith("urgent\nplain\n", consumed, StringComparison.Ordinal);
-            Assert.Contains("as sequence 1", await Cli("publish", "jobs", "--id", "job-1", "--body", "after kill -9"), StringComparison.Ordinal);
-            Assert.Contains("ready:          0", await Cli("queue", "info", "jobs"), StringComparison.Ordinal);
+            Assert.Contains("as sequence 1", await cli.OkAsync("publish", "jobs", "--id", "job-1", "--body", "after kill -9"), StringComparison.Ordinal);
+            Assert.Contains("ready:          0", await cli.OkAsync("queue", "info", "jobs"), StringComparison.Ordinal);
         }
     }
 
@@ -100,10 +85,11 @@ public sealed class DeadLetterCliTests
         var gatewayPort = RealProcess.FreePort();
         using var silo = new SiloProcess(data.Directory, RealProcess.FreePort(), gatewayPort);
         await silo.WaitUntilReadyAsync();
-        var create = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "queue", "create", "calm", "--gateway", $"127.0.0.1:{gatewayPort}");
+        var cli = new ObrokerCli(data.Directory, gatewayPort);
+        var create = await cli.RunAsync("queue", "create", "calm");
         Assert.Equal(0, create.ExitCode);
 
-        var peek = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "dlq", "peek", "calm", "--gateway", $"127.0.0.1:{gatewayPort}");
+        var peek = await cli.RunAsync("dlq", "peek", "calm");
         Assert.Equal(2, peek.ExitCode);
         Assert.Contains("queue 'calm' has no dead letters yet", peek.Err, StringComparison.Ordinal);
     }

@@ -13,16 +13,8 @@ namespace OrleansBroker.Tests.Queues;
 /// Scheduled delivery, time to live, priority, ordering keys, deduplication and length limits: each on the
 /// SQLite file, each across a silo restart in the middle.
 /// </summary>
-public sealed class MessageSemanticsTests : IAsyncLifetime
+public sealed class MessageSemanticsTests : BrokerClusterTest
 {
-    private BrokerCluster _cluster = null!;
-
-    private IBrokerClient Broker => _cluster.Broker;
-
-    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync();
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
     private static BrokerMessage Text(string id, string body) => new(id, Encoding.UTF8.GetBytes(body), "text/plain");
 
     [Fact]
@@ -33,7 +25,7 @@ public sealed class MessageSemanticsTests : IAsyncLifetime
         await Broker.PublishAsync("scheduled", Text("at", "deliver at") with { DeliverAt = longWait });
         await Broker.PublishAsync("scheduled", Text("now", "at once"));
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
         var info = await Broker.GetQueueInfoAsync("scheduled");
         Assert.Equal(2, info.Depth);
         if (DateTimeOffset.UtcNow < longWait.AddSeconds(-1))
@@ -73,7 +65,7 @@ public sealed class MessageSemanticsTests : IAsyncLifetime
         var expiry = (await Broker.PeekAsync("ttl")).Single(m => m.MessageId == "short").ExpiresAt;
         Assert.NotNull(expiry);
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         // No consumer: expiry happens anyway, and is counted.
         await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("ttl")).Counters.DeadLettered == 1, "the expired message was dead-lettered");
@@ -101,7 +93,7 @@ public sealed class MessageSemanticsTests : IAsyncLifetime
         var published = Enumerable.Range(0, 40).Select(i => (Id: $"m{i:00}", Priority: (i * 7) % 10)).ToList();
         await Broker.PublishBatchAsync("prio", [.. published.Select(p => Text(p.Id, p.Id) with { Priority = p.Priority })]);
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         var received = await Broker.ReceiveAndAckAsync("prio", published.Count);
         var expected = published.OrderByDescending(p => p.Priority).ThenBy(p => p.Id, StringComparer.Ordinal).Select(p => p.Id);
@@ -141,7 +133,7 @@ public sealed class MessageSemanticsTests : IAsyncLifetime
             Assert.Equal("A", first[0].OrderingKey);
         }
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         // After the restart a1 (its lease ended with the old activation) still holds A's turn.
         var order = new List<string>();
@@ -180,7 +172,7 @@ public sealed class MessageSemanticsTests : IAsyncLifetime
         var delivered = await Broker.ReceiveAndAckAsync("dedup", 2);
         Assert.Equal(["first", "y"], delivered.Select(d => d.BodyText()));
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         Assert.Equal(first, await Broker.PublishAsync("dedup", Text("pay-1", "again after ack and restart")));
         var info = await Broker.GetQueueInfoAsync("dedup");
@@ -208,7 +200,7 @@ public sealed class MessageSemanticsTests : IAsyncLifetime
         await Broker.PublishBatchAsync("drop", [.. Enumerable.Range(1, 5).Select(i => Text($"d{i}", $"{i}"))]);
         await Broker.PublishBatchAsync("spill", [.. Enumerable.Range(1, 3).Select(i => Text($"s{i}", $"{i}"))]);
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         var full = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishAsync("full", Text("f4", "4")));
         Assert.Equal(BrokerErrorCode.QueueFull, full.Code);
@@ -275,7 +267,7 @@ public sealed class MessageSemanticsTests : IAsyncLifetime
         // the message comes back, and a message handled meanwhile by the other worker is unaffected.
         await Broker.PublishAsync("long", Text("stuck", "waits for its token"));
         await stuckStarted.Task.WaitAsync(Eventually.DefaultTimeout);
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
         await Broker.PublishAsync("long", Text("quick", "done at once"));
 
         await Eventually.HoldsAsync(() => cancelled.Count == 1, "the stuck handler's token was cancelled");

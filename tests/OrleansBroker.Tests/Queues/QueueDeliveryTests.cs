@@ -10,16 +10,8 @@ using Xunit;
 namespace OrleansBroker.Tests.Queues;
 
 /// <summary>Delivery semantics on a real silo with SQLite storage: competing consumers, nack, leases, DLQ.</summary>
-public sealed class QueueDeliveryTests : IAsyncLifetime
+public sealed class QueueDeliveryTests : BrokerClusterTest
 {
-    private BrokerCluster _cluster = null!;
-
-    private IBrokerClient Broker => _cluster.Broker;
-
-    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync();
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
     [Fact]
     public async Task Each_message_goes_to_exactly_one_of_several_competing_consumers()
     {

@@ -8,15 +8,9 @@ using Xunit;
 namespace OrleansBroker.Tests.Queues;
 
 /// <summary>What survives: grain deactivation and a silo restart, on the SQLite file.</summary>
-public sealed class QueueDurabilityTests : IAsyncLifetime
+public sealed class QueueDurabilityTests : BrokerClusterTest
 {
-    private BrokerCluster _cluster = null!;
-
-    private IBrokerClient Broker => _cluster.Broker;
-
-    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync(o => o.SegmentMaxMessages = 50);
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    protected override Task<BrokerCluster> StartAsync() => BrokerCluster.StartAsync(o => o.SegmentMaxMessages = 50);
 
     [Fact]
     public async Task A_deactivated_queue_recovers_its_messages_options_and_counters()
@@ -26,7 +20,7 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         await Broker.PublishBatchAsync("recover", Enumerable.Range(0, 120).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"{i}"), Headers: new Dictionary<string, string> { ["n"] = $"{i}" })).ToList());
         await Broker.ReceiveAndAckAsync("recover", 30);
 
-        await _cluster.Cluster.DeactivateAsync(_cluster.Grains.GetGrain<IQueueGrain>("recover"));
+        await Cluster.Cluster.DeactivateAsync(Cluster.Grains.GetGrain<IQueueGrain>("recover"));
 
         var info = await Broker.GetQueueInfoAsync("recover");
         Assert.Equal(options, info.Options);
@@ -48,7 +42,7 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         }
 
         await Broker.ReceiveAndAckAsync("restart", 50);
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         var info = await Broker.GetQueueInfoAsync("restart");
         Assert.Equal(150, info.Depth);
@@ -70,7 +64,7 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         await Broker.PublishAsync("resume", "before", "before");
         await Eventually.HoldsAsync(() => received.ContainsKey("before"), "delivered before restart");
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
         await Broker.PublishAsync("resume", "after", "after");
 
         await Eventually.HoldsAsync(() => received.ContainsKey("after"), "delivered after restart, to the same consumer");
@@ -87,9 +81,9 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
             await Broker.ReceiveAndAckAsync("gc", 100);
         }
 
-        var rows = CountRows(_cluster.DataDirectory, "s%");
+        var rows = CountRows(Cluster.DataDirectory, "s%");
         Assert.Equal(0, rows);
-        Assert.Equal(0, CountRows(_cluster.DataDirectory, "a%"));
+        Assert.Equal(0, CountRows(Cluster.DataDirectory, "a%"));
     }
 
     private static long CountRows(string dataDirectory, string pattern)

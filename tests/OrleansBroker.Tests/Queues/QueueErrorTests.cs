@@ -9,13 +9,9 @@ using Xunit;
 namespace OrleansBroker.Tests.Queues;
 
 /// <summary>Bad input gets a typed error across the wire, and nothing accepted before is lost.</summary>
-public sealed class QueueErrorTests : IAsyncLifetime
+public sealed class QueueErrorTests : BrokerClusterTest
 {
-    private BrokerCluster _cluster = null!;
-
-    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync(o => o.MaxMessageBytes = 1000);
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    protected override Task<BrokerCluster> StartAsync() => BrokerCluster.StartAsync(o => o.MaxMessageBytes = 1000);
 
     [Theory]
     [InlineData("")]
@@ -24,14 +20,14 @@ public sealed class QueueErrorTests : IAsyncLifetime
     [InlineData("two/slash/es")]
     public async Task Invalid_names_are_rejected(string name)
     {
-        var error = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.CreateQueueAsync(name));
+        var error = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync(name));
         Assert.Equal(BrokerErrorCode.InvalidName, error.Code);
     }
 
     [Fact]
     public async Task A_name_over_the_limit_is_rejected_by_the_grain_too()
     {
-        var error = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Grains.GetGrain<IQueueGrain>(new string('a', BrokerLimits.MaxNameLength + 1)).Create(new QueueOptions()));
+        var error = await Assert.ThrowsAsync<BrokerException>(() => Cluster.Grains.GetGrain<IQueueGrain>(new string('a', BrokerLimits.MaxNameLength + 1)).Create(new QueueOptions()));
         Assert.Equal(BrokerErrorCode.InvalidName, error.Code);
         Assert.Contains("200", error.Message, StringComparison.Ordinal);
     }
@@ -39,87 +35,87 @@ public sealed class QueueErrorTests : IAsyncLifetime
     [Fact]
     public async Task Publishing_to_a_queue_that_does_not_exist_says_so()
     {
-        var error = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.PublishAsync("nowhere", new BrokerMessage(null, [1])));
+        var error = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishAsync("nowhere", new BrokerMessage(null, [1])));
         Assert.Equal(BrokerErrorCode.QueueNotFound, error.Code);
     }
 
     [Fact]
     public async Task Bad_messages_are_rejected_and_earlier_ones_stay()
     {
-        await _cluster.Broker.CreateQueueAsync("strict");
-        await _cluster.Broker.PublishAsync("strict", new BrokerMessage("ok", [1, 2, 3]));
+        await Broker.CreateQueueAsync("strict");
+        await Broker.PublishAsync("strict", new BrokerMessage("ok", [1, 2, 3]));
 
-        var tooLarge = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.PublishAsync("strict", new BrokerMessage(null, new byte[1001])));
+        var tooLarge = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishAsync("strict", new BrokerMessage(null, new byte[1001])));
         Assert.Equal(BrokerErrorCode.MessageTooLarge, tooLarge.Code);
-        var reserved = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.PublishAsync("strict", new BrokerMessage(null, [1], Headers: new Dictionary<string, string> { [BrokerHeaders.SourceQueue] = "x" })));
+        var reserved = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishAsync("strict", new BrokerMessage(null, [1], Headers: new Dictionary<string, string> { [BrokerHeaders.SourceQueue] = "x" })));
         Assert.Equal(BrokerErrorCode.InvalidMessage, reserved.Code);
         var manyHeaders = Enumerable.Range(0, BrokerLimits.MaxHeaderCount + 1).ToDictionary(i => $"h{i}", i => "v");
-        var headers = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.PublishAsync("strict", new BrokerMessage(null, [1], Headers: manyHeaders)));
+        var headers = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishAsync("strict", new BrokerMessage(null, [1], Headers: manyHeaders)));
         Assert.Equal(BrokerErrorCode.InvalidMessage, headers.Code);
 
         // A batch with one bad message is refused whole.
-        var batch = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.PublishBatchAsync("strict", [new BrokerMessage("b1", [1]), new BrokerMessage("b2", new byte[5000])]));
+        var batch = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishBatchAsync("strict", [new BrokerMessage("b1", [1]), new BrokerMessage("b2", new byte[5000])]));
         Assert.Equal(BrokerErrorCode.MessageTooLarge, batch.Code);
-        var empty = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.PublishBatchAsync("strict", []));
+        var empty = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishBatchAsync("strict", []));
         Assert.Equal(BrokerErrorCode.InvalidBatch, empty.Code);
 
-        var info = await _cluster.Broker.GetQueueInfoAsync("strict");
+        var info = await Broker.GetQueueInfoAsync("strict");
         Assert.Equal(1, info.Ready);
     }
 
     [Fact]
     public async Task Creating_again_with_other_options_is_refused_and_with_the_same_is_fine()
     {
-        await _cluster.Broker.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 5 });
-        await _cluster.Broker.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 5 });
-        var error = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 6 }));
+        await Broker.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 5 });
+        await Broker.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 5 });
+        var error = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 6 }));
         Assert.Equal(BrokerErrorCode.QueueExistsWithOtherOptions, error.Code);
     }
 
     [Fact]
     public async Task Out_of_range_options_are_refused_with_the_range()
     {
-        var lease = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.CreateQueueAsync("opts", new QueueOptions { LeaseDuration = TimeSpan.FromDays(1) }));
+        var lease = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync("opts", new QueueOptions { LeaseDuration = TimeSpan.FromDays(1) }));
         Assert.Equal(BrokerErrorCode.InvalidOptions, lease.Code);
         Assert.Contains("12:00:00", lease.Message, StringComparison.Ordinal);
-        var noDlq = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.CreateQueueAsync("opts", new QueueOptions { DeadLetterQueue = "" }));
+        var noDlq = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync("opts", new QueueOptions { DeadLetterQueue = "" }));
         Assert.Equal(BrokerErrorCode.InvalidOptions, noDlq.Code);
     }
 
     [Fact]
     public async Task A_settle_call_with_an_unknown_kind_is_refused_whole_and_its_deliveries_stay_leased()
     {
-        await _cluster.Broker.CreateQueueAsync("settle-kinds");
-        await _cluster.Broker.PublishBatchAsync("settle-kinds", [new BrokerMessage("a", [1]), new BrokerMessage("b", [2])]);
-        await using var reader = _cluster.Broker.ReadAllAsync("settle-kinds", new ConsumerOptions { Prefetch = 2 }).GetAsyncEnumerator();
+        await Broker.CreateQueueAsync("settle-kinds");
+        await Broker.PublishBatchAsync("settle-kinds", [new BrokerMessage("a", [1]), new BrokerMessage("b", [2])]);
+        await using var reader = Broker.ReadAllAsync("settle-kinds", new ConsumerOptions { Prefetch = 2 }).GetAsyncEnumerator();
         Assert.True(await reader.MoveNextAsync());
         var first = reader.Current;
         Assert.True(await reader.MoveNextAsync());
         var second = reader.Current;
-        var queue = _cluster.Grains.GetGrain<IQueueGrain>("settle-kinds");
+        var queue = Cluster.Grains.GetGrain<IQueueGrain>("settle-kinds");
 
         var error = await Assert.ThrowsAsync<BrokerException>(() => queue.Settle(
             [new Settlement(first.Sequence, first.LeaseToken, SettleKind.Ack), new Settlement(second.Sequence, second.LeaseToken, (SettleKind)99)]));
 
         Assert.Equal(BrokerErrorCode.InvalidOptions, error.Code);
-        Assert.Equal(2, (await _cluster.Broker.GetQueueInfoAsync("settle-kinds")).InFlight);
-        await _cluster.Broker.AckAsync(first);
-        await _cluster.Broker.AckAsync(second);
-        Assert.Equal(0, (await _cluster.Broker.GetQueueInfoAsync("settle-kinds")).Depth);
+        Assert.Equal(2, (await Broker.GetQueueInfoAsync("settle-kinds")).InFlight);
+        await Broker.AckAsync(first);
+        await Broker.AckAsync(second);
+        Assert.Equal(0, (await Broker.GetQueueInfoAsync("settle-kinds")).Depth);
     }
 
     [Fact]
     public async Task Purge_and_delete_do_what_they_say()
     {
-        await _cluster.Broker.CreateQueueAsync("tmp");
-        await _cluster.Broker.PublishBatchAsync("tmp", Enumerable.Range(0, 10).Select(_ => new BrokerMessage(null, [1])).ToList());
-        Assert.Equal(10, await _cluster.Broker.PurgeQueueAsync("tmp"));
-        Assert.Equal(0, (await _cluster.Broker.GetQueueInfoAsync("tmp")).Depth);
-        Assert.Contains("tmp", await _cluster.Broker.ListQueuesAsync());
+        await Broker.CreateQueueAsync("tmp");
+        await Broker.PublishBatchAsync("tmp", Enumerable.Range(0, 10).Select(_ => new BrokerMessage(null, [1])).ToList());
+        Assert.Equal(10, await Broker.PurgeQueueAsync("tmp"));
+        Assert.Equal(0, (await Broker.GetQueueInfoAsync("tmp")).Depth);
+        Assert.Contains("tmp", await Broker.ListQueuesAsync());
 
-        await _cluster.Broker.DeleteQueueAsync("tmp");
-        Assert.DoesNotContain("tmp", await _cluster.Broker.ListQueuesAsync());
-        var error = await Assert.ThrowsAsync<BrokerException>(() => _cluster.Broker.GetQueueInfoAsync("tmp"));
+        await Broker.DeleteQueueAsync("tmp");
+        Assert.DoesNotContain("tmp", await Broker.ListQueuesAsync());
+        var error = await Assert.ThrowsAsync<BrokerException>(() => Broker.GetQueueInfoAsync("tmp"));
         Assert.Equal(BrokerErrorCode.QueueNotFound, error.Code);
     }
 }

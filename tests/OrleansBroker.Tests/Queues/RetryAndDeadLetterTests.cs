@@ -11,16 +11,8 @@ using Xunit;
 namespace OrleansBroker.Tests.Queues;
 
 /// <summary>Broker-side retry backoff, dead-letter browsing and redrive, each across a silo restart, on the SQLite file.</summary>
-public sealed class RetryAndDeadLetterTests : IAsyncLifetime
+public sealed class RetryAndDeadLetterTests : BrokerClusterTest
 {
-    private BrokerCluster _cluster = null!;
-
-    private IBrokerClient Broker => _cluster.Broker;
-
-    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync();
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
     [Fact]
     public async Task A_message_whose_handler_always_throws_is_retried_1_s_then_2_s_apart_dead_lettered_and_redriven_after_a_restart()
     {
@@ -47,7 +39,7 @@ public sealed class RetryAndDeadLetterTests : IAsyncLifetime
         Assert.InRange(firstWait.TotalSeconds, 0.95, 2.5);
         Assert.InRange(secondWait.TotalSeconds, 1.95, 4);
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         var dead = Assert.Single(await Broker.PeekAsync("backoff.dlq"));
         Assert.Equal("order-1", dead.MessageId);
@@ -78,7 +70,7 @@ public sealed class RetryAndDeadLetterTests : IAsyncLifetime
         }
 
         var nackedAt = clock.Elapsed;
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         // Checked while the wait is surely not over (a restart takes seconds; on a very slow machine it may not be).
         var info = await Broker.GetQueueInfoAsync("later");
@@ -110,7 +102,7 @@ public sealed class RetryAndDeadLetterTests : IAsyncLifetime
 
         await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("orders")).Counters.DeadLettered == 3, "three dead letters");
         await Broker.PublishAsync("orders.dlq", "put here by hand", "stray");
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         var peeked = await Broker.PeekAsync("orders.dlq", max: 2);
         Assert.Equal(["o1", "o2"], peeked.Select(p => p.MessageId));

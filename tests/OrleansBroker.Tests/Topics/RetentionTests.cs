@@ -1,5 +1,4 @@
 using System.Text;
-using OrleansBroker.Client;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -10,16 +9,8 @@ using Xunit;
 namespace OrleansBroker.Tests.Topics;
 
 /// <summary>Retention and replay on the SQLite file: new subscriptions from the earliest or a timestamp, re-seek, across a restart.</summary>
-public sealed class RetentionTests : IAsyncLifetime
+public sealed class RetentionTests : BrokerClusterTest
 {
-    private BrokerCluster _cluster = null!;
-
-    private IBrokerClient Broker => _cluster.Broker;
-
-    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync();
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
     private Task Publish(string id) => Broker.PublishToTopicAsync("feed", new BrokerMessage(id, Encoding.UTF8.GetBytes(id), RoutingKey: "feed.item"));
 
     private Task Subscribe(string name, DateTimeOffset? replayFrom = null) =>
@@ -38,7 +29,7 @@ public sealed class RetentionTests : IAsyncLifetime
         await Publish("e2");
         await Publish("e3");
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         await Subscribe("all", DateTimeOffset.MinValue);
         await Subscribe("since", mark);

@@ -79,4 +79,16 @@ public sealed class RoutingTests
             Assert.Equal(BrokerErrorCode.InvalidFilter, error.Code);
         }
     }
+
+    [Fact]
+    public void Filters_and_transforms_with_the_same_contents_are_equal_so_subscribing_again_is_a_no_op()
+    {
+        SubscriptionFilter Make(string pattern, params string[] values) => new([pattern], [new HeaderPredicate("h", HeaderMatch.OneOf, values)]);
+        Assert.Equal(Make("a.*", "x", "y"), Make("a.*", "x", "y"));
+        Assert.NotEqual(Make("a.*", "x", "y"), Make("a.*", "x"));
+        Assert.NotEqual(Make("a.*", "x"), Make("a.#", "x"));
+        Assert.Equal(new SubscriptionTransform("t", new Dictionary<string, string> { ["a"] = "1", ["b"] = "2" }),
+            new SubscriptionTransform("t", new Dictionary<string, string> { ["b"] = "2", ["a"] = "1" }));
+        Assert.NotEqual(new SubscriptionTransform("t", new Dictionary<string, string> { ["a"] = "1" }), new SubscriptionTransform("t"));
+    }
 }

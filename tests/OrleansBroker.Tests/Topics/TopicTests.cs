@@ -10,16 +10,8 @@ using Xunit;
 namespace OrleansBroker.Tests.Topics;
 
 /// <summary>Topics on the SQLite file: durable fan-out through filters, offline subscribers, redrive within one subscription.</summary>
-public sealed class TopicTests : IAsyncLifetime
+public sealed class TopicTests : BrokerClusterTest
 {
-    private BrokerCluster _cluster = null!;
-
-    private IBrokerClient Broker => _cluster.Broker;
-
-    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync();
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
     private static BrokerMessage Order(string id, string key, string region, int amount) =>
         new(id, Encoding.UTF8.GetBytes(id), "text/plain", new Dictionary<string, string> { ["region"] = region, ["amount"] = $"{amount}" }, key);
 
@@ -47,7 +39,7 @@ public sealed class TopicTests : IAsyncLifetime
         Assert.Equal(["audit", "big-eu-created", "eu"], receipts[3].Subscriptions);
 
         // Nobody consumed yet: every subscription holds its share durably.
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         async Task<string[]> Ids(string subscription, int expected) =>
             [.. (await Broker.ReceiveAndAckAsync($"orders/{subscription}", expected)).Select(d => d.MessageId).Order(StringComparer.Ordinal)];
@@ -81,7 +73,7 @@ public sealed class TopicTests : IAsyncLifetime
         }
 
         await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("events/fragile")).Counters.DeadLettered == 1, "dead-lettered");
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         var dead = Assert.Single(await Broker.PeekAsync("events/fragile.dlq"));
         Assert.Equal("events/fragile", dead.Headers![BrokerHeaders.SourceQueue]);

@@ -13,15 +13,9 @@ using Xunit;
 namespace OrleansBroker.Tests.Topics;
 
 /// <summary>Transforms per subscription through a real silo on SQLite: built-ins, a user's own, and a failing one.</summary>
-public sealed class TopicTransformTests : IAsyncLifetime
+public sealed class TopicTransformTests : BrokerClusterTest
 {
-    private BrokerCluster _cluster = null!;
-
-    private IBrokerClient Broker => _cluster.Broker;
-
-    public async Task InitializeAsync() => _cluster = await BrokerCluster.StartAsync(silo: s => s.Services.AddBrokerTransform<UpperCaseTransform>());
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    protected override Task<BrokerCluster> StartAsync() => BrokerCluster.StartAsync(silo: s => s.Services.AddBrokerTransform<UpperCaseTransform>());
 
     [Fact]
     public async Task Each_subscription_holds_its_own_transform_of_the_message_and_a_failing_transform_dead_letters_only_its_copy()
@@ -42,7 +36,7 @@ public sealed class TopicTransformTests : IAsyncLifetime
         Assert.Equal(["events", "loud", "plain", "slim", "strict"], receipt.Subscriptions);
         Assert.Equal(["strict"], receipt.DeadLettered);
 
-        await _cluster.RestartSilosAsync();
+        await Cluster.RestartSilosAsync();
 
         async Task<Delivery.Delivery> One(string subscription) => Assert.Single(await Broker.ReceiveAndAckAsync($"shop/{subscription}", 1));
         Assert.Equal("""{"id":1,"note":"gift"}""", (await One("plain")).BodyText());
