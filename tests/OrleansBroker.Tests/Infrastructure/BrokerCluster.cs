@@ -28,7 +28,7 @@ public sealed class BrokerCluster : IAsyncDisposable
 
     public IGrainFactory Grains => Cluster.Client;
 
-    public static async Task<BrokerCluster> StartAsync(Action<BrokerOptions>? configure = null, int silos = 1, Action<ISiloBuilder>? silo = null)
+    public static async Task<BrokerCluster> StartAsync(Action<BrokerOptions>? configure = null, int silos = 1, Action<ISiloBuilder>? silo = null, Action<IClientBuilder>? client = null)
     {
         var data = new TestData();
         var builder = new InProcessTestClusterBuilder((short)silos);
@@ -50,7 +50,11 @@ public sealed class BrokerCluster : IAsyncDisposable
             builder.ConfigureSiloHost((_, host) => host.Logging.AddProvider(log).SetMinimumLevel(LogLevel.Debug));
         }
 
-        builder.ConfigureClient(client => client.AddBrokerClient());
+        builder.ConfigureClient(c =>
+        {
+            c.AddBrokerClient();
+            client?.Invoke(c);
+        });
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return new BrokerCluster(cluster, data);
