@@ -32,11 +32,6 @@ public sealed class BrokerCluster : IAsyncDisposable
     {
         var data = new TestData();
         var builder = new InProcessTestClusterBuilder((short)silos);
-        if (silo is not null)
-        {
-            builder.ConfigureSilo((_, s) => silo(s));
-        }
-
         builder.ConfigureSilo((_, silo) => silo.AddBroker(options =>
         {
             options.Storage = BrokerStorage.Sqlite;
@@ -45,6 +40,12 @@ public sealed class BrokerCluster : IAsyncDisposable
             options.ConsumerRenewInterval = TimeSpan.FromSeconds(1);
             configure?.Invoke(options);
         }));
+
+        // After AddBroker, so a test may replace what it registered (its storage provider, say).
+        if (silo is not null)
+        {
+            builder.ConfigureSilo((_, s) => silo(s));
+        }
         if (FileLog.FromEnvironment() is { } log)
         {
             builder.ConfigureSiloHost((_, host) => host.Logging.AddProvider(log).SetMinimumLevel(LogLevel.Debug));

@@ -101,11 +101,16 @@ internal sealed class FailingStorage(IGrainStorage inner) : IGrainStorage
     /// <summary>When set, writes and clears of records whose name it accepts fail with an IOException.</summary>
     public Func<string, bool>? FailWrites { get; set; }
 
+    /// <summary>When set, only grains it accepts see <see cref="FailWrites"/>; others write as usual.</summary>
+    public Func<GrainId, bool>? OfGrains { get; set; }
+
+    private bool Fails(string stateName, GrainId grainId) => FailWrites?.Invoke(stateName) == true && OfGrains?.Invoke(grainId) != false;
+
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        FailWrites?.Invoke(stateName) == true ? Task.FromException(new IOException($"storage down (write of {stateName})")) : inner.WriteStateAsync(stateName, grainId, grainState);
+        Fails(stateName, grainId) ? Task.FromException(new IOException($"storage down (write of {stateName})")) : inner.WriteStateAsync(stateName, grainId, grainState);
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        FailWrites?.Invoke(stateName) == true ? Task.FromException(new IOException($"storage down (clear of {stateName})")) : inner.ClearStateAsync(stateName, grainId, grainState);
+        Fails(stateName, grainId) ? Task.FromException(new IOException($"storage down (clear of {stateName})")) : inner.ClearStateAsync(stateName, grainId, grainState);
 }
