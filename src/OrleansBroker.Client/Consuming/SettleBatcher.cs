@@ -11,6 +11,13 @@ internal sealed class SettleBatcher(IQueueGrain queue)
 {
     private const int MaxBatch = 1000;
 
+    /// <summary>
+    /// How long the batcher waits for one Settle call before it fails that batch's callers and sends the next one.
+    /// A call to a silo that just died can hang until Orleans' 30 s response timeout; without this limit every ack
+    /// behind it would wait too, and the queue's new activation would let those leases expire and deliver again.
+    /// </summary>
+    internal static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+
     private readonly Lock _lock = new();
     private readonly List<(Settlement Settlement, TaskCompletionSource<SettleStatus> Outcome)> _pending = [];
     private bool _sending;
@@ -53,7 +60,8 @@ internal sealed class SettleBatcher(IQueueGrain queue)
 
             try
             {
-                var results = await queue.Settle(batch.Select(b => b.Settlement).ToList()).ConfigureAwait(false);
+                // A call that times out may still land; settling again is harmless (it reports LeaseLost).
+                var results = await queue.Settle(batch.Select(b => b.Settlement).ToList()).WaitAsync(CallTimeout).ConfigureAwait(false);
                 for (var i = 0; i < batch.Count; i++)
                 {
                     batch[i].Outcome.TrySetResult(results[i]);
