@@ -64,4 +64,8 @@ internal sealed class IgnoringListener : IMessageLogListener
     public void OnPagedIn()
     {
     }
+
+    public void OnLogTakenOver()
+    {
+    }
 }

@@ -11,4 +11,10 @@ internal interface IMessageLogListener
 
     /// <summary>Bodies that <see cref="MessageLog.TryGetMessage"/> did not have are now in memory.</summary>
     void OnPagedIn();
+
+    /// <summary>
+    /// A write found the log changed by another writer (a storage ETag conflict: an older activation of the queue on a
+    /// silo that was dying, or a second activation). This activation's view is stale; it must stop and load again.
+    /// </summary>
+    void OnLogTakenOver();
 }

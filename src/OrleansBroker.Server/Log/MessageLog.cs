@@ -652,6 +652,11 @@ internal sealed partial class MessageLog
         catch (Exception exception)
         {
             LogCommitFailed(exception, _grainId, appends.Count, dirty.Count);
+            if (IsEtagConflict(exception))
+            {
+                _listener.OnLogTakenOver();
+            }
+
             if (written is not null)
             {
                 _meta.State.Counters = _meta.State.Counters with { Published = _meta.State.Counters.Published - written.Count };
@@ -845,6 +850,16 @@ internal sealed partial class MessageLog
     private static string StateName(long id) => "a" + id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static TaskCompletionSource NewWaiter() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Whether a storage failure says another writer changed a record since this log read it (ETag mismatch).</summary>
+    private static bool IsEtagConflict(Exception exception) => exception switch
+    {
+        InconsistentStateException => true,
+        Azure.RequestFailedException { Status: 412 } => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Any(IsEtagConflict),
+        { InnerException: { } inner } => IsEtagConflict(inner),
+        _ => false,
+    };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId} loaded: {Live} live messages in the first {Segments} segments; {Pending} segment ids left to recover in the background")]
     private partial void LogLoaded(GrainId grainId, int live, int segments, int pending);

@@ -527,6 +527,9 @@ internal sealed partial class QueueGrain
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} registered (prefetch {Prefetch})")]
     private partial void LogConsumerAdded(string queue, string consumer, int prefetch);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: its log was changed by another writer (an activation on a failing silo, or a second one); this activation steps down and the queue loads again on the next call")]
+    private partial void LogTakenOver(string queue);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} removed")]
     private partial void LogConsumerRemoved(string queue, string consumer);
 

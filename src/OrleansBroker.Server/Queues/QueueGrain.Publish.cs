@@ -262,4 +262,12 @@ internal sealed partial class QueueGrain
     }
 
     void IMessageLogListener.OnPagedIn() => Dispatch();
+
+    void IMessageLogListener.OnLogTakenOver()
+    {
+        // Storage refused a write because the log changed under this activation: keep failing every commit (callers get
+        // StorageUnavailable and retry) or step down, so the next call activates the queue again from what is stored.
+        LogTakenOver(_name);
+        DeactivateOnIdle();
+    }
 }

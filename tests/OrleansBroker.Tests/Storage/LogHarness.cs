@@ -88,6 +88,10 @@ internal sealed class RecordingListener : IMessageLogListener
 
     public int PagedIn { get; private set; }
 
+    public int TakenOver { get; private set; }
+
+    public void OnLogTakenOver() => TakenOver++;
+
     public void OnCommitted(IReadOnlyList<LogEntry> entries) => Committed.AddRange(entries.Select(e => e.Sequence));
 
     public void OnRecovered(IReadOnlyList<LogEntry> entries) => Recovered.AddRange(entries.Select(e => e.Sequence));

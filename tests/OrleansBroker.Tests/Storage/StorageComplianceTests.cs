@@ -251,6 +251,30 @@ public abstract class StorageComplianceTests(StorageBackend backend)
     }
 
     [Fact]
+    public async Task A_log_whose_records_another_writer_changed_fails_its_commit_and_says_it_was_taken_over()
+    {
+        // Two activations of one queue (an old one on a dying silo, a new one elsewhere): the one that read first is stale.
+        var harness = new LogHarness(Storage);
+        var stale = harness.NewLog();
+        await harness.RunAsync(async () =>
+        {
+            await stale.LoadAsync();
+            await stale.AppendAsync(LogHarness.Messages(stale, 1));
+        });
+        var current = harness.NewLog();
+        await harness.RunAsync(async () =>
+        {
+            await current.LoadAsync();
+            await current.AppendAsync(LogHarness.Messages(current, 1));
+        });
+
+        var error = await Assert.ThrowsAsync<OrleansBroker.Errors.BrokerException>(() => harness.RunAsync(() => stale.AppendAsync(LogHarness.Messages(stale, 1))));
+        Assert.Equal(OrleansBroker.Errors.BrokerErrorCode.StorageUnavailable, error.Code);
+        Assert.Equal(1, harness.Listener.TakenOver);
+        Assert.Equal(2, (await harness.ReloadAsync()).Count);
+    }
+
+    [Fact]
     public async Task Redelivery_attempts_survive_a_reload()
     {
         var harness = new LogHarness(Storage);
