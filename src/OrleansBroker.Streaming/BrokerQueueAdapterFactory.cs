@@ -62,8 +62,7 @@ internal sealed class BrokerQueueAdapterFactory(string name, BrokerStreamOptions
         await _broker.PublishToTopicAsync(topic, message).ConfigureAwait(false);
     }
 
-    private DeliveryLedger Ledger(QueueId queueId) => _ledgers.GetOrAdd(queueId, _ =>
-        new DeliveryLedger(_broker, options.Subscription.LeaseDuration, options.Subscription.MaxDeliveryAttempts, _loggers.CreateLogger<DeliveryLedger>()));
+    private DeliveryLedger Ledger(QueueId queueId) => _ledgers.GetOrAdd(queueId, _ => new DeliveryLedger());
 }
 
 /// <summary>
@@ -75,10 +74,15 @@ internal sealed class BrokerStreamFailureHandler(DeliveryLedger ledger) : IStrea
 {
     public bool ShouldFaultSubsriptionOnError => false;
 
-    public Task OnDeliveryFailure(GuidId subscriptionId, string streamProviderName, StreamId streamIdentity, StreamSequenceToken? sequenceToken) =>
-        sequenceToken is EventSequenceTokenV2 token
-            ? ledger.FailAsync(token.SequenceNumber, $"Orleans stream consumer (subscription {subscriptionId.Guid}, stream {streamIdentity}, provider '{streamProviderName}') failed on the event.")
-            : Task.CompletedTask;
+    public Task OnDeliveryFailure(GuidId subscriptionId, string streamProviderName, StreamId streamIdentity, StreamSequenceToken? sequenceToken)
+    {
+        if (sequenceToken is EventSequenceTokenV2 token)
+        {
+            ledger.Fail(token.SequenceNumber, $"Orleans stream consumer (subscription {subscriptionId.Guid}, stream {streamIdentity}, provider '{streamProviderName}') failed on the event.");
+        }
+
+        return Task.CompletedTask;
+    }
 
     public Task OnSubscriptionFailure(GuidId subscriptionId, string streamProviderName, StreamId streamIdentity, StreamSequenceToken? sequenceToken) => Task.CompletedTask;
 }

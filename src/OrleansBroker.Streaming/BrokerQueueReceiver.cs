@@ -4,15 +4,17 @@ using Orleans.Providers.Streams.Common;
 using Orleans.Serialization;
 using Orleans.Streams;
 using OrleansBroker.Client;
+using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 using OrleansBroker.Topics;
 
 namespace OrleansBroker.Streaming;
 
 /// <summary>
-/// One pulling agent's source: a push consumer on each topic's stream subscription feeds a local buffer the agent
-/// drains; each delivery becomes one cached batch. Deliveries stay leased until the agent's cache releases them
-/// (<see cref="MessagesDeliveredAsync"/>, then acked) or a consumer fails on them (requeued or dead-lettered).
+/// One pulling agent's source: a handler consumer on each topic's stream subscription feeds a local buffer the agent
+/// drains; each delivery becomes one cached batch. The handler holds its delivery (the client keeps the lease alive)
+/// until the agent's cache releases the event (<see cref="MessagesDeliveredAsync"/>: the handler returns and the client
+/// acks) or a consumer fails on it (requeued with the subscription's backoff, or dead-lettered after its last attempt).
 /// </summary>
 internal sealed partial class BrokerQueueReceiver(
     string providerName,
@@ -23,7 +25,12 @@ internal sealed partial class BrokerQueueReceiver(
     ILogger logger) : IQueueAdapterReceiver
 {
     private static readonly TimeSpan MaxPumpBackoff = TimeSpan.FromSeconds(30);
-    private readonly Channel<Delivery.Delivery> _arrived = Channel.CreateUnbounded<Delivery.Delivery>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>How long an event may wait for its consumers with its lease kept alive: 1 hour; after that it is delivered again.</summary>
+    internal static readonly TimeSpan MaxHold = TimeSpan.FromHours(1);
+
+    private readonly Channel<(Delivery.Delivery Delivery, TaskCompletionSource<string?> Outcome)> _arrived =
+        Channel.CreateUnbounded<(Delivery.Delivery, TaskCompletionSource<string?>)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _pumps = [];
     private long _lastToken;
@@ -39,23 +46,25 @@ internal sealed partial class BrokerQueueReceiver(
         return Task.CompletedTask;
     }
 
-    public async Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount)
+    public Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount)
     {
-        await ledger.RenewDueAsync().ConfigureAwait(false);
         var limit = maxCount < 0 ? int.MaxValue : maxCount;
         var batch = new List<IBatchContainer>();
-        while (batch.Count < limit && _arrived.Reader.TryRead(out var delivery))
+        while (batch.Count < limit && _arrived.Reader.TryRead(out var arrived))
         {
-            var container = ToContainer(delivery);
-            ledger.Add(container.Token.SequenceNumber, delivery);
+            var container = ToContainer(arrived.Delivery);
+            ledger.Add(container.Token.SequenceNumber, arrived.Outcome);
             batch.Add(container);
         }
 
-        return batch;
+        return Task.FromResult<IList<IBatchContainer>>(batch);
     }
 
-    public Task MessagesDeliveredAsync(IList<IBatchContainer> messages) =>
-        ledger.AckAsync(messages.OfType<BrokerBatchContainer>().Select(container => container.Token.SequenceNumber));
+    public Task MessagesDeliveredAsync(IList<IBatchContainer> messages)
+    {
+        ledger.Release(messages.OfType<BrokerBatchContainer>().Select(container => container.Token.SequenceNumber));
+        return Task.CompletedTask;
+    }
 
     public async Task Shutdown(TimeSpan timeout)
     {
@@ -96,17 +105,20 @@ internal sealed partial class BrokerQueueReceiver(
     private async Task PumpAsync(string topic, string subscription, CancellationToken stop)
     {
         var queue = $"{topic}/{subscription}";
+        var consumerOptions = new ConsumerOptions { Prefetch = options.Prefetch, Concurrency = options.Prefetch, MaxLeaseRenewal = MaxHold };
         var failures = 0;
         while (!stop.IsCancellationRequested)
         {
             try
             {
                 await EnsureSubscriptionAsync(topic, subscription, stop).ConfigureAwait(false);
-                var consumer = new ConsumerOptions { Prefetch = options.Prefetch, ConsumerId = $"orleans-{providerName}-{Guid.NewGuid():N}" };
-                await foreach (var delivery in broker.ReadAllAsync(queue, consumer, stop).ConfigureAwait(false))
+                var consumer = await broker.ConsumeAsync(queue, HandleAsync, consumerOptions with { ConsumerId = $"orleans-{providerName}-{Guid.NewGuid():N}" }, stop).ConfigureAwait(false);
+                await using (consumer.ConfigureAwait(false))
                 {
                     failures = 0;
-                    _arrived.Writer.TryWrite(delivery);
+
+                    // Faults when the subscription's queue is deleted; disposing on stop requeues what is still held.
+                    await consumer.Completion.WaitAsync(stop).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -127,6 +139,30 @@ internal sealed partial class BrokerQueueReceiver(
                     return;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Holds one delivery until its event's outcome: released (return, so the client acks), or failed (requeue, or
+    /// dead-letter with the reason on the last attempt). A lost lease or a stop cancels the wait; the broker delivers it again.
+    /// </summary>
+    private async Task HandleAsync(Delivery.Delivery delivery, CancellationToken leaseLost)
+    {
+        var outcome = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _arrived.Writer.TryWrite((delivery, outcome));
+        if (await outcome.Task.WaitAsync(leaseLost).ConfigureAwait(false) is not { } reason)
+        {
+            return;
+        }
+
+        var maxAttempts = options.Subscription.MaxDeliveryAttempts;
+        if (maxAttempts > 0 && delivery.Attempt >= maxAttempts)
+        {
+            await broker.SettleAsync(delivery, SettleKind.DeadLetter, $"{reason} Attempt {delivery.Attempt} of {maxAttempts}.", cancellationToken: leaseLost).ConfigureAwait(false);
+        }
+        else
+        {
+            await broker.SettleAsync(delivery, SettleKind.Requeue, cancellationToken: leaseLost).ConfigureAwait(false);
         }
     }
 

@@ -34,7 +34,7 @@ public sealed class BrokerStreamOptions
     /// throws has its message redelivered after <see cref="QueueOptions.Retry"/>, and after
     /// <see cref="QueueOptions.MaxDeliveryAttempts"/> it goes to <c>&lt;topic&gt;/&lt;subscription&gt;.dlq</c> with the reason.
     /// Default: 10 attempts, exponential backoff from 1 s to 1 min, lease 5 min (the provider renews it while an
-    /// event waits for its consumers).
+    /// event waits for its consumers, for up to 1 hour; an event held longer is delivered again).
     /// </summary>
     public QueueOptions Subscription { get; set; } = new()
     {

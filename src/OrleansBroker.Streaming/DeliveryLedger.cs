@@ -1,103 +1,38 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging;
-using OrleansBroker.Client;
-using OrleansBroker.Delivery;
-using OrleansBroker.Errors;
 
 namespace OrleansBroker.Streaming;
 
 /// <summary>
-/// The broker deliveries one Orleans queue (pulling agent) holds unsettled, by the sequence number of their stream
-/// token. Each is settled exactly once: acked when the agent's cache releases it (every consumer got it), or
-/// requeued / dead-lettered when a consumer failed on it. Leases are renewed while deliveries wait.
+/// The outcome each cached event is waiting for, by the sequence number of its stream token, shared by one Orleans
+/// queue's receiver and its failure handler. The broker delivery behind each event is held by a handler of the
+/// receiver's consumer (which keeps its lease alive) until its outcome is set: released (every consumer of the stream
+/// had it, so the handler returns and the delivery is acked) or failed (a consumer threw, with the reason).
 /// </summary>
-internal sealed partial class DeliveryLedger(IBrokerClient broker, TimeSpan lease, int maxAttempts, ILogger logger)
+internal sealed class DeliveryLedger
 {
-    private readonly ConcurrentDictionary<long, Entry> _open = new();
-    private long _lastRenewalCheck = Environment.TickCount64;
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<string?>> _open = new();
 
-    private sealed record Entry(Delivery.Delivery Delivery, long RenewedAt);
+    /// <summary>Registers an event; the task completes with null when it is released, or with the reason it failed.</summary>
+    public void Add(long token, TaskCompletionSource<string?> outcome) => _open[token] = outcome;
 
-    public int Count => _open.Count;
-
-    public void Add(long token, Delivery.Delivery delivery) => _open[token] = new Entry(delivery, Environment.TickCount64);
-
-    /// <summary>Acks the deliveries of these tokens; a lease that ended meanwhile is logged (the message comes again).</summary>
-    public Task AckAsync(IEnumerable<long> tokens) =>
-        Task.WhenAll(tokens.Select(token => _open.TryRemove(token, out var entry) ? SettleAsync(entry.Delivery, SettleKind.Ack, null) : Task.CompletedTask));
-
-    /// <summary>
-    /// A consumer failed on the delivery of <paramref name="token"/>: requeue it (the queue's retry backoff applies), or
-    /// dead-letter it with <paramref name="reason"/> when it has had its last attempt. A second failure of the same
-    /// delivery (another consumer of the stream) finds it settled already and does nothing.
-    /// </summary>
-    public Task FailAsync(long token, string reason)
+    /// <summary>The agent's cache released these events: every consumer of their streams had them.</summary>
+    public void Release(IEnumerable<long> tokens)
     {
-        if (!_open.TryRemove(token, out var entry))
+        foreach (var token in tokens)
         {
-            return Task.CompletedTask;
-        }
-
-        var last = maxAttempts > 0 && entry.Delivery.Attempt >= maxAttempts;
-        return SettleAsync(entry.Delivery, last ? SettleKind.DeadLetter : SettleKind.Requeue, last ? $"{reason} Attempt {entry.Delivery.Attempt} of {maxAttempts}." : null);
-    }
-
-    /// <summary>Extends the leases of deliveries held longer than half a lease; checks at most every eighth of a lease.</summary>
-    public Task RenewDueAsync()
-    {
-        var now = Environment.TickCount64;
-        var leaseMs = (long)lease.TotalMilliseconds;
-        if (now - Interlocked.Read(ref _lastRenewalCheck) < leaseMs / 8)
-        {
-            return Task.CompletedTask;
-        }
-
-        Interlocked.Exchange(ref _lastRenewalCheck, now);
-        var due = _open.Where(pair => now - pair.Value.RenewedAt > leaseMs / 2).ToList();
-        return due.Count == 0 ? Task.CompletedTask : Task.WhenAll(due.Select(pair => RenewAsync(pair.Key, pair.Value, now)));
-    }
-
-    private async Task RenewAsync(long token, Entry entry, long now)
-    {
-        try
-        {
-            await broker.ExtendLeaseAsync(entry.Delivery, lease).ConfigureAwait(false);
-            _open.TryUpdate(token, entry with { RenewedAt = now }, entry);
-        }
-        catch (BrokerException exception) when (exception.Code == BrokerErrorCode.LeaseLost)
-        {
-            // It will be delivered again; this copy's settle will report the same.
-            LogLeaseLost(entry.Delivery.Queue, entry.Delivery.MessageId, "renew");
-        }
-        catch (Exception exception)
-        {
-            LogRenewFailed(exception, entry.Delivery.Queue, entry.Delivery.MessageId);
+            if (_open.TryRemove(token, out var outcome))
+            {
+                outcome.TrySetResult(null);
+            }
         }
     }
 
-    private async Task SettleAsync(Delivery.Delivery delivery, SettleKind kind, string? reason)
+    /// <summary>A consumer failed on the event; a second failure of it (another consumer of the stream) finds it settled and does nothing.</summary>
+    public void Fail(long token, string reason)
     {
-        try
+        if (_open.TryRemove(token, out var outcome))
         {
-            await broker.SettleAsync(delivery, kind, reason).ConfigureAwait(false);
-        }
-        catch (BrokerException exception) when (exception.Code == BrokerErrorCode.LeaseLost)
-        {
-            LogLeaseLost(delivery.Queue, delivery.MessageId, kind.ToString());
-        }
-        catch (Exception exception)
-        {
-            // The lease runs out and the broker delivers it again: at-least-once holds.
-            LogSettleFailed(exception, kind, delivery.Queue, delivery.MessageId);
+            outcome.TrySetResult(reason);
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Stream delivery of message {MessageId} from {Queue} lost its lease before {Action}; the broker delivers it again.")]
-    private partial void LogLeaseLost(string queue, string messageId, string action);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not extend the lease of message {MessageId} from {Queue}; it may be delivered again.")]
-    private partial void LogRenewFailed(Exception exception, string queue, string messageId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not {Kind} message {MessageId} of {Queue}; its lease runs out and the broker delivers it again.")]
-    private partial void LogSettleFailed(Exception exception, SettleKind kind, string queue, string messageId);
 }

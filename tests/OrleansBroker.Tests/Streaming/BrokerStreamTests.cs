@@ -47,6 +47,9 @@ public sealed class BrokerStreamTests : BrokerClusterTest
             return queues.Contains(SubscriptionQueue(ImplicitConsumerGrain.Topic)) && queues.Contains(SubscriptionQueue(ExplicitConsumerGrain.Topic));
         }, "the stream provider created its topics and subscriptions");
 
+    private Task DrainedAsync(string topic, string what) =>
+        Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync(SubscriptionQueue(topic))).Depth == 0, what);
+
     private static Task SeenAsync(string grain, string what) =>
         Eventually.HoldsAsync(() => StreamProbe.Of(grain).Any(s => s.What == what && !s.Failed), $"grain {grain} handled '{what}'");
 
@@ -73,8 +76,7 @@ public sealed class BrokerStreamTests : BrokerClusterTest
         // Each grain got its own stream only, and the subscription is drained: every event was acked.
         Assert.All(StreamProbe.Of(fromOrleans), s => Assert.StartsWith("o-1:", s.What, StringComparison.Ordinal));
         Assert.Equal(["hello", "again"], StreamProbe.Of(fromBroker).Select(s => s.What).Distinct());
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync(SubscriptionQueue(ImplicitConsumerGrain.Topic))).Depth == 0,
-            "the stream subscription holds nothing once the grains handled everything");
+        await DrainedAsync(ImplicitConsumerGrain.Topic, "the stream subscription holds nothing once the grains handled everything");
     }
 
     [Fact]
@@ -117,8 +119,7 @@ public sealed class BrokerStreamTests : BrokerClusterTest
 
         // The good event was handled (at least once: at-least-once) and nothing is left in the subscription.
         Assert.Contains(StreamProbe.Of(good), s => s.What == "fine" && s.Attempt == 1 && !s.Failed);
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync(SubscriptionQueue(ImplicitConsumerGrain.Topic))).Depth == 0,
-            "the stream subscription is drained");
+        await DrainedAsync(ImplicitConsumerGrain.Topic, "the stream subscription is drained");
     }
 
     [Fact]
@@ -142,8 +143,7 @@ public sealed class BrokerStreamTests : BrokerClusterTest
 
         // Nobody subscribed to another key of the topic: its events are acked and go nowhere.
         await ProducerStream(ExplicitConsumerGrain.Topic, $"{_run}-nobody").OnNextAsync(new OrderEvent("x", 1));
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync(SubscriptionQueue(ExplicitConsumerGrain.Topic))).Depth == 0,
-            "events of streams nobody subscribed to are settled, not left in the subscription");
+        await DrainedAsync(ExplicitConsumerGrain.Topic, "events of streams nobody subscribed to are settled, not left in the subscription");
         Assert.Empty(StreamProbe.Of($"{_run}-nobody"));
     }
 
