@@ -15,6 +15,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 {
     private readonly ConcurrentDictionary<string, SettleBatcher> _settlers = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger("OrleansBroker.Client");
+    private readonly PartitionRouter _router = new(cluster);
 
     public Task<QueueInfo> CreateQueueAsync(string queue, QueueOptions? options = null, CancellationToken cancellationToken = default) =>
         Queue(queue).Create(options ?? new QueueOptions()).WaitAsync(cancellationToken);
@@ -31,11 +32,25 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     public Task DeleteQueueAsync(string queue, CancellationToken cancellationToken = default) =>
         Queue(queue).Delete().WaitAsync(cancellationToken);
 
-    public Task<PublishReceipt> PublishAsync(string queue, BrokerMessage message, CancellationToken cancellationToken = default) =>
-        Queue(queue).Publish(message).WaitAsync(cancellationToken);
+    public async Task<PublishReceipt> PublishAsync(string queue, BrokerMessage message, CancellationToken cancellationToken = default)
+    {
+        QueueName.Validate(queue);
+        ArgumentNullException.ThrowIfNull(message);
+        return (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
+    }
 
-    public Task<IReadOnlyList<PublishReceipt>> PublishBatchAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default) =>
-        Queue(queue).PublishBatch(messages).WaitAsync(cancellationToken);
+    public Task<IReadOnlyList<PublishReceipt>> PublishBatchAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
+    {
+        QueueName.Validate(queue);
+        if (messages is null || messages.Count == 0 || messages.Count > BrokerLimits.MaxBatchCount)
+        {
+            // Said here, before the batch is split over partitions; the queue checks it again.
+            throw new BrokerException(BrokerErrorCode.InvalidBatch,
+                $"A publish batch holds 1 to {BrokerLimits.MaxBatchCount} messages; this one holds {messages?.Count ?? 0}.");
+        }
+
+        return _router.PublishAsync(queue, messages, cancellationToken);
+    }
 
     public async Task<IBrokerConsumer> ConsumeAsync(string queue, Func<Delivery.Delivery, CancellationToken, Task> handler, ConsumerOptions? options = null, CancellationToken cancellationToken = default)
     {

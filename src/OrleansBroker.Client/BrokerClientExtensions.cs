@@ -15,11 +15,15 @@ public static class BrokerClientExtensions
     /// Makes sure a queue exists, like AMQP's passive-or-create declare: creates it with default
     /// options when missing and leaves an existing queue as it is, whatever its options.
     /// </summary>
-    public static async Task CreateQueueIfMissingAsync(this IBrokerClient client, string queue, CancellationToken cancellationToken = default)
+    public static Task CreateQueueIfMissingAsync(this IBrokerClient client, string queue, CancellationToken cancellationToken = default) =>
+        client.CreateQueueIfMissingAsync(queue, null, cancellationToken);
+
+    /// <summary>As <see cref="CreateQueueIfMissingAsync(IBrokerClient, string, CancellationToken)"/>, creating a missing queue with <paramref name="options"/>.</summary>
+    public static async Task CreateQueueIfMissingAsync(this IBrokerClient client, string queue, Queues.QueueOptions? options, CancellationToken cancellationToken = default)
     {
         try
         {
-            await client.CreateQueueAsync(queue, null, cancellationToken).ConfigureAwait(false);
+            await client.CreateQueueAsync(queue, options, cancellationToken).ConfigureAwait(false);
         }
         catch (Errors.BrokerException exception) when (exception.Code == Errors.BrokerErrorCode.QueueExistsWithOtherOptions)
         {

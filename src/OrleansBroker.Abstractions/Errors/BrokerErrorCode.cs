@@ -38,4 +38,10 @@ public enum BrokerErrorCode
 
     /// <summary>A subscription filter is malformed (routing-key pattern or header predicate); the subscription was not created.</summary>
     InvalidFilter = 12,
+
+    /// <summary>
+    /// The message's key (ordering key, else message id) belongs to another partition of the queue: the caller's
+    /// partition count is out of date. Nothing was stored; the client refreshes the count and publishes again.
+    /// </summary>
+    WrongPartition = 13,
 }

@@ -19,6 +19,13 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("info")]
     Task<QueueInfo> GetInfo();
 
+    /// <summary>
+    /// How many partitions the queue has (1 unless created with <see cref="QueueOptions.Partitions"/>). Clients ask once and
+    /// then publish to each message's partition (see <see cref="QueuePartitions"/>) and consume from every partition.
+    /// </summary>
+    [Alias("partitions")]
+    Task<int> GetPartitions();
+
     /// <summary>Removes every ready message (not those in flight); returns how many.</summary>
     [Alias("purge")]
     Task<long> Purge();

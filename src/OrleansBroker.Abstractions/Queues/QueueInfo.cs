@@ -10,6 +10,10 @@ namespace OrleansBroker.Queues;
 /// <param name="CreatedAt">When the queue was created.</param>
 /// <param name="Delayed">Of <paramref name="Ready"/>, messages waiting for a retry or scheduled time.</param>
 /// <param name="Bytes">Body bytes of all messages the queue holds (what <see cref="QueueOptions.MaxBytes"/> limits).</param>
+/// <param name="Partitions">
+/// Of a partitioned queue, each partition's share and the silo hosting it; the figures above are their sums (consumers:
+/// the most any partition has, since each consumer registers with every partition). Empty for a queue of one partition.
+/// </param>
 [GenerateSerializer, Immutable, Alias("ob.queue-info")]
 public sealed record QueueInfo(
     [property: Id(0)] string Name,
@@ -20,7 +24,8 @@ public sealed record QueueInfo(
     [property: Id(5)] QueueCounters Counters,
     [property: Id(6)] DateTimeOffset CreatedAt,
     [property: Id(7)] long Delayed = 0,
-    [property: Id(8)] long Bytes = 0)
+    [property: Id(8)] long Bytes = 0,
+    [property: Id(9)] IReadOnlyList<QueuePartitionInfo>? Partitions = null)
 {
     /// <summary>All messages the queue holds: ready plus in flight.</summary>
     public long Depth => Ready + InFlight;
@@ -37,3 +42,17 @@ public sealed record QueueCounters(
     [property: Id(5)] long Purged,
     [property: Id(6)] long Expired = 0,
     [property: Id(7)] long Dropped = 0);
+
+/// <summary>One partition of a partitioned queue, as <see cref="QueueInfo.Partitions"/> lists it.</summary>
+/// <param name="Name">The partition's grain name (<c>&lt;queue&gt;~i</c>; partition 0 is the queue's own name).</param>
+/// <param name="Ready">Messages waiting here.</param>
+/// <param name="InFlight">Messages delivered from here and not yet settled.</param>
+/// <param name="Consumers">Consumers registered here.</param>
+/// <param name="Silo">The silo hosting the partition now.</param>
+[GenerateSerializer, Immutable, Alias("ob.queue-partition-info")]
+public sealed record QueuePartitionInfo(
+    [property: Id(0)] string Name,
+    [property: Id(1)] long Ready,
+    [property: Id(2)] long InFlight,
+    [property: Id(3)] int Consumers,
+    [property: Id(4)] string Silo);

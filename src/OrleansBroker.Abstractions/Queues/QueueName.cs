@@ -6,7 +6,8 @@ namespace OrleansBroker.Queues;
 /// Queue naming rules: 1 to <see cref="BrokerLimits.MaxNameLength"/> characters of ASCII letters,
 /// digits, '.', '-' and '_', starting with a letter or digit. Names are case-sensitive. A topic
 /// subscription's queue is <c>&lt;topic&gt;/&lt;subscription&gt;</c>: two such names joined by one '/',
-/// created by subscribing, never directly.
+/// created by subscribing, never directly. A partition of a partitioned queue is <c>&lt;queue&gt;~&lt;index&gt;</c>
+/// (see <see cref="QueuePartitions"/>), created with its queue.
 /// </summary>
 public static class QueueName
 {
@@ -25,6 +26,11 @@ public static class QueueName
     /// <summary>Why <paramref name="name"/> is not a valid queue name, or <see langword="null"/> if it is.</summary>
     public static string? Explain(string? name)
     {
+        if (name is not null && QueuePartitions.Parse(name) is (var queue, > 0))
+        {
+            return Explain(queue);
+        }
+
         var slash = name?.IndexOf('/', StringComparison.Ordinal) ?? -1;
         if (slash >= 0 && name!.Length <= BrokerLimits.MaxNameLength)
         {

@@ -96,6 +96,18 @@ public sealed record QueueOptions
     [Id(9)]
     public OverflowPolicy Overflow { get; init; } = OverflowPolicy.RejectPublish;
 
+    /// <summary>Largest <see cref="Partitions"/>: 64.</summary>
+    public const int MaxPartitions = 64;
+
+    /// <summary>
+    /// How many partitions the queue is spread over, each its own grain (so its own silo, log and lock): 1 (default) to 64.
+    /// A message with an ordering key, else with a producer-set id, goes to the partition of the key's hash (per-key order and
+    /// deduplication hold); others are spread. Consumers receive from every partition. See <see cref="QueuePartitions"/>.
+    /// <see cref="MaxLength"/> and <see cref="MaxBytes"/> apply per partition.
+    /// </summary>
+    [Id(10)]
+    public int Partitions { get; init; } = 1;
+
     /// <summary>Whether <see cref="MaxLength"/> or <see cref="MaxBytes"/> is set.</summary>
     public bool HasLengthLimit => MaxLength is not null || MaxBytes is not null;
 
@@ -147,6 +159,11 @@ public sealed record QueueOptions
         if (MaxLength is < 1 || MaxBytes is < 1)
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, "MaxLength and MaxBytes must be at least 1, or null for no limit.");
+        }
+
+        if (Partitions < 1 || Partitions > MaxPartitions)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Partitions {Partitions} is out of range 1 to {MaxPartitions}.");
         }
 
         if (!Enum.IsDefined(Overflow))

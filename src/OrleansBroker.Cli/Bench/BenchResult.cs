@@ -57,6 +57,12 @@ internal sealed record BenchResult
 
     public long? AckFailures { get; init; }
 
+    /// <summary>Publish calls tried again after an error (with <c>--retry-publishes</c>).</summary>
+    public long? PublishRetries { get; init; }
+
+    /// <summary>Partitions of the bench queue, when more than one.</summary>
+    public int? Partitions { get; init; }
+
     public long? Foreign { get; init; }
 
     public double? BrokerRssMb { get; init; }

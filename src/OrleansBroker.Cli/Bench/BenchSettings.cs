@@ -26,6 +26,15 @@ internal sealed record BenchSettings
 
     public int? BrokerPid { get; init; }
 
+    /// <summary>Partitions of the bench queue when the bench creates it (an existing queue keeps its own).</summary>
+    public int Partitions { get; init; } = 1;
+
+    /// <summary>
+    /// Whether a failed publish is tried again, with the same message ids, until it is confirmed: what a producer does through a
+    /// silo failure. Off by default, so a broker error ends a throughput run instead of hiding in it.
+    /// </summary>
+    public bool RetryPublishes { get; init; }
+
     /// <summary>Messages each producer sends; the first ones take the remainder.</summary>
     public long[] PerProducer() =>
         Enumerable.Range(0, Producers).Select(p => Messages / Producers + (p < Messages % Producers ? 1 : 0)).ToArray();

@@ -7,15 +7,28 @@ namespace OrleansBroker.Cli.Bench;
 /// <remarks>Producer ids run from <paramref name="firstProducer"/>; a body names its producer, so filler can be told apart from a measured run.</remarks>
 internal sealed class ProducerGroup(Func<IReadOnlyList<BrokerMessage>, CancellationToken, Task> publish, long[] perProducer, int size, int batch, int inflight, int firstProducer = 0)
 {
+    /// <summary>Pause before a failed publish is tried again.</summary>
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(200);
+
     private long _confirmed;
+    private long _retries;
 
     public long Confirmed => Interlocked.Read(ref _confirmed);
+
+    public long Retries => Interlocked.Read(ref _retries);
+
+    /// <summary>
+    /// Whether a failed publish call is sent again until confirmed. Messages then carry ids (<c>p{producer}-{sequence}</c>),
+    /// so a call that was stored before it failed is deduplicated by the queue, not stored twice.
+    /// </summary>
+    public bool Retry { get; init; }
 
     public Task RunAsync(CancellationToken cancellationToken) => Task.WhenAll(perProducer.Select((count, producer) => Task.Run(() =>
     {
         long last = 0;
-        return PipelinedPublisher.RunAsync(publish, count, batch, inflight,
-            sequence => new BrokerMessage(null, BenchPayload.Create(firstProducer + producer, sequence, size), "application/octet-stream"),
+        var id = firstProducer + producer;
+        return PipelinedPublisher.RunAsync(Retry ? RetryingAsync : publish, count, batch, inflight,
+            sequence => new BrokerMessage(Retry ? $"p{id}-{sequence}" : null, BenchPayload.Create(id, sequence, size), "application/octet-stream"),
             done =>
             {
                 Interlocked.Add(ref _confirmed, done - last);
@@ -23,6 +36,24 @@ internal sealed class ProducerGroup(Func<IReadOnlyList<BrokerMessage>, Cancellat
             },
             cancellationToken);
     }, cancellationToken)));
+
+    private async Task RetryingAsync(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await publish(messages, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _retries);
+                Console.Error.WriteLine($"publish failed, trying again: {exception.GetBaseException().Message}");
+                await Task.Delay(RetryPause, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 }
 
 /// <summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using OrleansBroker.Client;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
+using OrleansBroker.Queues;
 
 namespace OrleansBroker.Cli.Bench;
 
@@ -17,13 +18,14 @@ internal static class Scenarios
     /// </summary>
     public static async Task<BenchResult> QueueAsync(IBrokerClient broker, BenchSettings s, CancellationToken cancellationToken)
     {
-        await PrepareEmptyQueueAsync(broker, s.Queue, cancellationToken);
+        await PrepareEmptyQueueAsync(broker, s.Queue, s.Partitions, cancellationToken);
         var perProducer = s.PerProducer();
         var tracker = new DeliveryTracker(perProducer);
         var consumers = s.Consumers > 0 ? new ConsumerGroup(broker, s.Queue, s.Consumers, s.Prefetch, tracker) : null;
-        var producers = new ProducerGroup(PipelinedPublisher.ToQueue(broker, s.Queue), perProducer, s.Size, s.Batch, s.Inflight);
+        var producers = new ProducerGroup(PipelinedPublisher.ToQueue(broker, s.Queue), perProducer, s.Size, s.Batch, s.Inflight) { Retry = s.RetryPublishes };
         var clock = Stopwatch.StartNew();
-        string Describe() => $"queue: published {producers.Confirmed}/{s.Messages}, received {tracker.Received} ({BenchResult.Rate(tracker.Received, clock.Elapsed)} msg/s)";
+        string Describe() => $"queue: published {producers.Confirmed}/{s.Messages}, received {tracker.Received} ({BenchResult.Rate(tracker.Received, clock.Elapsed)} msg/s)"
+            + (s.RetryPublishes ? $", {producers.Retries} publish retries" : "");
 
         var published = await Watch.UntilAsync(producers.RunAsync(cancellationToken), () => producers.Confirmed + tracker.Received, Describe, s.IdleTimeout, cancellationToken);
         var publishElapsed = clock.Elapsed;
@@ -49,6 +51,8 @@ internal static class Scenarios
         {
             PublishMsgsPerS = BenchResult.Rate(producers.Confirmed, publishElapsed),
             AckFailures = consumers?.Acks.Failed,
+            PublishRetries = s.RetryPublishes ? producers.Retries : null,
+            Partitions = s.Partitions > 1 ? s.Partitions : null,
             Foreign = consumers is null ? null : tracker.Foreign,
             Batch = s.Batch,
             Inflight = s.Inflight,
@@ -103,7 +107,7 @@ internal static class Scenarios
     /// </summary>
     public static async Task<BenchResult> LatencyAsync(IBrokerClient broker, BenchSettings s, double rate, CancellationToken cancellationToken)
     {
-        await PrepareEmptyQueueAsync(broker, s.Queue, cancellationToken);
+        await PrepareEmptyQueueAsync(broker, s.Queue, s.Partitions, cancellationToken);
         var tracker = new DeliveryTracker([s.Messages]);
         var consumers = new ConsumerGroup(broker, s.Queue, Math.Max(1, s.Consumers), s.Prefetch, tracker);
         var publishes = new CallWindow();
@@ -161,7 +165,7 @@ internal static class Scenarios
     /// </summary>
     public static async Task<IReadOnlyList<BenchResult>> DepthAsync(IBrokerClient broker, BenchSettings s, IReadOnlyList<long> depths, Action<BenchResult> print, CancellationToken cancellationToken)
     {
-        await PrepareEmptyQueueAsync(broker, s.Queue, cancellationToken);
+        await PrepareEmptyQueueAsync(broker, s.Queue, s.Partitions, cancellationToken);
         var results = new List<BenchResult>();
         foreach (var depth in depths.Order())
         {
@@ -205,7 +209,7 @@ internal static class Scenarios
         {
             await using (var connection = await ConnectWhenUpAsync(connect, silo, cancellationToken))
             {
-                await PrepareEmptyQueueAsync(connection.Broker, s.Queue, cancellationToken);
+                await PrepareEmptyQueueAsync(connection.Broker, s.Queue, s.Partitions, cancellationToken);
                 await FillAsync(connection.Broker, s.Queue, s.Messages, s.Size, s.IdleTimeout, cancellationToken, producer: 0);
             }
 
@@ -316,9 +320,9 @@ internal static class Scenarios
         }
     }
 
-    private static async Task PrepareEmptyQueueAsync(IBrokerClient broker, string queue, CancellationToken cancellationToken)
+    private static async Task PrepareEmptyQueueAsync(IBrokerClient broker, string queue, int partitions, CancellationToken cancellationToken)
     {
-        await broker.CreateQueueIfMissingAsync(queue, cancellationToken);
+        await broker.CreateQueueIfMissingAsync(queue, new QueueOptions { Partitions = partitions }, cancellationToken);
         var info = await broker.GetQueueInfoAsync(queue, cancellationToken);
         if (info.InFlight > 0)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using OrleansBroker.Cli.Bench;
+using OrleansBroker.Queues;
 
 namespace OrleansBroker.Cli.Commands;
 
@@ -19,6 +20,11 @@ internal static class BenchCommand
     private static readonly Option<int> Prefetch = new("--prefetch") { Description = "Unacked deliveries per consumer, 1 to 10000. Default 500.", DefaultValueFactory = _ => 500 };
     private static readonly Option<string?> Queue = new("--queue") { Description = "Queue to use (purged first). Default: a new bench-<id> queue, deleted afterwards." };
     private static readonly Option<double> Timeout = new("--timeout") { Description = "Stop a run with no progress for this many seconds. Default 30.", DefaultValueFactory = _ => 30 };
+    private static readonly Option<int> Partitions = new("--partitions") { Description = "Partitions of the bench queue when the bench creates it, 1 to 64. Default 1.", DefaultValueFactory = _ => 1 };
+    private static readonly Option<bool> RetryPublishes = new("--retry-publishes")
+    {
+        Description = "Try a failed publish again (same message ids, so the queue deduplicates) until it is confirmed, as a producer would through a silo failure. Default off: an error ends the run.",
+    };
     private static readonly Option<int?> BrokerPid = new("--broker-pid") { Description = "PID of the silo on this machine: its RSS goes in the result (Linux)." };
 
     public static Command Create()
@@ -36,7 +42,7 @@ internal static class BenchCommand
     {
         var command = new Command("queue", "P producers publish N messages (durable, confirmed) while C consumers receive and ack each.")
         {
-            Messages, Size, Producers, Consumers, Batch, Inflight, Prefetch, Queue, Timeout, BrokerPid,
+            Messages, Size, Producers, Consumers, Batch, Inflight, Prefetch, Queue, Timeout, BrokerPid, Partitions, RetryPublishes,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(parse, async (connection, settings) =>
         {
@@ -205,6 +211,8 @@ internal static class BenchCommand
             Prefetch = Get(parse, Prefetch, defaults.Prefetch),
             IdleTimeout = TimeSpan.FromSeconds(Get(parse, Timeout, defaults.IdleTimeout.TotalSeconds)),
             BrokerPid = Get(parse, BrokerPid, null),
+            Partitions = Get(parse, Partitions, defaults.Partitions),
+            RetryPublishes = Get(parse, RetryPublishes, defaults.RetryPublishes),
         };
         Check(settings.Messages is >= 1 and <= 100_000_000, "--messages must be 1 to 100000000");
         Check(settings.Size >= BenchPayload.HeaderBytes && settings.Size <= BrokerLimits.AbsoluteMaxMessageBytes, $"--size must be {BenchPayload.HeaderBytes} to {BrokerLimits.AbsoluteMaxMessageBytes}");
@@ -214,6 +222,7 @@ internal static class BenchCommand
         Check(settings.Inflight is >= 1 and <= 64, "--inflight must be 1 to 64");
         Check(settings.Prefetch >= 1 && settings.Prefetch <= BrokerLimits.MaxPrefetch, $"--prefetch must be 1 to {BrokerLimits.MaxPrefetch}");
         Check(settings.IdleTimeout > TimeSpan.Zero, "--timeout must be more than 0");
+        Check(settings.Partitions is >= 1 and <= QueueOptions.MaxPartitions, $"--partitions must be 1 to {QueueOptions.MaxPartitions}");
         return settings;
     }
 

@@ -88,6 +88,15 @@ internal static class QueueCommands
             purged:         {info.Counters.Purged}
             expired:        {info.Counters.Expired}
             dropped (full): {info.Counters.Dropped}
+            partitions:     {o.Partitions}
             """);
+        if (info.Partitions is { Count: > 0 } partitions)
+        {
+            Console.WriteLine($"{"PARTITION",-44} {"READY",10} {"IN-FLIGHT",10} {"CONSUMERS",10}  SILO");
+            foreach (var p in partitions)
+            {
+                Console.WriteLine($"{p.Name,-44} {p.Ready,10} {p.InFlight,10} {p.Consumers,10}  {p.Silo}");
+            }
+        }
     }
 }

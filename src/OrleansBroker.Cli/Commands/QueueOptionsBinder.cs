@@ -19,11 +19,12 @@ internal sealed class QueueOptionsBinder
     private readonly Option<string?> _dedup = new("--dedup-window") { Description = "A repeated message id within this window is accepted once (0 turns it off; at most 7 days). Default 10m." };
     private readonly Option<long?> _maxLength = new("--max-length") { Description = "Most messages the queue holds. Default no limit." };
     private readonly Option<long?> _maxBytes = new("--max-bytes") { Description = "Most body bytes the queue holds. Default no limit." };
+    private readonly Option<int?> _partitions = new("--partitions") { Description = "Partitions (grains, spread over silos) the queue is split into, 1 to 64. Default 1." };
     private readonly Option<OverflowPolicy> _overflow = new("--overflow") { Description = "At a limit: RejectPublish (default), DropOldest or DeadLetterOldest." };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _lease, _attempts, _dlq, _retry, _retryDelay, _retryMax, _retryMultiplier, _retryJitter, _ttl, _deadLetterExpired, _dedup, _maxLength, _maxBytes, _overflow })
+        foreach (var option in new Option[] { _lease, _attempts, _dlq, _retry, _retryDelay, _retryMax, _retryMultiplier, _retryJitter, _ttl, _deadLetterExpired, _dedup, _maxLength, _maxBytes, _overflow, _partitions })
         {
             command.Options.Add(option);
         }
@@ -52,6 +53,7 @@ internal sealed class QueueOptionsBinder
             MaxLength = parse.GetValue(_maxLength),
             MaxBytes = parse.GetValue(_maxBytes),
             Overflow = parse.GetValue(_overflow),
+            Partitions = parse.GetValue(_partitions) ?? defaults.Partitions,
         };
     }
 }

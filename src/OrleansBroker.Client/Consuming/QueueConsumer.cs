@@ -7,10 +7,10 @@ using OrleansBroker.Queues;
 namespace OrleansBroker.Client.Consuming;
 
 /// <summary>
-/// A push registration with one queue. The queue calls <see cref="IConsumerObserver.Deliver"/> with batches; they
-/// land in a channel the application reads. The registration is renewed on the interval the queue
-/// asks for, and retried every second while the queue is unreachable, so a consumer resumes by
-/// itself after a silo restart.
+/// A push registration with one queue: with every partition of it (see <see cref="QueuePartitions"/>), all feeding one
+/// channel the application reads. The queue calls <see cref="IConsumerObserver.Deliver"/> with batches. The registrations
+/// are renewed on the interval the queue asks for, and retried every second while the queue is unreachable, so a consumer
+/// resumes by itself after a silo restart; a renewal also picks up partitions added since.
 /// </summary>
 internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposable
 {
@@ -19,11 +19,13 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
     private readonly IClusterClient _cluster;
     private readonly IQueueGrain _queue;
     private readonly int _prefetch;
+    private readonly bool _onePartition;
     private readonly ILogger _logger;
     private readonly Channel<Delivery.Delivery> _deliveries = Channel.CreateUnbounded<Delivery.Delivery>(new() { SingleWriter = false });
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IConsumerObserver? _reference;
+    private int _partitions = 1;
     private Task _renewLoop = Task.CompletedTask;
     private int _disposed;
 
@@ -33,6 +35,9 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
         Queue = queue;
         _queue = cluster.GetGrain<IQueueGrain>(queue);
         _prefetch = options.Prefetch;
+
+        // Consuming one partition by its own name ("orders~2") registers with that partition only.
+        _onePartition = QueuePartitions.Parse(queue).Index > 0;
         ConsumerId = options.ConsumerId ?? Guid.NewGuid().ToString("N");
         _logger = logger;
     }
@@ -50,9 +55,33 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _reference = _cluster.CreateObjectReference<IConsumerObserver>(this);
-        var registration = await _queue.Subscribe(ConsumerId, _prefetch, _reference).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var registration = await RegisterAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         _renewLoop = Task.Run(() => RenewLoopAsync(registration.RenewEvery), CancellationToken.None);
     }
+
+    /// <summary>
+    /// Registers with partition 0 (the queue's own grain), which says how many partitions there are, then with the others.
+    /// The prefetch is shared out: each partition gets ceil(prefetch / partitions), so a consumer holds about its prefetch in all.
+    /// </summary>
+    private async Task<ConsumerRegistration> RegisterAsync()
+    {
+        var perPartition = Math.Max(1, (_prefetch + _partitions - 1) / _partitions);
+        var registration = await _queue.Subscribe(ConsumerId, perPartition, _reference!).ConfigureAwait(false);
+        var partitions = _onePartition ? 1 : registration.Partitions;
+        if (partitions != _partitions)
+        {
+            _partitions = partitions;
+            perPartition = Math.Max(1, (_prefetch + partitions - 1) / partitions);
+            registration = await _queue.Subscribe(ConsumerId, perPartition, _reference!).ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(Partitions().Select(p => p.Subscribe(ConsumerId, perPartition, _reference!))).ConfigureAwait(false);
+        return registration;
+    }
+
+    /// <summary>The partitions other than the queue's own grain.</summary>
+    private IEnumerable<IQueueGrain> Partitions() =>
+        Enumerable.Range(1, _partitions - 1).Select(i => _cluster.GetGrain<IQueueGrain>(QueuePartitions.NameOf(Queue, i)));
 
     Task IConsumerObserver.Deliver(IReadOnlyList<Delivery.Delivery> deliveries)
     {
@@ -72,7 +101,7 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
             try
             {
                 await Task.Delay(wait, _stop.Token).ConfigureAwait(false);
-                var registration = await _queue.Subscribe(ConsumerId, _prefetch, _reference!).WaitAsync(_stop.Token).ConfigureAwait(false);
+                var registration = await RegisterAsync().WaitAsync(_stop.Token).ConfigureAwait(false);
                 wait = registration.RenewEvery;
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -115,7 +144,7 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
         await StopReceivingAsync().ConfigureAwait(false);
         try
         {
-            await _queue.Unsubscribe(ConsumerId).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await Task.WhenAll(Partitions().Prepend(_queue).Select(p => p.Unsubscribe(ConsumerId))).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
         catch (Exception exception)
         {

@@ -7,8 +7,8 @@ using Orleans.Configuration;
 using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
 using Orleans.Storage;
+using OrleansBroker.Server.Queues;
 using OrleansBroker.Server.Storage;
-
 using OrleansBroker.Server.Topics.Transforms;
 
 namespace OrleansBroker.Server.Hosting;
@@ -39,6 +39,7 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<IMessageTransform, HeaderEnrichTransform>();
         services.AddSingleton<IMessageTransform, ContentTypeTransform>();
         services.AddSingleton<TransformRegistry>();
+        services.AddPlacementDirector<QueuePartitionPlacement, QueuePartitionPlacementDirector>();
         services.TryAddSingleton(Options.Create(options));
         services.AddReminders();
         services.Configure<ReminderOptions>(reminders =>

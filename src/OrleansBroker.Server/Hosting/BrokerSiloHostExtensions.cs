@@ -76,6 +76,8 @@ public static partial class BrokerSiloHostExtensions
                 break;
         }
 
+        // Failure detection, as Orleans names it (Broker:Membership:ProbeTimeout, :NumMissedProbesLimit, ...); Orleans' defaults otherwise.
+        silo.Configure<ClusterMembershipOptions>(section.GetSection("Membership"));
         silo.Services.AddHostedService(sp => new StartupReport(broker, hosting, sp));
         return silo;
     }

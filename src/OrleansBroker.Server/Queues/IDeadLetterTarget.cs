@@ -15,7 +15,7 @@ internal interface IDeadLetterTarget : IGrainWithStringKey
 
     /// <summary>Messages redriven from a dead-letter queue back to this one: stored without deduplication (their ids were seen before).</summary>
     [Alias("redriven")]
-    Task AcceptRedriven(IReadOnlyList<BrokerMessage> messages);
+    Task<IReadOnlyList<PublishReceipt>> AcceptRedriven(IReadOnlyList<BrokerMessage> messages);
 
     /// <summary>Creates a topic subscription's queue (<c>topic/subscription</c>), which clients cannot create directly.</summary>
     [Alias("create-subscription")]

@@ -61,7 +61,7 @@ internal sealed partial class QueueGrain
         }
 
         Dispatch();
-        return Task.FromResult(new ConsumerRegistration(_options.ConsumerRenewInterval, _options.ConsumerRenewInterval * 3));
+        return Task.FromResult(new ConsumerRegistration(_options.ConsumerRenewInterval, _options.ConsumerRenewInterval * 3, PartitionCount));
     }
 
     public Task Unsubscribe(string consumerId)
@@ -447,7 +447,7 @@ internal sealed partial class QueueGrain
 
     private void DeadLetter(LogEntry entry, string reason)
     {
-        if (Options.ResolveDeadLetterQueue(_name) is null)
+        if (Options.ResolveDeadLetterQueue(_queue) is null)
         {
             // Only an explicit dead-letter nack gets here (a queue without a DLQ has unlimited attempts): the consumer asked to drop it.
             LogDroppedWithoutDeadLetterQueue(_name, entry.Sequence, reason);
@@ -483,7 +483,7 @@ internal sealed partial class QueueGrain
         _deadLettering = true;
         try
         {
-            var target = GrainFactory.GetGrain<IDeadLetterTarget>(Options.ResolveDeadLetterQueue(_name)!);
+            var target = GrainFactory.GetGrain<IDeadLetterTarget>(Options.ResolveDeadLetterQueue(_queue)!);
             while (_deadLetterOutbox.Count > 0)
             {
                 var batch = _deadLetterOutbox.Take(DeadLetterBatch).ToList();
@@ -521,7 +521,7 @@ internal sealed partial class QueueGrain
     }
 
     private BrokerMessage ToDeadLetter(LogEntry entry, StoredMessage message, string reason) =>
-        new(message.MessageId, message.Body, message.ContentType, DeadLetterHeaders.With(message.Headers, reason, _name, entry.Attempts, message.EnqueuedAt),
+        new(message.MessageId, message.Body, message.ContentType, DeadLetterHeaders.With(message.Headers, reason, _queue, entry.Attempts, message.EnqueuedAt),
             message.RoutingKey, Priority: message.Priority, OrderingKey: message.OrderingKey);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} registered (prefetch {Prefetch})")]

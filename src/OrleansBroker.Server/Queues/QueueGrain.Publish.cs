@@ -18,7 +18,7 @@ internal sealed partial class QueueGrain
     {
         EnsureCreated();
         MessageValidator.Validate(message, _options.MaxMessageBytes);
-        return (await AppendAsync([message], deduplicate: true))[0];
+        return (await PlaceAsync([message], m => AppendAsync(m, deduplicate: true), (partition, m) => GrainFactory.GetGrain<IQueueGrain>(partition).PublishBatch(m)))[0];
     }
 
     public async Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages)
@@ -30,7 +30,7 @@ internal sealed partial class QueueGrain
             MessageValidator.Validate(message, _options.MaxMessageBytes);
         }
 
-        return await AppendAsync(messages, deduplicate: true);
+        return await PlaceAsync(messages, m => AppendAsync(m, deduplicate: true), (partition, m) => GrainFactory.GetGrain<IQueueGrain>(partition).PublishBatch(m));
     }
 
     public async Task AcceptDeadLetters(IReadOnlyList<BrokerMessage> messages)
@@ -44,13 +44,13 @@ internal sealed partial class QueueGrain
         await AppendAsync(messages, deduplicate: false);
     }
 
-    public async Task AcceptRedriven(IReadOnlyList<BrokerMessage> messages)
+    public async Task<IReadOnlyList<PublishReceipt>> AcceptRedriven(IReadOnlyList<BrokerMessage> messages)
     {
         EnsureCreated();
         ValidateBatch(messages);
 
         // Not deduplicated: the redriven message has the id of its first publish, which is likely still in the window.
-        await AppendAsync(messages, deduplicate: false);
+        return await PlaceAsync(messages, m => AppendAsync(m, deduplicate: false), (partition, m) => GrainFactory.GetGrain<IDeadLetterTarget>(partition).AcceptRedriven(m));
     }
 
     /// <summary>

@@ -17,6 +17,7 @@ namespace OrleansBroker.Server.Queues;
 /// <c>QueueGrain.Publish.cs</c> the way in, <c>QueueGrain.Delivery.cs</c> the way out.
 /// </summary>
 [Reentrant]
+[QueuePartitionPlacement]
 internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget, IRemindable, IMessageLogListener
 {
     private const string LeaseReminder = "leases";
@@ -44,6 +45,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _name = this.GetPrimaryKeyString();
+        (_queue, _partition) = QueuePartitions.Parse(_name);
         _log = new MessageLog(_storage, this.GetGrainId(), new MessageLogOptions(_options.SegmentMaxBytes, _options.SegmentMaxMessages, _options.ResidentBytesPerQueue), _logger, this);
         _wakeTimer = this.RegisterGrainTimer(OnWakeAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
         var first = await _log.LoadAsync();
@@ -78,6 +80,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     public Task<QueueInfo> Create(QueueOptions options)
     {
         QueueName.Validate(_name);
+        RefusePartitionAdmin("create");
         if (QueueName.IsSubscriptionQueue(_name) && !_log.Meta.Created && !_name.EndsWith(QueueName.DeadLetterSuffix, StringComparison.Ordinal))
         {
             throw new BrokerException(BrokerErrorCode.QueueNotFound,
@@ -93,7 +96,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     {
         QueueName.Validate(_name);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate(_name);
+        options.Validate(_queue);
         if (_log.Meta.Created)
         {
             if (options != Options)
@@ -114,15 +117,26 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
             LogCreated(_name, Describe(options));
         }
 
+        if (_partition > 0)
+        {
+            return Info();
+        }
+
+        // After this partition's commit, so a partition that exists always has its queue; a failure is mended by creating again.
+        if (LeadsPartitions)
+        {
+            await Task.WhenAll(OtherPartitions<IQueuePartitionGrain>().Select(p => p.CreatePartition(options)));
+        }
+
         // After the commit, so a listed queue always exists; a failure here is mended by creating again.
         await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).Add(_name);
-        return Info();
+        return LeadsPartitions ? await PartitionedInfoAsync() : Info();
     }
 
-    public Task<QueueInfo> GetInfo()
+    public async Task<QueueInfo> GetInfo()
     {
         EnsureCreated();
-        return Task.FromResult(Info());
+        return LeadsPartitions ? await PartitionedInfoAsync() : Info();
     }
 
     public async Task<long> Purge()
@@ -153,12 +167,30 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
 
         _log.UpdateMeta(meta => meta.Counters = meta.Counters with { Purged = meta.Counters.Purged + purged });
         await _log.CommitAsync();
+        if (LeadsPartitions)
+        {
+            purged += (await Task.WhenAll(OtherPartitions<IQueueGrain>().Select(p => p.Purge()))).Sum();
+        }
+
         return purged;
     }
 
-    public async Task Delete()
+    public Task Delete()
+    {
+        RefusePartitionAdmin("delete");
+        return DeleteCore();
+    }
+
+    private async Task DeleteCore()
     {
         EnsureCreated();
+
+        // The other partitions first: a failure part-way leaves partition 0, which can delete again.
+        if (LeadsPartitions)
+        {
+            await Task.WhenAll(OtherPartitions<IQueuePartitionGrain>().Select(p => p.DeletePartition()));
+        }
+
         foreach (var consumer in _consumers.Values.ToList())
         {
             RemoveConsumer(consumer, requeue: false);
@@ -174,7 +206,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         _expiries.Clear();
         _deadLetterOutbox.Clear();
         await _log.DeleteAllAsync();
-        await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).Remove(_name);
+        if (_partition == 0)
+        {
+            await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).Remove(_name);
+        }
+
         if (await this.GetReminder(LeaseReminder) is { } reminder)
         {
             await this.UnregisterReminder(reminder);
@@ -286,7 +322,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     private static string Describe(QueueOptions options) =>
         $"lease {options.LeaseDuration}, max attempts {options.MaxDeliveryAttempts}, dead-letter queue '{options.DeadLetterQueue ?? "(default)"}', retry {options.Retry}, " +
         $"ttl {options.DefaultTimeToLive?.ToString() ?? "none"}{(options.DeadLetterExpired ? " (dead-lettered)" : "")}, dedup window {options.DeduplicationWindow}, " +
-        $"max length {options.MaxLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, max bytes {options.MaxBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, overflow {options.Overflow}";
+        $"max length {options.MaxLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, max bytes {options.MaxBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, overflow {options.Overflow}, partitions {options.Partitions}";
 
     private void Count(Func<QueueCounters, QueueCounters> change) => _log.UpdateMeta(meta => meta.Counters = change(meta.Counters));
 

@@ -13,7 +13,7 @@ namespace OrleansBroker.Tests.Cluster;
 
 /// <summary>
 /// Three silos on Azure Storage (a real Azurite): producers and a consumer running, the silo that hosts the queue
-/// killed mid-run. Nothing confirmed is lost, duplicates stay within what was leased at the kill, and delivery
+/// (with partitions: its partition 0, and a third of the others) killed mid-run. Nothing confirmed is lost, duplicates stay within what was leased at the kill, and delivery
 /// resumes on another silo.
 /// </summary>
 public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
@@ -27,8 +27,10 @@ public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
 
     public Task DisposeAsync() => _azurite.DisposeAsync();
 
-    [Fact]
-    public async Task Killing_the_silo_that_hosts_a_queue_loses_no_confirmed_message_and_delivery_resumes()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(6)]
+    public async Task Killing_the_silo_that_hosts_a_queue_loses_no_confirmed_message_and_delivery_resumes(int partitions)
     {
         // Named once: the configure callback runs on every silo, and they must all share one container and table.
         var container = Azurite.UniqueName("c");
@@ -46,7 +48,12 @@ public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
             m.NumMissedProbesLimit = 2;
         }));
         var broker = cluster.Broker;
-        await broker.CreateQueueAsync("work", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(10) });
+        var created = await broker.CreateQueueAsync("work", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(10), Partitions = partitions });
+        if (partitions > 1)
+        {
+            // Placement puts a queue's partitions on consecutive silos: all three take a share.
+            Assert.Equal(3, created.Partitions!.Select(p => p.Silo).Distinct().Count());
+        }
 
         var received = new ConcurrentDictionary<string, int>();
         var receivedAfterKill = 0;
@@ -114,5 +121,8 @@ public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(duplicates <= 2 * Prefetch, $"{duplicates} duplicates; only deliveries leased at the kill (prefetch {Prefetch}) and acks not yet stored may come again");
         var newHost = await management.GetActivationAddress(cluster.Grains.GetGrain<IQueueGrain>("work"));
         Assert.NotEqual(host, newHost);
+        var after = await broker.GetQueueInfoAsync("work");
+        Assert.Equal(0, after.Depth);
+        Assert.All(after.Partitions ?? [], p => Assert.NotEqual(victim.SiloAddress.ToString(), p.Silo));
     }
 }
