@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace OrleansBroker.Delivery;
 
 /// <summary>
@@ -11,4 +13,11 @@ public interface IConsumerObserver : IGrainObserver
     /// <summary>Hands over deliveries; implementations queue them and return at once.</summary>
     [Alias("deliver")]
     Task Deliver(IReadOnlyList<Delivery> deliveries);
+
+    /// <summary>
+    /// The queue is deactivating gracefully (its silo shuts down) and hands its leases to its next activation: register again
+    /// now rather than at the next renewal, so delivery resumes at once. Deliveries already received stay valid.
+    /// </summary>
+    [Alias("moving"), OneWay]
+    Task Moving();
 }

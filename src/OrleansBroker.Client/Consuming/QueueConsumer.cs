@@ -23,6 +23,9 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
     private readonly ILogger _logger;
     private readonly Channel<Delivery.Delivery> _deliveries = Channel.CreateUnbounded<Delivery.Delivery>(new() { SingleWriter = false });
     private readonly CancellationTokenSource _stop = new();
+
+    /// <summary>Released when a queue says it is moving: the renew loop registers again at once.</summary>
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IConsumerObserver? _reference;
     private int _partitions = 1;
@@ -83,6 +86,20 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
     private IEnumerable<IQueueGrain> Partitions() =>
         Enumerable.Range(1, _partitions - 1).Select(i => _cluster.GetGrain<IQueueGrain>(QueuePartitions.NameOf(Queue, i)));
 
+    Task IConsumerObserver.Moving()
+    {
+        // Wakes the renew loop: the next registration reaches the queue's next activation.
+        lock (_wake)
+        {
+            if (Volatile.Read(ref _disposed) == 0 && _wake.CurrentCount == 0)
+            {
+                _wake.Release();
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
     Task IConsumerObserver.Deliver(IReadOnlyList<Delivery.Delivery> deliveries)
     {
         foreach (var delivery in deliveries)
@@ -100,7 +117,7 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
         {
             try
             {
-                await Task.Delay(wait, _stop.Token).ConfigureAwait(false);
+                await _wake.WaitAsync(wait, _stop.Token).ConfigureAwait(false);
                 var registration = await RegisterAsync().WaitAsync(_stop.Token).ConfigureAwait(false);
                 wait = registration.RenewEvery;
             }
@@ -160,6 +177,10 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
         _deliveries.Writer.TryComplete();
         _completion.TrySetResult();
         _stop.Dispose();
+        lock (_wake)
+        {
+            _wake.Dispose();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer} of {Queue}: renewing the registration failed; retrying every second")]

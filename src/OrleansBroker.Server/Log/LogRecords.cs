@@ -43,7 +43,22 @@ internal sealed class LogMeta
 
     /// <summary>Next deduplication record id to write; records at or above it are not part of the log.</summary>
     [Id(12)] public long NextDedup { get; set; }
+
+    /// <summary>
+    /// Deliveries out when the queue last deactivated gracefully (silo shutdown, a move): the next activation keeps them leased
+    /// to the same consumer and token until they expire, so the consumer's acks still land and nothing is delivered twice.
+    /// Cleared by the next commit after that activation has read it.
+    /// </summary>
+    [Id(13)] public List<HandedOffLease> Leases { get; set; } = [];
 }
+
+/// <summary>A lease handed from one activation of a queue to the next (see <see cref="LogMeta.Leases"/>).</summary>
+[GenerateSerializer, Immutable, Alias("ob.handed-off-lease")]
+internal sealed record HandedOffLease(
+    [property: Id(0)] long Sequence,
+    [property: Id(1)] string ConsumerId,
+    [property: Id(2)] long Token,
+    [property: Id(3)] long ExpiresAtTicks);
 
 /// <summary>A producer-set message id the queue accepted: a repeat within the dedup window gets this receipt.</summary>
 [GenerateSerializer, Immutable, Alias("ob.dedup-mark")]

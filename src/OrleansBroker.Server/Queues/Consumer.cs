@@ -21,5 +21,8 @@ internal sealed class Consumer(string id, IConsumerObserver observer, int prefet
 
     public bool Sending { get; set; }
 
+    /// <summary>The send loop running for this consumer, if any.</summary>
+    public Task Send { get; set; } = Task.CompletedTask;
+
     public bool HasCredit => InFlight < Prefetch;
 }

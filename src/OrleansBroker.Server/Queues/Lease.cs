@@ -8,4 +8,7 @@ internal sealed class Lease(string consumerId, long token, DateTimeOffset expire
     public long Token { get; } = token;
 
     public DateTimeOffset ExpiresAt { get; set; } = expiresAt;
+
+    /// <summary>Whether the consumer is known to have the delivery (its Deliver call returned): only such leases are handed off.</summary>
+    public bool Received { get; set; }
 }

@@ -54,7 +54,8 @@ internal sealed partial class QueueGrain
         }
         else
         {
-            consumer = new Consumer(consumerId, observer, prefetch, now);
+            // Leases handed over from the previous activation count against its prefetch.
+            consumer = new Consumer(consumerId, observer, prefetch, now) { InFlight = _leases.Values.Count(l => l.ConsumerId == consumerId) };
             _consumers.Add(consumerId, consumer);
             _rotation.Add(consumer);
             LogConsumerAdded(_name, consumerId, prefetch);
@@ -95,6 +96,12 @@ internal sealed partial class QueueGrain
             }
         }
 
+        if (_handedOff.Count > 0 && settlements.Any(s => _handedOff.ContainsKey(s.Sequence)))
+        {
+            // A lease handed over from the previous activation becomes a lease again when recovery reaches its message.
+            await _log.Recovery;
+        }
+
         var results = new SettleStatus[settlements.Count];
         long acked = 0;
         for (var i = 0; i < settlements.Count; i++)
@@ -132,13 +139,18 @@ internal sealed partial class QueueGrain
         return results;
     }
 
-    public Task<DateTimeOffset> ExtendLease(long sequence, long leaseToken, TimeSpan duration)
+    public async Task<DateTimeOffset> ExtendLease(long sequence, long leaseToken, TimeSpan duration)
     {
         EnsureCreated();
         if (duration < QueueOptions.MinLeaseDuration || duration > QueueOptions.MaxLeaseDuration)
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions,
                 $"Lease extension {duration} is out of range {QueueOptions.MinLeaseDuration}..{QueueOptions.MaxLeaseDuration}.");
+        }
+
+        if (_handedOff.ContainsKey(sequence))
+        {
+            await _log.Recovery;
         }
 
         if (!_leases.TryGetValue(sequence, out var lease) || lease.Token != leaseToken)
@@ -149,7 +161,7 @@ internal sealed partial class QueueGrain
 
         lease.ExpiresAt = _time.GetUtcNow() + duration;
         _expiries.Enqueue((sequence, leaseToken), lease.ExpiresAt);
-        return Task.FromResult(lease.ExpiresAt);
+        return lease.ExpiresAt;
     }
 
     /// <summary>Leases ready messages to consumers with credit, round robin, and starts sending.</summary>
@@ -217,7 +229,7 @@ internal sealed partial class QueueGrain
         {
             if (consumer.Outbox.Count > 0 && !consumer.Sending)
             {
-                _ = SendAsync(consumer);
+                consumer.Send = SendAsync(consumer);
             }
         }
     }
@@ -250,6 +262,28 @@ internal sealed partial class QueueGrain
                 try
                 {
                     await consumer.Observer.Deliver(batch);
+                    foreach (var delivery in batch)
+                    {
+                        if (_leases.TryGetValue(delivery.Sequence, out var lease) && lease.Token == delivery.LeaseToken)
+                        {
+                            lease.Received = true;
+                        }
+                    }
+                }
+                catch (Exception exception) when (_silo.CurrentStatus.IsTerminating())
+                {
+                    // The silo is shutting down and can no longer reach clients: the consumer is not at fault. It keeps what it
+                    // has (handed off on deactivation); this batch, which it did not get, goes back to be delivered again.
+                    LogDeliverFailedOnShutdown(exception, _name, consumer.Id, batch.Count);
+                    foreach (var delivery in batch)
+                    {
+                        if (TryEndLease(delivery.Sequence, delivery.LeaseToken, out var entry))
+                        {
+                            ReturnToReady(entry, recovered: false);
+                        }
+                    }
+
+                    return;
                 }
                 catch (Exception exception)
                 {
@@ -535,6 +569,9 @@ internal sealed partial class QueueGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: delivery to consumer {Consumer} failed; it is dropped and its deliveries requeued")]
     private partial void LogDeliverFailed(Exception exception, string queue, string consumer);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: the silo is shutting down; {Count} deliveries to consumer {Consumer} did not go out and will be delivered again")]
+    private partial void LogDeliverFailedOnShutdown(Exception exception, string queue, string consumer, int count);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Queue {Queue}: lease of message {Sequence} held by {Consumer} expired")]
     private partial void LogLeaseExpired(string queue, long sequence, string consumer);

@@ -253,7 +253,10 @@ internal sealed partial class QueueGrain
         foreach (var entry in entries)
         {
             WatchExpiry(entry);
-            ReturnToReady(entry, recovered: true);
+            if (!TryRestoreLease(entry))
+            {
+                ReturnToReady(entry, recovered: true);
+            }
         }
 
         // A restart may have come between storing a publish and dropping what it pushed out: done again now.

@@ -32,8 +32,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     private Task _reminderUpdate = Task.CompletedTask;
     private DateTimeOffset _idleSince;
 
-    public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time)
+    private readonly ISiloStatusOracle _silo;
+
+    public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time, ISiloStatusOracle silo)
     {
+        _silo = silo;
         _options = options.Value;
         _logger = logger;
         _time = time;
@@ -49,6 +52,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         _log = new MessageLog(_storage, this.GetGrainId(), new MessageLogOptions(_options.SegmentMaxBytes, _options.SegmentMaxMessages, _options.ResidentBytesPerQueue), _logger, this);
         _wakeTimer = this.RegisterGrainTimer(OnWakeAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
         var first = await _log.LoadAsync();
+        TakeHandedOffLeases();
         _dedup.Load(_log.RecoveredDedupMarks);
         _log.RecoveredDedupMarks.Clear();
         OnRecovered(first);
@@ -62,6 +66,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _log.Stop();
+        await HandOffLeasesAsync();
 
         // Deliveries still out need the reminder to bring the queue back: make sure it is registered.
         await UpdateReminderAsync(_time.GetUtcNow());

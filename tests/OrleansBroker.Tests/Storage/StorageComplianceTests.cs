@@ -627,6 +627,9 @@ public abstract class DurableStorageComplianceTests(StorageBackend backend) : St
             return Task.CompletedTask;
         }
 
+        // A client that went away does not register again.
+        public Task Moving() => Task.CompletedTask;
+
         public async Task<Delivery.Delivery> NextAsync()
         {
             Delivery.Delivery? next = null;
