@@ -18,6 +18,11 @@ internal sealed class SettleBatcher(IQueueGrain queue)
     /// </summary>
     internal static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>Tries of one Settle call that fails without an answer from the broker.</summary>
+    private const int Attempts = 3;
+
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(250);
+
     private readonly Lock _lock = new();
     private readonly List<(Settlement Settlement, TaskCompletionSource<SettleStatus> Outcome)> _pending = [];
     private bool _sending;
@@ -41,6 +46,26 @@ internal sealed class SettleBatcher(IQueueGrain queue)
         return outcome.Task;
     }
 
+    /// <summary>
+    /// One Settle call, sent again up to <see cref="Attempts"/> times when it is refused at once without an answer from the broker
+    /// (the queue's silo is stopping): the queue moves to another silo, which holds the handed-off lease. A timeout is not retried:
+    /// a dead silo would hold every later ack behind it (see <see cref="CallTimeout"/>). Settling again is harmless (LeaseLost).
+    /// </summary>
+    private async Task<IReadOnlyList<SettleStatus>> SendAsync(List<Settlement> settlements)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await queue.Settle(settlements).WaitAsync(CallTimeout).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is not (Errors.BrokerException or TimeoutException) && attempt < Attempts)
+            {
+                await Task.Delay(RetryPause).ConfigureAwait(false);
+            }
+        }
+    }
+
     private async Task SendLoopAsync()
     {
         while (true)
@@ -60,8 +85,7 @@ internal sealed class SettleBatcher(IQueueGrain queue)
 
             try
             {
-                // A call that times out may still land; settling again is harmless (it reports LeaseLost).
-                var results = await queue.Settle(batch.Select(b => b.Settlement).ToList()).WaitAsync(CallTimeout).ConfigureAwait(false);
+                var results = await SendAsync(batch.Select(b => b.Settlement).ToList()).ConfigureAwait(false);
                 for (var i = 0; i < batch.Count; i++)
                 {
                     batch[i].Outcome.TrySetResult(results[i]);

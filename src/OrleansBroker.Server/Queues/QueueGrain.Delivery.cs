@@ -477,6 +477,8 @@ internal sealed partial class QueueGrain
         {
             RemoveConsumer(consumer, requeue: true);
         }
+
+        EndOrphanedLeases(now);
     }
 
     private void DeadLetter(LogEntry entry, string reason)

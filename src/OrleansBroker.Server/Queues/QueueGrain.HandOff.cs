@@ -14,12 +14,17 @@ internal sealed partial class QueueGrain
     /// <summary>Leases the previous activation handed off, by sequence, until recovery reaches their messages.</summary>
     private Dictionary<long, HandedOffLease> _handedOff = [];
 
+    /// <summary>When handed-off leases whose consumer has not registered again end, as that consumer's registration would have.</summary>
+    private DateTimeOffset? _orphansEndAt;
+
     private void TakeHandedOffLeases()
     {
         if (_log.Meta.Leases.Count == 0)
         {
             return;
         }
+
+        _orphansEndAt = _time.GetUtcNow() + _options.ConsumerRenewInterval * 3;
 
         _handedOff = _log.Meta.Leases.ToDictionary(l => l.Sequence);
         _log.UpdateMeta(meta => meta.Leases = []);
@@ -41,7 +46,7 @@ internal sealed partial class QueueGrain
             return false;
         }
 
-        _leases[entry.Sequence] = new Lease(handed.ConsumerId, handed.Token, expiresAt);
+        _leases[entry.Sequence] = new Lease(handed.ConsumerId, handed.Token, expiresAt) { Received = true };
         _expiries.Enqueue((entry.Sequence, handed.Token), expiresAt);
         if (_consumers.TryGetValue(handed.ConsumerId, out var consumer))
         {
@@ -52,6 +57,31 @@ internal sealed partial class QueueGrain
         HoldTurn(entry);
         return true;
     }
+
+    /// <summary>
+    /// A consumer that held handed-off leases and has not registered with this activation within its registration's lifetime is
+    /// gone: its leases end now, as they would have had it been dropped here, instead of at their own (possibly long) expiry.
+    /// </summary>
+    private void EndOrphanedLeases(DateTimeOffset now)
+    {
+        if (_orphansEndAt is not { } at || now < at)
+        {
+            return;
+        }
+
+        _orphansEndAt = null;
+        foreach (var (sequence, lease) in _leases.Where(l => !_consumers.ContainsKey(l.Value.ConsumerId)).ToList())
+        {
+            if (TryEndLease(sequence, lease.Token, out var entry))
+            {
+                LogOrphanedLeaseEnded(_name, sequence, lease.ConsumerId, entry.Attempts);
+                ReturnToReady(entry, recovered: false);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} did not register again after the hand-off; message {Sequence} (attempt {Attempts}) is no longer leased to it")]
+    private partial void LogOrphanedLeaseEnded(string queue, long sequence, string consumer, int attempts);
 
     /// <summary>How long a graceful deactivation waits for deliveries already on their way to consumers to be confirmed.</summary>
     private static readonly TimeSpan HandOffSendWait = TimeSpan.FromSeconds(1);

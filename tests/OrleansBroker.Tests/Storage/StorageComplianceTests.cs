@@ -603,9 +603,11 @@ public abstract class DurableStorageComplianceTests(StorageBackend backend) : St
 
         await Backend.Cluster.RestartSilosAsync();
 
+        // The restart handed the lease over; the consumer never registers again, so the lease ends once its registration would
+        // have expired (3 × ConsumerRenewInterval, 60 s here), and the message, out of attempts, is dead-lettered.
         var dlq = Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue + ".dlq");
         await Eventually.HoldsAsync(async () => (await Broker.ListQueuesAsync()).Contains(queue + ".dlq") && (await dlq.GetInfo()).Ready == 1,
-            "the message dead-lettered by the reactivated queue");
+            "the message dead-lettered by the reactivated queue", TimeSpan.FromMinutes(3));
         var dead = Assert.Single(await Broker.ReceiveAndAckAsync(queue + ".dlq", 1));
         Assert.Equal("poison", dead.MessageId);
         Assert.Equal(queue, dead.Headers![OrleansBroker.Messages.BrokerHeaders.SourceQueue]);
