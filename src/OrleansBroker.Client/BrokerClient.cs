@@ -32,11 +32,13 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     public Task DeleteQueueAsync(string queue, CancellationToken cancellationToken = default) =>
         Queue(queue).Delete().WaitAsync(cancellationToken);
 
-    public async Task<PublishReceipt> PublishAsync(string queue, BrokerMessage message, CancellationToken cancellationToken = default)
+    public Task<PublishReceipt> PublishAsync(string queue, BrokerMessage message, CancellationToken cancellationToken = default)
     {
-        QueueName.Validate(queue);
+        var grain = Queue(queue);
         ArgumentNullException.ThrowIfNull(message);
-        return (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
+        return _router.GoesStraightTo(queue) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync();
+
+        async Task<PublishReceipt> PlaceAsync() => (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
     }
 
     public Task<IReadOnlyList<PublishReceipt>> PublishBatchAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
@@ -49,7 +51,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
                 $"A publish batch holds 1 to {BrokerLimits.MaxBatchCount} messages; this one holds {messages?.Count ?? 0}.");
         }
 
-        return _router.PublishAsync(queue, messages, cancellationToken);
+        return _router.GoesStraightTo(queue) ? Queue(queue).PublishBatch(messages).WaitAsync(cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
     }
 
     public async Task<IBrokerConsumer> ConsumeAsync(string queue, Func<Delivery.Delivery, CancellationToken, Task> handler, ConsumerOptions? options = null, CancellationToken cancellationToken = default)

@@ -20,10 +20,16 @@ internal sealed class PartitionRouter(IClusterClient cluster)
     private readonly ConcurrentDictionary<string, Known> _known = new(StringComparer.Ordinal);
     private int _spread;
 
+    /// <summary>
+    /// Whether a publish to <paramref name="queue"/> goes to its own grain as it is: a queue known to have one partition, or a
+    /// partition named directly ("orders~2"), which takes the publish and refuses keys that are not its own. The caller then
+    /// calls the grain itself, and a publish to an unpartitioned queue costs nothing more than before partitions.
+    /// </summary>
+    public bool GoesStraightTo(string queue) => (TryKnown(queue, out var count) && count == 1) || QueuePartitions.Parse(queue).Index > 0;
+
     public async Task<IReadOnlyList<PublishReceipt>> PublishAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken)
     {
-        // A partition named directly ("orders~2") takes the publish as it is, and refuses keys that are not its own.
-        var count = QueuePartitions.Parse(queue).Index > 0 ? 1 : await CountAsync(queue).ConfigureAwait(false);
+        var count = QueuePartitions.Parse(queue).Index > 0 ? 1 : TryKnown(queue, out var known) ? known : await RefreshAsync(queue).ConfigureAwait(false);
         if (count == 1)
         {
             return await SendAsync(queue, messages).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -85,11 +91,13 @@ internal sealed class PartitionRouter(IClusterClient cluster)
         static async Task<IReadOnlyList<PublishReceipt>> One(Task<PublishReceipt> call) => [await call.ConfigureAwait(false)];
     }
 
-    private ValueTask<int> CountAsync(string queue)
+    /// <summary>The cached partition count, if there is one; an old one is asked again in the background and used meanwhile.</summary>
+    private bool TryKnown(string queue, out int count)
     {
         if (!_known.TryGetValue(queue, out var known))
         {
-            return new ValueTask<int>(RefreshAsync(queue));
+            count = 0;
+            return false;
         }
 
         if (Stopwatch.GetElapsedTime(known.AskedAt) > RefreshAfter && _known.TryUpdate(queue, known with { AskedAt = Stopwatch.GetTimestamp() }, known))
@@ -97,7 +105,8 @@ internal sealed class PartitionRouter(IClusterClient cluster)
             _ = RefreshAsync(queue).ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
         }
 
-        return new ValueTask<int>(known.Count);
+        count = known.Count;
+        return true;
     }
 
     private async Task<int> RefreshAsync(string queue)

@@ -36,20 +36,17 @@ public static class QueuePartitions
     public static string? KeyOf(BrokerMessage message) => message.OrderingKey ?? message.Id;
 
     /// <summary>The partition of <paramref name="key"/> in a queue of <paramref name="count"/> partitions.</summary>
-    public static int Of(string key, int count)
-    {
-        if (count <= 1)
-        {
-            return 0;
-        }
+    public static int Of(string key, int count) => count <= 1 ? 0 : (int)(Hash(key) % (uint)count);
 
-        // FNV-1a over the UTF-16 code units: stable across processes and runtimes, unlike string.GetHashCode.
+    /// <summary>FNV-1a over the UTF-16 code units: stable across processes and runtimes, unlike <see cref="string.GetHashCode()"/>.</summary>
+    public static uint Hash(string key)
+    {
         var hash = 2166136261u;
         foreach (var c in key)
         {
             hash = (hash ^ c) * 16777619u;
         }
 
-        return (int)(hash % (uint)count);
+        return hash;
     }
 }

@@ -68,18 +68,19 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
     /// </summary>
     private async Task<ConsumerRegistration> RegisterAsync()
     {
-        var perPartition = Math.Max(1, (_prefetch + _partitions - 1) / _partitions);
-        var registration = await _queue.Subscribe(ConsumerId, perPartition, _reference!).ConfigureAwait(false);
+        var registration = await _queue.Subscribe(ConsumerId, PerPartition(), _reference!).ConfigureAwait(false);
         var partitions = _onePartition ? 1 : registration.Partitions;
         if (partitions != _partitions)
         {
+            // The count changed (first registration, or the queue grew): partition 0 gets its new share too.
             _partitions = partitions;
-            perPartition = Math.Max(1, (_prefetch + partitions - 1) / partitions);
-            registration = await _queue.Subscribe(ConsumerId, perPartition, _reference!).ConfigureAwait(false);
+            registration = await _queue.Subscribe(ConsumerId, PerPartition(), _reference!).ConfigureAwait(false);
         }
 
-        await Task.WhenAll(Partitions().Select(p => p.Subscribe(ConsumerId, perPartition, _reference!))).ConfigureAwait(false);
+        await Task.WhenAll(Partitions().Select(p => p.Subscribe(ConsumerId, PerPartition(), _reference!))).ConfigureAwait(false);
         return registration;
+
+        int PerPartition() => Math.Max(1, (_prefetch + _partitions - 1) / _partitions);
     }
 
     /// <summary>The partitions other than the queue's own grain.</summary>

@@ -19,9 +19,7 @@ internal sealed class Consumer(string id, IConsumerObserver observer, int prefet
     /// <summary>Deliveries waiting for the consumer's previous batch call to return.</summary>
     public List<Delivery.Delivery> Outbox { get; set; } = [];
 
-    public bool Sending { get; set; }
-
-    /// <summary>The send loop running for this consumer, if any.</summary>
+    /// <summary>The send loop of this consumer: one Deliver call at a time; completed when nothing is being sent.</summary>
     public Task Send { get; set; } = Task.CompletedTask;
 
     public bool HasCredit => InFlight < Prefetch;

@@ -227,7 +227,7 @@ internal sealed partial class QueueGrain
 
         foreach (var consumer in _rotation)
         {
-            if (consumer.Outbox.Count > 0 && !consumer.Sending)
+            if (consumer.Outbox.Count > 0 && consumer.Send.IsCompleted)
             {
                 consumer.Send = SendAsync(consumer);
             }
@@ -252,55 +252,47 @@ internal sealed partial class QueueGrain
     /// <summary>One batch call at a time per consumer: what is leased meanwhile goes in the next call, in order.</summary>
     private async Task SendAsync(Consumer consumer)
     {
-        consumer.Sending = true;
-        try
+        while (consumer.Outbox.Count > 0 && _consumers.GetValueOrDefault(consumer.Id) == consumer)
         {
-            while (consumer.Outbox.Count > 0 && _consumers.GetValueOrDefault(consumer.Id) == consumer)
+            var batch = consumer.Outbox;
+            consumer.Outbox = [];
+            try
             {
-                var batch = consumer.Outbox;
-                consumer.Outbox = [];
-                try
+                await consumer.Observer.Deliver(batch);
+                foreach (var delivery in batch)
                 {
-                    await consumer.Observer.Deliver(batch);
-                    foreach (var delivery in batch)
+                    if (_leases.TryGetValue(delivery.Sequence, out var lease) && lease.Token == delivery.LeaseToken)
                     {
-                        if (_leases.TryGetValue(delivery.Sequence, out var lease) && lease.Token == delivery.LeaseToken)
-                        {
-                            lease.Received = true;
-                        }
+                        lease.Received = true;
                     }
-                }
-                catch (Exception exception) when (_silo.CurrentStatus.IsTerminating())
-                {
-                    // The silo is shutting down and can no longer reach clients: the consumer is not at fault. It keeps what it
-                    // has (handed off on deactivation); this batch, which it did not get, goes back to be delivered again.
-                    LogDeliverFailedOnShutdown(exception, _name, consumer.Id, batch.Count);
-                    foreach (var delivery in batch)
-                    {
-                        if (TryEndLease(delivery.Sequence, delivery.LeaseToken, out var entry))
-                        {
-                            ReturnToReady(entry, recovered: false);
-                        }
-                    }
-
-                    return;
-                }
-                catch (Exception exception)
-                {
-                    LogDeliverFailed(exception, _name, consumer.Id);
-                    if (_consumers.GetValueOrDefault(consumer.Id) == consumer)
-                    {
-                        RemoveConsumer(consumer, requeue: true);
-                        Dispatch();
-                    }
-
-                    return;
                 }
             }
-        }
-        finally
-        {
-            consumer.Sending = false;
+            catch (Exception exception) when (_silo.CurrentStatus.IsTerminating())
+            {
+                // The silo is shutting down and can no longer reach clients: the consumer is not at fault. It keeps what it
+                // has (handed off on deactivation); this batch, which it did not get, goes back to be delivered again.
+                LogDeliverFailedOnShutdown(exception, _name, consumer.Id, batch.Count);
+                foreach (var delivery in batch)
+                {
+                    if (TryEndLease(delivery.Sequence, delivery.LeaseToken, out var entry))
+                    {
+                        ReturnToReady(entry, recovered: false);
+                    }
+                }
+
+                return;
+            }
+            catch (Exception exception)
+            {
+                LogDeliverFailed(exception, _name, consumer.Id);
+                if (_consumers.GetValueOrDefault(consumer.Id) == consumer)
+                {
+                    RemoveConsumer(consumer, requeue: true);
+                    Dispatch();
+                }
+
+                return;
+            }
         }
     }
 

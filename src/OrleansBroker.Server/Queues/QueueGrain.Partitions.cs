@@ -75,19 +75,19 @@ internal sealed partial class QueueGrain : IQueuePartitionGrain
     }
 
     /// <summary>
-    /// A publish that reached this partition: on partition 0 of a partitioned queue, each keyed message goes to its partition
-    /// (in parallel, each partition's share all or none) and the rest stay here; on any other partition, a keyed message that
+    /// Stores a publish (deduplicated) or a redrive (not) that reached this grain: here when the queue has one partition,
+    /// otherwise through <see cref="PlaceAsync"/>.
+    /// </summary>
+    private Task<IReadOnlyList<PublishReceipt>> StoreAsync(IReadOnlyList<BrokerMessage> messages, bool deduplicate) =>
+        PartitionCount == 1 ? AppendAsync(messages, deduplicate) : PlaceAsync(messages, deduplicate);
+
+    /// <summary>
+    /// On partition 0 of a partitioned queue, each keyed message goes to its partition (in parallel, each partition's share all
+    /// or none, as a publish or a redrive like this one) and the rest stay here; on any other partition, a keyed message that
     /// belongs elsewhere refuses the whole call before anything is stored.
     /// </summary>
-    private async Task<IReadOnlyList<PublishReceipt>> PlaceAsync(
-        IReadOnlyList<BrokerMessage> messages, Func<IReadOnlyList<BrokerMessage>, Task<IReadOnlyList<PublishReceipt>>> here,
-        Func<string, IReadOnlyList<BrokerMessage>, Task<IReadOnlyList<PublishReceipt>>> there)
+    private async Task<IReadOnlyList<PublishReceipt>> PlaceAsync(IReadOnlyList<BrokerMessage> messages, bool deduplicate)
     {
-        if (PartitionCount == 1)
-        {
-            return await here(messages);
-        }
-
         var byPartition = new Dictionary<int, List<int>>();
         for (var i = 0; i < messages.Count; i++)
         {
@@ -109,14 +109,16 @@ internal sealed partial class QueueGrain : IQueuePartitionGrain
 
         if (byPartition.Count == 1 && byPartition.ContainsKey(_partition))
         {
-            return await here(messages);
+            return await AppendAsync(messages, deduplicate);
         }
 
         var calls = byPartition.Select(p =>
         {
             var share = p.Value.Select(i => messages[i]).ToList();
-            return (Indexes: p.Value, Call: p.Key == _partition ? here(share)
-                : there(QueuePartitions.NameOf(_queue, p.Key), share));
+            var name = QueuePartitions.NameOf(_queue, p.Key);
+            return (Indexes: p.Value, Call: p.Key == _partition ? AppendAsync(share, deduplicate)
+                : deduplicate ? GrainFactory.GetGrain<IQueueGrain>(name).PublishBatch(share)
+                : GrainFactory.GetGrain<IDeadLetterTarget>(name).AcceptRedriven(share));
         }).ToList();
         await Task.WhenAll(calls.Select(c => c.Call));
         var receipts = new PublishReceipt[messages.Count];

@@ -18,7 +18,7 @@ internal sealed partial class QueueGrain
     {
         EnsureCreated();
         MessageValidator.Validate(message, _options.MaxMessageBytes);
-        return (await PlaceAsync([message], m => AppendAsync(m, deduplicate: true), (partition, m) => GrainFactory.GetGrain<IQueueGrain>(partition).PublishBatch(m)))[0];
+        return (await StoreAsync([message], deduplicate: true))[0];
     }
 
     public async Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages)
@@ -30,7 +30,7 @@ internal sealed partial class QueueGrain
             MessageValidator.Validate(message, _options.MaxMessageBytes);
         }
 
-        return await PlaceAsync(messages, m => AppendAsync(m, deduplicate: true), (partition, m) => GrainFactory.GetGrain<IQueueGrain>(partition).PublishBatch(m));
+        return await StoreAsync(messages, deduplicate: true);
     }
 
     public async Task AcceptDeadLetters(IReadOnlyList<BrokerMessage> messages)
@@ -50,7 +50,7 @@ internal sealed partial class QueueGrain
         ValidateBatch(messages);
 
         // Not deduplicated: the redriven message has the id of its first publish, which is likely still in the window.
-        return await PlaceAsync(messages, m => AppendAsync(m, deduplicate: false), (partition, m) => GrainFactory.GetGrain<IDeadLetterTarget>(partition).AcceptRedriven(m));
+        return await StoreAsync(messages, deduplicate: false);
     }
 
     /// <summary>

@@ -33,7 +33,7 @@ internal sealed class QueuePartitionPlacementDirector : IPlacementDirector
     {
         var silos = context.GetCompatibleSilos(target).Order().ToArray();
         var (queue, index) = QueuePartitions.Parse(target.GrainIdentity.Key.ToString());
-        var slot = (int)(((long)QueuePartitions.Of(queue, int.MaxValue) + index) % silos.Length);
+        var slot = (int)((QueuePartitions.Hash(queue) + (uint)index) % (uint)silos.Length);
         return Task.FromResult(silos[slot]);
     }
 }

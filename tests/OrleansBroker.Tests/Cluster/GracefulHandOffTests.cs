@@ -3,7 +3,6 @@ using System.Text;
 using OrleansBroker.Client;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
-using OrleansBroker.Server.Hosting;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -26,15 +25,7 @@ public sealed class GracefulHandOffTests(ITestOutputHelper output) : IAsyncLifet
     [Fact]
     public async Task Stopping_the_silo_that_hosts_a_queue_hands_its_leases_over_without_redelivery()
     {
-        var container = Azurite.UniqueName("c");
-        var reminders = Azurite.UniqueName("r");
-        await using var cluster = await BrokerCluster.StartAsync(options =>
-        {
-            options.Storage = BrokerStorage.Azure;
-            options.AzureConnectionString = _azurite.ConnectionString;
-            options.AzureContainerName = container;
-            options.AzureReminderTableName = reminders;
-        }, silos: 3);
+        await using var cluster = await BrokerCluster.StartAsync(_azurite.ClusterStorage(), silos: 3);
         var broker = cluster.Broker;
         await broker.CreateQueueAsync("handoff");
         await broker.PublishBatchAsync("handoff", [.. Enumerable.Range(0, Messages).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"{i}")))]);

@@ -28,14 +28,12 @@ public sealed partial class ProcessFailoverTests(ITestOutputHelper output) : IAs
         var membership = Azurite.UniqueName("m");
         string[] shared =
         [
-            "--storage", "azure", "--clustering", "azure", "--azure-connection-string", _azurite.ConnectionString, "--cluster-id", clusterId,
-            "--Broker:AzureContainerName", Azurite.UniqueName("c"), "--Broker:AzureReminderTableName", Azurite.UniqueName("r"),
-            "--Broker:ClusteringTableName", membership, "--advertised-address", "127.0.0.1",
+            .. _azurite.SiloArgs(clusterId, membership),
 
             // Declare a dead silo in seconds rather than Orleans' default tens of seconds.
             "--Broker:Membership:ProbeTimeout", "00:00:01", "--Broker:Membership:NumMissedProbesLimit", "2",
         ];
-        string[] cli = ["--clustering", "azure", "--azure-connection-string", _azurite.ConnectionString, "--clustering-table", membership, "--cluster-id", clusterId];
+        var cli = _azurite.CliArgs(clusterId, membership);
 
         var silos = new List<(SiloProcess Process, int SiloPort)>();
         try

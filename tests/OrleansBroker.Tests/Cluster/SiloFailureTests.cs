@@ -4,7 +4,6 @@ using Orleans.Configuration;
 using OrleansBroker.Client;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
-using OrleansBroker.Server.Hosting;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -32,16 +31,7 @@ public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
     [InlineData(6)]
     public async Task Killing_the_silo_that_hosts_a_queue_loses_no_confirmed_message_and_delivery_resumes(int partitions)
     {
-        // Named once: the configure callback runs on every silo, and they must all share one container and table.
-        var container = Azurite.UniqueName("c");
-        var reminders = Azurite.UniqueName("r");
-        await using var cluster = await BrokerCluster.StartAsync(options =>
-        {
-            options.Storage = BrokerStorage.Azure;
-            options.AzureConnectionString = _azurite.ConnectionString;
-            options.AzureContainerName = container;
-            options.AzureReminderTableName = reminders;
-        }, silos: 3, silo: s => s.Configure<ClusterMembershipOptions>(m =>
+        await using var cluster = await BrokerCluster.StartAsync(_azurite.ClusterStorage(), silos: 3, silo: s => s.Configure<ClusterMembershipOptions>(m =>
         {
             // Declare a dead silo within seconds, not the production default's tens of seconds.
             m.ProbeTimeout = TimeSpan.FromSeconds(1);

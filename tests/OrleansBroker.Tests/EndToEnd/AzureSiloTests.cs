@@ -24,13 +24,8 @@ public sealed class AzureSiloTests : IAsyncLifetime
         var gatewayPort = RealProcess.FreePort();
         var clusterId = Azurite.UniqueName("cluster");
         var membership = Azurite.UniqueName("m");
-        string[] siloArgs =
-        [
-            "--storage", "azure", "--clustering", "azure", "--azure-connection-string", _azurite.ConnectionString, "--cluster-id", clusterId,
-            "--Broker:AzureContainerName", Azurite.UniqueName("c"), "--Broker:AzureReminderTableName", Azurite.UniqueName("r"),
-            "--Broker:ClusteringTableName", membership, "--advertised-address", "127.0.0.1",
-        ];
-        string[] cliArgs = ["--clustering", "azure", "--azure-connection-string", _azurite.ConnectionString, "--clustering-table", membership, "--cluster-id", clusterId];
+        var siloArgs = _azurite.SiloArgs(clusterId, membership);
+        var cliArgs = _azurite.CliArgs(clusterId, membership);
 
         using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort, siloArgs))
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using OrleansBroker.Server.Hosting;
 using Xunit;
 
 namespace OrleansBroker.Tests.Infrastructure;
@@ -75,6 +76,35 @@ public sealed class Azurite : IAsyncLifetime
 
     /// <summary>A name unique to one test, valid as a blob container and as a table name.</summary>
     public static string UniqueName(string prefix) => prefix + Guid.NewGuid().ToString("N")[..20];
+
+    /// <summary>
+    /// Broker storage of one cluster on this Azurite: its container and reminder table are named once, here, because the
+    /// returned callback runs on every silo and they must all share them.
+    /// </summary>
+    public Action<BrokerOptions> ClusterStorage()
+    {
+        var container = UniqueName("c");
+        var reminders = UniqueName("r");
+        return options =>
+        {
+            options.Storage = BrokerStorage.Azure;
+            options.AzureConnectionString = ConnectionString;
+            options.AzureContainerName = container;
+            options.AzureReminderTableName = reminders;
+        };
+    }
+
+    /// <summary>silo-host switches of one cluster on this Azurite: storage, reminders and membership, with their names fresh.</summary>
+    public string[] SiloArgs(string clusterId, string membershipTable) =>
+    [
+        "--storage", "azure", "--clustering", "azure", "--azure-connection-string", ConnectionString, "--cluster-id", clusterId,
+        "--Broker:AzureContainerName", UniqueName("c"), "--Broker:AzureReminderTableName", UniqueName("r"),
+        "--Broker:ClusteringTableName", membershipTable, "--advertised-address", "127.0.0.1",
+    ];
+
+    /// <summary>obroker switches that find that cluster's gateways through its membership table.</summary>
+    public string[] CliArgs(string clusterId, string membershipTable) =>
+        ["--clustering", "azure", "--azure-connection-string", ConnectionString, "--clustering-table", membershipTable, "--cluster-id", clusterId];
 
     private static async Task<bool> AcceptsAsync(int port)
     {
