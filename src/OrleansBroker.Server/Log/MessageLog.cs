@@ -45,6 +45,8 @@ internal sealed partial class MessageLog
     private long _residentBytes;
     private int _tracked;
     private long _trackedBytes;
+    private int _committingCount;
+    private long _committingBytes;
     private long _readAheadFrom = -1;
     private bool _metaDirty;
     private bool _flushing;
@@ -213,19 +215,33 @@ internal sealed partial class MessageLog
         }
     }
 
+    /// <summary>
+    /// Every segment is read, so the live messages are known exactly: the stored counts are set from them. They
+    /// can be off after a crash, since a commit's records land one by one: the metadata with a settle counted
+    /// and the segment's settle record without it (the message is live again and its next settle would count twice),
+    /// or the reverse. A log written before the counts were kept gets them here too. A commit being written
+    /// counts its messages in the metadata already but in the tracked entries only once it has landed.
+    /// The corrected counts are stored with the next commit.
+    /// </summary>
     private void RecoveryDone()
     {
-        if (!_meta.State.LiveCounted)
+        var live = _tracked + (long)_committingCount;
+        var bytes = _trackedBytes + _committingBytes;
+        if (!_meta.State.LiveCounted || _meta.State.Live != live)
         {
-            // A log written before the count was kept: count it once, now that every segment is read.
-            _meta.State.Live = _tracked;
+            if (_meta.State.LiveCounted)
+            {
+                LogCountCorrected(_grainId, _meta.State.Live, live);
+            }
+
+            _meta.State.Live = live;
             _meta.State.LiveCounted = true;
             _metaDirty = true;
         }
 
-        if (!_meta.State.BytesCounted)
+        if (!_meta.State.BytesCounted || _meta.State.LiveBytes != bytes)
         {
-            _meta.State.LiveBytes = _trackedBytes;
+            _meta.State.LiveBytes = bytes;
             _meta.State.BytesCounted = true;
             _metaDirty = true;
         }
@@ -626,6 +642,8 @@ internal sealed partial class MessageLog
         _meta.State.FirstSegment = FirstLiveSegment(cleared, written);
         if (written is not null)
         {
+            _committingCount = written.Count;
+            _committingBytes = writtenBytes;
             _meta.State.Counters = _meta.State.Counters with { Published = _meta.State.Counters.Published + written.Count };
             if (_meta.State.LiveCounted)
             {
@@ -651,6 +669,8 @@ internal sealed partial class MessageLog
         }
         catch (Exception exception)
         {
+            _committingCount = 0;
+            _committingBytes = 0;
             LogCommitFailed(exception, _grainId, appends.Count, dirty.Count);
             if (IsEtagConflict(exception))
             {
@@ -701,6 +721,8 @@ internal sealed partial class MessageLog
             return false;
         }
 
+        _committingCount = 0;
+        _committingBytes = 0;
         foreach (var segment in cleared)
         {
             Forget(segment);
@@ -866,6 +888,9 @@ internal sealed partial class MessageLog
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId} recovered: {Recovered} more live messages read in the background, {Live} live in all, {Resident} segments in memory")]
     private partial void LogRecovered(GrainId grainId, int recovered, int live, int resident);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: the stored count of live messages was {Stored}, the segments hold {Live}; corrected (a commit was cut short by a crash)")]
+    private partial void LogCountCorrected(GrainId grainId, long stored, long live);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: reading segments from {Segment} on failed; retrying in {Delay}")]
     private partial void LogRecoveryReadFailed(Exception exception, GrainId grainId, long segment, TimeSpan delay);

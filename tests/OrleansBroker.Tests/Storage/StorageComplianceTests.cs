@@ -403,6 +403,55 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         });
     }
 
+    [Theory]
+    [InlineData("settle record lost, metadata stored", 10)]
+    [InlineData("metadata lost, settle record stored", 6)]
+    public async Task The_depth_is_right_after_a_crash_cut_a_settle_commit_short(string crash, int liveAfter)
+    {
+        // A commit writes the segment's settle record (a{n}) and the metadata (with the live count) side by side; a
+        // silo killed between the two leaves one without the other. The messages the segments hold are what counts.
+        var failing = new FailingStorage(Storage);
+        var harness = new LogHarness(failing);
+        await harness.RunAsync(async () =>
+        {
+            var log = harness.NewLog();
+            await log.LoadAsync();
+            await log.AppendAsync(LogHarness.Messages(log, 10));
+            failing.FailWrites = crash.StartsWith("settle", StringComparison.Ordinal) ? name => name.StartsWith('a') : name => name == "meta";
+            for (long sequence = 1; sequence <= 4; sequence++)
+            {
+                Assert.True(log.Settle(sequence));
+            }
+
+            await Assert.ThrowsAsync<BrokerException>(log.CommitAsync);
+        });
+
+        // The crashed log is never used again; the next activation reads what landed.
+        failing.FailWrites = null;
+        await harness.RunAsync(async () =>
+        {
+            var log = harness.NewLog();
+            await log.LoadAsync();
+            await log.Recovery;
+            Assert.Equal(liveAfter, log.LiveCount);
+            Assert.Equal(liveAfter, log.TrackedEntries().Count());
+
+            // Settling what is left (redeliveries acked) brings the depth to zero, not below it.
+            foreach (var entry in log.TrackedEntries().ToList())
+            {
+                Assert.True(log.Settle(entry));
+            }
+
+            await log.CommitAsync();
+            Assert.Equal(0, log.LiveCount);
+            Assert.Equal(0, log.LiveBytes);
+        });
+
+        var stored = harness.NewLog();
+        await harness.RunAsync(stored.LoadAsync);
+        Assert.Equal(0, stored.LiveCount);
+    }
+
     [Fact]
     public async Task Settles_that_could_not_be_stored_are_stored_once_storage_is_back()
     {
