@@ -10,8 +10,12 @@ namespace OrleansBroker.Delivery;
 [Alias("ob.IConsumerObserver")]
 public interface IConsumerObserver : IGrainObserver
 {
-    /// <summary>Hands over deliveries; implementations queue them and return at once.</summary>
-    [Alias("deliver")]
+    /// <summary>
+    /// Hands over deliveries; implementations queue them and return at once. The queue waits 10 s for the answer (not the
+    /// client's 30 s response timeout): a batch lost on the way, as when the gateway the client used goes away, comes back
+    /// to the queue soon and goes to a consumer that can be reached.
+    /// </summary>
+    [Alias("deliver"), ResponseTimeout("00:00:10")]
     Task Deliver(IReadOnlyList<Delivery> deliveries);
 
     /// <summary>

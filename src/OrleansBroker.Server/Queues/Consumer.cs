@@ -22,5 +22,8 @@ internal sealed class Consumer(string id, IConsumerObserver observer, int prefet
     /// <summary>The send loop of this consumer: one Deliver call at a time; completed when nothing is being sent.</summary>
     public Task Send { get; set; } = Task.CompletedTask;
 
-    public bool HasCredit => InFlight < Prefetch;
+    /// <summary>A Deliver call to it failed: nothing more goes to it until it registers again (renewal), which proves it reachable.</summary>
+    public bool Suspended { get; set; }
+
+    public bool HasCredit => !Suspended && InFlight < Prefetch;
 }

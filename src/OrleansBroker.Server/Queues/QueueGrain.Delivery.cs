@@ -51,6 +51,7 @@ internal sealed partial class QueueGrain
             consumer.Observer = observer;
             consumer.Prefetch = prefetch;
             consumer.LastSeen = now;
+            consumer.Suspended = false;
         }
         else
         {
@@ -272,26 +273,33 @@ internal sealed partial class QueueGrain
                 // The silo is shutting down and can no longer reach clients: the consumer is not at fault. It keeps what it
                 // has (handed off on deactivation); this batch, which it did not get, goes back to be delivered again.
                 LogDeliverFailedOnShutdown(exception, _name, consumer.Id, batch.Count);
-                foreach (var delivery in batch)
-                {
-                    if (TryEndLease(delivery.Sequence, delivery.LeaseToken, out var entry))
-                    {
-                        ReturnToReady(entry, recovered: false);
-                    }
-                }
-
+                ReturnUnsent(consumer, batch);
                 return;
             }
             catch (Exception exception)
             {
-                LogDeliverFailed(exception, _name, consumer.Id);
-                if (_consumers.GetValueOrDefault(consumer.Id) == consumer)
-                {
-                    RemoveConsumer(consumer, requeue: true);
-                    Dispatch();
-                }
-
+                // The batch did not arrive (or its answer was lost: at least once). What the consumer holds stays leased to it:
+                // it may well be working on it, reached through another gateway. It gets nothing more until it registers again,
+                // which a live client does within its renew interval; one that does not is dropped with the rest (ExpireConsumers).
+                LogDeliverFailed(exception, _name, consumer.Id, batch.Count);
+                consumer.Suspended = true;
+                ReturnUnsent(consumer, batch);
+                Dispatch();
                 return;
+            }
+        }
+    }
+
+    /// <summary>A failed Deliver's batch, and what was queued behind it, goes back to ready for any consumer.</summary>
+    private void ReturnUnsent(Consumer consumer, List<Delivery.Delivery> batch)
+    {
+        batch.AddRange(consumer.Outbox);
+        consumer.Outbox = [];
+        foreach (var delivery in batch)
+        {
+            if (TryEndLease(delivery.Sequence, delivery.LeaseToken, out var entry))
+            {
+                ReturnToReady(entry, recovered: false);
             }
         }
     }
@@ -561,8 +569,8 @@ internal sealed partial class QueueGrain
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} removed")]
     private partial void LogConsumerRemoved(string queue, string consumer);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: delivery to consumer {Consumer} failed; it is dropped and its deliveries requeued")]
-    private partial void LogDeliverFailed(Exception exception, string queue, string consumer);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: delivery of {Count} messages to consumer {Consumer} failed; they go back to ready and the consumer gets no more until it registers again")]
+    private partial void LogDeliverFailed(Exception exception, string queue, string consumer, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: the silo is shutting down; {Count} deliveries to consumer {Consumer} did not go out and will be delivered again")]
     private partial void LogDeliverFailedOnShutdown(Exception exception, string queue, string consumer, int count);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using OrleansBroker.Client;
+using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -41,6 +42,77 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         foreach (var consumer in consumers)
         {
             await consumer.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_consumer_a_delivery_failed_to_reach_keeps_what_it_holds_and_gets_nothing_more_until_it_registers_again()
+    {
+        await Broker.CreateQueueAsync("unreachable", new QueueOptions { LeaseDuration = TimeSpan.FromMinutes(10) });
+        var grain = Cluster.Grains.GetGrain<IQueueGrain>("unreachable");
+        var a = new ScriptedConsumer();
+        var aRef = Cluster.Grains.CreateObjectReference<IConsumerObserver>(a);
+        await grain.Subscribe("a", 1, aRef);
+        await Broker.PublishAsync("unreachable", "held", "m0");
+        var held = await a.NextAsync();
+
+        // The next batch for "a" does not arrive (its gateway went away, say): it goes back to ready.
+        a.FailNext = true;
+        await grain.Subscribe("a", 10, aRef);
+        await Broker.PublishAsync("unreachable", "bounced", "m1");
+        await Eventually.HoldsAsync(() => !a.FailNext, "the delivery to a failed");
+
+        var b = new ScriptedConsumer();
+        await grain.Subscribe("b", 2, Cluster.Grains.CreateObjectReference<IConsumerObserver>(b));
+        var bounced = await b.NextAsync();
+        Assert.Equal(("m1", 2), (bounced.MessageId, bounced.Attempt));
+        await Broker.PublishAsync("unreachable", "more", "m2");
+        Assert.Equal("m2", (await b.NextAsync()).MessageId);
+
+        // b is full (prefetch 2), a has credit but is suspended: m3 waits until a shows it is there by registering again.
+        await Broker.PublishAsync("unreachable", "after", "m3");
+        Assert.Equal(1, (await Broker.GetQueueInfoAsync("unreachable")).Ready);
+        Assert.Equal(0, a.Received);
+        await grain.Subscribe("a", 10, aRef);
+        Assert.Equal("m3", (await a.NextAsync()).MessageId);
+
+        // What a held through the failure was never taken from it: its ack lands.
+        Assert.Equal([SettleStatus.Ok], await grain.Settle([new Settlement(held.Sequence, held.LeaseToken, SettleKind.Ack)]));
+    }
+
+    /// <summary>A raw consumer observer whose next Deliver can be made to fail, as a batch lost on its way would.</summary>
+    private sealed class ScriptedConsumer : IConsumerObserver
+    {
+        private readonly ConcurrentQueue<Delivery.Delivery> _received = new();
+        private volatile bool _failNext;
+
+        public bool FailNext { get => _failNext; set => _failNext = value; }
+
+        public int Received => _received.Count;
+
+        public Task Deliver(IReadOnlyList<Delivery.Delivery> deliveries)
+        {
+            if (_failNext)
+            {
+                _failNext = false;
+                throw new IOException("lost on the way");
+            }
+
+            foreach (var delivery in deliveries)
+            {
+                _received.Enqueue(delivery);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task Moving() => Task.CompletedTask;
+
+        public async Task<Delivery.Delivery> NextAsync()
+        {
+            Delivery.Delivery? next = null;
+            await Eventually.HoldsAsync(() => _received.TryDequeue(out next), "a delivery");
+            return next!;
         }
     }
 
