@@ -26,6 +26,9 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     public Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default) =>
         cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).List().WaitAsync(cancellationToken);
 
+    public Task<QueueInfo> GrowPartitionsAsync(string queue, int partitions, CancellationToken cancellationToken = default) =>
+        Queue(queue).GrowPartitions(partitions).WaitAsync(cancellationToken);
+
     public Task<long> PurgeQueueAsync(string queue, CancellationToken cancellationToken = default) =>
         Queue(queue).Purge().WaitAsync(cancellationToken);
 

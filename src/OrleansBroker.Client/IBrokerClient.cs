@@ -21,6 +21,13 @@ public interface IBrokerClient
     /// <summary>Names of all queues, sorted.</summary>
     Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Grows a queue to <paramref name="partitions"/> partitions in place: a multiple of its count, up to 64. Per-key order is
+    /// kept (the new partitions hold keyed messages until the old partition has settled those keys) and producers and consumers
+    /// follow without a restart. Idempotent; after a failure, call it again with the same count.
+    /// </summary>
+    Task<QueueInfo> GrowPartitionsAsync(string queue, int partitions, CancellationToken cancellationToken = default);
+
     /// <summary>Removes all ready messages of a queue; returns how many.</summary>
     Task<long> PurgeQueueAsync(string queue, CancellationToken cancellationToken = default);
 

@@ -17,6 +17,9 @@ internal sealed class PartitionRouter(IClusterClient cluster)
     /// <summary>How old a cached partition count may get before it is asked again (in the background).</summary>
     public static readonly TimeSpan RefreshAfter = TimeSpan.FromSeconds(30);
 
+    /// <summary>How many times a share refused for a stale count is placed again before the refusal reaches the caller.</summary>
+    private const int MaxReplacements = 4;
+
     private readonly ConcurrentDictionary<string, Known> _known = new(StringComparer.Ordinal);
     private int _spread;
 
@@ -62,7 +65,7 @@ internal sealed class PartitionRouter(IClusterClient cluster)
                         receipts[indexes[i]] = call.Result[i];
                     }
                 }
-                else if (attempt == 1 && call.Exception?.GetBaseException() is BrokerException { Code: BrokerErrorCode.WrongPartition or BrokerErrorCode.QueueNotFound })
+                else if (attempt <= MaxReplacements && call.Exception?.GetBaseException() is BrokerException { Code: BrokerErrorCode.WrongPartition or BrokerErrorCode.QueueNotFound })
                 {
                     stale.AddRange(indexes);
                 }
@@ -77,7 +80,13 @@ internal sealed class PartitionRouter(IClusterClient cluster)
                 return receipts;
             }
 
-            // The queue was recreated or grew: ask again and place what was refused (nothing of a refused share was stored).
+            // The queue was recreated or grew: ask again and place what was refused (nothing of a refused share was stored). While a
+            // growth is under way the old partitions learn the new count just before partition 0 does: a second refusal waits a little.
+            if (attempt > 1)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), cancellationToken).ConfigureAwait(false);
+            }
+
             count = await RefreshAsync(queue).WaitAsync(cancellationToken).ConfigureAwait(false);
             pending = stale;
         }

@@ -26,6 +26,15 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("partitions")]
     Task<int> GetPartitions();
 
+    /// <summary>
+    /// Grows the queue to <paramref name="partitions"/> partitions, a multiple of the count it has (up to
+    /// <see cref="QueueOptions.MaxPartitions"/>), keeping each key's order: the new partitions hold the keyed messages they
+    /// receive until the partition the key came from has settled every message of it. Idempotent; a growth cut short
+    /// (a silo failed) is finished by asking for the same count again, and no other count is taken until it is.
+    /// </summary>
+    [Alias("grow-partitions")]
+    Task<QueueInfo> GrowPartitions(int partitions);
+
     /// <summary>Removes every ready message (not those in flight); returns how many.</summary>
     [Alias("purge")]
     Task<long> Purge();

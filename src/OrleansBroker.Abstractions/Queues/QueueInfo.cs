@@ -49,10 +49,12 @@ public sealed record QueueCounters(
 /// <param name="InFlight">Messages delivered from here and not yet settled.</param>
 /// <param name="Consumers">Consumers registered here.</param>
 /// <param name="Silo">The silo hosting the partition now.</param>
+/// <param name="Held">A partition added by growth whose keyed messages wait until the partition their keys came from has settled theirs.</param>
 [GenerateSerializer, Immutable, Alias("ob.queue-partition-info")]
 public sealed record QueuePartitionInfo(
     [property: Id(0)] string Name,
     [property: Id(1)] long Ready,
     [property: Id(2)] long InFlight,
     [property: Id(3)] int Consumers,
-    [property: Id(4)] string Silo);
+    [property: Id(4)] string Silo,
+    [property: Id(5)] bool Held = false);

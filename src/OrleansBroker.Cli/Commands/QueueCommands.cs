@@ -3,13 +3,14 @@ using OrleansBroker.Queues;
 
 namespace OrleansBroker.Cli.Commands;
 
-/// <summary><c>obroker queue create|info|list|purge|delete</c>.</summary>
+/// <summary><c>obroker queue create|info|list|grow|purge|delete</c>.</summary>
 internal static class QueueCommands
 {
     public static Command Create()
     {
         var queue = new Command("queue", "Create, inspect, list, purge and delete queues.");
         queue.Subcommands.Add(CreateCommand());
+        queue.Subcommands.Add(GrowCommand());
         queue.Subcommands.Add(Simple("info", "Show depth, consumers, counters and options.", async (broker, name, ct) => Print(await broker.GetQueueInfoAsync(name, ct))));
         queue.Subcommands.Add(Simple("purge", "Remove every ready message (not those in flight).", async (broker, name, ct) =>
             Console.WriteLine($"purged {await broker.PurgeQueueAsync(name, ct)} messages from {name}")));
@@ -48,6 +49,24 @@ internal static class QueueCommands
             var queueOptions = options.Bind(parse);
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             Print(await connection.Broker.CreateQueueAsync(parse.GetValue(name)!, queueOptions, cancellationToken));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command GrowCommand()
+    {
+        var name = new Argument<string>("name") { Description = "Queue name." };
+        var partitions = new Option<int>("--partitions")
+        {
+            Description = "The new partition count: a multiple of the current one, up to 64. Keyed order is kept: the new partitions hold keyed messages until their old partition has settled those keys.",
+            Required = true,
+        };
+        var command = new Command("grow", "Grow a queue to more partitions, in place (idempotent; run it again to finish a growth cut short).") { name, partitions };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            Print(await connection.Broker.GrowPartitionsAsync(parse.GetValue(name)!, parse.GetValue(partitions), cancellationToken));
             return 0;
         });
         return command;
@@ -95,7 +114,7 @@ internal static class QueueCommands
             Console.WriteLine($"{"PARTITION",-44} {"READY",10} {"IN-FLIGHT",10} {"CONSUMERS",10}  SILO");
             foreach (var p in partitions)
             {
-                Console.WriteLine($"{p.Name,-44} {p.Ready,10} {p.InFlight,10} {p.Consumers,10}  {p.Silo}");
+                Console.WriteLine($"{p.Name,-44} {p.Ready,10} {p.InFlight,10} {p.Consumers,10}  {p.Silo}{(p.Held ? "  (new: keyed messages held until the old partition has settled theirs)" : "")}");
             }
         }
     }

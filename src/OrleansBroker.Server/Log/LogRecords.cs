@@ -50,6 +50,18 @@ internal sealed class LogMeta
     /// Cleared by the next commit after that activation has read it.
     /// </summary>
     [Id(13)] public List<HandedOffLease> Leases { get; set; } = [];
+
+    /// <summary>On a partition added by growth: the partition its keys came from; -1 otherwise.</summary>
+    [Id(14)] public int GrownFrom { get; set; } = -1;
+
+    /// <summary>On a partition added by growth: keyed messages wait while its source still holds messages of its keys.</summary>
+    [Id(15)] public bool HeldForGrowth { get; set; }
+
+    /// <summary>When this partition was added by growth: within the dedup window after it, ids are also looked up at the source.</summary>
+    [Id(16)] public DateTimeOffset GrownAt { get; set; }
+
+    /// <summary>On partition 0: the count a growth under way goes to (0 when none); no other count is taken until it is done.</summary>
+    [Id(17)] public int GrowingTo { get; set; }
 }
 
 /// <summary>A lease handed from one activation of a queue to the next (see <see cref="LogMeta.Leases"/>).</summary>

@@ -101,14 +101,23 @@ internal sealed partial class QueueGrain
         }
     }
 
-    /// <summary>While recovery runs, an older message of the group may still be unread: only what recovery has reached may take a turn.</summary>
-    private bool MayTakeTurn(long sequence) => !_recovering || sequence <= _recoveredThrough;
+    /// <summary>
+    /// While recovery runs, an older message of the group may still be unread: only what recovery has reached may take a turn.
+    /// On a partition added by growth, no keyed message takes a turn until the partition its keys came from has settled theirs.
+    /// </summary>
+    private bool MayTakeTurn(long sequence) => !HeldForGrowth && (!_recovering || sequence <= _recoveredThrough);
 
     /// <summary>Once recovery has read the whole log, groups held back meanwhile go on.</summary>
     private async Task ReleaseGroupsAfterRecoveryAsync()
     {
         await _log.Recovery;
         _recovering = false;
+        ResumeGroups();
+    }
+
+    /// <summary>Groups that were held back (recovery, growth) and may go on now get their turn.</summary>
+    private void ResumeGroups()
+    {
         foreach (var (key, group) in _groups.ToList())
         {
             if (group.Turn == 0)

@@ -47,7 +47,7 @@ internal sealed partial class QueueGrain : IQueuePartitionGrain
     public Task<PartitionSnapshot> GetPartitionInfo()
     {
         EnsureCreated();
-        return Task.FromResult(new PartitionSnapshot(Info(), GrainContext.Address.SiloAddress!.ToString()));
+        return Task.FromResult(new PartitionSnapshot(Info(), GrainContext.Address.SiloAddress!.ToString(), HeldForGrowth));
     }
 
     public Task DeletePartition() => DeleteCore();
@@ -65,13 +65,13 @@ internal sealed partial class QueueGrain : IQueuePartitionGrain
     private async Task<QueueInfo> PartitionedInfoAsync()
     {
         var others = await Task.WhenAll(OtherPartitions<IQueuePartitionGrain>().Select(p => p.GetPartitionInfo()));
-        var all = others.Prepend(new PartitionSnapshot(Info(), GrainContext.Address.SiloAddress!.ToString())).ToList();
+        var all = others.Prepend(new PartitionSnapshot(Info(), GrainContext.Address.SiloAddress!.ToString(), HeldForGrowth)).ToList();
         var counters = all.Select(p => p.Info.Counters).Aggregate((a, b) => new QueueCounters(
             a.Published + b.Published, a.Delivered + b.Delivered, a.Redelivered + b.Redelivered, a.Acked + b.Acked,
             a.DeadLettered + b.DeadLettered, a.Purged + b.Purged, a.Expired + b.Expired, a.Dropped + b.Dropped));
         return new QueueInfo(_queue, Options, all.Sum(p => p.Info.Ready), all.Sum(p => p.Info.InFlight), all.Max(p => p.Info.Consumers), counters,
             _log.Meta.CreatedAt, all.Sum(p => p.Info.Delayed), all.Sum(p => p.Info.Bytes),
-            [.. all.Select(p => new QueuePartitionInfo(p.Info.Name, p.Info.Ready, p.Info.InFlight, p.Info.Consumers, p.Silo))]);
+            [.. all.Select(p => new QueuePartitionInfo(p.Info.Name, p.Info.Ready, p.Info.InFlight, p.Info.Consumers, p.Silo, p.Held))]);
     }
 
     /// <summary>

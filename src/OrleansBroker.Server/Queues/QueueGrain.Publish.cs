@@ -59,6 +59,8 @@ internal sealed partial class QueueGrain
     /// </summary>
     private async Task<IReadOnlyList<PublishReceipt>> AppendAsync(IReadOnlyList<BrokerMessage> messages, bool deduplicate)
     {
+        // A partition added by growth: an id unknown here may have been accepted by its source before the growth.
+        var atSource = deduplicate && InGrowthDedupWindow(_time.GetUtcNow()) ? await FindAtGrowthSourceAsync(messages) : null;
         var now = _time.GetUtcNow();
         var window = deduplicate ? Options.DeduplicationWindow : TimeSpan.Zero;
         var receipts = new PublishReceipt?[messages.Count];
@@ -80,6 +82,12 @@ internal sealed partial class QueueGrain
                         (earlier ??= []).Add(pending);
                     }
 
+                    continue;
+                }
+
+                if (atSource is not null && atSource.TryGetValue(id, out var before))
+                {
+                    receipts[i] = before;
                     continue;
                 }
 
@@ -118,6 +126,7 @@ internal sealed partial class QueueGrain
         if (stored.Length > 0)
         {
             var append = _log.AppendAsync(stored, marks);
+            _lastAppend = append;
             foreach (var mark in marks ?? [])
             {
                 _dedup.Add(mark, append);

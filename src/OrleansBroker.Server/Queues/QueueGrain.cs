@@ -240,6 +240,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         PromoteDue(now);
         ExpireDue(now);
         PruneDeduplication(now);
+        AskGrowthSource(now);
         _log.FlushInBackground();
         EnsureDeadLettering();
 

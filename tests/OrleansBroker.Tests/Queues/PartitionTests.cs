@@ -168,4 +168,104 @@ public sealed class PartitionTests : BrokerClusterTest
             Assert.All(peeked, m => Assert.Equal(p, QueuePartitions.Of(m.OrderingKey!, 5)));
         }
     }
+
+    [Fact]
+    public async Task Growing_under_a_consumer_keeps_every_keys_order_delivers_each_message_once_and_deduplicates_across_the_growth()
+    {
+        const int Keys = 12, PerKey = 20;
+        await Broker.CreateQueueAsync("grow", new QueueOptions { Partitions = 2 });
+        var keys = Enumerable.Range(0, Keys).Select(k => $"k{k}").ToList();
+        Assert.Contains(keys, k => QueuePartitions.Of(k, 4) >= 2);
+
+        // The first half of every key before the growth, through a client that caches 2 partitions.
+        foreach (var batch in Enumerable.Range(0, PerKey / 2).SelectMany(n => keys.Select(k => Keyed(k, n))).Chunk(40))
+        {
+            await Broker.PublishBatchAsync("grow", batch);
+        }
+
+        var movedId = Enumerable.Range(0, 100).Select(i => $"order-{i}").First(id => QueuePartitions.Of(id, 4) != QueuePartitions.Of(id, 2));
+        var first = await Broker.PublishAsync("grow", new BrokerMessage(movedId, Encoding.UTF8.GetBytes("once")));
+
+        // A consumer that holds what it is given until the gate opens: the old partitions keep their keys' messages unsettled.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handled = new ConcurrentQueue<string>();
+        var partitionsSeen = new ConcurrentDictionary<string, int>();
+        await using var consumer = await Broker.ConsumeAsync("grow", async (delivery, _) =>
+        {
+            await gate.Task;
+            handled.Enqueue(Encoding.UTF8.GetString(delivery.Body));
+            partitionsSeen.TryAdd(delivery.Queue, 0);
+        }, new ConsumerOptions { Prefetch = 8, Concurrency = 4 });
+        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("grow")).InFlight > 0, "deliveries held by the consumer");
+
+        var grown = await Broker.GrowPartitionsAsync("grow", 4);
+        Assert.Equal(4, grown.Options.Partitions);
+        Assert.Equal(["grow", "grow~1", "grow~2", "grow~3"], grown.Partitions!.Select(p => p.Name));
+        Assert.All(grown.Partitions!.Skip(2), p => Assert.True(p.Held, $"{p.Name} is new and its keys are still held by the old partition"));
+
+        // The second half, through the same client: its stale count is refused for moved keys and it places them again.
+        foreach (var batch in Enumerable.Range(PerKey / 2, PerKey / 2).SelectMany(n => keys.Select(k => Keyed(k, n))).Chunk(40))
+        {
+            await Broker.PublishBatchAsync("grow", batch);
+        }
+
+        var again = await Broker.PublishAsync("grow", new BrokerMessage(movedId, Encoding.UTF8.GetBytes("twice")));
+        Assert.Equal(first.Sequence, again.Sequence);
+        for (var p = 2; p < 4; p++)
+        {
+            var peeked = await Broker.PeekAsync(QueuePartitions.NameOf("grow", p), max: 1000);
+            Assert.NotEmpty(peeked);
+            Assert.All(peeked.Where(m => m.OrderingKey is not null), m => Assert.Equal(p, QueuePartitions.Of(m.OrderingKey!, 4)));
+        }
+
+        gate.SetResult();
+        var total = Keys * PerKey + 1;
+        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("grow")).Counters.Acked == total, "every message acked");
+        var bodies = handled.ToList();
+        Assert.Equal(total, bodies.Count);
+        Assert.Equal(total, bodies.Distinct().Count());
+        Assert.Single(bodies, b => b == "once");
+        foreach (var key in keys)
+        {
+            Assert.Equal(Enumerable.Range(0, PerKey).Select(n => $"{key}:{n}"), bodies.Where(b => b.StartsWith(key + ":", StringComparison.Ordinal)));
+        }
+
+        // The consumer was told to register again and took its share of the new partitions; none is held any more.
+        Assert.Equal(4, partitionsSeen.Count);
+        var done = await Broker.GetQueueInfoAsync("grow");
+        Assert.Equal(0, done.Depth);
+        Assert.All(done.Partitions!, p => Assert.False(p.Held, $"{p.Name} still held"));
+    }
+
+    [Fact]
+    public async Task A_growth_survives_a_restart_refuses_counts_that_are_not_multiples_and_is_idempotent()
+    {
+        await Broker.CreateQueueAsync("steps");
+        var moved = Enumerable.Range(0, 100).Select(i => $"s{i}").First(k => QueuePartitions.Of(k, 3) != 0);
+        await Broker.PublishBatchAsync("steps", [.. Enumerable.Range(0, 5).Select(n => Keyed(moved, n))]);
+
+        var invalid = await Assert.ThrowsAsync<BrokerException>(() => Broker.GrowPartitionsAsync("steps", 65));
+        Assert.Equal(BrokerErrorCode.InvalidOptions, invalid.Code);
+        await Broker.GrowPartitionsAsync("steps", 3);
+        Assert.Equal(3, (await Broker.GrowPartitionsAsync("steps", 3)).Partitions!.Count);
+        var notMultiple = await Assert.ThrowsAsync<BrokerException>(() => Broker.GrowPartitionsAsync("steps", 4));
+        Assert.Equal(BrokerErrorCode.InvalidOptions, notMultiple.Code);
+        Assert.Contains("multiple", notMultiple.Message, StringComparison.Ordinal);
+        var onPartition = await Assert.ThrowsAsync<BrokerException>(() => Broker.GrowPartitionsAsync("steps~1", 6));
+        Assert.Equal(BrokerErrorCode.InvalidName, onPartition.Code);
+
+        // The key moved to a new partition while its first five messages wait in partition 0: the new ones stay held, also
+        // across a restart, and come after the first five.
+        await Broker.PublishBatchAsync("steps", [.. Enumerable.Range(5, 5).Select(n => Keyed(moved, n))]);
+        await Cluster.RestartSilosAsync();
+        var info = await Broker.GetQueueInfoAsync("steps");
+        Assert.Equal(10, info.Ready);
+        var target = QueuePartitions.NameOf("steps", QueuePartitions.Of(moved, 3));
+        Assert.True(info.Partitions!.Single(p => p.Name == target).Held);
+        Assert.Equal(5, info.Partitions!.Single(p => p.Name == target).Ready);
+
+        var received = await Broker.ReceiveAndAckAsync("steps", 10, prefetch: 4);
+        Assert.Equal(Enumerable.Range(0, 10).Select(n => $"{moved}:{n}"), received.Select(d => Encoding.UTF8.GetString(d.Body)));
+        await Eventually.HoldsAsync(async () => !(await Broker.GetQueueInfoAsync("steps")).Partitions!.Any(p => p.Held), "no partition held");
+    }
 }
