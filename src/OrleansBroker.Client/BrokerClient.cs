@@ -15,7 +15,19 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 {
     private readonly ConcurrentDictionary<string, SettleBatcher> _settlers = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger("OrleansBroker.Client");
-    private readonly PartitionRouter _router = new(cluster);
+    private readonly PartitionRouter<PublishReceipt> _router = new(queue => cluster.GetGrain<IQueueGrain>(queue).GetPartitions(), (partition, messages) =>
+    {
+        var grain = cluster.GetGrain<IQueueGrain>(partition);
+        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
+    });
+
+    private readonly PartitionRouter<TopicReceipt> _topicRouter = new(topic => cluster.GetGrain<ITopicGrain>(topic).GetPartitions(), (partition, messages) =>
+    {
+        var grain = cluster.GetGrain<ITopicGrain>(partition);
+        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
+    });
+
+    private static async Task<IReadOnlyList<T>> One<T>(Task<T> call) => [await call.ConfigureAwait(false)];
 
     public Task<QueueInfo> CreateQueueAsync(string queue, QueueOptions? options = null, CancellationToken cancellationToken = default) =>
         Queue(queue).Create(options ?? new QueueOptions()).WaitAsync(cancellationToken);
@@ -129,11 +141,26 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     public Task<TopicInfo> UnsubscribeAsync(string topic, string subscription, CancellationToken cancellationToken = default) =>
         Topic(topic).Unsubscribe(subscription).WaitAsync(cancellationToken);
 
-    public Task<TopicReceipt> PublishToTopicAsync(string topic, BrokerMessage message, CancellationToken cancellationToken = default) =>
-        Topic(topic).Publish(message).WaitAsync(cancellationToken);
+    public Task<TopicReceipt> PublishToTopicAsync(string topic, BrokerMessage message, CancellationToken cancellationToken = default)
+    {
+        var grain = Topic(topic);
+        ArgumentNullException.ThrowIfNull(message);
+        return _topicRouter.GoesStraightTo(topic) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync();
 
-    public Task<IReadOnlyList<TopicReceipt>> PublishBatchToTopicAsync(string topic, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default) =>
-        Topic(topic).PublishBatch(messages).WaitAsync(cancellationToken);
+        async Task<TopicReceipt> PlaceAsync() => (await _topicRouter.PublishAsync(topic, [message], cancellationToken).ConfigureAwait(false))[0];
+    }
+
+    public Task<IReadOnlyList<TopicReceipt>> PublishBatchToTopicAsync(string topic, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
+    {
+        var grain = Topic(topic);
+        if (messages is null || messages.Count == 0 || messages.Count > BrokerLimits.MaxBatchCount)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidBatch,
+                $"A publish batch holds 1 to {BrokerLimits.MaxBatchCount} messages; this one holds {messages?.Count ?? 0}.");
+        }
+
+        return _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
+    }
 
     private ITopicGrain Topic(string topic)
     {

@@ -7,12 +7,14 @@ using OrleansBroker.Queues;
 namespace OrleansBroker.Client;
 
 /// <summary>
-/// Places publishes on a queue's partitions (see <see cref="QueuePartitions"/>): a keyed message goes straight to the
+/// Places publishes on a queue's or a topic's partitions (see <see cref="QueuePartitions"/>): a keyed message goes straight to the
 /// partition of its key; messages without a key are spread, one partition per call in turn. The partition count is asked
 /// once per queue and refreshed in the background every <see cref="RefreshAfter"/>; a partition that says the count is
 /// out of date (<see cref="BrokerErrorCode.WrongPartition"/>) makes the client ask again and place that share again.
 /// </summary>
-internal sealed class PartitionRouter(IClusterClient cluster)
+/// <param name="countOf">Asks partition 0 of a queue or topic for its partition count.</param>
+/// <param name="send">Publishes messages to one partition (a grain name), all or none; returns one receipt per message.</param>
+internal sealed class PartitionRouter<TReceipt>(Func<string, Task<int>> countOf, Func<string, IReadOnlyList<BrokerMessage>, Task<IReadOnlyList<TReceipt>>> send)
 {
     /// <summary>How old a cached partition count may get before it is asked again (in the background).</summary>
     public static readonly TimeSpan RefreshAfter = TimeSpan.FromSeconds(30);
@@ -30,7 +32,7 @@ internal sealed class PartitionRouter(IClusterClient cluster)
     /// </summary>
     public bool GoesStraightTo(string queue) => (TryKnown(queue, out var count) && count == 1) || QueuePartitions.Parse(queue).Index > 0;
 
-    public async Task<IReadOnlyList<PublishReceipt>> PublishAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<TReceipt>> PublishAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken)
     {
         var count = QueuePartitions.Parse(queue).Index > 0 ? 1 : TryKnown(queue, out var known) ? known : await RefreshAsync(queue).ConfigureAwait(false);
         if (count == 1)
@@ -38,7 +40,7 @@ internal sealed class PartitionRouter(IClusterClient cluster)
             return await SendAsync(queue, messages).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var receipts = new PublishReceipt[messages.Count];
+        var receipts = new TReceipt[messages.Count];
         IReadOnlyList<int> pending = [.. Enumerable.Range(0, messages.Count)];
         for (var attempt = 1; ; attempt++)
         {
@@ -92,13 +94,7 @@ internal sealed class PartitionRouter(IClusterClient cluster)
         }
     }
 
-    private Task<IReadOnlyList<PublishReceipt>> SendAsync(string partition, IReadOnlyList<BrokerMessage> messages)
-    {
-        var grain = cluster.GetGrain<IQueueGrain>(partition);
-        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
-
-        static async Task<IReadOnlyList<PublishReceipt>> One(Task<PublishReceipt> call) => [await call.ConfigureAwait(false)];
-    }
+    private Task<IReadOnlyList<TReceipt>> SendAsync(string partition, IReadOnlyList<BrokerMessage> messages) => send(partition, messages);
 
     /// <summary>The cached partition count, if there is one; an old one is asked again in the background and used meanwhile.</summary>
     private bool TryKnown(string queue, out int count)
@@ -120,7 +116,7 @@ internal sealed class PartitionRouter(IClusterClient cluster)
 
     private async Task<int> RefreshAsync(string queue)
     {
-        var count = await cluster.GetGrain<IQueueGrain>(queue).GetPartitions().ConfigureAwait(false);
+        var count = await countOf(queue).ConfigureAwait(false);
         _known[queue] = new Known(count, Stopwatch.GetTimestamp());
         return count;
     }

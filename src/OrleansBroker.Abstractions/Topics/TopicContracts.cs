@@ -70,6 +70,15 @@ public sealed record TopicOptions
     [Id(1)]
     public long? RetentionBytes { get; init; }
 
+    /// <summary>
+    /// Topic grains the topic's routing is split into (1 to <see cref="QueueOptions.MaxPartitions"/>, default 1): partition 0 is the
+    /// topic's own grain, partition i is <c>topic~i</c>, placed on consecutive silos. A publish with an ordering key (else an id)
+    /// is routed by the partition of the key's hash, so a key's messages keep their order even when a producer pipelines them;
+    /// others are spread. Every partition routes to the same subscriptions. Fixed at creation.
+    /// </summary>
+    [Id(2)]
+    public int Partitions { get; init; } = 1;
+
     /// <summary>Whether the topic retains messages (either limit set).</summary>
     public bool Retains => RetentionTime is not null || RetentionBytes is not null;
 
@@ -84,6 +93,11 @@ public sealed record TopicOptions
         if (RetentionBytes is < 1)
         {
             throw new Errors.BrokerException(Errors.BrokerErrorCode.InvalidOptions, "RetentionBytes must be at least 1, or null.");
+        }
+
+        if (Partitions < 1 || Partitions > QueueOptions.MaxPartitions)
+        {
+            throw new Errors.BrokerException(Errors.BrokerErrorCode.InvalidOptions, $"Partitions {Partitions} is out of range 1 to {QueueOptions.MaxPartitions}.");
         }
     }
 
@@ -139,6 +153,10 @@ public interface ITopicGrain : IGrainWithStringKey
     /// <summary>Its subscriptions and counters.</summary>
     [Alias("info")]
     Task<TopicInfo> GetInfo();
+
+    /// <summary>How many partitions the topic has (see <see cref="TopicOptions.Partitions"/>); clients ask once and route by key.</summary>
+    [Alias("partitions")]
+    Task<int> GetPartitions();
 
     /// <summary>
     /// Adds (or confirms) a subscription and creates its queue. A subscription that exists with another

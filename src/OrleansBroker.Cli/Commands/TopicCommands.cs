@@ -54,10 +54,16 @@ internal static class TopicCommands
         var name = new Argument<string>("topic") { Description = "Topic name (queue naming rules, no '/')." };
         var retention = new Option<string?>("--retention") { Description = "Keep messages this long for replay (30s, 5m, 2h, 7d; at most 365 days). Default none." };
         var retentionBytes = new Option<long?>("--retention-bytes") { Description = "Keep at most this many body bytes for replay, oldest dropped first. Default none." };
-        var command = new Command("create", "Create a topic (no-op if it exists with the same options).") { name, retention, retentionBytes };
+        var partitions = new Option<int?>("--partitions") { Description = "Topic grains the routing is split into, 1 to 64 (a key's messages all pass through one). Default 1." };
+        var command = new Command("create", "Create a topic (no-op if it exists with the same options).") { name, retention, retentionBytes, partitions };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var options = new TopicOptions { RetentionTime = Duration.Parse(parse.GetValue(retention), "--retention"), RetentionBytes = parse.GetValue(retentionBytes) };
+            var options = new TopicOptions
+            {
+                RetentionTime = Duration.Parse(parse.GetValue(retention), "--retention"),
+                RetentionBytes = parse.GetValue(retentionBytes),
+                Partitions = parse.GetValue(partitions) ?? 1,
+            };
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             Print(await connection.Broker.CreateTopicAsync(parse.GetValue(name)!, options, cancellationToken));
             return 0;
@@ -202,6 +208,7 @@ internal static class TopicCommands
         Console.WriteLine($"published:      {info.Published} ({info.Unrouted} matched no subscription)");
         var retention = info.Options is { Retains: true } o ? $"{o.RetentionTime?.ToString() ?? "no time limit"}, {o.RetentionBytes?.ToString(CultureInfo.InvariantCulture) ?? "no size limit"}" : "none";
         Console.WriteLine($"retention:      {retention}");
+        Console.WriteLine($"partitions:     {info.Options?.Partitions ?? 1}");
         Console.WriteLine($"subscriptions:  {info.Subscriptions.Count}");
         foreach (var subscription in info.Subscriptions)
         {

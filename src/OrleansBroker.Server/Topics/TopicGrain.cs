@@ -19,12 +19,13 @@ namespace OrleansBroker.Server.Topics;
 /// Reentrant: publishes only read the subscription set, which a subscribe replaces as a whole once stored.
 /// </summary>
 [Reentrant]
+[QueuePartitionPlacement]
 internal sealed partial class TopicGrain(
     [PersistentState("topic", BrokerOptions.StorageProviderName)] IPersistentState<TopicState> state,
     IOptions<BrokerOptions> options,
     TransformRegistry transforms,
     ILogger<TopicGrain> logger,
-    TimeProvider time) : Grain, ITopicGrain
+    TimeProvider time) : Grain, ITopicGrain, ITopicPartitionGrain
 {
     private const int FanOutAttempts = 3;
     private static readonly TimeSpan CounterFlushInterval = TimeSpan.FromSeconds(10);
@@ -35,11 +36,15 @@ internal sealed partial class TopicGrain(
     /// <summary>The retention queue as a route taking every message, when the topic retains.</summary>
     private Route? _retained;
     private bool _countersDirty;
+    /// <summary>The topic's name (without a partition suffix): subscription queues, retention and messages use it.</summary>
     private string _name = "";
+
+    /// <summary>This grain's partition of the topic (see <see cref="TopicOptions.Partitions"/>); 0 for the topic's own grain.</summary>
+    private int _partition;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _name = this.GetPrimaryKeyString();
+        (_name, _partition) = QueuePartitions.Parse(this.GetPrimaryKeyString());
         _routes = Compile(state.State.Subscriptions.Values);
         this.RegisterGrainTimer(FlushCountersAsync, new GrainTimerCreationOptions(CounterFlushInterval, CounterFlushInterval) { Interleave = true });
         return Task.CompletedTask;
@@ -49,6 +54,7 @@ internal sealed partial class TopicGrain(
 
     public async Task<TopicInfo> Create(TopicOptions options)
     {
+        RefusePartitionAdmin("create");
         QueueName.Validate(_name);
         if (QueueName.IsSubscriptionQueue(_name))
         {
@@ -78,19 +84,16 @@ internal sealed partial class TopicGrain(
             LogCreated(_name);
         }
 
+        // After this grain's write, so a partition never exists without its topic; creating again mends a failure in between.
+        await SyncPartitionsAsync();
         await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Topics).Add(_name);
-        return Info();
-    }
-
-    public Task<TopicInfo> GetInfo()
-    {
-        EnsureCreated();
-        return Task.FromResult(Info());
+        return await GetInfo();
     }
 
     public async Task<TopicInfo> Subscribe(Subscription subscription, DateTimeOffset? replayFrom)
     {
         EnsureCreated();
+        RefusePartitionAdmin("subscribe to");
         ArgumentNullException.ThrowIfNull(subscription);
         var problem = QueueName.Explain(subscription.Name)
             ?? (QueueName.IsSubscriptionQueue(subscription.Name) ? $"Subscription name '{subscription.Name}' may not contain '/'." : null)
@@ -122,6 +125,8 @@ internal sealed partial class TopicGrain(
                     $"Subscription '{subscription.Name}' of topic '{_name}' exists with another filter or queue options; unsubscribe first or subscribe with the same.");
             }
 
+            // Subscribing again mends a partition that missed it (its call failed after this grain stored the subscription).
+            await SyncPartitionsAsync();
             return Info();
         }
 
@@ -130,6 +135,9 @@ internal sealed partial class TopicGrain(
         state.State.Subscriptions[subscription.Name] = subscription;
         await state.WriteStateAsync();
         _routes = Compile(state.State.Subscriptions.Values);
+
+        // Every partition routes to it before this returns: a message published after the subscribe reaches it whichever partition takes it.
+        await SyncPartitionsAsync();
         LogSubscribed(_name, subscription.Name);
         if (replayFrom is { } since)
         {
@@ -144,6 +152,7 @@ internal sealed partial class TopicGrain(
     public async Task Seek(string subscription, DateTimeOffset to)
     {
         EnsureCreated();
+        RefusePartitionAdmin("seek on");
         if (!state.State.Options.Retains)
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Topic '{_name}' retains no messages to seek in; create it with RetentionTime or RetentionBytes.");
@@ -254,6 +263,7 @@ internal sealed partial class TopicGrain(
     public async Task<TopicInfo> Unsubscribe(string subscription)
     {
         EnsureCreated();
+        RefusePartitionAdmin("unsubscribe from");
         if (!state.State.Subscriptions.Remove(subscription))
         {
             throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{_name}' has no subscription '{subscription}'.");
@@ -261,6 +271,7 @@ internal sealed partial class TopicGrain(
 
         await state.WriteStateAsync();
         _routes = Compile(state.State.Subscriptions.Values);
+        await SyncPartitionsAsync();
         await DeleteQueueAsync($"{_name}/{subscription}");
         LogUnsubscribed(_name, subscription);
         return Info();
@@ -269,6 +280,10 @@ internal sealed partial class TopicGrain(
     public async Task Delete()
     {
         EnsureCreated();
+        RefusePartitionAdmin("delete");
+
+        // The other partitions first: a failure part-way leaves partition 0, which can delete again.
+        await Task.WhenAll(OtherPartitions().Select(p => p.DeletePartition()));
         var queues = state.State.Subscriptions.Values.Select(s => s.QueueName(_name)).ToList();
         if (state.State.Options.Retains)
         {
@@ -295,6 +310,7 @@ internal sealed partial class TopicGrain(
                 $"A publish batch holds 1 to {BrokerLimits.MaxBatchCount} messages; this one holds {messages?.Count ?? 0}.");
         }
 
+        RefuseKeysOfOtherPartitions(messages);
         var routes = _routes;
         var now = time.GetUtcNow();
         var receipts = new TopicReceipt[messages.Count];
@@ -395,6 +411,102 @@ internal sealed partial class TopicGrain(
             LogFanOutRetry(_name, failed.Count, attempt);
             await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt));
             pending = failed.Select(f => f.Route).ToList();
+        }
+    }
+
+    public async Task<TopicInfo> GetInfo()
+    {
+        EnsureCreated();
+        if (_partition > 0 || state.State.Options.Partitions == 1)
+        {
+            return Info();
+        }
+
+        // The counters summed over the partitions; the subscriptions are the same in every one.
+        var others = await Task.WhenAll(OtherPartitions().Select(p => p.GetPartitionInfo()));
+        return Info() with { Published = state.State.Published + others.Sum(o => o.Published), Unrouted = state.State.Unrouted + others.Sum(o => o.Unrouted) };
+    }
+
+    public Task<int> GetPartitions()
+    {
+        EnsureCreated();
+        return Task.FromResult(state.State.Options.Partitions);
+    }
+
+    public async Task SyncPartition(TopicOptions options, IReadOnlyList<Subscription> subscriptions, DateTimeOffset createdAt)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(subscriptions);
+        if (_partition == 0)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidName, $"'{_name}' is not a topic partition name.");
+        }
+
+        state.State.Created = true;
+        state.State.CreatedAt = createdAt;
+        state.State.Options = options;
+        state.State.Subscriptions = subscriptions.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        await state.WriteStateAsync();
+        _routes = Compile(state.State.Subscriptions.Values);
+    }
+
+    public Task<TopicInfo> GetPartitionInfo()
+    {
+        EnsureCreated();
+        return Task.FromResult(Info());
+    }
+
+    public async Task DeletePartition()
+    {
+        if (!state.State.Created)
+        {
+            return;
+        }
+
+        await state.ClearStateAsync();
+        state.State = new TopicState();
+        _routes = Compile([]);
+        DeactivateOnIdle();
+    }
+
+    private IEnumerable<ITopicPartitionGrain> OtherPartitions() =>
+        Enumerable.Range(1, state.State.Options.Partitions - 1).Select(i => GrainFactory.GetGrain<ITopicPartitionGrain>(QueuePartitions.NameOf(_name, i)));
+
+    /// <summary>On partition 0: gives every other partition the topic's options and subscriptions, stored before this returns.</summary>
+    private Task SyncPartitionsAsync()
+    {
+        var subscriptions = state.State.Subscriptions.Values.ToList();
+        return Task.WhenAll(OtherPartitions().Select(p => p.SyncPartition(state.State.Options, subscriptions, state.State.CreatedAt)));
+    }
+
+    private void RefusePartitionAdmin(string action)
+    {
+        if (_partition > 0)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidName,
+                $"'{QueuePartitions.NameOf(_name, _partition)}' is partition {_partition} of topic '{_name}'; {action} '{_name}', which does it for every partition.");
+        }
+    }
+
+    /// <summary>
+    /// A partition other than 0 takes only the keys that are its own, so that a key's messages all pass through one grain in order;
+    /// a client with a stale count is refused (nothing routed) and places them again. Partition 0 takes whatever reaches it.
+    /// </summary>
+    private void RefuseKeysOfOtherPartitions(IReadOnlyList<BrokerMessage> messages)
+    {
+        if (_partition == 0)
+        {
+            return;
+        }
+
+        var count = state.State.Options.Partitions;
+        foreach (var message in messages)
+        {
+            if (QueuePartitions.KeyOf(message) is { } key && QueuePartitions.Of(key, count) is var owner && owner != _partition)
+            {
+                throw new BrokerException(BrokerErrorCode.WrongPartition,
+                    $"Message key '{key}' belongs to partition {owner} of topic '{_name}' ({count} partitions), not to partition {_partition}; nothing of this publish was routed.");
+            }
         }
     }
 

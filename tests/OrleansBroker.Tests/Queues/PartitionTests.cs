@@ -268,4 +268,51 @@ public sealed class PartitionTests : BrokerClusterTest
         Assert.Equal(Enumerable.Range(0, 10).Select(n => $"{moved}:{n}"), received.Select(d => Encoding.UTF8.GetString(d.Body)));
         await Eventually.HoldsAsync(async () => !(await Broker.GetQueueInfoAsync("steps")).Partitions!.Any(p => p.Held), "no partition held");
     }
+
+    [Fact]
+    public async Task A_partitioned_topic_routes_each_key_through_its_own_partition_to_every_subscription()
+    {
+        const int Partitions = 3;
+        await Broker.CreateTopicAsync("feed", new TopicOptions { Partitions = Partitions });
+        await Broker.SubscribeAsync("feed", new Subscription("audit", SubscriptionFilter.All, new QueueOptions()));
+
+        // A subscription added later reaches every partition before the call returns; it survives a restart.
+        await Broker.SubscribeAsync("feed", new Subscription("billing", SubscriptionFilter.All, new QueueOptions { Partitions = 2 }));
+        await Cluster.RestartSilosAsync();
+
+        var messages = Enumerable.Range(0, 90).Select(i => Keyed($"c{i % 9}", i / 9)).Concat(Enumerable.Range(0, 30).Select(Unkeyed)).ToList();
+        foreach (var batch in messages.Chunk(25))
+        {
+            var receipts = await Broker.PublishBatchToTopicAsync("feed", batch);
+            Assert.All(receipts, r => Assert.Equal(["audit", "billing"], r.Subscriptions));
+        }
+
+        // Each partition routed a share, and together every message once.
+        var shares = new List<long>();
+        for (var p = 1; p < Partitions; p++)
+        {
+            shares.Add((await Broker.GetTopicInfoAsync(QueuePartitions.NameOf("feed", p))).Published);
+        }
+
+        var info = await Broker.GetTopicInfoAsync("feed");
+        Assert.Equal(messages.Count, info.Published);
+        Assert.Equal(Partitions, info.Options!.Partitions);
+        Assert.All(shares, share => Assert.InRange(share, 1, messages.Count - 1));
+        foreach (var subscription in new[] { "feed/audit", "feed/billing" })
+        {
+            var received = await Broker.ReceiveAndAckAsync(subscription, messages.Count, prefetch: 20);
+            Assert.Equal(messages.Count, received.Select(d => Encoding.UTF8.GetString(d.Body)).Distinct().Count());
+        }
+
+        // A partition takes only its own keys and none of the topic's administration.
+        var key = Enumerable.Range(0, 50).Select(i => $"x{i}").First(k => QueuePartitions.Of(k, Partitions) == 2);
+        var wrong = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishToTopicAsync("feed~1", new BrokerMessage(null, [1], OrderingKey: key)));
+        Assert.Equal(BrokerErrorCode.WrongPartition, wrong.Code);
+        var admin = await Assert.ThrowsAsync<BrokerException>(() => Broker.SubscribeAsync("feed~1", new Subscription("x", SubscriptionFilter.All, new QueueOptions())));
+        Assert.Equal(BrokerErrorCode.InvalidName, admin.Code);
+
+        await Broker.DeleteTopicAsync("feed");
+        var gone = await Assert.ThrowsAsync<BrokerException>(() => Broker.GetTopicInfoAsync("feed~2"));
+        Assert.Equal(BrokerErrorCode.TopicNotFound, gone.Code);
+    }
 }
