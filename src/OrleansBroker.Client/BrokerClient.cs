@@ -59,12 +59,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     public Task<IReadOnlyList<PublishReceipt>> PublishBatchAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
     {
         QueueName.Validate(queue);
-        if (messages is null || messages.Count == 0 || messages.Count > BrokerLimits.MaxBatchCount)
-        {
-            // Said here, before the batch is split over partitions; the queue checks it again.
-            throw new BrokerException(BrokerErrorCode.InvalidBatch,
-                $"A publish batch holds 1 to {BrokerLimits.MaxBatchCount} messages; this one holds {messages?.Count ?? 0}.");
-        }
+        ValidateBatchSize(messages);
 
         return _router.GoesStraightTo(queue) ? Queue(queue).PublishBatch(messages).WaitAsync(cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
     }
@@ -153,13 +148,19 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     public Task<IReadOnlyList<TopicReceipt>> PublishBatchToTopicAsync(string topic, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
     {
         var grain = Topic(topic);
+        ValidateBatchSize(messages);
+
+        return _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
+    }
+
+    /// <summary>Said here, before a batch is split over partitions; the queue or topic checks it again.</summary>
+    private static void ValidateBatchSize(IReadOnlyList<BrokerMessage> messages)
+    {
         if (messages is null || messages.Count == 0 || messages.Count > BrokerLimits.MaxBatchCount)
         {
             throw new BrokerException(BrokerErrorCode.InvalidBatch,
                 $"A publish batch holds 1 to {BrokerLimits.MaxBatchCount} messages; this one holds {messages?.Count ?? 0}.");
         }
-
-        return _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
     }
 
     private ITopicGrain Topic(string topic)

@@ -37,7 +37,7 @@ internal sealed partial class QueueGrain
     private bool _askingSource;
     private DateTimeOffset _nextSourceAsk;
 
-    private bool HeldForGrowth => _log.Meta.HeldForGrowth;
+    private bool HeldForGrowth => _log.Meta.Created && _log.Meta.HeldForGrowth;
 
     private IQueuePartitionGrain GrowthSource => GrainFactory.GetGrain<IQueuePartitionGrain>(QueuePartitions.NameOf(_queue, _log.Meta.GrownFrom));
 
@@ -187,7 +187,7 @@ internal sealed partial class QueueGrain
     /// <summary>On the tick of a held partition: asks the source (one call at a time) and lets keyed messages go once it is free.</summary>
     private void AskGrowthSource(DateTimeOffset now)
     {
-        if (!HeldForGrowth || _askingSource || now < _nextSourceAsk)
+        if (!_log.Meta.Created || !HeldForGrowth || _askingSource || now < _nextSourceAsk)
         {
             return;
         }

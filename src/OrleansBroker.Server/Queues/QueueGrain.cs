@@ -117,6 +117,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
                 meta.Created = true;
                 meta.Options = options;
                 meta.CreatedAt = _time.GetUtcNow();
+
+                // Nothing of a growth of a queue this name had before it was deleted.
+                meta.GrownFrom = -1;
+                meta.HeldForGrowth = false;
+                meta.GrowingTo = 0;
             });
             await _log.CommitAsync();
             LogCreated(_name, Describe(options));

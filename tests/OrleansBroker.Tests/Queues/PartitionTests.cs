@@ -267,6 +267,13 @@ public sealed class PartitionTests : BrokerClusterTest
         var received = await Broker.ReceiveAndAckAsync("steps", 10, prefetch: 4);
         Assert.Equal(Enumerable.Range(0, 10).Select(n => $"{moved}:{n}"), received.Select(d => Encoding.UTF8.GetString(d.Body)));
         await Eventually.HoldsAsync(async () => !(await Broker.GetQueueInfoAsync("steps")).Partitions!.Any(p => p.Held), "no partition held");
+
+        // Deleted and created again with the grown count: nothing of the growth is left (no partition held).
+        await Broker.DeleteQueueAsync("steps");
+        var recreated = await Broker.CreateQueueAsync("steps", new QueueOptions { Partitions = 3 });
+        Assert.All(recreated.Partitions!, p => Assert.False(p.Held, $"{p.Name} held after the queue was created again"));
+        await Broker.PublishAsync("steps", Keyed(moved, 0));
+        Assert.Single(await Broker.ReceiveAndAckAsync("steps", 1));
     }
 
     [Fact]

@@ -50,7 +50,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
     {
         await Broker.CreateQueueAsync("unreachable", new QueueOptions { LeaseDuration = TimeSpan.FromMinutes(10) });
         var grain = Cluster.Grains.GetGrain<IQueueGrain>("unreachable");
-        var a = new ScriptedConsumer();
+        var a = new RecordingObserver();
         var aRef = Cluster.Grains.CreateObjectReference<IConsumerObserver>(a);
         await grain.Subscribe("a", 1, aRef);
         await Broker.PublishAsync("unreachable", "held", "m0");
@@ -62,7 +62,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         await Broker.PublishAsync("unreachable", "bounced", "m1");
         await Eventually.HoldsAsync(() => !a.FailNext, "the delivery to a failed");
 
-        var b = new ScriptedConsumer();
+        var b = new RecordingObserver();
         await grain.Subscribe("b", 2, Cluster.Grains.CreateObjectReference<IConsumerObserver>(b));
         var bounced = await b.NextAsync();
         Assert.Equal(("m1", 2), (bounced.MessageId, bounced.Attempt));
@@ -78,42 +78,6 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
 
         // What a held through the failure was never taken from it: its ack lands.
         Assert.Equal([SettleStatus.Ok], await grain.Settle([new Settlement(held.Sequence, held.LeaseToken, SettleKind.Ack)]));
-    }
-
-    /// <summary>A raw consumer observer whose next Deliver can be made to fail, as a batch lost on its way would.</summary>
-    private sealed class ScriptedConsumer : IConsumerObserver
-    {
-        private readonly ConcurrentQueue<Delivery.Delivery> _received = new();
-        private volatile bool _failNext;
-
-        public bool FailNext { get => _failNext; set => _failNext = value; }
-
-        public int Received => _received.Count;
-
-        public Task Deliver(IReadOnlyList<Delivery.Delivery> deliveries)
-        {
-            if (_failNext)
-            {
-                _failNext = false;
-                throw new IOException("lost on the way");
-            }
-
-            foreach (var delivery in deliveries)
-            {
-                _received.Enqueue(delivery);
-            }
-
-            return Task.CompletedTask;
-        }
-
-        public Task Moving() => Task.CompletedTask;
-
-        public async Task<Delivery.Delivery> NextAsync()
-        {
-            Delivery.Delivery? next = null;
-            await Eventually.HoldsAsync(() => _received.TryDequeue(out next), "a delivery");
-            return next!;
-        }
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Orleans.Storage;
 using OrleansBroker.Client;
@@ -642,7 +641,7 @@ public abstract class DurableStorageComplianceTests(StorageBackend backend) : St
         await Broker.CreateQueueAsync(queue, new QueueOptions { MaxDeliveryAttempts = 2, LeaseDuration = TimeSpan.FromMinutes(10) });
         await Broker.PublishAsync(queue, "poison", "poison");
         var grain = Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue);
-        var observer = new SilentConsumer();
+        var observer = new RecordingObserver();
         await grain.Subscribe("silent", 10, Backend.Cluster.Grains.CreateObjectReference<IConsumerObserver>(observer));
 
         var first = await observer.NextAsync();
@@ -661,32 +660,6 @@ public abstract class DurableStorageComplianceTests(StorageBackend backend) : St
         Assert.Equal("poison", dead.MessageId);
         Assert.Equal(queue, dead.Headers![OrleansBroker.Messages.BrokerHeaders.SourceQueue]);
         Assert.Equal("2", dead.Headers[OrleansBroker.Messages.BrokerHeaders.Attempts]);
-    }
-
-    /// <summary>A consumer that takes deliveries and never settles or renews them: a client that went away.</summary>
-    private sealed class SilentConsumer : IConsumerObserver
-    {
-        private readonly ConcurrentQueue<Delivery.Delivery> _received = new();
-
-        public Task Deliver(IReadOnlyList<Delivery.Delivery> deliveries)
-        {
-            foreach (var delivery in deliveries)
-            {
-                _received.Enqueue(delivery);
-            }
-
-            return Task.CompletedTask;
-        }
-
-        // A client that went away does not register again.
-        public Task Moving() => Task.CompletedTask;
-
-        public async Task<Delivery.Delivery> NextAsync()
-        {
-            Delivery.Delivery? next = null;
-            await Eventually.HoldsAsync(() => _received.TryDequeue(out next), "a delivery");
-            return next!;
-        }
     }
 }
 
