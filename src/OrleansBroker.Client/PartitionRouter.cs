@@ -37,7 +37,7 @@ internal sealed class PartitionRouter<TReceipt>(Func<string, Task<int>> countOf,
         var count = QueuePartitions.Parse(queue).Index > 0 ? 1 : TryKnown(queue, out var known) ? known : await RefreshAsync(queue).ConfigureAwait(false);
         if (count == 1)
         {
-            return await SendAsync(queue, messages).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await send(queue, messages).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var receipts = new TReceipt[messages.Count];
@@ -46,7 +46,7 @@ internal sealed class PartitionRouter<TReceipt>(Func<string, Task<int>> countOf,
         {
             var spreadTo = (int)((uint)Interlocked.Increment(ref _spread) % (uint)count);
             var shares = pending.GroupBy(i => QueuePartitions.KeyOf(messages[i]) is { } key ? QueuePartitions.Of(key, count) : spreadTo)
-                .Select(g => (Indexes: g.ToList(), Call: SendAsync(QueuePartitions.NameOf(queue, g.Key), [.. g.Select(i => messages[i])])))
+                .Select(g => (Indexes: g.ToList(), Call: send(QueuePartitions.NameOf(queue, g.Key), [.. g.Select(i => messages[i])])))
                 .ToList();
             try
             {
@@ -93,8 +93,6 @@ internal sealed class PartitionRouter<TReceipt>(Func<string, Task<int>> countOf,
             pending = stale;
         }
     }
-
-    private Task<IReadOnlyList<TReceipt>> SendAsync(string partition, IReadOnlyList<BrokerMessage> messages) => send(partition, messages);
 
     /// <summary>The cached partition count, if there is one; an old one is asked again in the background and used meanwhile.</summary>
     private bool TryKnown(string queue, out int count)

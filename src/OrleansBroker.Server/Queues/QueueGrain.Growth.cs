@@ -187,7 +187,7 @@ internal sealed partial class QueueGrain
     /// <summary>On the tick of a held partition: asks the source (one call at a time) and lets keyed messages go once it is free.</summary>
     private void AskGrowthSource(DateTimeOffset now)
     {
-        if (!_log.Meta.Created || !HeldForGrowth || _askingSource || now < _nextSourceAsk)
+        if (!HeldForGrowth || _askingSource || now < _nextSourceAsk)
         {
             return;
         }
@@ -253,7 +253,7 @@ internal sealed partial class QueueGrain
             }
         }
 
-        if (missing.Count > 0 && InGrowthDedupWindow(now))
+        if (missing.Count > 0 && InGrowthDedupWindow())
         {
             found.AddRange(await GrowthSource.FindPublished(missing));
         }
@@ -262,8 +262,9 @@ internal sealed partial class QueueGrain
     }
 
     /// <summary>Whether ids this partition does not know may have been accepted by its source before the growth.</summary>
-    private bool InGrowthDedupWindow(DateTimeOffset now) =>
-        _log.Meta.GrownFrom >= 0 && Options.DeduplicationWindow > TimeSpan.Zero && now - _log.Meta.GrownAt < Options.DeduplicationWindow;
+    /// <remarks>On the publish path: the clock is read only on a partition added by growth.</remarks>
+    private bool InGrowthDedupWindow() =>
+        _log.Meta.GrownFrom >= 0 && Options.DeduplicationWindow > TimeSpan.Zero && _time.GetUtcNow() - _log.Meta.GrownAt < Options.DeduplicationWindow;
 
     /// <summary>The receipts the source partition holds for the ids of <paramref name="messages"/>; null when none.</summary>
     private async Task<Dictionary<string, PublishReceipt>?> FindAtGrowthSourceAsync(IReadOnlyList<BrokerMessage> messages)

@@ -60,7 +60,7 @@ internal sealed partial class QueueGrain
     private async Task<IReadOnlyList<PublishReceipt>> AppendAsync(IReadOnlyList<BrokerMessage> messages, bool deduplicate)
     {
         // A partition added by growth: an id unknown here may have been accepted by its source before the growth.
-        var atSource = deduplicate && InGrowthDedupWindow(_time.GetUtcNow()) ? await FindAtGrowthSourceAsync(messages) : null;
+        var atSource = deduplicate && InGrowthDedupWindow() ? await FindAtGrowthSourceAsync(messages) : null;
         var now = _time.GetUtcNow();
         var window = deduplicate ? Options.DeduplicationWindow : TimeSpan.Zero;
         var receipts = new PublishReceipt?[messages.Count];
