@@ -65,6 +65,9 @@ internal sealed record BenchResult
 
     public long? Foreign { get; init; }
 
+    /// <summary>Seconds of unmeasured load of the same shape before the run (<c>--warmup</c>).</summary>
+    public double? WarmupS { get; init; }
+
     public double? BrokerRssMb { get; init; }
 
     public double? BrokerPeakRssMb { get; init; }

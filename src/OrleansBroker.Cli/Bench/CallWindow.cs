@@ -10,9 +10,13 @@ internal sealed class CallWindow
     private List<Task> _pending = [];
     private int _pruneAt = 1024;
     private long _failed;
+    private string? _firstError;
 
     /// <summary>Calls that failed (an ack whose lease was lost: the message comes back).</summary>
     public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>The error of the first failed call seen, for the run's report on stderr.</summary>
+    public string? FirstError => Volatile.Read(ref _firstError);
 
     public void Track(Task ack)
     {
@@ -21,7 +25,11 @@ internal sealed class CallWindow
             _pending.Add(ack);
             if (_pending.Count >= _pruneAt)
             {
-                _failed += _pending.Count(t => t.IsFaulted);
+                foreach (var failed in _pending.Where(t => t.IsFaulted))
+                {
+                    Fail(failed);
+                }
+
                 _pending.RemoveAll(t => t.IsCompleted);
                 _pruneAt = Math.Max(1024, _pending.Count * 2);
             }
@@ -50,8 +58,14 @@ internal sealed class CallWindow
 
             if (ack.IsFaulted)
             {
-                Interlocked.Increment(ref _failed);
+                Fail(ack);
             }
         }
+    }
+
+    private void Fail(Task call)
+    {
+        Interlocked.Increment(ref _failed);
+        Interlocked.CompareExchange(ref _firstError, call.Exception!.GetBaseException().ToString(), null);
     }
 }

@@ -98,6 +98,10 @@ internal sealed class ConsumerGroup
         await Task.WhenAll(_consumers).ConfigureAwait(false);
         await Acks.DrainAsync().ConfigureAwait(false);
         _stop.Dispose();
+        if (Acks.FirstError is { } error)
+        {
+            Console.Error.WriteLine($"{Acks.Failed} acks failed (those messages are delivered again after their lease); the first: {error}");
+        }
     }
 }
 

@@ -25,6 +25,11 @@ internal static class BenchCommand
     {
         Description = "Try a failed publish again (same message ids, so the queue deduplicates) until it is confirmed, as a producer would through a silo failure. Default off: an error ends the run.",
     };
+    private static readonly Option<double?> Warmup = new("--warmup")
+    {
+        Description = "Seconds of the same load first, on the same queue, not measured (its losses still count): a fresh bench process "
+            + "and newly used broker code paths run slowly until the JIT has optimized them. Default 5 for latency, 0 for queue.",
+    };
     private static readonly Option<int?> BrokerPid = new("--broker-pid") { Description = "PID of the silo on this machine: its RSS goes in the result (Linux)." };
 
     public static Command Create()
@@ -42,11 +47,13 @@ internal static class BenchCommand
     {
         var command = new Command("queue", "P producers publish N messages (durable, confirmed) while C consumers receive and ack each.")
         {
-            Messages, Size, Producers, Consumers, Batch, Inflight, Prefetch, Queue, Timeout, BrokerPid, Partitions, RetryPublishes,
+            Messages, Size, Producers, Consumers, Batch, Inflight, Prefetch, Queue, Timeout, BrokerPid, Partitions, RetryPublishes, Warmup,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(parse, async (connection, settings) =>
         {
-            var result = await Scenarios.QueueAsync(connection.Broker, settings, cancellationToken);
+            // Warm-up rounds: short runs of the same shape, each a few hundred calls.
+            var round = Math.Min(settings.Messages, Math.Max(1_000, 200L * settings.Batch * settings.Producers));
+            var result = await WithWarmupAsync(parse, 0, s => Scenarios.QueueAsync(connection.Broker, s, cancellationToken), settings, _ => round);
             Console.WriteLine(result.ToJson());
             return [result];
         }, cancellationToken));
@@ -94,7 +101,7 @@ internal static class BenchCommand
         var duration = new Option<double>("--duration") { Description = "Seconds to send for. Default 30.", DefaultValueFactory = _ => 30 };
         var command = new Command("latency", "Publish single messages at a fixed rate; report publish-to-delivery latency percentiles.")
         {
-            rate, duration, Size, Consumers, Prefetch, Queue, Timeout, BrokerPid,
+            rate, duration, Size, Consumers, Prefetch, Queue, Timeout, BrokerPid, Warmup,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -107,7 +114,8 @@ internal static class BenchCommand
 
             return RunAsync(parse, async (connection, settings) =>
             {
-                var result = await Scenarios.LatencyAsync(connection.Broker, settings, perSecond, cancellationToken);
+                var result = await WithWarmupAsync(
+                    parse, 5, s => Scenarios.LatencyAsync(connection.Broker, s, perSecond, cancellationToken), settings, warmup => (long)Math.Ceiling(perSecond * warmup));
                 Console.WriteLine(result.ToJson());
                 return [result];
             }, cancellationToken, (long)Math.Ceiling(perSecond * seconds));
@@ -169,6 +177,26 @@ internal static class BenchCommand
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="run"/> in rounds of <paramref name="round"/>(warm-up seconds) messages for the <c>--warmup</c>
+    /// seconds (or <paramref name="defaultSeconds"/>), unmeasured, then once as set. Messages lost in the warm-up are added to the result's.
+    /// </summary>
+    private static async Task<BenchResult> WithWarmupAsync(
+        ParseResult parse, double defaultSeconds, Func<BenchSettings, Task<BenchResult>> run, BenchSettings settings, Func<double, long> round)
+    {
+        var seconds = Get(parse, Warmup, null) ?? defaultSeconds;
+        long lost = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            Console.Error.WriteLine($"warm-up: {clock.Elapsed.TotalSeconds:F0}/{seconds:F0} s, not measured");
+            lost += (await run(settings with { Messages = Math.Max(1, round(seconds)) })).Lost;
+        }
+
+        var result = await run(settings);
+        return result with { Lost = result.Lost + lost, WarmupS = seconds > 0 ? seconds : null };
+    }
+
     private static async Task DeleteBenchQueueAsync(BrokerConnection connection, string queue)
     {
         try
@@ -223,6 +251,7 @@ internal static class BenchCommand
         Check(settings.Prefetch >= 1 && settings.Prefetch <= BrokerLimits.MaxPrefetch, $"--prefetch must be 1 to {BrokerLimits.MaxPrefetch}");
         Check(settings.IdleTimeout > TimeSpan.Zero, "--timeout must be more than 0");
         Check(settings.Partitions is >= 1 and <= QueueOptions.MaxPartitions, $"--partitions must be 1 to {QueueOptions.MaxPartitions}");
+        Check(Get(parse, Warmup, null) is null or (>= 0 and <= 600), "--warmup must be 0 to 600 seconds");
         return settings;
     }
 

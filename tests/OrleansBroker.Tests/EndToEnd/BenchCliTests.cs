@@ -22,10 +22,11 @@ public sealed class BenchCliTests
         using var silo = new SiloProcess(data.Directory, RealProcess.FreePort(), gatewayPort);
         await silo.WaitUntilReadyAsync();
 
-        var queue = await Bench(data, "queue", "--messages", "3000", "--producers", "2", "--consumers", "2", "--batch", "50", "--broker-pid", $"{silo.Pid}", "--gateway", gateway);
+        var queue = await Bench(data, "queue", "--messages", "3000", "--producers", "2", "--consumers", "2", "--batch", "50", "--warmup", "1", "--broker-pid", $"{silo.Pid}", "--gateway", gateway);
         var result = Assert.Single(queue);
         Assert.Equal("queue", result.GetProperty("scenario").GetString());
         Assert.Equal(3000, result.GetProperty("messages").GetInt64());
+        Assert.Equal(1, result.GetProperty("warmup_s").GetDouble());
         Assert.Equal(0, result.GetProperty("lost").GetInt64());
         Assert.Equal(0, result.GetProperty("foreign").GetInt64());
         Assert.True(result.GetProperty("throughput_msgs_per_s").GetDouble() > 0);
@@ -62,6 +63,7 @@ public sealed class BenchCliTests
     [InlineData("--size", "5", "--size must be")]
     [InlineData("--producers", "0", "--producers must be")]
     [InlineData("--batch", "1001", "--batch must be")]
+    [InlineData("--warmup", "-1", "--warmup must be")]
     public async Task Bad_bench_settings_are_one_line_and_exit_2_before_connecting(string option, string value, string message)
     {
         using var data = new TestData();
