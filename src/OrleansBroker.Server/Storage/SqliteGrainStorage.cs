@@ -47,19 +47,30 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         var expected = grainState.ETag;
         var etag = await store.WriteAsync(writer =>
         {
-            var current = CurrentETag(writer, key, stateName);
-            CheckETag(stateName, grainId, expected, current);
-            var next = (current ?? 0) + 1;
-            var command = writer.Command("""
-                INSERT INTO grain_state(grain_id, state_name, etag, data) VALUES ($g, $s, $e, $d)
-                ON CONFLICT(grain_id, state_name) DO UPDATE SET etag = excluded.etag, data = excluded.data
-                """);
-            command.Parameters.AddWithValue("$g", key);
-            command.Parameters.AddWithValue("$s", stateName);
-            command.Parameters.AddWithValue("$e", next);
-            command.Parameters.AddWithValue("$d", data);
-            command.ExecuteNonQuery();
-            return next;
+            // One statement that both checks the version and writes: a write that finds another version changes nothing.
+            if (ParseETag(expected) is { } version)
+            {
+                var update = writer.Command("UPDATE grain_state SET etag = etag + 1, data = $d WHERE grain_id = $g AND state_name = $s AND etag = $e");
+                AddKey(update, key, stateName);
+                update.Parameters.AddWithValue("$e", version);
+                update.Parameters.AddWithValue("$d", data);
+                if (update.ExecuteNonQuery() == 1)
+                {
+                    return version + 1;
+                }
+            }
+            else if (expected is null)
+            {
+                var insert = writer.Command("INSERT INTO grain_state(grain_id, state_name, etag, data) VALUES ($g, $s, 1, $d) ON CONFLICT(grain_id, state_name) DO NOTHING");
+                AddKey(insert, key, stateName);
+                insert.Parameters.AddWithValue("$d", data);
+                if (insert.ExecuteNonQuery() == 1)
+                {
+                    return 1L;
+                }
+            }
+
+            throw Conflict(stateName, grainId, expected, CurrentETag(writer, key, stateName));
         });
 
         grainState.ETag = etag.ToString(CultureInfo.InvariantCulture);
@@ -72,13 +83,20 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         var expected = grainState.ETag;
         await store.WriteAsync(writer =>
         {
+            if (ParseETag(expected) is { } version)
+            {
+                var delete = writer.Command("DELETE FROM grain_state WHERE grain_id = $g AND state_name = $s AND etag = $e");
+                AddKey(delete, key, stateName);
+                delete.Parameters.AddWithValue("$e", version);
+                if (delete.ExecuteNonQuery() == 1)
+                {
+                    return true;
+                }
+            }
+
+            // Clearing a record believed absent succeeds only while it is absent.
             var current = CurrentETag(writer, key, stateName);
-            CheckETag(stateName, grainId, expected, current);
-            var command = writer.Command("DELETE FROM grain_state WHERE grain_id = $g AND state_name = $s");
-            command.Parameters.AddWithValue("$g", key);
-            command.Parameters.AddWithValue("$s", stateName);
-            command.ExecuteNonQuery();
-            return true;
+            return expected is null && current is null ? true : throw Conflict(stateName, grainId, expected, current);
         });
 
         grainState.State = Activator.CreateInstance<T>();
@@ -86,23 +104,28 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         grainState.RecordExists = false;
     }
 
+    private static long? ParseETag(string? etag) =>
+        long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var version) ? version : null;
+
+    private static void AddKey(Microsoft.Data.Sqlite.SqliteCommand command, string key, string stateName)
+    {
+        command.Parameters.AddWithValue("$g", key);
+        command.Parameters.AddWithValue("$s", stateName);
+    }
+
     private static long? CurrentETag(SqliteWriter writer, string key, string stateName)
     {
         var command = writer.Command("SELECT etag FROM grain_state WHERE grain_id = $g AND state_name = $s");
-        command.Parameters.AddWithValue("$g", key);
-        command.Parameters.AddWithValue("$s", stateName);
+        AddKey(command, key, stateName);
         return command.ExecuteScalar() is long etag ? etag : null;
     }
 
-    private static void CheckETag(string stateName, GrainId grainId, string? expected, long? current)
+    private static InconsistentStateException Conflict(string stateName, GrainId grainId, string? expected, long? current)
     {
         var currentText = current?.ToString(CultureInfo.InvariantCulture);
-        if (!string.Equals(expected, currentText, StringComparison.Ordinal))
-        {
-            throw new InconsistentStateException(
-                $"Record '{stateName}' of {grainId} changed underneath: expected version {expected ?? "none"}, found {currentText ?? "none"}.",
-                currentText ?? "none",
-                expected ?? "none");
-        }
+        return new InconsistentStateException(
+            $"Record '{stateName}' of {grainId} changed underneath: expected version {expected ?? "none"}, found {currentText ?? "none"}.",
+            currentText ?? "none",
+            expected ?? "none");
     }
 }

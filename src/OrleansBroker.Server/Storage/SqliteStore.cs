@@ -130,20 +130,14 @@ internal sealed partial class SqliteStore : IAsyncDisposable
         {
             // Plain BEGIN/COMMIT rather than BeginTransaction, so ops need no transaction object.
             writer.Execute("BEGIN IMMEDIATE");
-            foreach (var op in batch)
+            if (!TryExecuteAll(writer, batch))
             {
-                // Each op runs under a savepoint, so one failing op (an ETag conflict) leaves the others in.
-                writer.Execute("SAVEPOINT op");
-                try
-                {
-                    op.Execute(writer);
-                    writer.Execute("RELEASE op");
-                }
-                catch (Exception exception)
-                {
-                    writer.Execute("ROLLBACK TO op; RELEASE op");
-                    op.Fail(exception);
-                }
+                // An op failed (an ETag conflict, mostly) and may have left changes: undo the batch and run it again with
+                // each op under a savepoint, so that the failing op fails alone and the others commit. Ops are run again
+                // from their inputs, and the first pass left nothing behind, so running one twice is harmless.
+                writer.Execute("ROLLBACK");
+                writer.Execute("BEGIN IMMEDIATE");
+                ExecuteEachIsolated(writer, batch);
             }
 
             writer.Execute("COMMIT");
@@ -164,6 +158,43 @@ internal sealed partial class SqliteStore : IAsyncDisposable
         foreach (var op in batch)
         {
             op.Succeed();
+        }
+    }
+
+    /// <summary>The common case: every op in one go, with no savepoint statements around each (they cost as much as the ops).</summary>
+    private static bool TryExecuteAll(SqliteWriter writer, List<WriteOp> batch)
+    {
+        foreach (var op in batch)
+        {
+            try
+            {
+                op.Execute(writer);
+            }
+            catch (Exception)
+            {
+                // Not failed yet: ExecuteEachIsolated runs it again and fails it alone.
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static void ExecuteEachIsolated(SqliteWriter writer, List<WriteOp> batch)
+    {
+        foreach (var op in batch)
+        {
+            writer.Execute("SAVEPOINT op");
+            try
+            {
+                op.Execute(writer);
+                writer.Execute("RELEASE op");
+            }
+            catch (Exception exception)
+            {
+                writer.Execute("ROLLBACK TO op; RELEASE op");
+                op.Fail(exception);
+            }
         }
     }
 
