@@ -31,8 +31,8 @@ start_silo
 for _ in 1 2 3; do run p1c1 queue --messages 200000 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run fanout4 fanout --messages 100000 --subscriptions 4 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run p4c4 queue --messages 200000 --producers 4 --consumers 4 --broker-pid "$SILO_PID"; done
-for _ in 1 2 3; do run latency latency --rate 2000 --duration 20 --broker-pid "$SILO_PID"; done
-for _ in 1 2 3; do run one-by-one queue --messages 5000 --consumers 0 --batch 1 --inflight 1 --broker-pid "$SILO_PID"; done
+for _ in 1 2 3; do run latency latency --rate 2000 --duration 20 --broker-pid "$SILO_PID"; done   # after 5 s of warm-up (its default)
+for _ in 1 2 3; do run one-by-one queue --messages 10000 --consumers 0 --batch 1 --inflight 1 --warmup 3 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run depth depth --depths 0,100000,1000000 --messages 100000 --broker-pid "$SILO_PID"; done
 stop_silo
 for _ in 1 2 3; do # memory: a fresh silo holding exactly 1M queued messages

@@ -54,6 +54,13 @@ public sealed class BrokerOptions
     /// </summary>
     public long ResidentBytesPerQueue { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// How long a queue's commit that holds no publishes (acks, nacks, attempt counts) waits for a publish to share
+    /// its storage write, so that a queue under steady publish and consume pays one fsync where it would pay two.
+    /// Default 1 ms; 0 commits at once; at most 1 s. A publish never waits, and an ack still returns only once durable.
+    /// </summary>
+    public TimeSpan CommitLinger { get; set; } = TimeSpan.FromMilliseconds(1);
+
     /// <summary>How often consumers renew their registration. Default 10 s; a consumer silent for three intervals is dropped.</summary>
     public TimeSpan ConsumerRenewInterval { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -106,6 +113,11 @@ public sealed class BrokerOptions
         if (ResidentBytesPerQueue < SegmentMaxBytes)
         {
             Fail($"Broker:ResidentBytesPerQueue {ResidentBytesPerQueue} must be at least Broker:SegmentMaxBytes ({SegmentMaxBytes}).");
+        }
+
+        if (CommitLinger < TimeSpan.Zero || CommitLinger > TimeSpan.FromSeconds(1))
+        {
+            Fail($"Broker:CommitLinger {CommitLinger} is out of range 0..00:00:01.");
         }
 
         if (ConsumerRenewInterval < TimeSpan.FromMilliseconds(100) || LeaseCheckInterval < TimeSpan.FromMilliseconds(10))

@@ -50,6 +50,9 @@ internal sealed partial class MessageLog
     private long _readAheadFrom = -1;
     private bool _metaDirty;
     private bool _flushing;
+
+    /// <summary>Set while a commit without publishes lingers (<see cref="MessageLogOptions.CommitLinger"/>): the next publish ends the wait.</summary>
+    private TaskCompletionSource? _appendArrived;
     private bool _stopped;
 
     public MessageLog(IGrainStorage storage, GrainId grainId, MessageLogOptions options, ILogger logger, IMessageLogListener listener)
@@ -421,6 +424,7 @@ internal sealed partial class MessageLog
     {
         var pending = new PendingAppend(messages, marks);
         _pendingAppends.Add(pending);
+        _appendArrived?.TrySetResult();
         EnsureFlushing();
         return pending.Completion.Task;
     }
@@ -535,6 +539,14 @@ internal sealed partial class MessageLog
             await Task.Yield();
             while (HasChanges)
             {
+                if (_pendingAppends.Count == 0 && _options.CommitLinger > TimeSpan.Zero)
+                {
+                    // Only settles and the like wait: at a steady rate a publish comes along and one fsync carries both.
+                    _appendArrived = new TaskCompletionSource();
+                    await Task.WhenAny(_appendArrived.Task, Task.Delay(_options.CommitLinger));
+                    _appendArrived = null;
+                }
+
                 if (!await FlushOnceAsync())
                 {
                     // Its callers have the error; what is left is retried on the next change or FlushInBackground,

@@ -7,4 +7,8 @@ namespace OrleansBroker.Server.Log;
 /// Bytes of message bodies kept in memory. Past it, the segments furthest from delivery (highest ids)
 /// are paged out and read back when delivery reaches them.
 /// </param>
-internal sealed record MessageLogOptions(int SegmentMaxBytes, int SegmentMaxMessages, long ResidentBytes);
+/// <param name="CommitLinger">
+/// How long a commit that holds no publishes (settles, attempt counts, counters) waits for a publish to share its
+/// storage write; zero commits at once. A publish never waits. Callers still return only once their change is durable.
+/// </param>
+internal sealed record MessageLogOptions(int SegmentMaxBytes, int SegmentMaxMessages, long ResidentBytes, TimeSpan CommitLinger = default);
