@@ -19,7 +19,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         var row = await store.ReadAsync(connection =>
         {
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT etag, data FROM grain_state WHERE grain_id = $g AND state_name = $s";
+            command.CommandText = "SELECT etag, data FROM records WHERE grain_id = $g AND state_name = $s";
             command.Parameters.AddWithValue("$g", key);
             command.Parameters.AddWithValue("$s", stateName);
             using var reader = command.ExecuteReader();
@@ -50,7 +50,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
             // One statement that both checks the version and writes: a write that finds another version changes nothing.
             if (ParseETag(expected) is { } version)
             {
-                var update = writer.Command("UPDATE grain_state SET etag = etag + 1, data = $d WHERE grain_id = $g AND state_name = $s AND etag = $e");
+                var update = writer.Command("UPDATE records SET etag = etag + 1, data = $d WHERE grain_id = $g AND state_name = $s AND etag = $e");
                 AddKey(update, key, stateName);
                 update.Parameters.AddWithValue("$e", version);
                 update.Parameters.AddWithValue("$d", data);
@@ -61,7 +61,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
             }
             else if (expected is null)
             {
-                var insert = writer.Command("INSERT INTO grain_state(grain_id, state_name, etag, data) VALUES ($g, $s, 1, $d) ON CONFLICT(grain_id, state_name) DO NOTHING");
+                var insert = writer.Command("INSERT INTO records(grain_id, state_name, etag, data) VALUES ($g, $s, 1, $d) ON CONFLICT(grain_id, state_name) DO NOTHING");
                 AddKey(insert, key, stateName);
                 insert.Parameters.AddWithValue("$d", data);
                 if (insert.ExecuteNonQuery() == 1)
@@ -85,7 +85,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         {
             if (ParseETag(expected) is { } version)
             {
-                var delete = writer.Command("DELETE FROM grain_state WHERE grain_id = $g AND state_name = $s AND etag = $e");
+                var delete = writer.Command("DELETE FROM records WHERE grain_id = $g AND state_name = $s AND etag = $e");
                 AddKey(delete, key, stateName);
                 delete.Parameters.AddWithValue("$e", version);
                 if (delete.ExecuteNonQuery() == 1)
@@ -115,7 +115,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
 
     private static long? CurrentETag(SqliteWriter writer, string key, string stateName)
     {
-        var command = writer.Command("SELECT etag FROM grain_state WHERE grain_id = $g AND state_name = $s");
+        var command = writer.Command("SELECT etag FROM records WHERE grain_id = $g AND state_name = $s");
         AddKey(command, key, stateName);
         return command.ExecuteScalar() is long etag ? etag : null;
     }

@@ -77,12 +77,12 @@ internal sealed partial class SqliteStore : IAsyncDisposable
                 PRAGMA journal_mode=WAL;
                 PRAGMA synchronous=FULL;
                 PRAGMA mmap_size={_mmapBytes};
-                CREATE TABLE IF NOT EXISTS grain_state(
+                CREATE TABLE IF NOT EXISTS records(
                     grain_id TEXT NOT NULL,
                     state_name TEXT NOT NULL,
                     etag INTEGER NOT NULL,
                     data BLOB NOT NULL,
-                    PRIMARY KEY (grain_id, state_name)) WITHOUT ROWID;
+                    PRIMARY KEY (grain_id, state_name));
                 CREATE TABLE IF NOT EXISTS reminders(
                     grain_id TEXT NOT NULL,
                     reminder_name TEXT NOT NULL,
@@ -96,8 +96,39 @@ internal sealed partial class SqliteStore : IAsyncDisposable
             await pragma.ExecuteNonQueryAsync();
         }
 
+        MoveRecordsOutOfWithoutRowidTable(connection);
         LogOpened(Path);
         _writer = Task.Run(() => WriteLoopAsync(connection));
+    }
+
+    /// <summary>
+    /// Databases written before session 15 keep records in <c>grain_state</c>, a WITHOUT ROWID table: its rows live in
+    /// the key's B-tree, so every search compares against whole rows and reads each 1 MiB segment it passes from its
+    /// overflow pages (at 1M queued, a quarter of the broker's time went to those reads). <c>records</c> is a rowid
+    /// table whose key index holds only the key. The move is one transaction: a crash midway leaves the old table whole.
+    /// </summary>
+    private void MoveRecordsOutOfWithoutRowidTable(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'grain_state'";
+        if ((long)command.ExecuteScalar()! == 0)
+        {
+            return;
+        }
+
+        command.CommandText = "SELECT COUNT(*) FROM grain_state";
+        var count = (long)command.ExecuteScalar()!;
+        LogMovingRecords(Path, count);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        command.CommandText = """
+            BEGIN IMMEDIATE;
+            INSERT INTO records(grain_id, state_name, etag, data) SELECT grain_id, state_name, etag, data FROM grain_state;
+            DROP TABLE grain_state;
+            COMMIT;
+            """;
+        command.CommandTimeout = 0;
+        command.ExecuteNonQuery();
+        LogMovedRecords(count, clock.Elapsed.TotalSeconds);
     }
 
     private async Task WriteLoopAsync(SqliteConnection connection)
@@ -224,6 +255,12 @@ internal sealed partial class SqliteStore : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Broker storage: SQLite database at {Path} (WAL, synchronous=FULL)")]
     private partial void LogOpened(string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker storage: moving {Count} records of {Path} to the current table layout, once; a deep queue's database takes a while")]
+    private partial void LogMovingRecords(string path, long count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Broker storage: moved {Count} records in {Seconds:F1} s")]
+    private partial void LogMovedRecords(long count, double seconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "SQLite commit of {Count} writes failed; each writer gets the error")]
     private partial void LogCommitFailed(Exception exception, int count);

@@ -91,7 +91,7 @@ public sealed class QueueDurabilityTests : BrokerClusterTest
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDirectory, "broker.db")};Pooling=false");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM grain_state WHERE state_name LIKE $p";
+        command.CommandText = "SELECT COUNT(*) FROM records WHERE state_name LIKE $p";
         command.Parameters.AddWithValue("$p", pattern);
         return (long)command.ExecuteScalar()!;
     }
