@@ -61,11 +61,7 @@ public abstract class StorageComplianceTests(StorageBackend backend)
     public async Task A_write_with_a_stale_etag_is_rejected_and_the_stored_record_is_kept()
     {
         var grain = NewGrainId();
-        var current = new StoredRecord<SegmentRecord> { State = Segment("v1") };
-        await Storage.WriteStateAsync("meta", grain, current);
-        var stale = new StoredRecord<SegmentRecord> { State = Segment("stale"), ETag = current.ETag, RecordExists = true };
-        current.State = Segment("v2");
-        await Storage.WriteStateAsync("meta", grain, current);
+        var (_, stale) = await WriteTwiceKeepingTheFirstETagAsync(grain);
 
         await Assert.ThrowsAnyAsync<InconsistentStateException>(() => Storage.WriteStateAsync("meta", grain, stale));
 
@@ -74,16 +70,23 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         Assert.Equal("v2", Assert.Single(read.State.Messages).MessageId);
     }
 
-    [Fact]
-    public async Task A_stale_write_sent_together_with_others_fails_alone_and_the_others_are_stored()
+    /// <summary>Writes "meta" as v1 then v2; returns the record (at v2) and a write of "stale" that still holds v1's ETag.</summary>
+    private async Task<(StoredRecord<SegmentRecord> Current, StoredRecord<SegmentRecord> Stale)> WriteTwiceKeepingTheFirstETagAsync(GrainId grain)
     {
-        // Sent at once, so that a backend that commits concurrent writes together (SQLite) has them in one transaction.
-        var grain = NewGrainId();
         var current = new StoredRecord<SegmentRecord> { State = Segment("v1") };
         await Storage.WriteStateAsync("meta", grain, current);
         var stale = new StoredRecord<SegmentRecord> { State = Segment("stale"), ETag = current.ETag, RecordExists = true };
         current.State = Segment("v2");
         await Storage.WriteStateAsync("meta", grain, current);
+        return (current, stale);
+    }
+
+    [Fact]
+    public async Task A_stale_write_sent_together_with_others_fails_alone_and_the_others_are_stored()
+    {
+        // Sent at once, so that a backend that commits concurrent writes together (SQLite) has them in one transaction.
+        var grain = NewGrainId();
+        var (current, stale) = await WriteTwiceKeepingTheFirstETagAsync(grain);
         var others = Enumerable.Range(0, 20).Select(i => new StoredRecord<SegmentRecord> { State = Segment($"other{i}") }).ToList();
 
         var writes = others.Select((record, i) => Storage.WriteStateAsync($"s{i}", grain, record))
