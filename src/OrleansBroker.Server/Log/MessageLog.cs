@@ -357,6 +357,10 @@ internal sealed partial class MessageLog
 
     private async Task ReadBodiesAsync(Segment segment, TaskCompletionSource<IReadOnlyList<StoredMessage>> read)
     {
+        // Always in a turn of its own, also where storage answers at once (SQLite reads complete inline): otherwise
+        // OnPagedIn would dispatch from inside the dispatch that asked for the page-in (TryGetMessage, ReadAhead)
+        // while that one holds a message it has peeked at.
+        await Task.Yield();
         try
         {
             var record = new StoredRecord<SegmentRecord>();

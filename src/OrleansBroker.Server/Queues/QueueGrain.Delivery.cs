@@ -195,15 +195,7 @@ internal sealed partial class QueueGrain
             }
 
             // A paged-out body is read back in the background; OnPagedIn dispatches again, in the same order.
-            _log.TryGetMessage(entry, out var message);
-            if (!_ready.TryPeek(out var head, out _) || head != sequence || _leases.ContainsKey(sequence))
-            {
-                // Reading ahead paged a segment in at once (SQLite reads complete inline) and its dispatch ran inside this
-                // one: the message peeked above may be leased or gone from the head, so look again rather than dequeue blind.
-                continue;
-            }
-
-            if (message is null || NextConsumerWithCredit() is not { } consumer)
+            if (!_log.TryGetMessage(entry, out var message) || NextConsumerWithCredit() is not { } consumer)
             {
                 break;
             }
