@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Data.Sqlite;
 using Orleans.Serialization;
 using Orleans.Storage;
 
@@ -20,8 +21,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         {
             using var command = connection.CreateCommand();
             command.CommandText = "SELECT etag, data FROM records WHERE grain_id = $g AND state_name = $s";
-            command.Parameters.AddWithValue("$g", key);
-            command.Parameters.AddWithValue("$s", stateName);
+            AddKey(command, key, stateName);
             using var reader = command.ExecuteReader();
             return reader.Read() ? (ETag: reader.GetInt64(0), Data: (byte[])reader.GetValue(1)) : default((long ETag, byte[] Data)?);
         });
@@ -107,7 +107,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
     private static long? ParseETag(string? etag) =>
         long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var version) ? version : null;
 
-    private static void AddKey(Microsoft.Data.Sqlite.SqliteCommand command, string key, string stateName)
+    private static void AddKey(SqliteCommand command, string key, string stateName)
     {
         command.Parameters.AddWithValue("$g", key);
         command.Parameters.AddWithValue("$s", stateName);

@@ -610,10 +610,7 @@ public abstract class StorageComplianceTests(StorageBackend backend)
     {
         var queue = "deep-" + Guid.NewGuid().ToString("N")[..8];
         await Broker.CreateQueueAsync(queue);
-        for (var batch = 0; batch < 30; batch++)
-        {
-            await Broker.PublishBatchAsync(queue, Enumerable.Range(0, 100).Select(i => new BrokerMessage($"m{batch * 100 + i}", new byte[1024])).ToList());
-        }
+        await PublishNumberedAsync(queue, 3000);
 
         await Backend.Cluster.Cluster.DeactivateAsync(Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue));
 
@@ -630,15 +627,21 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         // second dispatch inside the first one, which leased one message twice and dropped another from the ready index.
         var queue = "credit-" + Guid.NewGuid().ToString("N")[..8];
         await Broker.CreateQueueAsync(queue);
-        for (var batch = 0; batch < 30; batch++)
-        {
-            await Broker.PublishBatchAsync(queue, Enumerable.Range(0, 100).Select(i => new BrokerMessage($"m{batch * 100 + i}", new byte[1024])).ToList());
-        }
+        await PublishNumberedAsync(queue, 3000);
 
         var received = await Broker.ReceiveAndAckAsync(queue, 3000, prefetch: 5000, timeout: Eventually.DefaultTimeout * 2);
 
         Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"m{i}"), received.Select(d => d.MessageId));
         await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync(queue)).Depth == 0, "every ack landed");
+    }
+
+    /// <summary>Publishes m0, m1, ... with 1 KiB bodies, 100 a call.</summary>
+    protected async Task PublishNumberedAsync(string queue, int count)
+    {
+        for (var first = 0; first < count; first += 100)
+        {
+            await Broker.PublishBatchAsync(queue, Enumerable.Range(first, Math.Min(100, count - first)).Select(i => new BrokerMessage($"m{i}", new byte[1024])).ToList());
+        }
     }
 
     protected async Task<List<string>> ReceiveAndAckAsync(string queue, int count) =>
@@ -671,10 +674,7 @@ public abstract class DurableStorageComplianceTests(StorageBackend backend) : St
     {
         var queue = "restart-" + Guid.NewGuid().ToString("N")[..8];
         await Broker.CreateQueueAsync(queue);
-        for (var batch = 0; batch < 20; batch++)
-        {
-            await Broker.PublishBatchAsync(queue, Enumerable.Range(0, 100).Select(i => new BrokerMessage($"m{batch * 100 + i}", new byte[1024])).ToList());
-        }
+        await PublishNumberedAsync(queue, 2000);
 
         Assert.Equal(500, (await ReceiveAndAckAsync(queue, 500)).Count);
         await Backend.Cluster.RestartSilosAsync();
