@@ -53,7 +53,7 @@ internal static class BenchCommand
         {
             // Warm-up rounds: short runs of the same shape, each a few hundred calls.
             var round = Math.Min(settings.Messages, Math.Max(1_000, 200L * settings.Batch * settings.Producers));
-            var result = await WithWarmupAsync(parse, 0, s => Scenarios.QueueAsync(connection.Broker, s, cancellationToken), settings, _ => round);
+            var result = await WithWarmupAsync(WarmupSeconds(parse, 0), round, s => Scenarios.QueueAsync(connection.Broker, s, cancellationToken), settings);
             Console.WriteLine(result.ToJson());
             return [result];
         }, cancellationToken));
@@ -114,8 +114,10 @@ internal static class BenchCommand
 
             return RunAsync(parse, async (connection, settings) =>
             {
+                // One warm-up round as long as the warm-up.
+                var warmup = WarmupSeconds(parse, 5);
                 var result = await WithWarmupAsync(
-                    parse, 5, s => Scenarios.LatencyAsync(connection.Broker, s, perSecond, cancellationToken), settings, warmup => (long)Math.Ceiling(perSecond * warmup));
+                    warmup, (long)Math.Ceiling(perSecond * warmup), s => Scenarios.LatencyAsync(connection.Broker, s, perSecond, cancellationToken), settings);
                 Console.WriteLine(result.ToJson());
                 return [result];
             }, cancellationToken, (long)Math.Ceiling(perSecond * seconds));
@@ -177,20 +179,21 @@ internal static class BenchCommand
         }
     }
 
+    /// <summary><c>--warmup</c>, or <paramref name="defaultSeconds"/> where it is not given.</summary>
+    private static double WarmupSeconds(ParseResult parse, double defaultSeconds) => Get(parse, Warmup, null) ?? defaultSeconds;
+
     /// <summary>
-    /// Runs <paramref name="run"/> in rounds of <paramref name="round"/>(warm-up seconds) messages for the <c>--warmup</c>
-    /// seconds (or <paramref name="defaultSeconds"/>), unmeasured, then once as set. Messages lost in the warm-up are added to the result's.
+    /// Runs <paramref name="run"/> unmeasured in rounds of <paramref name="round"/> messages for <paramref name="seconds"/>,
+    /// then once as set. Messages lost in the warm-up are added to the result's.
     /// </summary>
-    private static async Task<BenchResult> WithWarmupAsync(
-        ParseResult parse, double defaultSeconds, Func<BenchSettings, Task<BenchResult>> run, BenchSettings settings, Func<double, long> round)
+    private static async Task<BenchResult> WithWarmupAsync(double seconds, long round, Func<BenchSettings, Task<BenchResult>> run, BenchSettings settings)
     {
-        var seconds = Get(parse, Warmup, null) ?? defaultSeconds;
         long lost = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (clock.Elapsed.TotalSeconds < seconds)
         {
             Console.Error.WriteLine($"warm-up: {clock.Elapsed.TotalSeconds:F0}/{seconds:F0} s, not measured");
-            lost += (await run(settings with { Messages = Math.Max(1, round(seconds)) })).Lost;
+            lost += (await run(settings with { Messages = Math.Max(1, round) })).Lost;
         }
 
         var result = await run(settings);
