@@ -18,6 +18,13 @@ var root = new RootCommand("obroker: publish to, consume from and administer an 
     BenchCommand.Create(),
 };
 
+// Whatever fails, on whichever thread: one line and exit code 2, never a stack trace.
+AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+{
+    Console.Error.WriteLine($"obroker: unexpected error: {Describe(e.ExceptionObject as Exception)}");
+    Environment.Exit(2);
+};
+
 try
 {
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -42,3 +49,11 @@ catch (Exception exception) when (exception is TimeoutException or Orleans.Runti
     Console.Error.WriteLine($"obroker: the broker did not answer: {exception.GetBaseException().Message}");
     return 3;
 }
+catch (Exception exception)
+{
+    Console.Error.WriteLine($"obroker: unexpected error: {Describe(exception)}");
+    return 2;
+}
+
+static string Describe(Exception? exception) =>
+    exception is null ? "unknown" : $"{exception.GetType().Name}: {exception.GetBaseException().Message.ReplaceLineEndings(" ")}";

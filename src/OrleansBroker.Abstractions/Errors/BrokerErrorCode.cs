@@ -44,4 +44,18 @@ public enum BrokerErrorCode
     /// partition count is out of date. Nothing was stored; the client refreshes the count and publishes again.
     /// </summary>
     WrongPartition = 13,
+
+    /// <summary>
+    /// The silo's disk is short of space (free space on its data folder is below <c>Broker:DiskFreeLimit</c>, or a write
+    /// found the disk full): publishes are refused and nothing of this one was stored. Deliveries and acks go on, so
+    /// consumers drain the queue; publishing works again by itself once space returns. Retry later.
+    /// </summary>
+    StorageFull = 14,
+
+    /// <summary>
+    /// The broker failed on this request in a way it did not expect. The silo's log has the cause under the error's
+    /// <see cref="BrokerException.CorrelationId"/>. A publish that fails with it may or may not have been stored:
+    /// publish again with the same message id to be sure without a duplicate.
+    /// </summary>
+    Internal = 15,
 }

@@ -14,6 +14,10 @@ namespace OrleansBroker.Queues;
 /// Of a partitioned queue, each partition's share and the silo hosting it; the figures above are their sums (consumers:
 /// the most any partition has, since each consumer registers with every partition). Empty for a queue of one partition.
 /// </param>
+/// <param name="PublishesRefused">
+/// Why publishes to the queue are refused now with <c>StorageFull</c> (the disk alarm of a silo hosting it: free disk space
+/// below <c>Broker:DiskFreeLimit</c>), or null while they are taken. Deliveries and acks go on either way.
+/// </param>
 [GenerateSerializer, Immutable, Alias("ob.queue-info")]
 public sealed record QueueInfo(
     [property: Id(0)] string Name,
@@ -25,7 +29,8 @@ public sealed record QueueInfo(
     [property: Id(6)] DateTimeOffset CreatedAt,
     [property: Id(7)] long Delayed = 0,
     [property: Id(8)] long Bytes = 0,
-    [property: Id(9)] IReadOnlyList<QueuePartitionInfo>? Partitions = null)
+    [property: Id(9)] IReadOnlyList<QueuePartitionInfo>? Partitions = null,
+    [property: Id(10)] string? PublishesRefused = null)
 {
     /// <summary>All messages the queue holds: ready plus in flight.</summary>
     public long Depth => Ready + InFlight;

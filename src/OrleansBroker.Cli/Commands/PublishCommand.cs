@@ -118,11 +118,20 @@ internal static class PublishCommand
             var progress = new Progress("published", total);
             long published = 0;
             var target = toTopic ? PipelinedPublisher.ToTopic(broker, name) : PipelinedPublisher.ToQueue(broker, name);
-            await PipelinedPublisher.RunAsync(target, total, perCall, window, Create, done =>
+            try
             {
-                published = done;
-                progress.Report(done);
-            }, cancellationToken);
+                await PipelinedPublisher.RunAsync(target, total, perCall, window, Create, done =>
+                {
+                    published = done;
+                    progress.Report(done);
+                }, cancellationToken);
+            }
+            catch (Errors.BrokerException exception)
+            {
+                // Say how far it got: a producer that retries must know what is stored.
+                throw new CliException(2, $"{exception.Code}: {exception.Message} The first {published} of {total} messages were confirmed " +
+                    $"and are stored{(window > 1 ? "; some after them may be stored too" : "; none after them")}.");
+            }
 
             var seconds = progress.Elapsed.TotalSeconds;
             Console.WriteLine($"published {published} messages to {(toTopic ? "topic " : "")}{name} in {seconds:F2} s ({published / Math.Max(seconds, 0.001):F0} msg/s)");

@@ -108,6 +108,7 @@ internal static class QueueCommands
             expired:        {info.Counters.Expired}
             dropped (full): {info.Counters.Dropped}
             partitions:     {o.Partitions}
+            publishing:     {info.PublishesRefused ?? "taken"}
             """);
         if (info.Partitions is { Count: > 0 } partitions)
         {

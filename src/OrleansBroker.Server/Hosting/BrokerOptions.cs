@@ -38,6 +38,17 @@ public sealed class BrokerOptions
     /// </summary>
     public long SqliteMmapBytes { get; set; }
 
+    /// <summary>
+    /// Space the silo keeps free for its data before it refuses publishes, with <see cref="BrokerStorage.Sqlite"/> (the
+    /// disk alarm; other storage has no local disk). Bytes with a unit (<c>1GiB</c>, <c>500MB</c>), a share of the data
+    /// folder's disk (<c>5%</c>), or <c>0</c> for no alarm. Space counts the file system's free space plus the database's
+    /// free pages, so consumers draining a queue clear the alarm. Default <c>1GiB</c>.
+    /// </summary>
+    public string DiskFreeLimit { get; set; } = "1GiB";
+
+    /// <summary>How often the disk alarm measures the data folder's disk besides after every commit. Default 1 s; 100 ms to 1 min.</summary>
+    public TimeSpan DiskCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Largest message body accepted. Default 1 MiB; at most 16 MiB.</summary>
     public int MaxMessageBytes { get; set; } = BrokerLimits.DefaultMaxMessageBytes;
 
@@ -123,6 +134,16 @@ public sealed class BrokerOptions
         if (ConsumerRenewInterval < TimeSpan.FromMilliseconds(100) || LeaseCheckInterval < TimeSpan.FromMilliseconds(10))
         {
             Fail("Broker:ConsumerRenewInterval must be at least 100 ms and Broker:LeaseCheckInterval at least 10 ms.");
+        }
+
+        if (!global::OrleansBroker.Server.Storage.DiskFreeLimit.TryParse(DiskFreeLimit, out _))
+        {
+            Fail($"Broker:DiskFreeLimit '{DiskFreeLimit}' is not a size (1GiB, 500MB, 1048576), a share of the disk (5%) or 0 for no limit.");
+        }
+
+        if (DiskCheckInterval < TimeSpan.FromMilliseconds(100) || DiskCheckInterval > TimeSpan.FromMinutes(1))
+        {
+            Fail($"Broker:DiskCheckInterval {DiskCheckInterval} is out of range 00:00:00.1..00:01:00.");
         }
 
         if (ReminderPeriod < TimeSpan.FromSeconds(1))

@@ -7,6 +7,7 @@ using Orleans.Configuration;
 using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
 using Orleans.Storage;
+using OrleansBroker.Server.Errors;
 using OrleansBroker.Server.Queues;
 using OrleansBroker.Server.Storage;
 using OrleansBroker.Server.Topics.Transforms;
@@ -50,11 +51,15 @@ public static class BrokerServiceCollectionExtensions
             }
         });
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<IIncomingGrainCallFilter, BrokerErrorBoundary>();
 
         switch (options.Storage)
         {
             case BrokerStorage.Sqlite:
-                services.AddSingleton(sp => new SqliteStore(options.SqlitePath, options.SqliteMmapBytes, sp.GetRequiredService<ILogger<SqliteStore>>()));
+                DiskFreeLimit.TryParse(options.DiskFreeLimit, out var limit);
+                services.AddSingleton(sp => new DiskSpaceAlarm(Path.GetDirectoryName(options.SqlitePath), limit, sp.GetRequiredService<ILogger<DiskSpaceAlarm>>()));
+                services.AddSingleton(sp => new SqliteStore(options.SqlitePath, options.SqliteMmapBytes, sp.GetRequiredService<DiskSpaceAlarm>(),
+                    options.DiskCheckInterval, sp.GetRequiredService<ILogger<SqliteStore>>()));
                 services.AddGrainStorage(BrokerOptions.StorageProviderName, (sp, _) =>
                     new SqliteGrainStorage(sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<Serializer>()));
                 services.AddSingleton<IReminderTable, SqliteReminderTable>();
@@ -83,6 +88,8 @@ public static class BrokerServiceCollectionExtensions
                 break;
         }
 
+        // Storage that is not on a local disk: an alarm that never raises.
+        services.TryAddSingleton(sp => new DiskSpaceAlarm(null, default, sp.GetRequiredService<ILogger<DiskSpaceAlarm>>()));
         return services;
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Storage;
+using OrleansBroker.Server.Errors;
 
 namespace OrleansBroker.Server.Log;
 
@@ -385,9 +386,9 @@ internal sealed partial class MessageLog
         catch (Exception exception)
         {
             segment.PageIn = null;
-            LogPageInFailed(exception, _grainId, segment.Id);
-            read.SetException(new Errors.BrokerException(Errors.BrokerErrorCode.StorageUnavailable,
-                $"The broker could not read stored messages: {exception.GetBaseException().Message}", exception));
+            var correlationId = ClientSafeErrors.NewCorrelationId();
+            LogPageInFailed(exception, _grainId, segment.Id, correlationId);
+            read.SetException(ClientSafeErrors.FromStorage(exception, "read stored messages", correlationId));
 
             // Observed here: a read-ahead nobody awaits is simply asked for again by the next dispatch.
             _ = read.Task.Exception;
@@ -687,7 +688,8 @@ internal sealed partial class MessageLog
         {
             _committingCount = 0;
             _committingBytes = 0;
-            LogCommitFailed(exception, _grainId, appends.Count, dirty.Count);
+            var correlationId = ClientSafeErrors.NewCorrelationId();
+            LogCommitFailed(exception, _grainId, appends.Count, dirty.Count, correlationId);
             if (IsEtagConflict(exception))
             {
                 _listener.OnLogTakenOver();
@@ -726,8 +728,7 @@ internal sealed partial class MessageLog
             }
 
             _metaDirty = true;
-            var error = new Errors.BrokerException(Errors.BrokerErrorCode.StorageUnavailable,
-                $"The broker could not store the change: {exception.GetBaseException().Message}", exception);
+            var error = ClientSafeErrors.FromStorage(exception, "store the change", correlationId);
             foreach (var append in appends)
             {
                 append.Completion.TrySetException(error);
@@ -911,11 +912,11 @@ internal sealed partial class MessageLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: reading segments from {Segment} on failed; retrying in {Delay}")]
     private partial void LogRecoveryReadFailed(Exception exception, GrainId grainId, long segment, TimeSpan delay);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: reading back segment {Segment} failed; its messages wait until a later read succeeds")]
-    private partial void LogPageInFailed(Exception exception, GrainId grainId, long segment);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: reading back segment {Segment} failed [correlation id {CorrelationId}]; its messages wait until a later read succeeds")]
+    private partial void LogPageInFailed(Exception exception, GrainId grainId, long segment, string correlationId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Commit of {GrainId} failed ({Appends} appends, {Segments} settled segments); callers get StorageUnavailable and settles are retried")]
-    private partial void LogCommitFailed(Exception exception, GrainId grainId, int appends, int segments);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Commit of {GrainId} failed ({Appends} appends, {Segments} settled segments) [correlation id {CorrelationId}]; callers get a broker error with this id and settles are retried")]
+    private partial void LogCommitFailed(Exception exception, GrainId grainId, int appends, int segments, string correlationId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId}: deleted uncommitted segment {Segment}")]
     private partial void LogDeletedUncommitted(GrainId grainId, long segment);

@@ -71,7 +71,8 @@ internal sealed partial class QueueGrain : IQueuePartitionGrain
             a.DeadLettered + b.DeadLettered, a.Purged + b.Purged, a.Expired + b.Expired, a.Dropped + b.Dropped));
         return new QueueInfo(_queue, Options, all.Sum(p => p.Info.Ready), all.Sum(p => p.Info.InFlight), all.Max(p => p.Info.Consumers), counters,
             _log.Meta.CreatedAt, all.Sum(p => p.Info.Delayed), all.Sum(p => p.Info.Bytes),
-            [.. all.Select(p => new QueuePartitionInfo(p.Info.Name, p.Info.Ready, p.Info.InFlight, p.Info.Consumers, p.Silo, p.Held))]);
+            [.. all.Select(p => new QueuePartitionInfo(p.Info.Name, p.Info.Ready, p.Info.InFlight, p.Info.Consumers, p.Silo, p.Held))],
+            all.Select(p => p.Info.PublishesRefused).FirstOrDefault(r => r is not null));
     }
 
     /// <summary>

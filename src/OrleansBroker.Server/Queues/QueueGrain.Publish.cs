@@ -18,6 +18,7 @@ internal sealed partial class QueueGrain
     {
         EnsureCreated();
         MessageValidator.Validate(message, _options.MaxMessageBytes);
+        _diskAlarm.ThrowIfRaised();
         return (await StoreAsync([message], deduplicate: true))[0];
     }
 
@@ -30,6 +31,7 @@ internal sealed partial class QueueGrain
             MessageValidator.Validate(message, _options.MaxMessageBytes);
         }
 
+        _diskAlarm.ThrowIfRaised();
         return await StoreAsync(messages, deduplicate: true);
     }
 

@@ -7,6 +7,7 @@ using OrleansBroker.Errors;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Storage;
 
 namespace OrleansBroker.Server.Queues;
 
@@ -33,10 +34,12 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     private DateTimeOffset _idleSince;
 
     private readonly ISiloStatusOracle _silo;
+    private readonly DiskSpaceAlarm _diskAlarm;
 
-    public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time, ISiloStatusOracle silo)
+    public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time, ISiloStatusOracle silo, DiskSpaceAlarm diskAlarm)
     {
         _silo = silo;
+        _diskAlarm = diskAlarm;
         _options = options.Value;
         _logger = logger;
         _time = time;
@@ -327,7 +330,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     private QueueInfo Info()
     {
         var live = _log.LiveCount;
-        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayedCount, _log.LiveBytes);
+        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayedCount, _log.LiveBytes,
+            PublishesRefused: _diskAlarm.Reason);
     }
 
     private static string Describe(QueueOptions options) =>

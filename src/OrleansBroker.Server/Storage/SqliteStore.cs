@@ -20,15 +20,24 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     private readonly ILogger<SqliteStore> _logger;
     private readonly Lazy<Task> _open;
     private readonly long _mmapBytes;
+    private readonly DiskSpaceAlarm _alarm;
+    private readonly TimeSpan _diskCheckInterval;
+    private readonly CancellationTokenSource _stopping = new();
     private Task? _writer;
+    private Task? _diskWatch;
+    private long _pageSize;
 
     /// <param name="path">The database file.</param>
     /// <param name="mmapBytes">SQLite <c>mmap_size</c> of the writer connection (see <c>BrokerOptions.SqliteMmapBytes</c>).</param>
+    /// <param name="alarm">The disk alarm this store measures for, after each commit and every <paramref name="diskCheckInterval"/>.</param>
+    /// <param name="diskCheckInterval">How often the disk is measured while no commit does it.</param>
     /// <param name="logger">Logger.</param>
-    public SqliteStore(string path, long mmapBytes, ILogger<SqliteStore> logger)
+    public SqliteStore(string path, long mmapBytes, DiskSpaceAlarm alarm, TimeSpan diskCheckInterval, ILogger<SqliteStore> logger)
     {
         Path = System.IO.Path.GetFullPath(path);
         _mmapBytes = mmapBytes;
+        _alarm = alarm;
+        _diskCheckInterval = diskCheckInterval;
         _logger = logger;
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -98,11 +107,79 @@ internal sealed partial class SqliteStore : IAsyncDisposable
 
         MoveRecordsOutOfWithoutRowidTable(connection);
         LogOpened(Path);
+        using (var pageSize = connection.CreateCommand())
+        {
+            pageSize.CommandText = "PRAGMA page_size";
+            _pageSize = (long)pageSize.ExecuteScalar()!;
+        }
+
+        _alarm.ReportStart(Slack(FreePages(connection)));
         _writer = Task.Run(() => WriteLoopAsync(connection));
+        if (_alarm.IsActive)
+        {
+            _diskWatch = Task.Run(WatchDiskAsync);
+        }
+    }
+
+    private static long FreePages(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA freelist_count";
+        return (long)command.ExecuteScalar()!;
     }
 
     /// <summary>
-    /// Databases written before session 15 keep records in <c>grain_state</c>, a WITHOUT ROWID table: its rows live in
+    /// What the store's files change the disk's free space by, for the disk alarm: plus the database's free pages (writes
+    /// reuse them before the file grows), less the write-ahead log's size, the most the next checkpoint can grow the
+    /// database by. A checkpoint moves up to the log's size into the database at once (16 MiB at SQLite's default of 1000
+    /// pages): without counting it, free space falls by that much between two measurements.
+    /// </summary>
+    private long Slack(long freePages)
+    {
+        long wal;
+        try
+        {
+            wal = new FileInfo(Path + "-wal") is { Exists: true } file ? file.Length : 0;
+        }
+        catch (IOException)
+        {
+            wal = 0;
+        }
+
+        return (freePages * _pageSize) - wal;
+    }
+
+    /// <summary>
+    /// Measures the disk while no commit does: space freed by something else (an operator, another program) clears the
+    /// alarm even when every publisher is refused and no consumer acks.
+    /// </summary>
+    private async Task WatchDiskAsync()
+    {
+        using var timer = new PeriodicTimer(_diskCheckInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                try
+                {
+                    await using var connection = new SqliteConnection(_connectionString);
+                    await connection.OpenAsync(_stopping.Token).ConfigureAwait(false);
+                    _alarm.Check(Slack(FreePages(connection)));
+                }
+                catch (SqliteException exception)
+                {
+                    LogDiskWatchFailed(exception);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // Shut down.
+        }
+    }
+
+    /// <summary>
+    /// Databases of earlier versions keep records in <c>grain_state</c>, a WITHOUT ROWID table: its rows live in
     /// the key's B-tree, so every search compares against whole rows and reads each 1 MiB segment it passes from its
     /// overflow pages (at 1M queued, a quarter of the broker's time went to those reads). <c>records</c> is a rowid
     /// table whose key index holds only the key. The move is one transaction: a crash midway leaves the old table whole.
@@ -146,6 +223,10 @@ internal sealed partial class SqliteStore : IAsyncDisposable
                 }
 
                 CommitBatch(writer, batch);
+                if (_alarm.IsActive)
+                {
+                    _alarm.Check(Slack((long)writer.Command("PRAGMA freelist_count").ExecuteScalar()!));
+                }
             }
         }
         finally
@@ -244,6 +325,13 @@ internal sealed partial class SqliteStore : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_diskWatch is not null)
+        {
+            await _diskWatch.ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
         _writes.Writer.TryComplete();
         if (_writer is not null)
         {
@@ -264,6 +352,9 @@ internal sealed partial class SqliteStore : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "SQLite commit of {Count} writes failed; each writer gets the error")]
     private partial void LogCommitFailed(Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker storage: measuring free pages for the disk alarm failed; measured again at the next commit or check")]
+    private partial void LogDiskWatchFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "SQLite rollback skipped: {Reason}")]
     private partial void LogRollbackSkipped(string reason);

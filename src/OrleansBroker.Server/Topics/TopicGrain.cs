@@ -6,6 +6,7 @@ using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Queues;
+using OrleansBroker.Server.Storage;
 using OrleansBroker.Server.Topics.Transforms;
 using OrleansBroker.Topics;
 
@@ -25,7 +26,8 @@ internal sealed partial class TopicGrain(
     IOptions<BrokerOptions> options,
     TransformRegistry transforms,
     ILogger<TopicGrain> logger,
-    TimeProvider time) : Grain, ITopicGrain, ITopicPartitionGrain
+    TimeProvider time,
+    DiskSpaceAlarm diskAlarm) : Grain, ITopicGrain, ITopicPartitionGrain
 {
     private const int FanOutAttempts = 3;
     private static readonly TimeSpan CounterFlushInterval = TimeSpan.FromSeconds(10);
@@ -311,6 +313,7 @@ internal sealed partial class TopicGrain(
         }
 
         RefuseKeysOfOtherPartitions(messages);
+        diskAlarm.ThrowIfRaised();
         var routes = _routes;
         var now = time.GetUtcNow();
         var receipts = new TopicReceipt[messages.Count];
@@ -405,7 +408,7 @@ internal sealed partial class TopicGrain(
                 var names = string.Join(", ", failed.Select(f => f.Route.Target));
                 throw new BrokerException(final?.Code ?? BrokerErrorCode.StorageUnavailable,
                     $"Topic '{_name}': stored in {stored} of {writes.Count} matching subscriptions; not in {names}: {first.Message} " +
-                    "Publishing again with the same message id does not duplicate it where it is stored.", first);
+                    "Publishing again with the same message id does not duplicate it where it is stored.", (first as BrokerException)?.CorrelationId);
             }
 
             LogFanOutRetry(_name, failed.Count, attempt);
