@@ -70,7 +70,7 @@ public static class BrokerServiceCollectionExtensions
                 services.AddAzureBlobGrainStorage(BrokerOptions.StorageProviderName, (OptionsBuilder<AzureBlobStorageOptions> builder) =>
                     builder.Configure<Serializer>((blob, serializer) =>
                     {
-                        blob.BlobServiceClient = new BlobServiceClient(connectionString);
+                        blob.BlobServiceClient = new BlobServiceClient(connectionString, AzureBlobClientOptions());
                         blob.ContainerName = options.AzureContainerName;
                         blob.DeleteStateOnClear = true;
                         blob.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
@@ -94,6 +94,22 @@ public static class BrokerServiceCollectionExtensions
     }
 
     private sealed class BrokerMarker;
+
+    /// <summary>
+    /// Azure Storage calls of the message log: 3 tries (0.5 s, then 1 s apart) of at most 8 s each, so that an outage
+    /// reaches its caller as <c>StorageUnavailable</c> within about 25 s, before the caller's 30 s response timeout, and
+    /// the broker's own retries (settles, producers publishing again) take over. The SDK's default waits longer.
+    /// </summary>
+    private static BlobClientOptions AzureBlobClientOptions()
+    {
+        var options = new BlobClientOptions();
+        options.Retry.MaxRetries = 2;
+        options.Retry.Mode = Azure.Core.RetryMode.Exponential;
+        options.Retry.Delay = TimeSpan.FromMilliseconds(500);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(2);
+        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(8);
+        return options;
+    }
 
     /// <summary>
     /// Registers a message transform that topic subscriptions can name (<see cref="IMessageTransform.Name"/>).

@@ -22,6 +22,7 @@ public static partial class BrokerSiloHostExtensions
         ["--gateway-port"] = "Broker:GatewayPort",
         ["--cluster-id"] = "Broker:ClusterId",
         ["--max-message-bytes"] = "Broker:MaxMessageBytes",
+        ["--disk-free-limit"] = "Broker:DiskFreeLimit",
         ["--clustering"] = "Broker:Clustering",
         ["--advertised-address"] = "Broker:AdvertisedAddress",
     };

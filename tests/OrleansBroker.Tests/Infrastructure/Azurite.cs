@@ -9,7 +9,7 @@ namespace OrleansBroker.Tests.Infrastructure;
 /// A real Azurite (the npm package <c>azurite</c>, pinned in <c>tests/azurite/package.json</c>) for the
 /// Azure Storage tests. Unless <c>OBROKER_TEST_AZURE_CONNECTION_STRING</c> names a running one, it is
 /// installed with <c>npm ci</c> on first use and started on free ports with a workspace folder of its
-/// own; dispose stops it by its PID. Tests share one Azurite and keep apart by unique container and
+/// own; dispose stops it by its PID (again is a no-op). Tests share one Azurite and keep apart by unique container and
 /// table names.
 /// </summary>
 public sealed class Azurite : IAsyncLifetime
@@ -68,9 +68,11 @@ public sealed class Azurite : IAsyncLifetime
             }
 
             process.Dispose();
+            _process = null;
         }
 
         _workspace?.Dispose();
+        _workspace = null;
         return Task.CompletedTask;
     }
 
