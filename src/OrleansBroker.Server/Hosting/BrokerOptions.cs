@@ -46,6 +46,13 @@ public sealed class BrokerOptions
     /// </summary>
     public string DiskFreeLimit { get; set; } = "1GiB";
 
+    /// <summary>
+    /// Disk space the silo holds back in a file beside its SQLite database (<c>broker.db-reserve</c>) and gives up when a
+    /// write finds the disk full, so that acks and consumers draining queues go on after something else filled the disk;
+    /// made again once there is room. Default 8 MiB; 0 for none; at most 1 GiB.
+    /// </summary>
+    public long DiskReserveBytes { get; set; } = 8 * 1024 * 1024;
+
     /// <summary>How often the disk alarm measures the data folder's disk besides after every commit. Default 1 s; 100 ms to 1 min.</summary>
     public TimeSpan DiskCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -139,6 +146,11 @@ public sealed class BrokerOptions
         if (!global::OrleansBroker.Server.Storage.DiskFreeLimit.TryParse(DiskFreeLimit, out _))
         {
             Fail($"Broker:DiskFreeLimit '{DiskFreeLimit}' is not a size (1GiB, 500MB, 1048576), a share of the disk (5%) or 0 for no limit.");
+        }
+
+        if (DiskReserveBytes is < 0 or > 1L << 30)
+        {
+            Fail($"Broker:DiskReserveBytes {DiskReserveBytes} is out of range 0..1073741824 (1 GiB).");
         }
 
         if (DiskCheckInterval < TimeSpan.FromMilliseconds(100) || DiskCheckInterval > TimeSpan.FromMinutes(1))

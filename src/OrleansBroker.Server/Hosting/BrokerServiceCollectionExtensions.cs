@@ -59,7 +59,7 @@ public static class BrokerServiceCollectionExtensions
                 DiskFreeLimit.TryParse(options.DiskFreeLimit, out var limit);
                 services.AddSingleton(sp => new DiskSpaceAlarm(Path.GetDirectoryName(options.SqlitePath), limit, sp.GetRequiredService<ILogger<DiskSpaceAlarm>>()));
                 services.AddSingleton(sp => new SqliteStore(options.SqlitePath, options.SqliteMmapBytes, sp.GetRequiredService<DiskSpaceAlarm>(),
-                    options.DiskCheckInterval, sp.GetRequiredService<ILogger<SqliteStore>>()));
+                    options.DiskCheckInterval, options.DiskReserveBytes, sp.GetRequiredService<ILogger<SqliteStore>>()));
                 services.AddGrainStorage(BrokerOptions.StorageProviderName, (sp, _) =>
                     new SqliteGrainStorage(sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<Serializer>()));
                 services.AddSingleton<IReminderTable, SqliteReminderTable>();

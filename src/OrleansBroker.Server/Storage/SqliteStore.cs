@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using OrleansBroker.Server.Errors;
 
 namespace OrleansBroker.Server.Storage;
 
@@ -21,6 +22,7 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     private readonly Lazy<Task> _open;
     private readonly long _mmapBytes;
     private readonly DiskSpaceAlarm _alarm;
+    private readonly DiskReserve _reserve;
     private readonly TimeSpan _diskCheckInterval;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _writer;
@@ -31,12 +33,14 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     /// <param name="mmapBytes">SQLite <c>mmap_size</c> of the writer connection (see <c>BrokerOptions.SqliteMmapBytes</c>).</param>
     /// <param name="alarm">The disk alarm this store measures for, after each commit and every <paramref name="diskCheckInterval"/>.</param>
     /// <param name="diskCheckInterval">How often the disk is measured while no commit does it.</param>
+    /// <param name="reserveBytes">Size of the <see cref="DiskReserve"/> beside the database; 0 for none.</param>
     /// <param name="logger">Logger.</param>
-    public SqliteStore(string path, long mmapBytes, DiskSpaceAlarm alarm, TimeSpan diskCheckInterval, ILogger<SqliteStore> logger)
+    public SqliteStore(string path, long mmapBytes, DiskSpaceAlarm alarm, TimeSpan diskCheckInterval, long reserveBytes, ILogger<SqliteStore> logger)
     {
         Path = System.IO.Path.GetFullPath(path);
         _mmapBytes = mmapBytes;
         _alarm = alarm;
+        _reserve = new DiskReserve(Path + "-reserve", reserveBytes, logger);
         _diskCheckInterval = diskCheckInterval;
         _logger = logger;
         _connectionString = new SqliteConnectionStringBuilder
@@ -113,12 +117,10 @@ internal sealed partial class SqliteStore : IAsyncDisposable
             _pageSize = (long)pageSize.ExecuteScalar()!;
         }
 
+        _reserve.TryHold();
         _alarm.ReportStart(Slack(FreePages(connection)));
         _writer = Task.Run(() => WriteLoopAsync(connection));
-        if (_alarm.IsActive)
-        {
-            _diskWatch = Task.Run(WatchDiskAsync);
-        }
+        _diskWatch = Task.Run(WatchDiskAsync);
     }
 
     private static long FreePages(SqliteConnection connection)
@@ -146,12 +148,12 @@ internal sealed partial class SqliteStore : IAsyncDisposable
             wal = 0;
         }
 
-        return (freePages * _pageSize) - wal;
+        return (freePages * _pageSize) - wal + _reserve.HeldBytes;
     }
 
     /// <summary>
     /// Measures the disk while no commit does: space freed by something else (an operator, another program) clears the
-    /// alarm even when every publisher is refused and no consumer acks.
+    /// alarm even when every publisher is refused and no consumer acks. Makes the disk reserve again once there is room.
     /// </summary>
     private async Task WatchDiskAsync()
     {
@@ -162,6 +164,11 @@ internal sealed partial class SqliteStore : IAsyncDisposable
             {
                 try
                 {
+                    if (_alarm.Reason is null)
+                    {
+                        _reserve.TryHold();
+                    }
+
                     await using var connection = new SqliteConnection(_connectionString);
                     await connection.OpenAsync(_stopping.Token).ConfigureAwait(false);
                     _alarm.Check(Slack(FreePages(connection)));
@@ -238,10 +245,46 @@ internal sealed partial class SqliteStore : IAsyncDisposable
 
     private void CommitBatch(SqliteWriter writer, List<WriteOp> batch)
     {
+        var (failure, failedAlone) = TryCommit(writer, batch);
+        if (failure is not null && ClientSafeErrors.IsDiskFull(failure) && _reserve.Release())
+        {
+            // Something else filled the disk: the reserve's space lets this commit, and the acks behind it, through.
+            (failure, failedAlone) = TryCommit(writer, batch);
+        }
+
+        if (failure is not null)
+        {
+            LogCommitFailed(failure, batch.Count);
+            foreach (var op in batch)
+            {
+                op.Fail(failure);
+            }
+
+            return;
+        }
+
+        foreach (var (op, exception) in failedAlone ?? [])
+        {
+            op.Fail(exception);
+        }
+
+        foreach (var op in batch)
+        {
+            op.Succeed();
+        }
+    }
+
+    /// <summary>
+    /// Runs the batch in one transaction. Returns the error that failed the whole transaction (nothing of it is stored),
+    /// or null and the ops that failed alone (each rolled back to its savepoint, the others committed).
+    /// </summary>
+    private (Exception? Failure, List<(WriteOp Op, Exception Error)>? FailedAlone) TryCommit(SqliteWriter writer, List<WriteOp> batch)
+    {
         try
         {
             // Plain BEGIN/COMMIT rather than BeginTransaction, so ops need no transaction object.
             writer.Execute("BEGIN IMMEDIATE");
+            List<(WriteOp, Exception)>? failedAlone = null;
             if (!TryExecuteAll(writer, batch))
             {
                 // An op failed (an ETag conflict, mostly) and may have left changes: undo the batch and run it again with
@@ -249,27 +292,16 @@ internal sealed partial class SqliteStore : IAsyncDisposable
                 // from their inputs, and the first pass left nothing behind, so running one twice is harmless.
                 writer.Execute("ROLLBACK");
                 writer.Execute("BEGIN IMMEDIATE");
-                ExecuteEachIsolated(writer, batch);
+                failedAlone = ExecuteEachIsolated(writer, batch);
             }
 
             writer.Execute("COMMIT");
+            return (null, failedAlone);
         }
         catch (Exception exception)
         {
             TryRollback(writer);
-
-            LogCommitFailed(exception, batch.Count);
-            foreach (var op in batch)
-            {
-                op.Fail(exception);
-            }
-
-            return;
-        }
-
-        foreach (var op in batch)
-        {
-            op.Succeed();
+            return (exception, null);
         }
     }
 
@@ -292,8 +324,13 @@ internal sealed partial class SqliteStore : IAsyncDisposable
         return true;
     }
 
-    private static void ExecuteEachIsolated(SqliteWriter writer, List<WriteOp> batch)
+    /// <summary>
+    /// Runs each op under a savepoint; returns those that failed, to be failed once the transaction has committed. A full
+    /// disk is no op's own fault: it fails the whole transaction, which may then be run again.
+    /// </summary>
+    private static List<(WriteOp, Exception)> ExecuteEachIsolated(SqliteWriter writer, List<WriteOp> batch)
     {
+        var failed = new List<(WriteOp, Exception)>();
         foreach (var op in batch)
         {
             writer.Execute("SAVEPOINT op");
@@ -302,12 +339,14 @@ internal sealed partial class SqliteStore : IAsyncDisposable
                 op.Execute(writer);
                 writer.Execute("RELEASE op");
             }
-            catch (Exception exception)
+            catch (Exception exception) when (!ClientSafeErrors.IsDiskFull(exception))
             {
                 writer.Execute("ROLLBACK TO op; RELEASE op");
-                op.Fail(exception);
+                failed.Add((op, exception));
             }
         }
+
+        return failed;
     }
 
     private void TryRollback(SqliteWriter writer)

@@ -103,15 +103,17 @@ public sealed class StorageFaultTests
         await cluster.Broker.CreateQueueAsync("alarmed", new QueueOptions());
         await cluster.Broker.PublishAsync("alarmed", Body(100));
 
-        // Another program fills the disk to 4 MiB short of full: the alarm raises without any commit of the broker's.
-        var filler = disk.Fill(leaveBytes: 4 << 20);
+        // Another program fills the disk: the alarm raises without any commit of the broker's.
+        var reserve = Path.Combine(disk.Directory, "data", "broker.db-reserve");
+        Assert.True(File.Exists(reserve));
+        var filler = disk.Fill();
         await Eventually.HoldsAsync(async () => (await cluster.Broker.GetQueueInfoAsync("alarmed")).PublishesRefused is not null, "the alarm raised");
         var refused = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.PublishAsync("alarmed", Body(100)));
         Assert.Equal(BrokerErrorCode.StorageFull, refused.Code);
         Assert.Contains("Broker:DiskFreeLimit", refused.Message, StringComparison.Ordinal);
         Assert.Equal(1, (await cluster.Broker.GetQueueInfoAsync("alarmed")).Ready);
 
-        // Deliveries and acks go on under the alarm.
+        // Deliveries and acks go on under the alarm, on the full disk: the ack's commit gets the reserve's space.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await foreach (var delivery in cluster.Broker.ReadAllAsync("alarmed", cancellationToken: timeout.Token))
         {
@@ -119,10 +121,14 @@ public sealed class StorageFaultTests
             break;
         }
 
-        // Space returns: publishes are taken again, with no restart.
+        Assert.Equal(0, (await cluster.Broker.GetQueueInfoAsync("alarmed")).Depth);
+        Assert.False(File.Exists(reserve));
+
+        // Space returns: publishes are taken again, with no restart, and the reserve is made again.
         File.Delete(filler);
         await Eventually.HoldsAsync(async () => (await cluster.Broker.GetQueueInfoAsync("alarmed")).PublishesRefused is null, "the alarm cleared");
         await cluster.Broker.PublishAsync("alarmed", Body(100));
         Assert.Equal(1, (await cluster.Broker.GetQueueInfoAsync("alarmed")).Ready);
+        await Eventually.HoldsAsync(() => File.Exists(reserve), "the reserve made again");
     }
 }
