@@ -21,13 +21,8 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     private readonly ILogger<SqliteStore> _logger;
     private readonly Lazy<Task> _open;
     private readonly long _mmapBytes;
-    private readonly DiskSpaceAlarm _alarm;
-    private readonly DiskReserve _reserve;
-    private readonly TimeSpan _diskCheckInterval;
-    private readonly CancellationTokenSource _stopping = new();
+    private readonly SqliteDiskGuard _disk;
     private Task? _writer;
-    private Task? _diskWatch;
-    private long _pageSize;
 
     /// <param name="path">The database file.</param>
     /// <param name="mmapBytes">SQLite <c>mmap_size</c> of the writer connection (see <c>BrokerOptions.SqliteMmapBytes</c>).</param>
@@ -39,9 +34,6 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     {
         Path = System.IO.Path.GetFullPath(path);
         _mmapBytes = mmapBytes;
-        _alarm = alarm;
-        _reserve = new DiskReserve(Path + "-reserve", reserveBytes, logger);
-        _diskCheckInterval = diskCheckInterval;
         _logger = logger;
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -50,6 +42,7 @@ internal sealed partial class SqliteStore : IAsyncDisposable
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
+        _disk = new SqliteDiskGuard(Path, _connectionString, alarm, reserveBytes, diskCheckInterval, logger);
         _open = new Lazy<Task>(OpenAsync);
     }
 
@@ -111,78 +104,8 @@ internal sealed partial class SqliteStore : IAsyncDisposable
 
         MoveRecordsOutOfWithoutRowidTable(connection);
         LogOpened(Path);
-        using (var pageSize = connection.CreateCommand())
-        {
-            pageSize.CommandText = "PRAGMA page_size";
-            _pageSize = (long)pageSize.ExecuteScalar()!;
-        }
-
-        _reserve.TryHold();
-        _alarm.ReportStart(Slack(FreePages(connection)));
+        _disk.Start(connection);
         _writer = Task.Run(() => WriteLoopAsync(connection));
-        _diskWatch = Task.Run(WatchDiskAsync);
-    }
-
-    private static long FreePages(SqliteConnection connection)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA freelist_count";
-        return (long)command.ExecuteScalar()!;
-    }
-
-    /// <summary>
-    /// What the store's files change the disk's free space by, for the disk alarm: plus the database's free pages (writes
-    /// reuse them before the file grows), less the write-ahead log's size, the most the next checkpoint can grow the
-    /// database by. A checkpoint moves up to the log's size into the database at once (16 MiB at SQLite's default of 1000
-    /// pages): without counting it, free space falls by that much between two measurements.
-    /// </summary>
-    private long Slack(long freePages)
-    {
-        long wal;
-        try
-        {
-            wal = new FileInfo(Path + "-wal") is { Exists: true } file ? file.Length : 0;
-        }
-        catch (IOException)
-        {
-            wal = 0;
-        }
-
-        return (freePages * _pageSize) - wal + _reserve.HeldBytes;
-    }
-
-    /// <summary>
-    /// Measures the disk while no commit does: space freed by something else (an operator, another program) clears the
-    /// alarm even when every publisher is refused and no consumer acks. Makes the disk reserve again once there is room.
-    /// </summary>
-    private async Task WatchDiskAsync()
-    {
-        using var timer = new PeriodicTimer(_diskCheckInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
-            {
-                try
-                {
-                    if (_alarm.Reason is null)
-                    {
-                        _reserve.TryHold();
-                    }
-
-                    await using var connection = new SqliteConnection(_connectionString);
-                    await connection.OpenAsync(_stopping.Token).ConfigureAwait(false);
-                    _alarm.Check(Slack(FreePages(connection)));
-                }
-                catch (SqliteException exception)
-                {
-                    LogDiskWatchFailed(exception);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-            // Shut down.
-        }
     }
 
     /// <summary>
@@ -230,9 +153,9 @@ internal sealed partial class SqliteStore : IAsyncDisposable
                 }
 
                 CommitBatch(writer, batch);
-                if (_alarm.IsActive)
+                if (_disk.MeasuresCommits)
                 {
-                    _alarm.Check(Slack((long)writer.Command("PRAGMA freelist_count").ExecuteScalar()!));
+                    _disk.AfterCommit((long)writer.Command("PRAGMA freelist_count").ExecuteScalar()!);
                 }
             }
         }
@@ -246,7 +169,7 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     private void CommitBatch(SqliteWriter writer, List<WriteOp> batch)
     {
         var (failure, failedAlone) = TryCommit(writer, batch);
-        if (failure is not null && ClientSafeErrors.IsDiskFull(failure) && _reserve.Release())
+        if (failure is not null && ClientSafeErrors.IsDiskFull(failure) && _disk.ReleaseReserve())
         {
             // Something else filled the disk: the reserve's space lets this commit, and the acks behind it, through.
             (failure, failedAlone) = TryCommit(writer, batch);
@@ -364,13 +287,7 @@ internal sealed partial class SqliteStore : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_diskWatch is not null)
-        {
-            await _diskWatch.ConfigureAwait(false);
-        }
-
-        _stopping.Dispose();
+        await _disk.DisposeAsync().ConfigureAwait(false);
         _writes.Writer.TryComplete();
         if (_writer is not null)
         {
@@ -392,8 +309,6 @@ internal sealed partial class SqliteStore : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "SQLite commit of {Count} writes failed; each writer gets the error")]
     private partial void LogCommitFailed(Exception exception, int count);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker storage: measuring free pages for the disk alarm failed; measured again at the next commit or check")]
-    private partial void LogDiskWatchFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "SQLite rollback skipped: {Reason}")]
     private partial void LogRollbackSkipped(string reason);

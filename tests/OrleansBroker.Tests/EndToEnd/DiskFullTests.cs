@@ -74,6 +74,33 @@ public sealed partial class DiskFullTests
         }
     }
 
+    [Fact]
+    public async Task A_write_that_finds_the_disk_full_reaches_a_cli_without_sqlite_as_one_typed_line()
+    {
+        using var disk = Tmpfs.Mount(32);
+        using var work = new TestData();
+        var data = Directory.CreateDirectory(Path.Combine(disk.Directory, "data")).FullName;
+        var gatewayPort = RealProcess.FreePort();
+
+        // No alarm and no reserve: the publish that fills the disk fails inside SQLite, whose exception the CLI could not
+        // even load (it has no Microsoft.Data.Sqlite); what reaches it is the broker's own error.
+        using var silo = new SiloProcess(data, RealProcess.FreePort(), gatewayPort, "--disk-free-limit", "0", "--Broker:DiskReserveBytes", "0");
+        await silo.WaitUntilReadyAsync();
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(RealProcess.CliDll)!, "Microsoft.Data.Sqlite.dll")), "the CLI ships without SQLite");
+        var publish = await RealProcess.RunAsync(RealProcess.CliDll, work.Directory, CommandTimeout,
+            "publish", "full", "--size", "8000", "--count", "100000", "--gateway", $"127.0.0.1:{gatewayPort}");
+        Assert.Equal(2, publish.ExitCode);
+        var line = Assert.Single(publish.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("obroker: StorageFull: The broker could not store the change: its disk is full.", line, StringComparison.Ordinal);
+        var correlationId = CorrelationId().Match(line).Groups[1].Value;
+        Assert.NotEmpty(correlationId);
+        await Eventually.HoldsAsync(() => silo.Output.Contains(correlationId, StringComparison.Ordinal), "the silo logged the cause under the correlation id");
+        Assert.Contains("SQLite Error 13", silo.Output, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex(@"\(silo log: ([0-9a-f]+)\)")]
+    private static partial Regex CorrelationId();
+
     [GeneratedRegex(@"The first (\d+) of \d+ messages were confirmed")]
     private static partial Regex Confirmed();
 }
