@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Errors;
 
@@ -8,16 +9,25 @@ namespace OrleansBroker.Server.Storage;
 /// data folder's file system plus the space its store will reuse before growing its files) is below
 /// <c>Broker:DiskFreeLimit</c>, publishes are refused with <see cref="BrokerErrorCode.StorageFull"/>; deliveries, acks
 /// and dead-lettering go on, so consumers drain queues and free space. The alarm clears by itself at the first check
-/// that finds enough space. Checked after every storage commit and every <c>Broker:DiskCheckInterval</c>. Thread-safe.
+/// that finds enough space. Measured every <c>Broker:DiskCheckInterval</c> and after storage commits: every commit while
+/// the space is within <see cref="NearBytes"/> (or the limit, if larger) of the limit, at most every 100 ms further away,
+/// which the broker's writes cannot cross in that time. Thread-safe.
 /// </summary>
 internal sealed partial class DiskSpaceAlarm
 {
     private readonly string? _folder;
     private readonly DiskFreeLimit _limit;
     private readonly ILogger<DiskSpaceAlarm> _logger;
+    /// <summary>Within this much of the limit, every commit measures.</summary>
+    public const long NearBytes = 64L << 20;
+
+    private static readonly long FarInterval = Stopwatch.Frequency / 10;
+
     private readonly Lock _lock = new();
     private volatile string? _reason;
     private bool _measureFailed;
+    private long _lastMeasured;
+    private volatile bool _near = true;
 
     /// <param name="folder">The data folder; null for storage that is not on a local disk (the alarm never raises).</param>
     /// <param name="limit">The limit.</param>
@@ -34,6 +44,9 @@ internal sealed partial class DiskSpaceAlarm
 
     /// <summary>Why publishes are refused now, or null while they are taken.</summary>
     public string? Reason => _reason;
+
+    /// <summary>Whether a commit should measure now (see the class summary).</summary>
+    public bool IsDue() => IsActive && (_near || Stopwatch.GetTimestamp() - Volatile.Read(ref _lastMeasured) >= FarInterval);
 
     /// <summary>Refuses a publish while the alarm is raised.</summary>
     public void ThrowIfRaised()
@@ -58,6 +71,8 @@ internal sealed partial class DiskSpaceAlarm
 
         var free = Math.Max(0, available + storeSlack);
         var limit = _limit.Resolve(total);
+        _near = free - limit < Math.Max(NearBytes, limit);
+        Volatile.Write(ref _lastMeasured, Stopwatch.GetTimestamp());
         LogMeasured(available, storeSlack, limit);
         lock (_lock)
         {

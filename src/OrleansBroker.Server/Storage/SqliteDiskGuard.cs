@@ -31,9 +31,6 @@ internal sealed partial class SqliteDiskGuard : IAsyncDisposable
         _logger = logger;
     }
 
-    /// <summary>Whether commits should measure (<see cref="AfterCommit"/>): the alarm has a disk and a limit.</summary>
-    public bool MeasuresCommits => _alarm.IsActive;
-
     /// <summary>Holds the reserve, reports the disk, and starts the background checks; on the database's opening connection.</summary>
     public void Start(SqliteConnection connection)
     {
@@ -48,8 +45,23 @@ internal sealed partial class SqliteDiskGuard : IAsyncDisposable
         _watch = Task.Run(WatchAsync);
     }
 
-    /// <summary>Measures after a commit, given the database's free pages as the writer sees them.</summary>
-    public void AfterCommit(long freePages) => _alarm.Check(Slack(freePages));
+    /// <summary>Measures after a commit, when the alarm says one is due, with the database's free pages as the writer sees them.</summary>
+    public void AfterCommit(SqliteWriter writer)
+    {
+        if (!_alarm.IsDue())
+        {
+            return;
+        }
+
+        try
+        {
+            _alarm.Check(Slack((long)writer.Command("PRAGMA freelist_count").ExecuteScalar()!));
+        }
+        catch (SqliteException exception)
+        {
+            LogCheckFailed(exception);
+        }
+    }
 
     /// <summary>Gives the reserve's space up to a commit that found the disk full; returns whether there was any.</summary>
     public bool ReleaseReserve() => _reserve.Release();

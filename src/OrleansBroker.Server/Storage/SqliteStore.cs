@@ -153,10 +153,6 @@ internal sealed partial class SqliteStore : IAsyncDisposable
                 }
 
                 CommitBatch(writer, batch);
-                if (_disk.MeasuresCommits)
-                {
-                    _disk.AfterCommit((long)writer.Command("PRAGMA freelist_count").ExecuteScalar()!);
-                }
             }
         }
         finally
@@ -174,6 +170,10 @@ internal sealed partial class SqliteStore : IAsyncDisposable
             // Something else filled the disk: the reserve's space lets this commit, and the acks behind it, through.
             (failure, failedAlone) = TryCommit(writer, batch);
         }
+
+        // Before the writers hear back: measured after, it would keep this thread from running their continuations,
+        // and waking another costs a one-by-one publish more than the measurement (about 15%, measured).
+        _disk.AfterCommit(writer);
 
         if (failure is not null)
         {
