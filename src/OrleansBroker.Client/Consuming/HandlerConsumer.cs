@@ -62,10 +62,29 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         SettleKind outcome;
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         using var handled = new CancellationTokenSource();
-        var renewing = _renewal is { } renewal ? RenewAsync(delivery, renewal, leaseLost, handled.Token) : Task.CompletedTask;
+        Task renewing;
+        if (_renewal is { } renewal)
+        {
+            renewing = RenewAsync(delivery, renewal, leaseLost, handled.Token);
+        }
+        else
+        {
+            // Not renewed: the handler is told when the lease ends (the expiry is on the silo's clock; a client clock
+            // that is behind tells it late, and the broker then refuses the ack as LeaseLost).
+            leaseLost.CancelAfter(Max(delivery.LeaseExpiresAt - DateTimeOffset.UtcNow, TimeSpan.Zero));
+            renewing = Task.CompletedTask;
+        }
+
         try
         {
             await _handler(delivery, leaseLost.Token).ConfigureAwait(false);
+            if (leaseLost.IsCancellationRequested && !stopping.IsCancellationRequested)
+            {
+                // It caught the cancellation and returned: that is no success, and the message comes again anyway.
+                LogReturnedAfterLeaseLost(Queue, delivery.MessageId);
+                return;
+            }
+
             outcome = SettleKind.Ack;
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -162,6 +181,11 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         await Task.WhenAll(_workers).ConfigureAwait(false);
         await _consumer.DisposeAsync().ConfigureAwait(false);
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: the handler of message {MessageId} returned after its lease was lost; not acked, the message will be delivered again")]
+    private partial void LogReturnedAfterLeaseLost(string queue, string messageId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Handler for {Queue} failed on message {MessageId} (attempt {Attempt}); requeued")]
     private partial void LogHandlerFailed(Exception exception, string queue, string messageId, int attempt);

@@ -103,6 +103,8 @@ internal sealed partial class QueueGrain
             await _log.Recovery;
         }
 
+        // A lease ends at its time, not at the next expiry tick: a settle that comes after it is LeaseLost.
+        ExpireLeases(_time.GetUtcNow());
         var results = new SettleStatus[settlements.Count];
         long acked = 0;
         for (var i = 0; i < settlements.Count; i++)
@@ -152,6 +154,13 @@ internal sealed partial class QueueGrain
         if (_handedOff.ContainsKey(sequence))
         {
             await _log.Recovery;
+        }
+
+        // As for settles: an extension that comes after the lease's end is refused, and what ended is ready again.
+        if (ExpireLeases(_time.GetUtcNow()))
+        {
+            Dispatch();
+            _log.FlushInBackground();
         }
 
         if (!_leases.TryGetValue(sequence, out var lease) || lease.Token != leaseToken)
@@ -456,8 +465,10 @@ internal sealed partial class QueueGrain
         return Task.CompletedTask;
     }
 
-    private void ExpireLeases(DateTimeOffset now)
+    /// <summary>Ends every lease whose time is up and retries its message; returns whether any ended.</summary>
+    private bool ExpireLeases(DateTimeOffset now)
     {
+        var ended = false;
         while (_expiries.TryPeek(out var key, out var at) && at <= now)
         {
             _expiries.Dequeue();
@@ -466,8 +477,11 @@ internal sealed partial class QueueGrain
             {
                 LogLeaseExpired(_name, key.Sequence, lease.ConsumerId);
                 Retry(entry, null);
+                ended = true;
             }
         }
+
+        return ended;
     }
 
     private void ExpireConsumers(DateTimeOffset now)

@@ -228,4 +228,40 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         Assert.Equal(42, info.Ready);
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), received.Select(d => d.Sequence).Append(enumerator.Current.Sequence));
     }
+
+    [Fact]
+    public async Task A_handler_without_renewal_is_cancelled_when_its_lease_ends_and_its_return_is_not_an_ack()
+    {
+        await Broker.CreateQueueAsync("slow", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var second = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var consumer = await Broker.ConsumeAsync("slow", async (delivery, ct) =>
+        {
+            if (delivery.Attempt > 1)
+            {
+                second.TrySetResult(delivery.Attempt);
+                return;
+            }
+
+            try
+            {
+                // Longer than the lease, and long enough that the test fails, not hangs, if nobody cancels it.
+                await Task.Delay(TimeSpan.FromSeconds(30), ct);
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled.TrySetResult();
+
+                // Swallowed, as handlers do: returning must not ack a message whose lease is gone.
+            }
+        }, new ConsumerOptions { MaxLeaseRenewal = TimeSpan.Zero });
+
+        await Broker.PublishAsync("slow", new BrokerMessage("m1", Encoding.UTF8.GetBytes("slow")));
+        await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(2, await second.Task.WaitAsync(TimeSpan.FromSeconds(90)));
+        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("slow")).Depth == 0, "the second delivery acked");
+        var info = await Broker.GetQueueInfoAsync("slow");
+        Assert.Equal(1, info.Counters.Acked);
+        Assert.Equal(1, info.Counters.Redelivered);
+    }
 }
