@@ -22,4 +22,18 @@ public static class BrokerTestExtensions
 
         return received;
     }
+
+    /// <summary>
+    /// <see cref="IBrokerClient.ReadAllAsync"/> that ends with an <see cref="OperationCanceledException"/> after
+    /// <paramref name="timeout"/> (default <see cref="Eventually.DefaultTimeout"/>): a message that never comes fails
+    /// the test instead of hanging the run.
+    /// </summary>
+    public static async IAsyncEnumerable<Delivery.Delivery> ReadWithTimeoutAsync(this IBrokerClient broker, string queue, ConsumerOptions? options = null, TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? Eventually.DefaultTimeout);
+        await foreach (var delivery in broker.ReadAllAsync(queue, options, cancel.Token))
+        {
+            yield return delivery;
+        }
+    }
 }

@@ -20,7 +20,7 @@ public sealed class CommitLingerTests : BrokerClusterTest
     {
         await Broker.CreateQueueAsync("linger");
         await Broker.PublishAsync("linger", "first", "m1");
-        await using var deliveries = Broker.ReadAllAsync("linger", new ConsumerOptions { Prefetch = 1 }).GetAsyncEnumerator();
+        await using var deliveries = Broker.ReadWithTimeoutAsync("linger", new ConsumerOptions { Prefetch = 1 }).GetAsyncEnumerator();
         Assert.True(await deliveries.MoveNextAsync());
 
         var clock = Stopwatch.StartNew();

@@ -86,7 +86,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         await Broker.CreateQueueAsync("retry");
         await Broker.PublishAsync("retry", "hello", "m1");
         var attempts = new List<int>();
-        await foreach (var delivery in Broker.ReadAllAsync("retry", new ConsumerOptions { Prefetch = 1 }))
+        await foreach (var delivery in Broker.ReadWithTimeoutAsync("retry", new ConsumerOptions { Prefetch = 1 }))
         {
             attempts.Add(delivery.Attempt);
             if (delivery.Attempt < 3)
@@ -111,7 +111,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         await Broker.CreateQueueAsync("leases", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
         await Broker.PublishAsync("leases", "slow", "m1");
         var deliveries = new List<Delivery.Delivery>();
-        await foreach (var delivery in Broker.ReadAllAsync("leases", new ConsumerOptions { Prefetch = 1 }))
+        await foreach (var delivery in Broker.ReadWithTimeoutAsync("leases", new ConsumerOptions { Prefetch = 1 }))
         {
             deliveries.Add(delivery);
             if (deliveries.Count == 2)
@@ -133,7 +133,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
     {
         await Broker.CreateQueueAsync("extend", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
         await Broker.PublishAsync("extend", "long job", "m1");
-        await using var enumerator = Broker.ReadAllAsync("extend", new ConsumerOptions { Prefetch = 1 }).GetAsyncEnumerator();
+        await using var enumerator = Broker.ReadWithTimeoutAsync("extend", new ConsumerOptions { Prefetch = 1 }).GetAsyncEnumerator();
         Assert.True(await enumerator.MoveNextAsync());
         var delivery = enumerator.Current;
         var expiry = await Broker.ExtendLeaseAsync(delivery, TimeSpan.FromMinutes(5));
@@ -167,7 +167,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         Assert.Equal(1, handled.Count(id => id == "fine"));
         var dlq = await Broker.GetQueueInfoAsync("orders.dlq");
         Assert.Equal(1, dlq.Ready);
-        await foreach (var dead in Broker.ReadAllAsync("orders.dlq"))
+        await foreach (var dead in Broker.ReadWithTimeoutAsync("orders.dlq"))
         {
             Assert.Equal("poison", dead.MessageId);
             Assert.Equal("bad", dead.BodyText());
@@ -187,14 +187,14 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
     {
         await Broker.CreateQueueAsync("reject");
         await Broker.PublishAsync("reject", "x", "m1");
-        await foreach (var delivery in Broker.ReadAllAsync("reject"))
+        await foreach (var delivery in Broker.ReadWithTimeoutAsync("reject"))
         {
             await Broker.NackAsync(delivery, deadLetter: true, reason: "schema v1 unsupported");
             break;
         }
 
         await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("reject")).Counters.DeadLettered == 1, "dead-lettered");
-        await foreach (var dead in Broker.ReadAllAsync("reject.dlq"))
+        await foreach (var dead in Broker.ReadWithTimeoutAsync("reject.dlq"))
         {
             Assert.Equal("schema v1 unsupported", dead.Headers![BrokerHeaders.DeadLetterReason]);
             Assert.Equal("1", dead.Headers[BrokerHeaders.Attempts]);
@@ -209,7 +209,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         await Broker.CreateQueueAsync("credit");
         await Broker.PublishBatchAsync("credit", Enumerable.Range(0, 50).Select(i => new BrokerMessage(null, [(byte)i])).ToList());
         var received = new List<Delivery.Delivery>();
-        await using var enumerator = Broker.ReadAllAsync("credit", new ConsumerOptions { Prefetch = 7 }).GetAsyncEnumerator();
+        await using var enumerator = Broker.ReadWithTimeoutAsync("credit", new ConsumerOptions { Prefetch = 7 }).GetAsyncEnumerator();
         for (var i = 0; i < 7; i++)
         {
             Assert.True(await enumerator.MoveNextAsync());

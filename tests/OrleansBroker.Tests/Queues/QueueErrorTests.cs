@@ -87,7 +87,7 @@ public sealed class QueueErrorTests : BrokerClusterTest
     {
         await Broker.CreateQueueAsync("settle-kinds");
         await Broker.PublishBatchAsync("settle-kinds", [new BrokerMessage("a", [1]), new BrokerMessage("b", [2])]);
-        await using var reader = Broker.ReadAllAsync("settle-kinds", new ConsumerOptions { Prefetch = 2 }).GetAsyncEnumerator();
+        await using var reader = Broker.ReadWithTimeoutAsync("settle-kinds", new ConsumerOptions { Prefetch = 2 }).GetAsyncEnumerator();
         Assert.True(await reader.MoveNextAsync());
         var first = reader.Current;
         Assert.True(await reader.MoveNextAsync());

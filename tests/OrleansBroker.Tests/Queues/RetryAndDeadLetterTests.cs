@@ -63,7 +63,7 @@ public sealed class RetryAndDeadLetterTests : BrokerClusterTest
         await Broker.CreateQueueAsync("later");
         await Broker.PublishAsync("later", "retry me", "m1");
         var clock = Stopwatch.StartNew();
-        await foreach (var delivery in Broker.ReadAllAsync("later"))
+        await foreach (var delivery in Broker.ReadWithTimeoutAsync("later"))
         {
             await Broker.RetryLaterAsync(delivery, TimeSpan.FromSeconds(10));
             break;
@@ -91,7 +91,7 @@ public sealed class RetryAndDeadLetterTests : BrokerClusterTest
     {
         await Broker.CreateQueueAsync("orders");
         await Broker.PublishBatchAsync("orders", [.. Enumerable.Range(1, 3).Select(i => new BrokerMessage($"o{i}", Encoding.UTF8.GetBytes($"{i}")))]);
-        await foreach (var delivery in Broker.ReadAllAsync("orders", new ConsumerOptions { Prefetch = 3 }))
+        await foreach (var delivery in Broker.ReadWithTimeoutAsync("orders", new ConsumerOptions { Prefetch = 3 }))
         {
             await Broker.NackAsync(delivery, deadLetter: true, reason: "bad order");
             if (delivery.MessageId == "o3")
@@ -134,7 +134,7 @@ public sealed class RetryAndDeadLetterTests : BrokerClusterTest
 
         await Broker.CreateQueueAsync("retry-range");
         await Broker.PublishAsync("retry-range", "x", "x1");
-        await foreach (var delivery in Broker.ReadAllAsync("retry-range"))
+        await foreach (var delivery in Broker.ReadWithTimeoutAsync("retry-range"))
         {
             var tooLong = await Assert.ThrowsAsync<BrokerException>(() => Broker.RetryLaterAsync(delivery, TimeSpan.FromDays(8)));
             Assert.Equal(BrokerErrorCode.InvalidOptions, tooLong.Code);

@@ -66,7 +66,7 @@ public sealed class TopicTests : BrokerClusterTest
         await Broker.SubscribeAsync("events", new Subscription("steady", SubscriptionFilter.All, new QueueOptions()));
         await Broker.PublishToTopicAsync("events", new BrokerMessage("e1", Encoding.UTF8.GetBytes("payload"), RoutingKey: "thing.happened"));
 
-        await foreach (var delivery in Broker.ReadAllAsync("events/fragile"))
+        await foreach (var delivery in Broker.ReadWithTimeoutAsync("events/fragile"))
         {
             await Broker.NackAsync(delivery, deadLetter: true, reason: "cannot handle");
             break;
