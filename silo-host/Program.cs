@@ -14,9 +14,22 @@ try
     await builder.Build().RunAsync();
     return 0;
 }
-catch (BrokerException exception) when (exception.Code == BrokerErrorCode.InvalidOptions)
+catch (Exception exception) when (BadSetting(exception) is { } bad)
 {
-    // A bad setting: one line naming it, no stack trace.
-    await Console.Error.WriteLineAsync($"obroker-silo: {exception.Message}");
+    // A bad setting, found while configuring or starting (Orleans wraps what its start-up stages throw): one line naming it.
+    await Console.Error.WriteLineAsync($"obroker-silo: {bad.Message}");
     return 2;
+}
+
+static BrokerException? BadSetting(Exception exception)
+{
+    for (Exception? e = exception; e is not null; e = e.InnerException)
+    {
+        if (e is BrokerException { Code: BrokerErrorCode.InvalidOptions } bad)
+        {
+            return bad;
+        }
+    }
+
+    return null;
 }

@@ -113,6 +113,19 @@ public sealed class BrokerOptions
             Fail("Broker:AzureConnectionString is required with Broker:Storage=azure.");
         }
 
+        if (Storage == BrokerStorage.Azure)
+        {
+            try
+            {
+                // Reads the string only (no call is made): a malformed one is a setting error here, not a crash later.
+                _ = new Azure.Storage.Blobs.BlobServiceClient(AzureConnectionString);
+            }
+            catch (Exception exception) when (exception is FormatException or ArgumentException or InvalidOperationException)
+            {
+                Fail($"Broker:AzureConnectionString is not an Azure Storage connection string: {exception.Message}");
+            }
+        }
+
         if (MaxMessageBytes < 1 || MaxMessageBytes > BrokerLimits.AbsoluteMaxMessageBytes)
         {
             Fail($"Broker:MaxMessageBytes {MaxMessageBytes} is out of range 1..{BrokerLimits.AbsoluteMaxMessageBytes}.");

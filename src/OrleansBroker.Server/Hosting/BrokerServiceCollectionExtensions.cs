@@ -67,6 +67,7 @@ public static class BrokerServiceCollectionExtensions
 
             case BrokerStorage.Azure:
                 var connectionString = options.AzureConnectionString!;
+                services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new AzureStorageCheck(options, sp.GetRequiredService<ILogger<AzureStorageCheck>>()));
                 services.AddAzureBlobGrainStorage(BrokerOptions.StorageProviderName, (OptionsBuilder<AzureBlobStorageOptions> builder) =>
                     builder.Configure<Serializer>((blob, serializer) =>
                     {

@@ -57,4 +57,27 @@ public sealed class AzureSiloTests : IAsyncLifetime
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("Broker:Clustering=azure needs storage every silo shares", result.Out + result.Err, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("a malformed account key", "is not an Azure Storage connection string")]
+    [InlineData("a wrong account key", "refused the credentials")]
+    [InlineData("an address nothing answers on", "did not answer")]
+    public async Task Azure_storage_that_refuses_or_does_not_answer_stops_the_silo_at_start_with_one_line(string what, string says)
+    {
+        using var data = new TestData();
+        var wrongKey = what.Contains("malformed", StringComparison.Ordinal) ? "not-base-64!" : Convert.ToBase64String(new byte[64]);
+        var connectionString = what.Contains("key", StringComparison.Ordinal)
+            ? System.Text.RegularExpressions.Regex.Replace(_azurite.ConnectionString, "AccountKey=[^;]+", "AccountKey=" + wrongKey)
+            : $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={wrongKey};" +
+              $"BlobEndpoint=http://127.0.0.1:{RealProcess.FreePort()}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{RealProcess.FreePort()}/devstoreaccount1;";
+
+        // Before, Orleans' reminder table retried a wrong key for as long as the silo ran: this would time out.
+        var result = await RealProcess.RunAsync(RealProcess.SiloDll, data.Directory, CommandTimeout,
+            "--data-dir", data.Directory, "--storage", "azure", "--azure-connection-string", connectionString,
+            "--silo-port", $"{RealProcess.FreePort()}", "--gateway-port", $"{RealProcess.FreePort()}");
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("obroker-silo: Broker:AzureConnectionString", line, StringComparison.Ordinal);
+        Assert.Contains(says, line, StringComparison.Ordinal);
+    }
 }
