@@ -15,6 +15,12 @@ public sealed class BrokerOptions
     /// <summary>Name of the grain-storage provider the broker registers and uses.</summary>
     public const string StorageProviderName = "broker";
 
+    /// <summary>
+    /// The same storage as <see cref="StorageProviderName"/> for grains whose state Orleans loads (<c>[PersistentState]</c>):
+    /// its failures reach callers as broker errors (see <c>ClientSafeGrainStorage</c>). Records do not depend on the name.
+    /// </summary>
+    internal const string StateStorageProviderName = "broker-state";
+
     /// <summary>Storage backend. Default <see cref="BrokerStorage.Sqlite"/>.</summary>
     public BrokerStorage Storage { get; set; } = BrokerStorage.Sqlite;
 

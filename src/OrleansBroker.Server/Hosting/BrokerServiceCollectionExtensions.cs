@@ -89,6 +89,9 @@ public static class BrokerServiceCollectionExtensions
                 break;
         }
 
+        services.AddKeyedSingleton<IGrainStorage>(BrokerOptions.StateStorageProviderName, (sp, _) =>
+            new ClientSafeGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName), sp.GetRequiredService<ILogger<ClientSafeGrainStorage>>()));
+
         // Storage that is not on a local disk: an alarm that never raises.
         services.TryAddSingleton(sp => new DiskSpaceAlarm(null, default, sp.GetRequiredService<ILogger<DiskSpaceAlarm>>()));
         return services;

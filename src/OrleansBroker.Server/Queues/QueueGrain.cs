@@ -5,6 +5,7 @@ using Orleans.Concurrency;
 using Orleans.Storage;
 using OrleansBroker.Errors;
 using OrleansBroker.Queues;
+using OrleansBroker.Server.Errors;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Server.Storage;
@@ -54,7 +55,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         (_queue, _partition) = QueuePartitions.Parse(_name);
         _log = new MessageLog(_storage, this.GetGrainId(), new MessageLogOptions(_options.SegmentMaxBytes, _options.SegmentMaxMessages, _options.ResidentBytesPerQueue, _options.CommitLinger), _logger, this);
         _wakeTimer = this.RegisterGrainTimer(OnWakeAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
-        var first = await _log.LoadAsync();
+        var first = await LoadLogAsync();
         TakeHandedOffLeases();
         _dedup.Load(_log.RecoveredDedupMarks);
         _log.RecoveredDedupMarks.Clear();
@@ -64,6 +65,24 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         _reminderOn = await this.GetReminder(LeaseReminder, cancellationToken) is not null;
         _idleSince = _time.GetUtcNow();
         this.RegisterGrainTimer(OnTickAsync, new GrainTimerCreationOptions(_options.LeaseCheckInterval, _options.LeaseCheckInterval) { Interleave = true });
+    }
+
+    /// <summary>
+    /// Loads the log. A storage failure here fails the activation, and Orleans sends that error to the caller as it is,
+    /// past the error boundary that guards calls: it is made readable by every client here.
+    /// </summary>
+    private async Task<IReadOnlyList<LogEntry>> LoadLogAsync()
+    {
+        try
+        {
+            return await _log.LoadAsync();
+        }
+        catch (Exception exception) when (!ClientSafeErrors.IsReadableByEveryClient(exception))
+        {
+            var correlationId = ClientSafeErrors.NewCorrelationId();
+            LogLoadFailed(exception, _name, correlationId);
+            throw ClientSafeErrors.FromStorage(exception, $"load queue '{_name}'", correlationId);
+        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -340,6 +359,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         $"max length {options.MaxLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, max bytes {options.MaxBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, overflow {options.Overflow}, partitions {options.Partitions}";
 
     private void Count(Func<QueueCounters, QueueCounters> change) => _log.UpdateMeta(meta => meta.Counters = change(meta.Counters));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: loading its log failed [correlation id {CorrelationId}]; the activation fails and is tried again with the next call")]
+    private partial void LogLoadFailed(Exception exception, string queue, string correlationId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue} created: {Options}")]
     private partial void LogCreated(string queue, string options);

@@ -5,7 +5,7 @@ namespace OrleansBroker.Server.Queues;
 
 /// <summary>The durable set of queue names. Small (names only), so one record is fine.</summary>
 internal sealed class QueueRegistryGrain(
-    [PersistentState("queues", BrokerOptions.StorageProviderName)] IPersistentState<QueueRegistryState> state)
+    [PersistentState("queues", BrokerOptions.StateStorageProviderName)] IPersistentState<QueueRegistryState> state)
     : Grain, IQueueRegistryGrain
 {
     public async Task Add(string queue)

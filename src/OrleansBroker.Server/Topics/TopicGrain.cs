@@ -22,7 +22,7 @@ namespace OrleansBroker.Server.Topics;
 [Reentrant]
 [QueuePartitionPlacement]
 internal sealed partial class TopicGrain(
-    [PersistentState("topic", BrokerOptions.StorageProviderName)] IPersistentState<TopicState> state,
+    [PersistentState("topic", BrokerOptions.StateStorageProviderName)] IPersistentState<TopicState> state,
     IOptions<BrokerOptions> options,
     TransformRegistry transforms,
     ILogger<TopicGrain> logger,

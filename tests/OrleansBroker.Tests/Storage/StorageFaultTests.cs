@@ -88,6 +88,14 @@ public sealed class StorageFaultTests
         AssertReadableByEveryClient(publish, BrokerErrorCode.StorageUnavailable);
         var ack = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.AckAsync(held));
         AssertReadableByEveryClient(ack, BrokerErrorCode.StorageUnavailable);
+
+        // Grains that must read storage to activate at all fail the same way: a queue and a topic not active yet.
+        var queue = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.GetQueueInfoAsync("not-active-yet"));
+        AssertReadableByEveryClient(queue, BrokerErrorCode.StorageUnavailable);
+        // Orleans loads a topic's state itself and wraps what fails there in an OrleansException, which clients can read.
+        var topic = await Assert.ThrowsAsync<OrleansException>(() => cluster.Broker.GetTopicInfoAsync("not-active-yet"));
+        Assert.True(ClientSafeErrors.IsReadableByEveryClient(topic), topic.ToString());
+        AssertReadableByEveryClient(Assert.IsType<BrokerException>(topic.InnerException), BrokerErrorCode.StorageUnavailable);
     }
 
     [Fact]
