@@ -71,7 +71,8 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         {
             // Not renewed: the handler is told when the lease ends (the expiry is on the silo's clock; a client clock
             // that is behind tells it late, and the broker then refuses the ack as LeaseLost).
-            leaseLost.CancelAfter(Max(delivery.LeaseExpiresAt - DateTimeOffset.UtcNow, TimeSpan.Zero));
+            var left = delivery.LeaseExpiresAt - DateTimeOffset.UtcNow;
+            leaseLost.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
             renewing = Task.CompletedTask;
         }
 
@@ -181,8 +182,6 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         await Task.WhenAll(_workers).ConfigureAwait(false);
         await _consumer.DisposeAsync().ConfigureAwait(false);
     }
-
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: the handler of message {MessageId} returned after its lease was lost; not acked, the message will be delivered again")]
     private partial void LogReturnedAfterLeaseLost(string queue, string messageId);

@@ -43,7 +43,7 @@ internal sealed partial class BrokerErrorBoundary(ILogger<BrokerErrorBoundary> l
                 LogCauseKept(broker.InnerException!, context.TargetId, context.MethodName, id);
             }
 
-            return new BrokerException(broker.Code, $"{broker.Message} (silo log: {id})", id);
+            return new BrokerException(broker.Code, broker.Message.Contains(id, StringComparison.Ordinal) ? broker.Message : $"{broker.Message} (silo log: {id})", id);
         }
 
         var correlationId = ClientSafeErrors.NewCorrelationId();

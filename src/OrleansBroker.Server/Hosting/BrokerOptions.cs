@@ -59,6 +59,9 @@ public sealed class BrokerOptions
     /// </summary>
     public long DiskReserveBytes { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary><see cref="DiskFreeLimit"/> as read by <see cref="Validate"/>.</summary>
+    internal global::OrleansBroker.Server.Storage.DiskFreeLimit ParsedDiskFreeLimit { get; private set; }
+
     /// <summary>How often the disk alarm measures the data folder's disk besides after every commit. Default 1 s; 100 ms to 1 min.</summary>
     public TimeSpan DiskCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -162,11 +165,12 @@ public sealed class BrokerOptions
             Fail("Broker:ConsumerRenewInterval must be at least 100 ms and Broker:LeaseCheckInterval at least 10 ms.");
         }
 
-        if (!global::OrleansBroker.Server.Storage.DiskFreeLimit.TryParse(DiskFreeLimit, out _))
+        if (!global::OrleansBroker.Server.Storage.DiskFreeLimit.TryParse(DiskFreeLimit, out var diskFreeLimit))
         {
             Fail($"Broker:DiskFreeLimit '{DiskFreeLimit}' is not a size (1GiB, 500MB, 1048576), a share of the disk (5%) or 0 for no limit.");
         }
 
+        ParsedDiskFreeLimit = diskFreeLimit;
         if (DiskReserveBytes is < 0 or > 1L << 30)
         {
             Fail($"Broker:DiskReserveBytes {DiskReserveBytes} is out of range 0..1073741824 (1 GiB).");

@@ -56,8 +56,7 @@ public static class BrokerServiceCollectionExtensions
         switch (options.Storage)
         {
             case BrokerStorage.Sqlite:
-                DiskFreeLimit.TryParse(options.DiskFreeLimit, out var limit);
-                services.AddSingleton(sp => new DiskSpaceAlarm(Path.GetDirectoryName(options.SqlitePath), limit, sp.GetRequiredService<ILogger<DiskSpaceAlarm>>()));
+                services.AddSingleton(sp => new DiskSpaceAlarm(Path.GetDirectoryName(options.SqlitePath), options.ParsedDiskFreeLimit, sp.GetRequiredService<ILogger<DiskSpaceAlarm>>()));
                 services.AddSingleton(sp => new SqliteStore(options.SqlitePath, options.SqliteMmapBytes, sp.GetRequiredService<DiskSpaceAlarm>(),
                     options.DiskCheckInterval, options.DiskReserveBytes, sp.GetRequiredService<ILogger<SqliteStore>>()));
                 services.AddGrainStorage(BrokerOptions.StorageProviderName, (sp, _) =>

@@ -62,11 +62,12 @@ internal sealed partial class DiskSpaceAlarm
     /// What the store's own files add to the disk's free space: space inside them that writes fill before they grow, less
     /// growth already owed (SQLite: its free pages, less its write-ahead log). May be negative.
     /// </param>
-    public void Check(long storeSlack)
+    /// <returns>The space left for data and the limit, or null when nothing was measured.</returns>
+    public (long Free, long Limit)? Check(long storeSlack)
     {
         if (!IsActive || Measure() is not var (available, total))
         {
-            return;
+            return null;
         }
 
         var free = Math.Max(0, available + storeSlack);
@@ -84,7 +85,7 @@ internal sealed partial class DiskSpaceAlarm
                     LogCleared(DiskFreeLimit.Format(free), _folder!, DiskFreeLimit.Format(limit));
                 }
 
-                return;
+                return (free, limit);
             }
 
             var raised = _reason is null;
@@ -95,6 +96,8 @@ internal sealed partial class DiskSpaceAlarm
                 LogRaised(DiskFreeLimit.Format(free), _folder!, DiskFreeLimit.Format(limit));
             }
         }
+
+        return (free, limit);
     }
 
     /// <summary>Logs where the alarm watches and what it found at start.</summary>
@@ -106,10 +109,9 @@ internal sealed partial class DiskSpaceAlarm
             return;
         }
 
-        Check(storeSlack);
-        if (Measure() is var (available, total))
+        if (Check(storeSlack) is var (free, limit))
         {
-            LogWatching(_folder!, DiskFreeLimit.Format(Math.Max(0, available + storeSlack)), DiskFreeLimit.Format(_limit.Resolve(total)), _limit.ToString());
+            LogWatching(_folder!, DiskFreeLimit.Format(free), DiskFreeLimit.Format(limit), _limit.ToString());
         }
     }
 
