@@ -29,7 +29,7 @@ internal sealed partial class QueueGrain
     private long _wakeAt = long.MaxValue;
     private long _nextToken = Random.Shared.NextInt64(1, long.MaxValue / 2);
     private int _rotationIndex;
-    private bool _deadLettering;
+    private Task _deadLetterMove = Task.CompletedTask;
 
     public Task<ConsumerRegistration> Subscribe(string consumerId, int prefetch, IConsumerObserver observer)
     {
@@ -518,9 +518,27 @@ internal sealed partial class QueueGrain
     /// <summary>Starts moving the dead-letter outbox unless a move is running; a failed move is retried from the tick.</summary>
     private void EnsureDeadLettering()
     {
-        if (_deadLetterOutbox.Count > 0 && !_deadLettering)
+        if (_deadLetterOutbox.Count > 0 && _deadLetterMove.IsCompleted)
         {
-            _ = DeadLetterLoopAsync();
+            _deadLetterMove = DeadLetterLoopAsync();
+        }
+    }
+
+    /// <summary>
+    /// On deactivation: lets a running move finish settling here and tries once more for what is left, so a graceful
+    /// restart does not store a dead letter a second time (a move cut off between the two steps repeats on the next activation).
+    /// </summary>
+    private async Task FinishDeadLetteringAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _deadLetterMove.WaitAsync(cancellationToken);
+            EnsureDeadLettering();
+            await _deadLetterMove.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of time to deactivate: what is still in the outbox is moved by the next activation.
         }
     }
 
@@ -530,43 +548,44 @@ internal sealed partial class QueueGrain
     /// </summary>
     private async Task DeadLetterLoopAsync()
     {
-        _deadLettering = true;
-        try
+        var target = GrainFactory.GetGrain<IDeadLetterTarget>(Options.ResolveDeadLetterQueue(_queue)!);
+        while (_deadLetterOutbox.Count > 0)
         {
-            var target = GrainFactory.GetGrain<IDeadLetterTarget>(Options.ResolveDeadLetterQueue(_queue)!);
-            while (_deadLetterOutbox.Count > 0)
+            var batch = _deadLetterOutbox.Take(DeadLetterBatch).ToList();
+            try
             {
-                var batch = _deadLetterOutbox.Take(DeadLetterBatch).ToList();
-                try
+                var letters = new List<BrokerMessage>(batch.Count);
+                foreach (var (entry, reason) in batch)
                 {
-                    var letters = new List<BrokerMessage>(batch.Count);
-                    foreach (var (entry, reason) in batch)
-                    {
-                        letters.Add(ToDeadLetter(entry, await _log.ReadMessageAsync(entry), reason));
-                    }
-
-                    await target.AcceptDeadLetters(letters);
-                }
-                catch (Exception exception)
-                {
-                    LogDeadLetterFailed(exception, _name, batch.Count);
-                    return;
+                    letters.Add(ToDeadLetter(entry, await _log.ReadMessageAsync(entry), reason));
                 }
 
-                _deadLetterOutbox.RemoveRange(0, batch.Count);
-                foreach (var (entry, _) in batch)
-                {
-                    _leaving.Remove(entry.Sequence);
-                    _log.Settle(entry);
-                }
+                await target.AcceptDeadLetters(letters);
+            }
+            catch (Exception exception)
+            {
+                LogDeadLetterFailed(exception, _name, batch.Count);
+                return;
+            }
 
-                Count(c => c with { DeadLettered = c.DeadLettered + batch.Count });
+            _deadLetterOutbox.RemoveRange(0, batch.Count);
+            foreach (var (entry, _) in batch)
+            {
+                _leaving.Remove(entry.Sequence);
+                _log.Settle(entry);
+            }
+
+            Count(c => c with { DeadLettered = c.DeadLettered + batch.Count });
+            try
+            {
                 await _log.CommitAsync();
             }
-        }
-        finally
-        {
-            _deadLettering = false;
+            catch (BrokerException exception)
+            {
+                // Stored in the dead-letter queue but not yet settled here: the settle is committed with the next write.
+                LogDeadLetterFailed(exception, _name, batch.Count);
+                return;
+            }
         }
     }
 

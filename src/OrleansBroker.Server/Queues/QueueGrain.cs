@@ -87,6 +87,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        await FinishDeadLetteringAsync(cancellationToken);
         _log.Stop();
         await HandOffLeasesAsync();
 
