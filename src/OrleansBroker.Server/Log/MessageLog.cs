@@ -463,14 +463,24 @@ internal sealed partial class MessageLog
         return true;
     }
 
-    /// <summary>Records a delivery attempt. Attempts above the first are persisted with the next commit, not awaited.</summary>
+    /// <summary>Records a delivery attempt, durable with the next commit: the queue commits before the delivery goes out.</summary>
     public void RecordAttempt(LogEntry entry)
     {
         entry.Attempts++;
-        if (entry.Attempts > 1)
+        StoreAttempts(entry);
+    }
+
+    /// <summary>Takes back an attempt whose delivery never went out (its commit failed).</summary>
+    public void UndoAttempt(LogEntry entry)
+    {
+        entry.Attempts--;
+        if (entry.Attempts > 0)
         {
             StoreAttempts(entry);
-            EnsureFlushing();
+        }
+        else if (entry.Segment.State.State.Attempts.Remove(entry.Sequence))
+        {
+            _dirtySegments.Add(entry.Segment.Id);
         }
     }
 
@@ -496,12 +506,6 @@ internal sealed partial class MessageLog
         else
         {
             stored[entry.Sequence] = utcTicks;
-
-            // Written anyway: the attempts go with it, also a first one (otherwise persisted only from the second).
-            if (entry.Attempts > 0)
-            {
-                StoreAttempts(entry);
-            }
         }
 
         _dirtySegments.Add(entry.Segment.Id);
@@ -571,7 +575,7 @@ internal sealed partial class MessageLog
         }
     }
 
-    /// <summary>Starts a commit of whatever changes wait (a failed commit's leftovers, lazily persisted attempts); awaits nothing.</summary>
+    /// <summary>Starts a commit of whatever changes wait (a failed commit's leftovers, counters); awaits nothing.</summary>
     public void FlushInBackground()
     {
         if (HasChanges)

@@ -73,11 +73,21 @@ internal sealed class Deduplicator
     {
         while (_order.TryPeek(out var head) && head.Ticks < olderThanTicks)
         {
-            _order.Dequeue();
-            if (_marks.TryGetValue(head.Id, out var mark) && mark.AcceptedTicks == head.Ticks && mark.Pending is null)
+            if (!_marks.TryGetValue(head.Id, out var mark) || mark.AcceptedTicks != head.Ticks)
             {
-                _marks.Remove(head.Id);
+                // Superseded (a later publish of the id after the window) or taken back by a failed commit.
+                _order.Dequeue();
+                continue;
             }
+
+            if (mark.Pending is not null)
+            {
+                // Its commit is still running: a repeat must keep waiting for it; pruned once that ends.
+                break;
+            }
+
+            _order.Dequeue();
+            _marks.Remove(head.Id);
         }
     }
 

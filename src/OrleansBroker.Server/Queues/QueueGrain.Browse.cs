@@ -25,7 +25,7 @@ internal sealed partial class QueueGrain
         {
             var message = await _log.ReadMessageAsync(entry);
             var state = _leaving.Contains(entry.Sequence) ? MessageState.Leaving
-                : _leases.ContainsKey(entry.Sequence) ? MessageState.InFlight
+                : _leases.IsLeased(entry.Sequence) ? MessageState.InFlight
                 : entry.NotBefore > 0 ? MessageState.Delayed
                 : MessageState.Ready;
             peeked.Add(new PeekedMessage(entry.Sequence, message.MessageId, message.Body, message.ContentType, message.Headers, message.RoutingKey,
@@ -59,7 +59,7 @@ internal sealed partial class QueueGrain
                 break;
             }
 
-            if (_leases.ContainsKey(entry.Sequence) || _leaving.Contains(entry.Sequence) || entry.NotBefore > 0)
+            if (_leases.IsLeased(entry.Sequence) || _leaving.Contains(entry.Sequence) || entry.NotBefore > 0)
             {
                 continue;
             }
@@ -71,7 +71,7 @@ internal sealed partial class QueueGrain
             }
 
             // Checked again: reading the body may have let a delivery or another redrive in.
-            if (_leases.ContainsKey(entry.Sequence) || !_leaving.Add(entry.Sequence))
+            if (_leases.IsLeased(entry.Sequence) || !_leaving.Add(entry.Sequence))
             {
                 continue;
             }

@@ -4,6 +4,8 @@ using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Queues.Leases;
+using OrleansBroker.Server.Queues.Scheduling;
 
 namespace OrleansBroker.Server.Queues;
 
@@ -14,20 +16,17 @@ internal sealed partial class QueueGrain
 
     /// <summary>Ready messages by priority, then sequence (<see cref="ReadyKey"/>): FIFO within a level, and a requeued message goes back to its place.</summary>
     private readonly PriorityQueue<long, long> _ready = new();
-    private readonly Dictionary<long, Lease> _leases = [];
-    private readonly PriorityQueue<(long Sequence, long Token), DateTimeOffset> _expiries = new();
+    private readonly LeaseTable _leases = new();
     private readonly Dictionary<string, Consumer> _consumers = [];
     private readonly List<Consumer> _rotation = [];
     private readonly List<(LogEntry Entry, string Reason)> _deadLetterOutbox = [];
     /// <summary>Messages on their way out (to the dead-letter queue, or redriven): never dispatched.</summary>
     private readonly HashSet<long> _leaving = [];
 
-    /// <summary>Messages waiting for a retry time, by that time (UTC ticks); stale items are skipped when due.</summary>
-    private readonly PriorityQueue<long, long> _delayed = new();
-    private int _delayedCount;
+    /// <summary>Messages waiting for a time: a scheduled delivery or a retry's backoff.</summary>
+    private readonly DelaySchedule _delayed = new();
     private IGrainTimer? _wakeTimer;
     private long _wakeAt = long.MaxValue;
-    private long _nextToken = Random.Shared.NextInt64(1, long.MaxValue / 2);
     private int _rotationIndex;
     private Task _deadLetterMove = Task.CompletedTask;
 
@@ -56,7 +55,7 @@ internal sealed partial class QueueGrain
         else
         {
             // Leases handed over from the previous activation count against its prefetch.
-            consumer = new Consumer(consumerId, observer, prefetch, now) { InFlight = _leases.Values.Count(l => l.ConsumerId == consumerId) };
+            consumer = new Consumer(consumerId, observer, prefetch, now) { InFlight = _leases.CountHeldBy(consumerId) };
             _consumers.Add(consumerId, consumer);
             _rotation.Add(consumer);
             LogConsumerAdded(_name, consumerId, prefetch);
@@ -163,15 +162,14 @@ internal sealed partial class QueueGrain
             _log.FlushInBackground();
         }
 
-        if (!_leases.TryGetValue(sequence, out var lease) || lease.Token != leaseToken)
+        var expiresAt = _time.GetUtcNow() + duration;
+        if (!_leases.Extend(sequence, leaseToken, expiresAt))
         {
             throw new BrokerException(BrokerErrorCode.LeaseLost,
                 $"Message {sequence} of queue '{_name}' is no longer leased to this delivery; it may be delivered again.");
         }
 
-        lease.ExpiresAt = _time.GetUtcNow() + duration;
-        _expiries.Enqueue((sequence, leaseToken), lease.ExpiresAt);
-        return lease.ExpiresAt;
+        return expiresAt;
     }
 
     /// <summary>Leases ready messages to consumers with credit, round robin, and starts sending.</summary>
@@ -189,7 +187,7 @@ internal sealed partial class QueueGrain
         {
             // Skipped: settled, on its way out, waiting for a time, or a second copy of one already
             // delivered (a redrive that failed puts its messages back).
-            if (!_log.TryGetEntry(sequence, out var entry) || _leaving.Contains(sequence) || _leases.ContainsKey(sequence) || entry.NotBefore > nowTicks)
+            if (!_log.TryGetEntry(sequence, out var entry) || _leaving.Contains(sequence) || _leases.IsLeased(sequence) || entry.NotBefore > nowTicks)
             {
                 _ready.Dequeue();
                 continue;
@@ -211,13 +209,10 @@ internal sealed partial class QueueGrain
 
             _ready.Dequeue();
             _log.RecordAttempt(entry);
-            var token = ++_nextToken;
-            var expiresAt = now + Options.LeaseDuration;
-            _leases[sequence] = new Lease(consumer.Id, token, expiresAt);
-            _expiries.Enqueue((sequence, token), expiresAt);
+            var lease = _leases.Grant(sequence, consumer.Id, now + Options.LeaseDuration);
             consumer.InFlight++;
             consumer.Outbox.Add(new Delivery.Delivery(_name, message.MessageId, sequence, message.Body, message.ContentType, message.Headers,
-                message.RoutingKey, message.EnqueuedAt, entry.Attempts, token, expiresAt, message.Priority, message.OrderingKey));
+                message.RoutingKey, message.EnqueuedAt, entry.Attempts, lease.Token, lease.ExpiresAt, message.Priority, message.OrderingKey));
             delivered++;
             if (entry.Attempts > 1)
             {
@@ -266,12 +261,22 @@ internal sealed partial class QueueGrain
         {
             var batch = consumer.Outbox;
             consumer.Outbox = [];
+            if (!await CommitAttemptsAsync(consumer, batch))
+            {
+                return;
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
             try
             {
                 await consumer.Observer.Deliver(batch);
                 foreach (var delivery in batch)
                 {
-                    if (_leases.TryGetValue(delivery.Sequence, out var lease) && lease.Token == delivery.LeaseToken)
+                    if (_leases.TryGet(delivery.Sequence, out var lease) && lease.Token == delivery.LeaseToken)
                     {
                         lease.Received = true;
                     }
@@ -299,6 +304,41 @@ internal sealed partial class QueueGrain
         }
     }
 
+    /// <summary>
+    /// Makes the batch's attempt counts durable before it goes out, in a commit shared with whatever else waits, so a
+    /// message whose handling takes the silo down still reaches its attempt limit. What ended meanwhile (the consumer
+    /// went, a lease expired) is left out. False if the consumer went or the commit failed; then the batch is back
+    /// in ready without the attempt and the tick tries again.
+    /// </summary>
+    private async Task<bool> CommitAttemptsAsync(Consumer consumer, List<Delivery.Delivery> batch)
+    {
+        try
+        {
+            await _log.CommitAsync();
+        }
+        catch (BrokerException exception)
+        {
+            batch.AddRange(consumer.Outbox);
+            consumer.Outbox = [];
+            LogAttemptCommitFailed(exception, _name, batch.Count);
+            foreach (var delivery in batch)
+            {
+                if (_log.TryGetEntry(delivery.Sequence, out var entry) && IsLeased(delivery))
+                {
+                    _log.UndoAttempt(entry);
+                }
+            }
+
+            ReturnUnsent(consumer, batch);
+            return false;
+        }
+
+        batch.RemoveAll(delivery => !IsLeased(delivery));
+        return _consumers.GetValueOrDefault(consumer.Id) == consumer;
+    }
+
+    private bool IsLeased(Delivery.Delivery delivery) => _leases.Holds(delivery.Sequence, delivery.LeaseToken);
+
     /// <summary>A failed Deliver's batch, and what was queued behind it, goes back to ready for any consumer.</summary>
     private void ReturnUnsent(Consumer consumer, List<Delivery.Delivery> batch)
     {
@@ -324,7 +364,7 @@ internal sealed partial class QueueGrain
             return;
         }
 
-        foreach (var (sequence, lease) in _leases.Where(l => l.Value.ConsumerId == consumer.Id).ToList())
+        foreach (var (sequence, lease) in _leases.HeldBy(id => id == consumer.Id))
         {
             if (TryEndLease(sequence, lease.Token, out var entry))
             {
@@ -335,19 +375,22 @@ internal sealed partial class QueueGrain
 
     private bool TryEndLease(long sequence, long token, out LogEntry entry)
     {
-        entry = null!;
-        if (!_leases.TryGetValue(sequence, out var lease) || lease.Token != token || !_log.TryGetEntry(sequence, out entry!))
+        if (!_log.TryGetEntry(sequence, out entry!) || !_leases.TryEnd(sequence, token, out var lease))
         {
             return false;
         }
 
-        _leases.Remove(sequence);
+        Released(lease);
+        return true;
+    }
+
+    /// <summary>A lease of the consumer ended: it has room for one more.</summary>
+    private void Released(Lease lease)
+    {
         if (_consumers.TryGetValue(lease.ConsumerId, out var consumer))
         {
             consumer.InFlight--;
         }
-
-        return true;
     }
 
     /// <summary>
@@ -421,8 +464,7 @@ internal sealed partial class QueueGrain
             _log.SetNotBefore(entry, at.UtcTicks);
         }
 
-        _delayed.Enqueue(entry.Sequence, at.UtcTicks);
-        _delayedCount++;
+        _delayed.Add(entry.Sequence, at.UtcTicks);
         if (at.UtcTicks < _wakeAt)
         {
             WakeAt(at.UtcTicks, _time.GetUtcNow().UtcTicks);
@@ -443,19 +485,17 @@ internal sealed partial class QueueGrain
     private void PromoteDue(DateTimeOffset now)
     {
         var ticks = now.UtcTicks;
-        while (_delayed.TryPeek(out var sequence, out var at) && at <= ticks)
+        foreach (var sequence in _delayed.TakeDue(ticks))
         {
-            _delayed.Dequeue();
-            if (_log.TryGetEntry(sequence, out var entry) && entry.NotBefore == at && !_leases.ContainsKey(sequence) && !_leaving.Contains(sequence))
+            if (_log.TryGetEntry(sequence, out var entry) && !_leases.IsLeased(sequence) && !_leaving.Contains(sequence))
             {
                 // In memory only: the stored time is past now, so a reload makes it ready at once too.
                 entry.NotBefore = 0;
-                _delayedCount--;
                 MakeReady(entry);
             }
         }
 
-        WakeAt(_delayed.TryPeek(out _, out var next) ? next : long.MaxValue, ticks);
+        WakeAt(_delayed.NextDue, ticks);
     }
 
     private Task OnWakeAsync(CancellationToken cancellationToken)
@@ -468,20 +508,18 @@ internal sealed partial class QueueGrain
     /// <summary>Ends every lease whose time is up and retries its message; returns whether any ended.</summary>
     private bool ExpireLeases(DateTimeOffset now)
     {
-        var ended = false;
-        while (_expiries.TryPeek(out var key, out var at) && at <= now)
+        var expired = _leases.TakeExpired(now);
+        foreach (var (sequence, lease) in expired)
         {
-            _expiries.Dequeue();
-            if (_leases.TryGetValue(key.Sequence, out var lease) && lease.Token == key.Token && lease.ExpiresAt <= now
-                && TryEndLease(key.Sequence, key.Token, out var entry))
+            Released(lease);
+            if (_log.TryGetEntry(sequence, out var entry))
             {
-                LogLeaseExpired(_name, key.Sequence, lease.ConsumerId);
+                LogLeaseExpired(_name, sequence, lease.ConsumerId);
                 Retry(entry, null);
-                ended = true;
             }
         }
 
-        return ended;
+        return expired.Count > 0;
     }
 
     private void ExpireConsumers(DateTimeOffset now)
@@ -610,6 +648,9 @@ internal sealed partial class QueueGrain
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Queue {Queue}: lease of message {Sequence} held by {Consumer} expired")]
     private partial void LogLeaseExpired(string queue, long sequence, string consumer);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: the attempt counts of {Count} deliveries could not be stored; they go back to ready and are sent once storage answers")]
+    private partial void LogAttemptCommitFailed(Exception exception, string queue, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: moving {Count} messages to the dead-letter queue failed; retrying")]
     private partial void LogDeadLetterFailed(Exception exception, string queue, int count);

@@ -87,7 +87,7 @@ internal sealed partial class QueueGrain
         while (group.Line.TryPeek(out var sequence, out _) && MayTakeTurn(sequence))
         {
             group.Line.Dequeue();
-            if (_log.TryGetEntry(sequence, out var next) && !_leaving.Contains(sequence) && !_leases.ContainsKey(sequence))
+            if (_log.TryGetEntry(sequence, out var next) && !_leaving.Contains(sequence) && !_leases.IsLeased(sequence))
             {
                 group.Turn = sequence;
                 _ready.Enqueue(sequence, ReadyKey(next));
@@ -143,7 +143,7 @@ internal sealed partial class QueueGrain
                 }
             }
 
-            if (!_leases.ContainsKey(group.Turn))
+            if (!_leases.IsLeased(group.Turn))
             {
                 _groups.Remove(key);
             }

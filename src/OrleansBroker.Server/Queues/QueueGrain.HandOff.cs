@@ -46,8 +46,7 @@ internal sealed partial class QueueGrain
             return false;
         }
 
-        _leases[entry.Sequence] = new Lease(handed.ConsumerId, handed.Token, expiresAt) { Received = true };
-        _expiries.Enqueue((entry.Sequence, handed.Token), expiresAt);
+        _leases.Restore(entry.Sequence, handed.ConsumerId, handed.Token, expiresAt);
         if (_consumers.TryGetValue(handed.ConsumerId, out var consumer))
         {
             consumer.InFlight++;
@@ -70,7 +69,7 @@ internal sealed partial class QueueGrain
         }
 
         _orphansEndAt = null;
-        foreach (var (sequence, lease) in _leases.Where(l => !_consumers.ContainsKey(l.Value.ConsumerId)).ToList())
+        foreach (var (sequence, lease) in _leases.HeldBy(id => !_consumers.ContainsKey(id)))
         {
             if (TryEndLease(sequence, lease.Token, out var entry))
             {
@@ -104,7 +103,7 @@ internal sealed partial class QueueGrain
             return;
         }
 
-        var leases = _leases.Where(l => l.Value.Received)
+        var leases = _leases.All.Where(l => l.Value.Received)
             .Select(l => new HandedOffLease(l.Key, l.Value.ConsumerId, l.Value.Token, l.Value.ExpiresAt.UtcTicks)).ToList();
         _log.UpdateMeta(meta => meta.Leases = leases);
         foreach (var consumer in _consumers.Values)

@@ -28,7 +28,7 @@ internal sealed partial class QueueGrain
         while (_expiring.TryPeek(out var sequence, out var at) && at <= ticks)
         {
             _expiring.Dequeue();
-            if (_log.TryGetEntry(sequence, out var entry) && !_leases.ContainsKey(sequence) && !_leaving.Contains(sequence))
+            if (_log.TryGetEntry(sequence, out var entry) && !_leases.IsLeased(sequence) && !_leaving.Contains(sequence))
             {
                 Expire(entry);
             }
@@ -64,13 +64,12 @@ internal sealed partial class QueueGrain
         }
     }
 
-    /// <summary>A delayed message leaving early: no longer counted as delayed (its item in the delayed index goes stale).</summary>
+    /// <summary>A delayed message leaving early: no longer waiting for its time.</summary>
     private void StopWaiting(LogEntry entry)
     {
-        if (entry.NotBefore != 0)
+        if (_delayed.Remove(entry.Sequence))
         {
             entry.NotBefore = 0;
-            _delayedCount--;
         }
     }
 
@@ -113,7 +112,7 @@ internal sealed partial class QueueGrain
                 break;
             }
 
-            if (!_leases.ContainsKey(entry.Sequence) && !_leaving.Contains(entry.Sequence))
+            if (!_leases.IsLeased(entry.Sequence) && !_leaving.Contains(entry.Sequence))
             {
                 oldest.Add(entry);
                 overCount--;

@@ -94,7 +94,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         // Deliveries still out need the reminder to bring the queue back: make sure it is registered.
         await UpdateReminderAsync(_time.GetUtcNow());
 
-        // Nothing waits for a lazily persisted change (attempt counts, counters) but it is not lost either.
+        // Nothing waits for a lazily persisted change (counters, the leases handed off) but it is not lost either.
         try
         {
             await _log.CommitAsync();
@@ -187,15 +187,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
             }
         }
 
-        while (_delayed.TryDequeue(out var sequence, out _))
+        foreach (var sequence in _delayed.TakeAll())
         {
-            if (!_leases.ContainsKey(sequence) && !_leaving.Contains(sequence) && _log.Settle(sequence))
+            if (!_leases.IsLeased(sequence) && !_leaving.Contains(sequence) && _log.Settle(sequence))
             {
                 purged++;
             }
         }
 
-        _delayedCount = 0;
         purged += PurgeGroups();
 
         _log.UpdateMeta(meta => meta.Counters = meta.Counters with { Purged = meta.Counters.Purged + purged });
@@ -231,12 +230,10 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
 
         _ready.Clear();
         _delayed.Clear();
-        _delayedCount = 0;
         _groups.Clear();
         _expiring.Clear();
         _dedup.Clear();
         _leases.Clear();
-        _expiries.Clear();
         _deadLetterOutbox.Clear();
         await _log.DeleteAllAsync();
         if (_partition == 0)
@@ -297,7 +294,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     {
         // The reminder is the durable wake-up while deliveries are outstanding; it is dropped after a
         // reminder period without any, so a busy queue does not write the reminder table on every lease.
-        var busy = _leases.Count > 0 || _deadLetterOutbox.Count > 0 || _delayedCount > 0;
+        var busy = _leases.Count > 0 || _deadLetterOutbox.Count > 0 || _delayed.Count > 0;
         if (busy)
         {
             _idleSince = now;
@@ -350,7 +347,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     private QueueInfo Info()
     {
         var live = _log.LiveCount;
-        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayedCount, _log.LiveBytes,
+        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayed.Count, _log.LiveBytes,
             PublishesRefused: _diskAlarm.Reason);
     }
 
@@ -370,7 +367,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue} deleted")]
     private partial void LogDeleted(string queue);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: final commit on deactivation failed; the last attempt counts may be lost")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: final commit on deactivation failed; the latest counters are lost and deliveries still out are delivered again")]
     private partial void LogFinalCommitFailed(Exception exception, string queue);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: reminder update failed; retried on the next tick")]

@@ -1,3 +1,6 @@
+using OrleansBroker.Client;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 
@@ -44,6 +47,48 @@ public sealed class KillAndRestartTests
             var pipelined = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "queue", "info", "e2e-pipelined", "--gateway", gateway);
             Assert.True(pipelined.ExitCode == 0, pipelined.Err);
             Assert.Matches(@"ready:\s+1000\b", pipelined.Out);
+        }
+    }
+
+    [Fact]
+    public async Task A_delivery_counts_as_an_attempt_across_kill_9_so_a_message_that_kills_its_silo_ends_in_the_dead_letter_queue()
+    {
+        using var data = new TestData();
+        var siloPort = RealProcess.FreePort();
+        var gatewayPort = RealProcess.FreePort();
+
+        using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
+        {
+            await silo.WaitUntilReadyAsync();
+            await using var client = await GatewayClient.ConnectAsync(gatewayPort);
+            await client.Broker.CreateQueueAsync("poison", new QueueOptions { MaxDeliveryAttempts = 2 });
+            await client.Broker.PublishAsync("poison", "crashes whoever handles it", "p-1");
+
+            // Delivered, never settled: the handler "takes the silo down with it".
+            await foreach (var delivery in client.Broker.ReadWithTimeoutAsync("poison"))
+            {
+                Assert.Equal(1, delivery.Attempt);
+                break;
+            }
+
+            silo.KillHard();
+        }
+
+        using (var silo = new SiloProcess(data.Directory, siloPort, gatewayPort))
+        {
+            await silo.WaitUntilReadyAsync();
+            await using var client = await GatewayClient.ConnectAsync(gatewayPort);
+            await foreach (var delivery in client.Broker.ReadWithTimeoutAsync("poison"))
+            {
+                Assert.Equal(("p-1", 2), (delivery.MessageId, delivery.Attempt));
+                await client.Broker.NackAsync(delivery);
+                break;
+            }
+
+            await Eventually.HoldsAsync(async () => (await client.Broker.GetQueueInfoAsync("poison")).Depth == 0, "the last attempt's failure takes the message out of the queue");
+            var dead = Assert.Single(await client.Broker.PeekAsync("poison.dlq"));
+            Assert.Equal("p-1", dead.MessageId);
+            Assert.Equal("2", dead.Headers![BrokerHeaders.Attempts]);
         }
     }
 

@@ -309,7 +309,7 @@ public abstract class StorageComplianceTests(StorageBackend backend)
     }
 
     [Fact]
-    public async Task Redelivery_attempts_survive_a_reload()
+    public async Task Delivery_attempts_survive_a_reload_the_first_included_and_one_taken_back_is_gone()
     {
         var harness = new LogHarness(Storage);
         var log = harness.NewLog();
@@ -317,6 +317,9 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         {
             await log.LoadAsync();
             await log.AppendAsync(LogHarness.Messages(log, 3));
+            Assert.True(log.TryGetEntry(1, out var first));
+            log.RecordAttempt(first);
+            log.UndoAttempt(first);
             Assert.True(log.TryGetEntry(2, out var second));
             log.RecordAttempt(second);
             log.RecordAttempt(second);
@@ -327,7 +330,7 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         });
 
         var reloaded = await harness.ReloadAsync();
-        Assert.Equal([0, 3, 0], reloaded.Select(e => e.Attempts));
+        Assert.Equal([0, 3, 1], reloaded.Select(e => e.Attempts));
     }
 
     [Fact]

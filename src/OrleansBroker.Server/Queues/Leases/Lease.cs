@@ -1,4 +1,4 @@
-namespace OrleansBroker.Server.Queues;
+namespace OrleansBroker.Server.Queues.Leases;
 
 /// <summary>A message delivered to a consumer and not settled yet.</summary>
 internal sealed class Lease(string consumerId, long token, DateTimeOffset expiresAt)

@@ -1,0 +1,50 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using OrleansBroker.Client;
+using OrleansBroker.Client.Hosting;
+
+namespace OrleansBroker.Tests.Infrastructure;
+
+/// <summary>An application's Orleans client on a silo-host process's gateway, as client-sample connects.</summary>
+public sealed class GatewayClient : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private GatewayClient(IHost host)
+    {
+        _host = host;
+        Broker = host.Services.GetRequiredService<IBrokerClient>();
+    }
+
+    public IBrokerClient Broker { get; }
+
+    public static async Task<GatewayClient> ConnectAsync(int gatewayPort)
+    {
+        var host = new HostBuilder()
+            .UseOrleansClient(client => client
+                .UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort))
+                .Configure<ClusterOptions>(o => o.ClusterId = o.ServiceId = "obroker")
+                .AddBrokerClient())
+            .Build();
+        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
+        await host.StartAsync(timeout.Token);
+        return new GatewayClient(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // The silo may be gone (killed): a client that cannot say goodbye stops anyway.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await _host.StopAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _host.Dispose();
+    }
+}
