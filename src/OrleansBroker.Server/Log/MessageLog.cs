@@ -42,6 +42,12 @@ internal sealed partial class MessageLog
     private readonly HashSet<long> _abandonedSegments = [];
     private StoredRecord<LogMeta> _meta = new();
     private TaskCompletionSource _settleWaiters = NewWaiter();
+
+    /// <summary>The waiters of the write under way, which holds every change made before it started.</summary>
+    private TaskCompletionSource? _writingWaiters;
+
+    /// <summary>A delivery waits for the next commit: it does not linger for a publish.</summary>
+    private bool _skipLinger;
     private Task _recovery = Task.CompletedTask;
     private long _residentBytes;
     private int _tracked;
@@ -526,9 +532,30 @@ internal sealed partial class MessageLog
             return Task.CompletedTask;
         }
 
+        if (!HasChanges && _writingWaiters is { } writing)
+        {
+            // Nothing changed since the write under way started: that write is the one to wait for, not the next.
+            return writing.Task;
+        }
+
         var waiter = _settleWaiters.Task;
         EnsureFlushing();
         return waiter;
+    }
+
+    /// <summary>
+    /// <see cref="CommitAsync"/> for a caller that holds up a delivery (attempt counts): the commit does not wait
+    /// <see cref="MessageLogOptions.CommitLinger"/> for a publish to share it.
+    /// </summary>
+    public Task CommitPromptlyAsync()
+    {
+        if (HasChanges)
+        {
+            _skipLinger = true;
+            _appendArrived?.TrySetResult();
+        }
+
+        return CommitAsync();
     }
 
     private void EnsureFlushing()
@@ -548,7 +575,7 @@ internal sealed partial class MessageLog
             await Task.Yield();
             while (HasChanges)
             {
-                if (_pendingAppends.Count == 0 && _options.CommitLinger > TimeSpan.Zero)
+                if (_pendingAppends.Count == 0 && !_skipLinger && _options.CommitLinger > TimeSpan.Zero)
                 {
                     // Only settles and the like wait: at a steady rate a publish comes along and one fsync carries both.
                     _appendArrived = new TaskCompletionSource();
@@ -556,7 +583,9 @@ internal sealed partial class MessageLog
                     _appendArrived = null;
                 }
 
-                if (!await FlushOnceAsync())
+                var committed = await FlushOnceAsync();
+                _writingWaiters = null;
+                if (!committed)
                 {
                     // Its callers have the error; what is left is retried on the next change or FlushInBackground,
                     // not in a tight loop against a storage that is down.
@@ -571,6 +600,7 @@ internal sealed partial class MessageLog
         }
         finally
         {
+            _writingWaiters = null;
             _flushing = false;
         }
     }
@@ -589,6 +619,8 @@ internal sealed partial class MessageLog
         var appends = TakeAppends();
         var settleWaiters = _settleWaiters;
         _settleWaiters = NewWaiter();
+        _writingWaiters = settleWaiters;
+        _skipLinger = false;
         var dirty = _dirtySegments.ToList();
         _dirtySegments.Clear();
         _metaDirty = false;

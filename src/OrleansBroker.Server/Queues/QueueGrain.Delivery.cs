@@ -4,6 +4,7 @@ using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Queues.Consumers;
 using OrleansBroker.Server.Queues.Leases;
 using OrleansBroker.Server.Queues.Scheduling;
 
@@ -17,8 +18,7 @@ internal sealed partial class QueueGrain
     /// <summary>Ready messages by priority, then sequence (<see cref="ReadyKey"/>): FIFO within a level, and a requeued message goes back to its place.</summary>
     private readonly PriorityQueue<long, long> _ready = new();
     private readonly LeaseTable _leases = new();
-    private readonly Dictionary<string, Consumer> _consumers = [];
-    private readonly List<Consumer> _rotation = [];
+    private readonly ConsumerSet _consumers = new();
     private readonly List<(LogEntry Entry, string Reason)> _deadLetterOutbox = [];
     /// <summary>Messages on their way out (to the dead-letter queue, or redriven): never dispatched.</summary>
     private readonly HashSet<long> _leaving = [];
@@ -27,7 +27,6 @@ internal sealed partial class QueueGrain
     private readonly DelaySchedule _delayed = new();
     private IGrainTimer? _wakeTimer;
     private long _wakeAt = long.MaxValue;
-    private int _rotationIndex;
     private Task _deadLetterMove = Task.CompletedTask;
 
     public Task<ConsumerRegistration> Subscribe(string consumerId, int prefetch, IConsumerObserver observer)
@@ -45,7 +44,7 @@ internal sealed partial class QueueGrain
 
         ArgumentNullException.ThrowIfNull(observer);
         var now = _time.GetUtcNow();
-        if (_consumers.TryGetValue(consumerId, out var consumer))
+        if (_consumers.TryGet(consumerId, out var consumer))
         {
             consumer.Observer = observer;
             consumer.Prefetch = prefetch;
@@ -56,8 +55,7 @@ internal sealed partial class QueueGrain
         {
             // Leases handed over from the previous activation count against its prefetch.
             consumer = new Consumer(consumerId, observer, prefetch, now) { InFlight = _leases.CountHeldBy(consumerId) };
-            _consumers.Add(consumerId, consumer);
-            _rotation.Add(consumer);
+            _consumers.Add(consumer);
             LogConsumerAdded(_name, consumerId, prefetch);
         }
 
@@ -68,7 +66,7 @@ internal sealed partial class QueueGrain
     public Task Unsubscribe(string consumerId)
     {
         EnsureCreated();
-        if (_consumers.TryGetValue(consumerId, out var consumer))
+        if (_consumers.TryGet(consumerId, out var consumer))
         {
             RemoveConsumer(consumer, requeue: true);
             Dispatch();
@@ -175,7 +173,7 @@ internal sealed partial class QueueGrain
     /// <summary>Leases ready messages to consumers with credit, round robin, and starts sending.</summary>
     private void Dispatch()
     {
-        if (_rotation.Count == 0)
+        if (_consumers.Count == 0)
         {
             return;
         }
@@ -202,7 +200,7 @@ internal sealed partial class QueueGrain
             }
 
             // A paged-out body is read back in the background; OnPagedIn dispatches again, in the same order.
-            if (!_log.TryGetMessage(entry, out var message) || NextConsumerWithCredit() is not { } consumer)
+            if (!_log.TryGetMessage(entry, out var message) || _consumers.NextWithCredit() is not { } consumer)
             {
                 break;
             }
@@ -228,9 +226,16 @@ internal sealed partial class QueueGrain
                 // The durable wake-up goes in as soon as deliveries are out, not on the next tick.
                 _ = UpdateReminderAsync(now);
             }
+
+            // The attempts are written now, while earlier batches are still on their way: a send waits only for its own commit.
+            var durable = _log.CommitPromptlyAsync();
+            foreach (var consumer in _consumers.All.Where(c => c.Outbox.Count > 0))
+            {
+                consumer.OutboxDurable = durable;
+            }
         }
 
-        foreach (var consumer in _rotation)
+        foreach (var consumer in _consumers.All)
         {
             if (consumer.Outbox.Count > 0 && consumer.Send.IsCompleted)
             {
@@ -239,29 +244,15 @@ internal sealed partial class QueueGrain
         }
     }
 
-    private Consumer? NextConsumerWithCredit()
-    {
-        for (var i = 0; i < _rotation.Count; i++)
-        {
-            var consumer = _rotation[(_rotationIndex + i) % _rotation.Count];
-            if (consumer.HasCredit)
-            {
-                _rotationIndex = (_rotationIndex + i + 1) % _rotation.Count;
-                return consumer;
-            }
-        }
-
-        return null;
-    }
-
     /// <summary>One batch call at a time per consumer: what is leased meanwhile goes in the next call, in order.</summary>
     private async Task SendAsync(Consumer consumer)
     {
-        while (consumer.Outbox.Count > 0 && _consumers.GetValueOrDefault(consumer.Id) == consumer)
+        while (consumer.Outbox.Count > 0 && _consumers.IsCurrent(consumer))
         {
             var batch = consumer.Outbox;
+            var durable = consumer.OutboxDurable;
             consumer.Outbox = [];
-            if (!await CommitAttemptsAsync(consumer, batch))
+            if (!await CommitAttemptsAsync(consumer, batch, durable))
             {
                 return;
             }
@@ -305,16 +296,16 @@ internal sealed partial class QueueGrain
     }
 
     /// <summary>
-    /// Makes the batch's attempt counts durable before it goes out, in a commit shared with whatever else waits, so a
-    /// message whose handling takes the silo down still reaches its attempt limit. What ended meanwhile (the consumer
-    /// went, a lease expired) is left out. False if the consumer went or the commit failed; then the batch is back
-    /// in ready without the attempt and the tick tries again.
+    /// Waits for the commit holding the batch's attempt counts (started when they were leased, shared with whatever else
+    /// was written) before the batch goes out, so a message whose handling takes the silo down still reaches its attempt
+    /// limit. What ended meanwhile (the consumer went, a lease expired) is left out. False if the consumer went or the
+    /// commit failed; then the batch is back in ready without the attempt and the tick tries again.
     /// </summary>
-    private async Task<bool> CommitAttemptsAsync(Consumer consumer, List<Delivery.Delivery> batch)
+    private async Task<bool> CommitAttemptsAsync(Consumer consumer, List<Delivery.Delivery> batch, Task durable)
     {
         try
         {
-            await _log.CommitAsync();
+            await durable;
         }
         catch (BrokerException exception)
         {
@@ -334,7 +325,7 @@ internal sealed partial class QueueGrain
         }
 
         batch.RemoveAll(delivery => !IsLeased(delivery));
-        return _consumers.GetValueOrDefault(consumer.Id) == consumer;
+        return _consumers.IsCurrent(consumer);
     }
 
     private bool IsLeased(Delivery.Delivery delivery) => _leases.Holds(delivery.Sequence, delivery.LeaseToken);
@@ -355,8 +346,7 @@ internal sealed partial class QueueGrain
 
     private void RemoveConsumer(Consumer consumer, bool requeue)
     {
-        _consumers.Remove(consumer.Id);
-        _rotation.Remove(consumer);
+        _consumers.Remove(consumer);
         consumer.Outbox = [];
         LogConsumerRemoved(_name, consumer.Id);
         if (!requeue)
@@ -387,7 +377,7 @@ internal sealed partial class QueueGrain
     /// <summary>A lease of the consumer ended: it has room for one more.</summary>
     private void Released(Lease lease)
     {
-        if (_consumers.TryGetValue(lease.ConsumerId, out var consumer))
+        if (_consumers.TryGet(lease.ConsumerId, out var consumer))
         {
             consumer.InFlight--;
         }
@@ -525,7 +515,7 @@ internal sealed partial class QueueGrain
     private void ExpireConsumers(DateTimeOffset now)
     {
         var timeout = _options.ConsumerRenewInterval * 3;
-        foreach (var consumer in _rotation.Where(c => now - c.LastSeen > timeout).ToList())
+        foreach (var consumer in _consumers.NotSeenSince(now - timeout))
         {
             RemoveConsumer(consumer, requeue: true);
         }

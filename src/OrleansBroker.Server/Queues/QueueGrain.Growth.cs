@@ -81,7 +81,7 @@ internal sealed partial class QueueGrain
             .Select(i => GrainFactory.GetGrain<IQueuePartitionGrain>(QueuePartitions.NameOf(_queue, i)).LearnPartitions(partitions)));
         await LearnAsync(partitions, meta => meta.GrowingTo = 0);
         LogGrown(_queue, from, partitions);
-        foreach (var consumer in _consumers.Values)
+        foreach (var consumer in _consumers.All)
         {
             _ = consumer.Observer.Moving();
         }

@@ -47,7 +47,7 @@ internal sealed partial class QueueGrain
         }
 
         _leases.Restore(entry.Sequence, handed.ConsumerId, handed.Token, expiresAt);
-        if (_consumers.TryGetValue(handed.ConsumerId, out var consumer))
+        if (_consumers.TryGet(handed.ConsumerId, out var consumer))
         {
             consumer.InFlight++;
         }
@@ -69,7 +69,7 @@ internal sealed partial class QueueGrain
         }
 
         _orphansEndAt = null;
-        foreach (var (sequence, lease) in _leases.HeldBy(id => !_consumers.ContainsKey(id)))
+        foreach (var (sequence, lease) in _leases.HeldBy(id => !_consumers.Contains(id)))
         {
             if (TryEndLease(sequence, lease.Token, out var entry))
             {
@@ -92,7 +92,7 @@ internal sealed partial class QueueGrain
     /// </summary>
     private async Task HandOffLeasesAsync()
     {
-        var sends = _consumers.Values.Select(c => c.Send).Where(t => !t.IsCompleted).ToList();
+        var sends = _consumers.All.Select(c => c.Send).Where(t => !t.IsCompleted).ToList();
         if (sends.Count > 0)
         {
             await Task.WhenAny(Task.WhenAll(sends), Task.Delay(HandOffSendWait));
@@ -106,7 +106,7 @@ internal sealed partial class QueueGrain
         var leases = _leases.All.Where(l => l.Value.Received)
             .Select(l => new HandedOffLease(l.Key, l.Value.ConsumerId, l.Value.Token, l.Value.ExpiresAt.UtcTicks)).ToList();
         _log.UpdateMeta(meta => meta.Leases = leases);
-        foreach (var consumer in _consumers.Values)
+        foreach (var consumer in _consumers.All)
         {
             _ = consumer.Observer.Moving();
         }

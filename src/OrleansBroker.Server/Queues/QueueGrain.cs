@@ -223,7 +223,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
             await Task.WhenAll(OtherPartitions<IQueuePartitionGrain>().Select(p => p.DeletePartition()));
         }
 
-        foreach (var consumer in _consumers.Values.ToList())
+        foreach (var consumer in _consumers.All.ToList())
         {
             RemoveConsumer(consumer, requeue: false);
         }

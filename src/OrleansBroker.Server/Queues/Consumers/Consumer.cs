@@ -1,6 +1,6 @@
 using OrleansBroker.Delivery;
 
-namespace OrleansBroker.Server.Queues;
+namespace OrleansBroker.Server.Queues.Consumers;
 
 /// <summary>A registered push consumer as its queue tracks it.</summary>
 internal sealed class Consumer(string id, IConsumerObserver observer, int prefetch, DateTimeOffset now)
@@ -18,6 +18,9 @@ internal sealed class Consumer(string id, IConsumerObserver observer, int prefet
 
     /// <summary>Deliveries waiting for the consumer's previous batch call to return.</summary>
     public List<Delivery.Delivery> Outbox { get; set; } = [];
+
+    /// <summary>The commit that makes the attempt counts of everything in <see cref="Outbox"/> durable (started when they were leased).</summary>
+    public Task OutboxDurable { get; set; } = Task.CompletedTask;
 
     /// <summary>The send loop of this consumer: one Deliver call at a time; completed when nothing is being sent.</summary>
     public Task Send { get; set; } = Task.CompletedTask;
