@@ -1,33 +1,24 @@
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
-using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Server.Queues.Consumers;
 using OrleansBroker.Server.Queues.Leases;
-using OrleansBroker.Server.Queues.Scheduling;
 
 namespace OrleansBroker.Server.Queues;
 
 internal sealed partial class QueueGrain
 {
     private const int MaxConsumerIdLength = 128;
-    private const int DeadLetterBatch = 100;
 
     /// <summary>Ready messages by priority, then sequence (<see cref="ReadyKey"/>): FIFO within a level, and a requeued message goes back to its place.</summary>
     private readonly PriorityQueue<long, long> _ready = new();
     private readonly LeaseTable _leases = new();
     private readonly ConsumerSet _consumers = new();
-    private readonly List<(LogEntry Entry, string Reason)> _deadLetterOutbox = [];
     /// <summary>Messages on their way out (to the dead-letter queue, or redriven): never dispatched.</summary>
     private readonly HashSet<long> _leaving = [];
 
-    /// <summary>Messages waiting for a time: a scheduled delivery or a retry's backoff.</summary>
-    private readonly DelaySchedule _delayed = new();
-    private IGrainTimer? _wakeTimer;
-    private long _wakeAt = long.MaxValue;
-    private Task _deadLetterMove = Task.CompletedTask;
 
     public Task<ConsumerRegistration> Subscribe(string consumerId, int prefetch, IConsumerObserver observer)
     {
@@ -218,6 +209,7 @@ internal sealed partial class QueueGrain
             }
         }
 
+        Task? durable = null;
         if (delivered > 0)
         {
             Count(c => c with { Delivered = c.Delivered + delivered, Redelivered = c.Redelivered + redelivered });
@@ -228,16 +220,22 @@ internal sealed partial class QueueGrain
             }
 
             // The attempts are written now, while earlier batches are still on their way: a send waits only for its own commit.
-            var durable = _log.CommitPromptlyAsync();
-            foreach (var consumer in _consumers.All.Where(c => c.Outbox.Count > 0))
-            {
-                consumer.OutboxDurable = durable;
-            }
+            durable = _log.CommitPromptlyAsync();
         }
 
         foreach (var consumer in _consumers.All)
         {
-            if (consumer.Outbox.Count > 0 && consumer.Send.IsCompleted)
+            if (consumer.Outbox.Count == 0)
+            {
+                continue;
+            }
+
+            if (durable is not null)
+            {
+                consumer.OutboxDurable = durable;
+            }
+
+            if (consumer.Send.IsCompleted)
             {
                 consumer.Send = SendAsync(consumer);
             }
@@ -383,118 +381,6 @@ internal sealed partial class QueueGrain
         }
     }
 
-    /// <summary>
-    /// A message whose delivery failed (nack with requeue, lease expired): dead-lettered once out of attempts,
-    /// otherwise ready again after <paramref name="wait"/>, or the queue's retry backoff when null.
-    /// </summary>
-    private void Retry(LogEntry entry, TimeSpan? wait)
-    {
-        if (ExpireIfDue(entry) || OutOfAttempts(entry))
-        {
-            return;
-        }
-
-        var delay = wait ?? Options.Retry.DelayAfter(entry.Attempts, Random.Shared.NextDouble());
-        if (delay > TimeSpan.Zero)
-        {
-            Delay(entry, _time.GetUtcNow() + delay);
-        }
-        else
-        {
-            _log.SetNotBefore(entry, 0);
-            MakeReady(entry);
-        }
-    }
-
-    /// <summary>
-    /// A message back without a failure of its own (recovered after a restart, its consumer left): expired or
-    /// dead-lettered if its time is up, otherwise ready now, or at the retry or scheduled time it already had.
-    /// </summary>
-    private void ReturnToReady(LogEntry entry, bool recovered)
-    {
-        if (ExpireIfDue(entry) || OutOfAttempts(entry))
-        {
-            return;
-        }
-
-        if (entry.NotBefore > _time.GetUtcNow().UtcTicks)
-        {
-            Delay(entry, new DateTimeOffset(entry.NotBefore, TimeSpan.Zero));
-            if (recovered && entry.Attempts > 0)
-            {
-                // A retry waiting for its time keeps its group's turn: the group's later messages wait for it.
-                HoldTurn(entry);
-            }
-        }
-        else
-        {
-            entry.NotBefore = 0;
-            MakeReady(entry);
-        }
-    }
-
-    private bool OutOfAttempts(LogEntry entry)
-    {
-        var max = Options.MaxDeliveryAttempts;
-        if (max > 0 && entry.Attempts >= max)
-        {
-            DeadLetter(entry, $"delivery attempts exhausted ({entry.Attempts} of {max})");
-            return true;
-        }
-
-        return false;
-    }
-
-    /// <summary>Holds a message back until <paramref name="at"/>: stored with its segment (durable with the next commit) and woken by a timer.</summary>
-    private void Delay(LogEntry entry, DateTimeOffset at)
-    {
-        if (entry.NotBefore != at.UtcTicks)
-        {
-            // Not when recovery brings back a time already stored: that would rewrite its segment's record for nothing.
-            _log.SetNotBefore(entry, at.UtcTicks);
-        }
-
-        _delayed.Add(entry.Sequence, at.UtcTicks);
-        if (at.UtcTicks < _wakeAt)
-        {
-            WakeAt(at.UtcTicks, _time.GetUtcNow().UtcTicks);
-        }
-    }
-
-    /// <summary>Sets the one-shot wake timer to <paramref name="ticks"/> (UTC), or off with <see cref="long.MaxValue"/>.</summary>
-    private void WakeAt(long ticks, long nowTicks)
-    {
-        _wakeAt = ticks;
-        if (ticks != long.MaxValue)
-        {
-            _wakeTimer?.Change(TimeSpan.FromTicks(Math.Max(0, ticks - nowTicks)), Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    /// <summary>Moves every delayed message whose time has come to ready, and sets the timer for the next one.</summary>
-    private void PromoteDue(DateTimeOffset now)
-    {
-        var ticks = now.UtcTicks;
-        foreach (var sequence in _delayed.TakeDue(ticks))
-        {
-            if (_log.TryGetEntry(sequence, out var entry) && !_leases.IsLeased(sequence) && !_leaving.Contains(sequence))
-            {
-                // In memory only: the stored time is past now, so a reload makes it ready at once too.
-                entry.NotBefore = 0;
-                MakeReady(entry);
-            }
-        }
-
-        WakeAt(_delayed.NextDue, ticks);
-    }
-
-    private Task OnWakeAsync(CancellationToken cancellationToken)
-    {
-        PromoteDue(_time.GetUtcNow());
-        Dispatch();
-        return Task.CompletedTask;
-    }
-
     /// <summary>Ends every lease whose time is up and retries its message; returns whether any ended.</summary>
     private bool ExpireLeases(DateTimeOffset now)
     {
@@ -523,104 +409,6 @@ internal sealed partial class QueueGrain
         EndOrphanedLeases(now);
     }
 
-    private void DeadLetter(LogEntry entry, string reason)
-    {
-        if (Options.ResolveDeadLetterQueue(_queue) is null)
-        {
-            // Only an explicit dead-letter nack gets here (a queue without a DLQ has unlimited attempts): the consumer asked to drop it.
-            LogDroppedWithoutDeadLetterQueue(_name, entry.Sequence, reason);
-            _log.Settle(entry);
-            Finish(entry);
-            return;
-        }
-
-        if (_leaving.Add(entry.Sequence))
-        {
-            // Gone for this queue: the next message of its group may go.
-            Finish(entry);
-            _deadLetterOutbox.Add((entry, reason));
-            EnsureDeadLettering();
-        }
-    }
-
-    /// <summary>Starts moving the dead-letter outbox unless a move is running; a failed move is retried from the tick.</summary>
-    private void EnsureDeadLettering()
-    {
-        if (_deadLetterOutbox.Count > 0 && _deadLetterMove.IsCompleted)
-        {
-            _deadLetterMove = DeadLetterLoopAsync();
-        }
-    }
-
-    /// <summary>
-    /// On deactivation: lets a running move finish settling here and tries once more for what is left, so a graceful
-    /// restart does not store a dead letter a second time (a move cut off between the two steps repeats on the next activation).
-    /// </summary>
-    private async Task FinishDeadLetteringAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _deadLetterMove.WaitAsync(cancellationToken);
-            EnsureDeadLettering();
-            await _deadLetterMove.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            // Out of time to deactivate: what is still in the outbox is moved by the next activation.
-        }
-    }
-
-    /// <summary>
-    /// Moves dead letters in batches: stored in the dead-letter queue first, then settled here, so
-    /// a crash in between can only duplicate a dead letter, never lose it. Failures are retried on the next tick.
-    /// </summary>
-    private async Task DeadLetterLoopAsync()
-    {
-        var target = GrainFactory.GetGrain<IDeadLetterTarget>(Options.ResolveDeadLetterQueue(_queue)!);
-        while (_deadLetterOutbox.Count > 0)
-        {
-            var batch = _deadLetterOutbox.Take(DeadLetterBatch).ToList();
-            try
-            {
-                var letters = new List<BrokerMessage>(batch.Count);
-                foreach (var (entry, reason) in batch)
-                {
-                    letters.Add(ToDeadLetter(entry, await _log.ReadMessageAsync(entry), reason));
-                }
-
-                await target.AcceptDeadLetters(letters);
-            }
-            catch (Exception exception)
-            {
-                LogDeadLetterFailed(exception, _name, batch.Count);
-                return;
-            }
-
-            _deadLetterOutbox.RemoveRange(0, batch.Count);
-            foreach (var (entry, _) in batch)
-            {
-                _leaving.Remove(entry.Sequence);
-                _log.Settle(entry);
-            }
-
-            Count(c => c with { DeadLettered = c.DeadLettered + batch.Count });
-            try
-            {
-                await _log.CommitAsync();
-            }
-            catch (BrokerException exception)
-            {
-                // Stored in the dead-letter queue but not yet settled here: the settle is committed with the next write.
-                LogDeadLetterFailed(exception, _name, batch.Count);
-                return;
-            }
-        }
-    }
-
-    private BrokerMessage ToDeadLetter(LogEntry entry, StoredMessage message, string reason) =>
-        new(message.MessageId, message.Body, message.ContentType, DeadLetterHeaders.With(message.Headers, reason, _queue, entry.Attempts, message.EnqueuedAt),
-            message.RoutingKey, Priority: message.Priority, OrderingKey: message.OrderingKey);
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} registered (prefetch {Prefetch})")]
     private partial void LogConsumerAdded(string queue, string consumer, int prefetch);
 
@@ -641,10 +429,4 @@ internal sealed partial class QueueGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: the attempt counts of {Count} deliveries could not be stored; they go back to ready and are sent once storage answers")]
     private partial void LogAttemptCommitFailed(Exception exception, string queue, int count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: moving {Count} messages to the dead-letter queue failed; retrying")]
-    private partial void LogDeadLetterFailed(Exception exception, string queue, int count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: message {Sequence} dropped on a dead-letter nack, the queue has no dead-letter queue ({Reason})")]
-    private partial void LogDroppedWithoutDeadLetterQueue(string queue, long sequence, string reason);
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Server.Queues;
+using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 
 namespace OrleansBroker.Tests.Queues;
@@ -9,7 +10,7 @@ namespace OrleansBroker.Tests.Queues;
 public sealed class DeduplicatorTests
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
-    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = TestClock.New();
     private readonly Deduplicator _dedup = new();
 
     private long Now => _clock.GetUtcNow().UtcTicks;

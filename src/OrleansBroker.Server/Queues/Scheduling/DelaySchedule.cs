@@ -23,8 +23,6 @@ internal sealed class DelaySchedule
         }
     }
 
-    public bool Contains(long sequence) => _waiting.ContainsKey(sequence);
-
     /// <summary>Holds <paramref name="sequence"/> until <paramref name="dueTicks"/> (a new time replaces an earlier one).</summary>
     public void Add(long sequence, long dueTicks)
     {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using OrleansBroker.Delivery;
 using OrleansBroker.Server.Queues.Consumers;
+using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 
 namespace OrleansBroker.Tests.Queues.Consumers;
@@ -8,7 +9,7 @@ namespace OrleansBroker.Tests.Queues.Consumers;
 /// <summary>Credit and rotation: who gets the next message, without a silo.</summary>
 public sealed class ConsumerSetTests
 {
-    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = TestClock.New();
     private readonly ConsumerSet _set = new();
 
     private Consumer Add(string id, int prefetch)

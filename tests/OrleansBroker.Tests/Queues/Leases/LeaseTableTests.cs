@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using OrleansBroker.Server.Queues.Leases;
+using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 
 namespace OrleansBroker.Tests.Queues.Leases;
@@ -8,7 +9,7 @@ namespace OrleansBroker.Tests.Queues.Leases;
 public sealed class LeaseTableTests
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
-    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = TestClock.New();
     private readonly LeaseTable _table = new();
 
     private DateTimeOffset Now => _clock.GetUtcNow();

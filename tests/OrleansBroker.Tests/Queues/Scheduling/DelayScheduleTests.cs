@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using OrleansBroker.Server.Queues.Scheduling;
+using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 
 namespace OrleansBroker.Tests.Queues.Scheduling;
@@ -7,7 +8,7 @@ namespace OrleansBroker.Tests.Queues.Scheduling;
 /// <summary>Scheduled and backed-off messages on a clock the test moves: due on time, earliest first, none twice.</summary>
 public sealed class DelayScheduleTests
 {
-    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = TestClock.New();
     private readonly DelaySchedule _schedule = new();
 
     private long In(TimeSpan wait) => (_clock.GetUtcNow() + wait).UtcTicks;
