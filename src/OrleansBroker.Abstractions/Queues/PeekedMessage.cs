@@ -30,6 +30,7 @@ public enum MessageState
 /// <param name="ExpiresAt">When its time to live ends, if it has one.</param>
 /// <param name="Priority">Its priority, 0 to 9.</param>
 /// <param name="OrderingKey">Its message group, if any.</param>
+/// <param name="LeaseExpiresAt">With <see cref="MessageState.InFlight"/>: when its lease ends unless the consumer extends it.</param>
 [GenerateSerializer, Immutable, Alias("ob.peeked")]
 public sealed record PeekedMessage(
     [property: Id(0)] long Sequence,
@@ -44,4 +45,5 @@ public sealed record PeekedMessage(
     [property: Id(9)] DateTimeOffset? NotBefore,
     [property: Id(10)] DateTimeOffset? ExpiresAt = null,
     [property: Id(11)] int Priority = 0,
-    [property: Id(12)] string? OrderingKey = null);
+    [property: Id(12)] string? OrderingKey = null,
+    [property: Id(13)] DateTimeOffset? LeaseExpiresAt = null);

@@ -36,7 +36,7 @@ internal sealed partial class MessageLog
     private readonly ILogger _logger;
     private readonly IMessageLogListener _listener;
     private readonly SortedList<long, Segment> _segments = [];
-    private readonly SortedSet<long> _resident = [];
+    private readonly ResidentSegments _resident;
     private readonly List<PendingAppend> _pendingAppends = [];
     private readonly HashSet<long> _dirtySegments = [];
     private readonly HashSet<long> _abandonedSegments = [];
@@ -49,7 +49,6 @@ internal sealed partial class MessageLog
     /// <summary>A delivery waits for the next commit: it does not linger for a publish.</summary>
     private bool _skipLinger;
     private Task _recovery = Task.CompletedTask;
-    private long _residentBytes;
     private int _tracked;
     private long _trackedBytes;
     private int _committingCount;
@@ -69,6 +68,7 @@ internal sealed partial class MessageLog
         _options = options;
         _logger = logger;
         _listener = listener;
+        _resident = new ResidentSegments(options.ResidentBytes);
     }
 
     /// <summary>The metadata in force (in memory; persisted with the next commit once changed through this class).</summary>
@@ -79,6 +79,15 @@ internal sealed partial class MessageLog
 
     /// <summary>Body bytes of the live messages, also those recovery has not read yet.</summary>
     public long LiveBytes => _meta.State.BytesCounted ? _meta.State.LiveBytes : _trackedBytes;
+
+    /// <summary>
+    /// Live messages whose commit has landed (<see cref="LiveCount"/> without a commit being written): what
+    /// <see cref="TrackedEntries"/> shows once recovery is done, and what a queue reports as its depth.
+    /// </summary>
+    public long LandedCount => LiveCount - _committingCount;
+
+    /// <summary>Body bytes of <see cref="LandedCount"/>.</summary>
+    public long LandedBytes => LiveBytes - _committingBytes;
 
     /// <summary>
     /// The live message with <paramref name="sequence"/>, if recovery has read it. Found through its
@@ -133,7 +142,7 @@ internal sealed partial class MessageLog
     public int ResidentSegmentCount => _resident.Count;
 
     /// <summary>Approximate bytes of the bodies in memory.</summary>
-    public long ResidentBytes => _residentBytes;
+    public long ResidentBytes => _resident.Bytes;
 
     /// <summary>Completes once recovery has read every segment (at once for a new log).</summary>
     public Task Recovery => _recovery;
@@ -269,7 +278,7 @@ internal sealed partial class MessageLog
                 Register(segment, live);
             }
 
-            TrimResident();
+            _resident.Trim();
         }
 
         return live;
@@ -278,8 +287,7 @@ internal sealed partial class MessageLog
     private void Register(Segment segment, List<LogEntry> live)
     {
         _segments.Add(segment.Id, segment);
-        _resident.Add(segment.Id);
-        _residentBytes += segment.Bytes;
+        _resident.Add(segment);
         var attempts = segment.State.State.Attempts;
         for (var i = 0; i < segment.Count; i++)
         {
@@ -381,13 +389,12 @@ internal sealed partial class MessageLog
             if (!segment.IsResident && _segments.TryGetValue(segment.Id, out var current) && current == segment)
             {
                 segment.Restore(record.State);
-                _resident.Add(segment.Id);
-                _residentBytes += segment.Bytes;
+                _resident.Add(segment);
             }
 
             read.SetResult(record.State.Messages);
             _listener.OnPagedIn();
-            TrimResident();
+            _resident.Trim();
         }
         catch (Exception exception)
         {
@@ -401,26 +408,10 @@ internal sealed partial class MessageLog
         }
     }
 
-    /// <summary>Pages out the resident segments with the highest ids (furthest from delivery in FIFO order) until within budget; keeps one.</summary>
-    private void TrimResident()
-    {
-        while (_residentBytes > _options.ResidentBytes && _resident.Count > 1)
-        {
-            var id = _resident.Max;
-            _resident.Remove(id);
-            var segment = _segments[id];
-            _residentBytes -= segment.Bytes;
-            segment.PageOut();
-        }
-    }
-
     private void Forget(Segment segment)
     {
         _segments.Remove(segment.Id);
-        if (_resident.Remove(segment.Id))
-        {
-            _residentBytes -= segment.Bytes;
-        }
+        _resident.Remove(segment);
     }
 
     /// <summary>Hands out the next sequence number.</summary>
@@ -788,7 +779,7 @@ internal sealed partial class MessageLog
             var entries = new List<LogEntry>(written.Count);
             Register(written, entries);
             _listener.OnCommitted(entries);
-            TrimResident();
+            _resident.Trim();
         }
 
         foreach (var append in appends)
@@ -851,7 +842,6 @@ internal sealed partial class MessageLog
         await Task.WhenAll(deletes);
         _segments.Clear();
         _resident.Clear();
-        _residentBytes = 0;
         _tracked = 0;
         _trackedBytes = 0;
         await DeleteAllDedupAsync();
@@ -880,20 +870,37 @@ internal sealed partial class MessageLog
         return segment;
     }
 
+    /// <summary>
+    /// A segment at or past NextSegment was written by a commit whose metadata never landed: its publishers were
+    /// told it failed, so it is not part of the log and is deleted. Its sequence numbers are not handed out again:
+    /// the metadata is moved past them first, so a crash during the clean-up cannot bring them back.
+    /// </summary>
     private async Task DeleteUncommittedSegmentsAsync()
     {
-        // A segment at or past NextSegment was written by a commit whose metadata never landed:
-        // its publishers were told it failed, so it is not part of the log.
+        var uncommitted = new List<StoredRecord<SegmentRecord>>();
         for (var id = _meta.State.NextSegment; ; id++)
         {
             var record = new StoredRecord<SegmentRecord>();
             await _storage.ReadStateAsync(SegmentName(id), _grainId, record);
             if (!record.RecordExists)
             {
-                return;
+                break;
             }
 
-            await _storage.ClearStateAsync(SegmentName(id), _grainId, record);
+            uncommitted.Add(record);
+        }
+
+        var highest = uncommitted.SelectMany(r => r.State.Messages).Select(m => m.Sequence).DefaultIfEmpty(0).Max();
+        if (highest >= _meta.State.NextSequence)
+        {
+            _meta.State.NextSequence = highest + 1;
+            await _storage.WriteStateAsync(MetaRecord, _grainId, _meta);
+        }
+
+        for (var i = 0; i < uncommitted.Count; i++)
+        {
+            var id = _meta.State.NextSegment + i;
+            await _storage.ClearStateAsync(SegmentName(id), _grainId, uncommitted[i]);
             LogDeletedUncommitted(_grainId, id);
         }
     }

@@ -4,7 +4,7 @@ namespace OrleansBroker.Server.Log;
 /// <param name="SegmentMaxBytes">A commit stops taking more publishes once its segment holds this many bytes (one publish call is never split).</param>
 /// <param name="SegmentMaxMessages">A commit stops taking more publishes once its segment holds this many messages.</param>
 /// <param name="ResidentBytes">
-/// Bytes of message bodies kept in memory. Past it, the segments furthest from delivery (highest ids)
+/// Bytes of message bodies kept in memory. Past it, the segments delivery reaches last (lowest priority, newest)
 /// are paged out and read back when delivery reaches them.
 /// </param>
 /// <param name="CommitLinger">

@@ -50,6 +50,7 @@ internal sealed class Segment
             if (message.Priority != 0)
             {
                 (_priorities ??= new byte[Count])[i] = message.Priority;
+                TopPriority = Math.Max(TopPriority, message.Priority);
             }
 
             if (message.NotBefore != 0)
@@ -73,6 +74,9 @@ internal sealed class Segment
     public int BodyBytesAt(int index) => _bodyBytes[index];
 
     public byte PriorityAt(int index) => _priorities?[index] ?? 0;
+
+    /// <summary>The highest priority of a message it was written with (settled ones included): how soon delivery reaches it.</summary>
+    public byte TopPriority { get; }
 
     /// <summary>UTC ticks the message at <paramref name="index"/> was scheduled for, or 0.</summary>
     public long ScheduledAt(int index) => _scheduled?[index] ?? 0;

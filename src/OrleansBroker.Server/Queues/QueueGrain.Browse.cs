@@ -24,13 +24,15 @@ internal sealed partial class QueueGrain
         foreach (var entry in entries)
         {
             var message = await _log.ReadMessageAsync(entry);
+            var leased = _leases.TryGet(entry.Sequence, out var lease);
             var state = _leaving.Contains(entry.Sequence) ? MessageState.Leaving
-                : _leases.IsLeased(entry.Sequence) ? MessageState.InFlight
+                : leased ? MessageState.InFlight
                 : entry.NotBefore > 0 ? MessageState.Delayed
                 : MessageState.Ready;
             peeked.Add(new PeekedMessage(entry.Sequence, message.MessageId, message.Body, message.ContentType, message.Headers, message.RoutingKey,
                 message.EnqueuedAt, entry.Attempts, state, state == MessageState.Delayed ? new DateTimeOffset(entry.NotBefore, TimeSpan.Zero) : null,
-                entry.ExpiresAt == 0 ? null : new DateTimeOffset(entry.ExpiresAt, TimeSpan.Zero), entry.Priority, entry.OrderingKey));
+                entry.ExpiresAt == 0 ? null : new DateTimeOffset(entry.ExpiresAt, TimeSpan.Zero), entry.Priority, entry.OrderingKey,
+                state == MessageState.InFlight ? lease!.ExpiresAt : null));
         }
 
         return peeked;

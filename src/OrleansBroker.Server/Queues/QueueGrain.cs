@@ -346,8 +346,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
 
     private QueueInfo Info()
     {
-        var live = _log.LiveCount;
-        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayed.Count, _log.LiveBytes,
+        // Counted once stored: a message still being committed is neither in the depth nor in a peek.
+        var live = _log.LandedCount;
+        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayed.Count, _log.LandedBytes,
             PublishesRefused: _diskAlarm.Reason);
     }
 

@@ -270,9 +270,18 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
         await Broker.PublishAsync("long", Text("stuck", "held across the restart"));
         await stuckStarted.Task.WaitAsync(Eventually.DefaultTimeout);
         await Cluster.RestartSilosAsync();
+        var restarted = DateTimeOffset.UtcNow;
         await Broker.PublishAsync("long", Text("quick", "done at once"));
         await Eventually.HoldsAsync(() => calls.Any(c => c.Id == "quick"), "the other worker handled a message after the restart");
-        await Task.Delay(TimeSpan.FromSeconds(5)); // more than two leases: without renewals on the new activation the lease would end
+
+        // Held until the new activation has taken renewals past two leases after the restart, the message still on its first delivery.
+        async Task<bool> RenewedPastTwoLeasesAsync()
+        {
+            var stuck = (await Broker.PeekAsync("long")).SingleOrDefault(m => m.MessageId == "stuck");
+            return stuck is { State: MessageState.InFlight, Attempts: 1, LeaseExpiresAt: { } until } && until > restarted + TimeSpan.FromSeconds(4);
+        }
+
+        await Eventually.HoldsAsync(RenewedPastTwoLeasesAsync, "renewals of the held message landed on the new activation");
         release.TrySetResult();
 
         await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("long")).Depth == 0, "both messages were acked after the restart");

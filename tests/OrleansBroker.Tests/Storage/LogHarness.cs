@@ -108,12 +108,34 @@ internal sealed class FailingStorage(IGrainStorage inner) : IGrainStorage
     /// <summary>When set, only grains it accepts see <see cref="FailWrites"/>; others write as usual.</summary>
     public Func<GrainId, bool>? OfGrains { get; set; }
 
+    /// <summary>When set, writes of records whose name it accepts wait for <see cref="Release"/> first: a commit caught mid-way.</summary>
+    public Func<string, bool>? HoldWrites { get; set; }
+
+    /// <summary>Completed to let held writes go on.</summary>
+    public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once a write has been held.</summary>
+    public TaskCompletionSource Held { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private bool Fails(string stateName, GrainId grainId) => FailWrites?.Invoke(stateName) == true && OfGrains?.Invoke(grainId) != false;
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
 
-    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        Fails(stateName, grainId) ? Task.FromException(new IOException($"storage down (write of {stateName})")) : inner.WriteStateAsync(stateName, grainId, grainState);
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        if (HoldWrites?.Invoke(stateName) == true)
+        {
+            Held.TrySetResult();
+            await Release.Task;
+        }
+
+        if (Fails(stateName, grainId))
+        {
+            throw new IOException($"storage down (write of {stateName})");
+        }
+
+        await inner.WriteStateAsync(stateName, grainId, grainState);
+    }
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         Fails(stateName, grainId) ? Task.FromException(new IOException($"storage down (clear of {stateName})")) : inner.ClearStateAsync(stateName, grainId, grainState);

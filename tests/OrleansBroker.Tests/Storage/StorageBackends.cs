@@ -9,7 +9,8 @@ namespace OrleansBroker.Tests.Storage;
 /// <summary>
 /// One storage backend as a silo configured by the production <c>AddBroker()</c> has it: the grain
 /// storage provider and reminder table are taken from the running silo's services, so the suite
-/// tests exactly what the broker uses. One silo per test class; tests keep apart by unique grain ids.
+/// tests exactly what the broker uses. One silo per backend, shared by the test classes of its collection
+/// (storage contract, message log, queue); tests keep apart by unique grain ids.
 /// </summary>
 public abstract class StorageBackend : IAsyncLifetime
 {
@@ -48,18 +49,24 @@ public abstract class StorageBackend : IAsyncLifetime
 /// <summary>The embedded default: a SQLite file in a folder of the test's own.</summary>
 public sealed class SqliteBackend : StorageBackend
 {
+    public const string Collection = "SQLite backend";
+
     protected override void Configure(BrokerOptions options) => options.Storage = BrokerStorage.Sqlite;
 }
 
 /// <summary>Orleans in-memory grain storage: the logic-only backend.</summary>
 public sealed class MemoryBackend : StorageBackend
 {
+    public const string Collection = "memory backend";
+
     protected override void Configure(BrokerOptions options) => options.Storage = BrokerStorage.Memory;
 }
 
 /// <summary>Azure blob grain storage and Azure table reminders on a real Azurite, with a container and table of their own.</summary>
 public sealed class AzureBackend : StorageBackend
 {
+    public const string Collection = "Azure backend";
+
     private readonly Azurite _azurite = new();
     private readonly string _container = Azurite.UniqueName("c");
     private readonly string _table = Azurite.UniqueName("t");
@@ -84,3 +91,12 @@ public sealed class AzureBackend : StorageBackend
         options.AzureReminderTableName = _table;
     }
 }
+
+[CollectionDefinition(SqliteBackend.Collection)]
+public sealed class SqliteBackendCollection : ICollectionFixture<SqliteBackend>;
+
+[CollectionDefinition(AzureBackend.Collection)]
+public sealed class AzureBackendCollection : ICollectionFixture<AzureBackend>;
+
+[CollectionDefinition(MemoryBackend.Collection)]
+public sealed class MemoryBackendCollection : ICollectionFixture<MemoryBackend>;

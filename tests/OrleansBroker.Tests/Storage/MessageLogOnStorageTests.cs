@@ -1,10 +1,5 @@
-using System.Text;
 using Orleans.Storage;
-using OrleansBroker.Client;
-using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
-using OrleansBroker.Messages;
-using OrleansBroker.Queues;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit;
@@ -12,201 +7,12 @@ using Xunit;
 namespace OrleansBroker.Tests.Storage;
 
 /// <summary>
-/// What the broker needs from a storage backend, run against each one (SQLite file, Azurite, memory):
-/// the Orleans grain storage contract the log relies on (absent records, ETags, clears, large records),
-/// the reminder table contract, the message log's chunking, settling and recovery on that storage,
-/// and a queue deeper than one storage record surviving deactivation.
+/// The message log on each backend: chunking into segments, settles, attempts, dedup records, failed and cut-short
+/// commits, page-out and recovery, through <see cref="LogHarness"/> as a queue grain drives it.
 /// </summary>
-public abstract class StorageComplianceTests(StorageBackend backend)
+public abstract class MessageLogOnStorageTests(StorageBackend backend)
 {
-    protected StorageBackend Backend { get; } = backend;
-
-    private IGrainStorage Storage => Backend.Storage;
-
-    private IBrokerClient Broker => Backend.Cluster.Broker;
-
-    private static GrainId NewGrainId() => GrainId.Create("obroker-test", Guid.NewGuid().ToString("N"));
-
-    private static SegmentRecord Segment(params string[] ids) =>
-        new() { Messages = [.. ids.Select((id, i) => new StoredMessage(i + 1, id, Encoding.UTF8.GetBytes($"body of {id}"), i % 2 == 0 ? "text/plain" : null, i % 2 == 0 ? new Dictionary<string, string> { ["k"] = id } : null, null, DateTimeOffset.UnixEpoch.AddDays(i)))] };
-
-    [Fact]
-    public async Task A_missing_record_reads_as_absent()
-    {
-        var record = new StoredRecord<SegmentRecord>();
-        await Storage.ReadStateAsync("s0", NewGrainId(), record);
-
-        Assert.False(record.RecordExists);
-        Assert.Null(record.ETag);
-        Assert.Empty(record.State.Messages);
-    }
-
-    [Fact]
-    public async Task A_written_record_reads_back_whole_with_its_etag()
-    {
-        var grain = NewGrainId();
-        var written = new StoredRecord<SegmentRecord> { State = Segment("a", "b", "c") };
-        await Storage.WriteStateAsync("s0", grain, written);
-
-        var read = new StoredRecord<SegmentRecord>();
-        await Storage.ReadStateAsync("s0", grain, read);
-
-        Assert.True(read.RecordExists);
-        Assert.NotNull(written.ETag);
-        Assert.Equal(written.ETag, read.ETag);
-        AssertSameMessages(written.State.Messages, read.State.Messages);
-    }
-
-    [Fact]
-    public async Task A_write_with_a_stale_etag_is_rejected_and_the_stored_record_is_kept()
-    {
-        var grain = NewGrainId();
-        var (_, stale) = await WriteTwiceKeepingTheFirstETagAsync(grain);
-
-        await Assert.ThrowsAnyAsync<InconsistentStateException>(() => Storage.WriteStateAsync("meta", grain, stale));
-
-        var read = new StoredRecord<SegmentRecord>();
-        await Storage.ReadStateAsync("meta", grain, read);
-        Assert.Equal("v2", Assert.Single(read.State.Messages).MessageId);
-    }
-
-    /// <summary>Writes "meta" as v1 then v2; returns the record (at v2) and a write of "stale" that still holds v1's ETag.</summary>
-    private async Task<(StoredRecord<SegmentRecord> Current, StoredRecord<SegmentRecord> Stale)> WriteTwiceKeepingTheFirstETagAsync(GrainId grain)
-    {
-        var current = new StoredRecord<SegmentRecord> { State = Segment("v1") };
-        await Storage.WriteStateAsync("meta", grain, current);
-        var stale = new StoredRecord<SegmentRecord> { State = Segment("stale"), ETag = current.ETag, RecordExists = true };
-        current.State = Segment("v2");
-        await Storage.WriteStateAsync("meta", grain, current);
-        return (current, stale);
-    }
-
-    [Fact]
-    public async Task A_stale_write_sent_together_with_others_fails_alone_and_the_others_are_stored()
-    {
-        // Sent at once, so that a backend that commits concurrent writes together (SQLite) has them in one transaction.
-        var grain = NewGrainId();
-        var (current, stale) = await WriteTwiceKeepingTheFirstETagAsync(grain);
-        var others = Enumerable.Range(0, 20).Select(i => new StoredRecord<SegmentRecord> { State = Segment($"other{i}") }).ToList();
-
-        var writes = others.Select((record, i) => Storage.WriteStateAsync($"s{i}", grain, record))
-            .Append(Storage.WriteStateAsync("meta", grain, stale))
-            .ToList();
-        await Assert.ThrowsAnyAsync<InconsistentStateException>(() => Task.WhenAll(writes));
-
-        Assert.Equal(20, writes.Count(w => w.IsCompletedSuccessfully));
-        for (var i = 0; i < others.Count; i++)
-        {
-            var read = new StoredRecord<SegmentRecord>();
-            await Storage.ReadStateAsync($"s{i}", grain, read);
-            Assert.Equal(others[i].ETag, read.ETag);
-            Assert.Equal($"other{i}", Assert.Single(read.State.Messages).MessageId);
-        }
-
-        var meta = new StoredRecord<SegmentRecord>();
-        await Storage.ReadStateAsync("meta", grain, meta);
-        Assert.Equal(current.ETag, meta.ETag);
-        Assert.Equal("v2", Assert.Single(meta.State.Messages).MessageId);
-    }
-
-    [Fact]
-    public async Task Creating_a_record_that_another_writer_created_is_rejected()
-    {
-        var grain = NewGrainId();
-        await Storage.WriteStateAsync("meta", grain, new StoredRecord<SegmentRecord> { State = Segment("first") });
-
-        var second = new StoredRecord<SegmentRecord> { State = Segment("second") };
-        await Assert.ThrowsAnyAsync<InconsistentStateException>(() => Storage.WriteStateAsync("meta", grain, second));
-
-        var read = new StoredRecord<SegmentRecord>();
-        await Storage.ReadStateAsync("meta", grain, read);
-        Assert.Equal("first", Assert.Single(read.State.Messages).MessageId);
-    }
-
-    [Fact]
-    public async Task A_cleared_record_reads_as_absent_and_can_be_created_again()
-    {
-        var grain = NewGrainId();
-        var record = new StoredRecord<SegmentRecord> { State = Segment("a") };
-        await Storage.WriteStateAsync("s7", grain, record);
-        await Storage.ClearStateAsync("s7", grain, record);
-
-        var read = new StoredRecord<SegmentRecord>();
-        await Storage.ReadStateAsync("s7", grain, read);
-        Assert.False(read.RecordExists);
-
-        var again = new StoredRecord<SegmentRecord> { State = Segment("b") };
-        await Storage.WriteStateAsync("s7", grain, again);
-        await Storage.ReadStateAsync("s7", grain, read);
-        Assert.Equal("b", Assert.Single(read.State.Messages).MessageId);
-    }
-
-    [Fact]
-    public async Task A_full_segment_of_over_one_MiB_round_trips()
-    {
-        // The default segment bound is 1 MiB and one publish call is never split, so a record may exceed it.
-        var grain = NewGrainId();
-        var random = new Random(7);
-        var messages = Enumerable.Range(1, 1100).Select(i =>
-        {
-            var body = new byte[1024];
-            random.NextBytes(body);
-            return new StoredMessage(i, $"m{i}", body, null, null, null, DateTimeOffset.UnixEpoch);
-        }).ToList();
-        var written = new StoredRecord<SegmentRecord> { State = new SegmentRecord { Messages = messages } };
-        await Storage.WriteStateAsync("s0", grain, written);
-
-        var read = new StoredRecord<SegmentRecord>();
-        await Storage.ReadStateAsync("s0", grain, read);
-        AssertSameMessages(messages, read.State.Messages);
-    }
-
-    [Fact]
-    public async Task Records_are_kept_apart_by_grain_and_by_name()
-    {
-        var one = NewGrainId();
-        var two = NewGrainId();
-        await Storage.WriteStateAsync("s0", one, new StoredRecord<SegmentRecord> { State = Segment("one-s0") });
-        await Storage.WriteStateAsync("s1", one, new StoredRecord<SegmentRecord> { State = Segment("one-s1") });
-        await Storage.WriteStateAsync("s0", two, new StoredRecord<SegmentRecord> { State = Segment("two-s0") });
-
-        foreach (var (grain, name, expected) in new[] { (one, "s0", "one-s0"), (one, "s1", "one-s1"), (two, "s0", "two-s0") })
-        {
-            var read = new StoredRecord<SegmentRecord>();
-            await Storage.ReadStateAsync(name, grain, read);
-            Assert.Equal(expected, Assert.Single(read.State.Messages).MessageId);
-        }
-
-        var missing = new StoredRecord<SegmentRecord>();
-        await Storage.ReadStateAsync("s1", two, missing);
-        Assert.False(missing.RecordExists);
-    }
-
-    [Fact]
-    public async Task Reminder_rows_are_upserted_found_by_grain_and_hash_range_and_removed_by_etag()
-    {
-        var reminders = Backend.Reminders;
-        var grain = NewGrainId();
-        var start = new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc);
-        var etag = await reminders.UpsertRow(new ReminderEntry { GrainId = grain, ReminderName = "leases", StartAt = start, Period = TimeSpan.FromMinutes(1) });
-        var updated = await reminders.UpsertRow(new ReminderEntry { GrainId = grain, ReminderName = "leases", StartAt = start, Period = TimeSpan.FromMinutes(2) });
-        Assert.NotNull(etag);
-        Assert.NotEqual(etag, updated);
-
-        var row = await reminders.ReadRow(grain, "leases");
-        Assert.NotNull(row);
-        Assert.Equal(TimeSpan.FromMinutes(2), row.Period);
-        Assert.Equal(start, row.StartAt.ToUniversalTime());
-        Assert.Equal(updated, row.ETag);
-        Assert.Contains((await reminders.ReadRows(grain)).Reminders, r => r.ReminderName == "leases");
-        var hash = grain.GetUniformHashCode();
-        Assert.Contains((await reminders.ReadRows(hash - 1, hash)).Reminders, r => r.GrainId == grain);
-        Assert.DoesNotContain((await reminders.ReadRows(hash, hash + 1)).Reminders, r => r.GrainId == grain);
-
-        Assert.False(await reminders.RemoveRow(grain, "leases", etag!));
-        Assert.True(await reminders.RemoveRow(grain, "leases", updated!));
-        Assert.Null(await reminders.ReadRow(grain, "leases"));
-    }
+    private IGrainStorage Storage => backend.Storage;
 
     [Fact]
     public async Task The_log_cuts_concurrent_publishes_into_bounded_segments_and_reloads_them_in_order()
@@ -224,7 +30,7 @@ public abstract class StorageComplianceTests(StorageBackend backend)
 
         Assert.InRange(log.SegmentCount, 8, 40);
         var reloaded = await harness.ReloadAsync();
-        AssertSameMessages(published, reloaded.Select(e => e.Message).ToList());
+        StoredMessages.AssertSame(published, reloaded.Select(e => e.Message).ToList());
     }
 
     [Fact]
@@ -361,19 +167,51 @@ public abstract class StorageComplianceTests(StorageBackend backend)
     }
 
     [Fact]
-    public async Task A_segment_whose_metadata_never_landed_is_not_part_of_the_log_and_is_deleted_on_recovery()
+    public async Task A_commit_being_written_counts_for_limits_but_is_not_landed_until_it_has()
+    {
+        var holding = new FailingStorage(Storage);
+        var harness = new LogHarness(holding);
+        var log = harness.NewLog();
+        await harness.RunAsync(async () =>
+        {
+            await log.LoadAsync();
+            await log.AppendAsync(LogHarness.Messages(log, 3, prefix: "landed"));
+
+            holding.HoldWrites = name => name == "meta";
+            var append = log.AppendAsync(LogHarness.Messages(log, 2, prefix: "landing"));
+            await holding.Held.Task;
+
+            // A limit must count what is on its way; a queue's depth and a peek show only what has landed.
+            Assert.Equal(5, log.LiveCount);
+            Assert.Equal(3, log.LandedCount);
+            Assert.Equal(3, log.TrackedEntries().Count());
+            Assert.True(log.LandedBytes < log.LiveBytes);
+
+            holding.HoldWrites = null;
+            holding.Release.SetResult();
+            await append;
+            Assert.Equal(5, log.LandedCount);
+            Assert.Equal(log.LiveBytes, log.LandedBytes);
+            Assert.Equal(5, log.TrackedEntries().Count());
+        });
+    }
+
+    [Fact]
+    public async Task A_segment_whose_metadata_never_landed_is_deleted_on_recovery_and_its_sequence_numbers_are_not_handed_out_again()
     {
         var failing = new FailingStorage(Storage);
         var harness = new LogHarness(failing);
         var log = harness.NewLog();
-        await harness.RunAsync(async () =>
+        var unconfirmed = await harness.RunAsync(async () =>
         {
             await log.LoadAsync();
             await log.AppendAsync(LogHarness.Messages(log, 5, prefix: "kept"));
 
             // The segment write lands, the metadata write does not: a crash between the two.
             failing.FailWrites = name => name == "meta";
-            await Assert.ThrowsAsync<BrokerException>(() => log.AppendAsync(LogHarness.Messages(log, 5, prefix: "unconfirmed")));
+            var messages = LogHarness.Messages(log, 5, prefix: "unconfirmed");
+            await Assert.ThrowsAsync<BrokerException>(() => log.AppendAsync(messages));
+            return messages;
         });
         failing.FailWrites = null;
         Assert.True(await harness.RecordExistsAsync("s1"));
@@ -382,6 +220,15 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         Assert.All(reloaded, e => Assert.StartsWith("kept", e.Message.MessageId, StringComparison.Ordinal));
         Assert.Equal(5, reloaded.Count);
         Assert.False(await harness.RecordExistsAsync("s1"));
+
+        // The activation that deleted it committed nothing; the next one still does not hand its sequences out again.
+        var next = await harness.RunAsync(async () =>
+        {
+            var again = harness.NewLog();
+            await again.LoadAsync();
+            return LogHarness.Messages(again, 1, prefix: "later")[0].Sequence;
+        });
+        Assert.True(next > unconfirmed.Max(m => m.Sequence), $"sequence {next} was handed out again (the failed publish had {unconfirmed[0].Sequence} to {unconfirmed[^1].Sequence})");
     }
 
     [Fact]
@@ -557,9 +404,50 @@ public abstract class StorageComplianceTests(StorageBackend backend)
             return messages;
         });
 
-        AssertSameMessages(published, read);
+        StoredMessages.AssertSame(published, read);
         Assert.True(harness.Listener.PagedIn > 0);
         Assert.InRange(log.ResidentBytes, 1, 32 * 1024);
+    }
+
+    [Fact]
+    public async Task Over_its_memory_budget_the_log_keeps_the_segments_delivery_reaches_first_a_new_high_priority_one_included()
+    {
+        // Segments of 8 messages of 1 KiB; 32 KiB of bodies in memory: 3 segments of 20.
+        var harness = new LogHarness(Storage, new MessageLogOptions(SegmentMaxBytes: 8 * 1024, SegmentMaxMessages: 8, ResidentBytes: 32 * 1024));
+        var log = harness.NewLog();
+        var (urgent, lastPlain) = await harness.RunAsync(async () =>
+        {
+            await log.LoadAsync();
+            List<StoredMessage> plain = [];
+            for (var i = 0; i < 19; i++)
+            {
+                plain = LogHarness.Messages(log, 8, bodyBytes: 1024);
+                await log.AppendAsync(plain);
+            }
+
+            // The newest segment, but delivered before all the others: priority goes first.
+            var urgent = LogHarness.Messages(log, 8, bodyBytes: 1024, prefix: "urgent").Select(m => m with { Priority = 9 }).ToList();
+            await log.AppendAsync(urgent);
+            return (urgent, plain);
+        });
+
+        await harness.RunAsync(() =>
+        {
+            // Delivery gets the high-priority bodies without a read from storage; the newest plain segment is what went out.
+            foreach (var message in urgent)
+            {
+                Assert.True(log.TryGetEntry(message.Sequence, out var entry));
+                Assert.True(log.TryGetMessage(entry, out var body), $"{message.MessageId} was paged out although it is delivered first");
+                Assert.Equal(message.MessageId, body.MessageId);
+            }
+
+            Assert.True(log.TryGetEntry(lastPlain[0].Sequence, out var plainEntry));
+            Assert.Null(plainEntry.Segment.Messages);
+            return Task.CompletedTask;
+        });
+
+        Assert.InRange(log.ResidentBytes, 1, 32 * 1024);
+        Assert.Equal(160, (await harness.ReloadAsync()).Count);
     }
 
     [Fact]
@@ -607,123 +495,13 @@ public abstract class StorageComplianceTests(StorageBackend backend)
         Assert.Equal(live, reloaded.TrackedEntries().Select(e => e.Sequence));
         Assert.Equal(live.Count, reloaded.LiveCount);
     }
-
-    [Fact]
-    public async Task A_queue_deeper_than_one_storage_record_recovers_after_deactivation()
-    {
-        var queue = "deep-" + Guid.NewGuid().ToString("N")[..8];
-        await Broker.CreateQueueAsync(queue);
-        await PublishNumberedAsync(queue, 3000);
-
-        await Backend.Cluster.Cluster.DeactivateAsync(Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue));
-
-        Assert.Equal(3000, (await Broker.GetQueueInfoAsync(queue)).Ready);
-        var received = await ReceiveAndAckAsync(queue, 3000);
-        Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"m{i}"), received);
-        Assert.Equal(0, (await Broker.GetQueueInfoAsync(queue)).Depth);
-    }
-
-    [Fact]
-    public async Task A_consumer_with_credit_for_the_whole_queue_gets_each_paged_out_message_once_and_in_order()
-    {
-        // Reading ahead of delivery pages bodies back in; a read that completes at once (SQLite) must not start a
-        // second dispatch inside the first one, which leased one message twice and dropped another from the ready index.
-        var queue = "credit-" + Guid.NewGuid().ToString("N")[..8];
-
-        // Every message is leased at once and acked one by one, which on Azurite takes about as long as the default
-        // 30 s lease: a long lease keeps the test about dispatch, not about leases ending.
-        await Broker.CreateQueueAsync(queue, new QueueOptions { LeaseDuration = TimeSpan.FromMinutes(10) });
-        await PublishNumberedAsync(queue, 3000);
-
-        var received = await Broker.ReceiveAndAckAsync(queue, 3000, prefetch: 5000, timeout: Eventually.DefaultTimeout * 2);
-
-        Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"m{i}"), received.Select(d => d.MessageId));
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync(queue)).Depth == 0, "every ack landed");
-    }
-
-    /// <summary>Publishes m0, m1, ... with 1 KiB bodies, 100 a call.</summary>
-    protected async Task PublishNumberedAsync(string queue, int count)
-    {
-        for (var first = 0; first < count; first += 100)
-        {
-            await Broker.PublishBatchAsync(queue, Enumerable.Range(first, Math.Min(100, count - first)).Select(i => new BrokerMessage($"m{i}", new byte[1024])).ToList());
-        }
-    }
-
-    protected async Task<List<string>> ReceiveAndAckAsync(string queue, int count) =>
-        [.. (await Broker.ReceiveAndAckAsync(queue, count, prefetch: 200, timeout: Eventually.DefaultTimeout * 2)).Select(d => d.MessageId)];
-
-    private static void AssertSameMessages(IReadOnlyList<StoredMessage> expected, IReadOnlyList<StoredMessage> actual)
-    {
-        Assert.Equal(expected.Count, actual.Count);
-        for (var i = 0; i < expected.Count; i++)
-        {
-            var (e, a) = (expected[i], actual[i]);
-            Assert.Equal(e.Sequence, a.Sequence);
-            Assert.Equal(e.MessageId, a.MessageId);
-            Assert.Equal(e.Body, a.Body);
-            Assert.Equal(e.ContentType, a.ContentType);
-            Assert.Equal(e.Headers?.OrderBy(h => h.Key), a.Headers?.OrderBy(h => h.Key));
-            Assert.Equal(e.RoutingKey, a.RoutingKey);
-            Assert.Equal(e.EnqueuedAt, a.EnqueuedAt);
-        }
-    }
 }
 
-/// <summary>What only a durable backend must also do: keep everything across a silo restart, reminders included.</summary>
-public abstract class DurableStorageComplianceTests(StorageBackend backend) : StorageComplianceTests(backend)
-{
-    private IBrokerClient Broker => Backend.Cluster.Broker;
+[Collection(SqliteBackend.Collection)]
+public sealed class SqliteMessageLogTests(SqliteBackend backend) : MessageLogOnStorageTests(backend);
 
-    [Fact]
-    public async Task Nothing_confirmed_is_lost_across_a_silo_restart()
-    {
-        var queue = "restart-" + Guid.NewGuid().ToString("N")[..8];
-        await Broker.CreateQueueAsync(queue);
-        await PublishNumberedAsync(queue, 2000);
+[Collection(AzureBackend.Collection)]
+public sealed class AzureMessageLogTests(AzureBackend backend) : MessageLogOnStorageTests(backend);
 
-        Assert.Equal(500, (await ReceiveAndAckAsync(queue, 500)).Count);
-        await Backend.Cluster.RestartSilosAsync();
-
-        var info = await Broker.GetQueueInfoAsync(queue);
-        Assert.Equal(1500, info.Depth);
-        Assert.Equal(2000, info.Counters.Published);
-        Assert.Equal(Enumerable.Range(500, 1500).Select(i => $"m{i}"), await ReceiveAndAckAsync(queue, 1500));
-    }
-
-    [Fact]
-    public async Task A_queue_with_deliveries_out_is_woken_by_its_reminder_after_a_restart_and_dead_letters_what_ran_out_of_attempts()
-    {
-        // The consumer holds the last allowed attempt when the silo goes down, and nobody calls the
-        // queue afterwards: only its reminder can bring it back to dead-letter the message.
-        var queue = "wake-" + Guid.NewGuid().ToString("N")[..8];
-        await Broker.CreateQueueAsync(queue, new QueueOptions { MaxDeliveryAttempts = 2, LeaseDuration = TimeSpan.FromMinutes(10) });
-        await Broker.PublishAsync(queue, "poison", "poison");
-        var grain = Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue);
-        var observer = new RecordingObserver();
-        await grain.Subscribe("silent", 10, Backend.Cluster.Grains.CreateObjectReference<IConsumerObserver>(observer));
-
-        var first = await observer.NextAsync();
-        Assert.Equal([SettleStatus.Ok], await grain.Settle([new Settlement(first.Sequence, first.LeaseToken, SettleKind.Requeue)]));
-        var second = await observer.NextAsync();
-        Assert.Equal(2, second.Attempt);
-
-        await Backend.Cluster.RestartSilosAsync();
-
-        // The restart handed the lease over; the consumer never registers again, so the lease ends once its registration would
-        // have expired (3 × ConsumerRenewInterval, 60 s here), and the message, out of attempts, is dead-lettered.
-        var dlq = Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue + ".dlq");
-        await Eventually.HoldsAsync(async () => (await Broker.ListQueuesAsync()).Contains(queue + ".dlq") && (await dlq.GetInfo()).Ready == 1,
-            "the message dead-lettered by the reactivated queue", TimeSpan.FromMinutes(3));
-        var dead = Assert.Single(await Broker.ReceiveAndAckAsync(queue + ".dlq", 1));
-        Assert.Equal("poison", dead.MessageId);
-        Assert.Equal(queue, dead.Headers![OrleansBroker.Messages.BrokerHeaders.SourceQueue]);
-        Assert.Equal("2", dead.Headers[OrleansBroker.Messages.BrokerHeaders.Attempts]);
-    }
-}
-
-public sealed class SqliteStorageComplianceTests(SqliteBackend backend) : DurableStorageComplianceTests(backend), IClassFixture<SqliteBackend>;
-
-public sealed class AzureStorageComplianceTests(AzureBackend backend) : DurableStorageComplianceTests(backend), IClassFixture<AzureBackend>;
-
-public sealed class MemoryStorageComplianceTests(MemoryBackend backend) : StorageComplianceTests(backend), IClassFixture<MemoryBackend>;
+[Collection(MemoryBackend.Collection)]
+public sealed class MemoryMessageLogTests(MemoryBackend backend) : MessageLogOnStorageTests(backend);
