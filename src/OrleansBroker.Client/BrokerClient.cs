@@ -76,7 +76,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
             : null;
         var consumer = await StartConsumerAsync(queue, options, cancellationToken).ConfigureAwait(false);
         var renewal = lease is { } duration ? new LeaseRenewal(duration, options.MaxLeaseRenewal) : null;
-        return new HandlerConsumer(consumer, handler, options.Concurrency, renewal, this, _logger);
+        return new HandlerConsumer(consumer, handler, options.Concurrency, options.StartHandlersInOrder, renewal, this, _logger);
     }
 
     public async IAsyncEnumerable<Delivery.Delivery> ReadAllAsync(string queue, ConsumerOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)

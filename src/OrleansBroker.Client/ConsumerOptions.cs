@@ -35,6 +35,12 @@ public sealed record ConsumerOptions
     /// </summary>
     public TimeSpan MaxLeaseRenewal { get; init; } = DefaultMaxLeaseRenewal;
 
+    /// <summary>
+    /// Handler API: start each handler in delivery order, its synchronous part before the next one starts (the stream
+    /// provider hands events on in queue order this way). Off by default: workers take deliveries as they free up.
+    /// </summary>
+    internal bool StartHandlersInOrder { get; init; }
+
     internal void Validate()
     {
         if (Prefetch < 1 || Prefetch > BrokerLimits.MaxPrefetch)

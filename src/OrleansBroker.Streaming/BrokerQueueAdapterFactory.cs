@@ -41,7 +41,8 @@ internal sealed class BrokerQueueAdapterFactory(string name, BrokerStreamOptions
         Task.FromResult<IStreamFailureHandler>(new BrokerStreamFailureHandler(Ledger(queueId)));
 
     public IQueueAdapterReceiver CreateReceiver(QueueId queueId) =>
-        new BrokerQueueReceiver(name, options, _broker, _serializer, Ledger(queueId), _loggers.CreateLogger<BrokerQueueReceiver>());
+        new BrokerQueueReceiver(name, options, _broker, services.GetRequiredKeyedService<BrokerStreamSubscriptions>(name), _serializer, Ledger(queueId),
+            _loggers.CreateLogger<BrokerQueueReceiver>());
 
     /// <summary>Publishes the events as one message to the topic named by the stream's namespace; completes when the topic's subscriptions hold it.</summary>
     public async Task QueueMessageBatchAsync<T>(StreamId streamId, IEnumerable<T> events, StreamSequenceToken? token, Dictionary<string, object>? requestContext)

@@ -5,8 +5,6 @@ using Orleans.Serialization;
 using Orleans.Streams;
 using OrleansBroker.Client;
 using OrleansBroker.Delivery;
-using OrleansBroker.Errors;
-using OrleansBroker.Topics;
 
 namespace OrleansBroker.Streaming;
 
@@ -20,6 +18,7 @@ internal sealed partial class BrokerQueueReceiver(
     string providerName,
     BrokerStreamOptions options,
     IBrokerClient broker,
+    BrokerStreamSubscriptions subscriptions,
     Serializer serializer,
     DeliveryLedger ledger,
     ILogger logger) : IQueueAdapterReceiver
@@ -105,13 +104,15 @@ internal sealed partial class BrokerQueueReceiver(
     private async Task PumpAsync(string topic, string subscription, CancellationToken stop)
     {
         var queue = $"{topic}/{subscription}";
-        var consumerOptions = new ConsumerOptions { Prefetch = options.Prefetch, Concurrency = options.Prefetch, MaxLeaseRenewal = MaxHold };
+        // Handlers start in delivery order, so the agent's buffer (and each stream) gets the events in queue order.
+        var consumerOptions = new ConsumerOptions { Prefetch = options.Prefetch, Concurrency = options.Prefetch, MaxLeaseRenewal = MaxHold, StartHandlersInOrder = true };
         var failures = 0;
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                await EnsureSubscriptionAsync(topic, subscription, stop).ConfigureAwait(false);
+                // Made at start-up; made again here in case it was deleted since (a subscription that differs is logged and retried).
+                await subscriptions.EnsureAsync(topic, subscription, stop).ConfigureAwait(false);
                 var consumer = await broker.ConsumeAsync(queue, HandleAsync, consumerOptions with { ConsumerId = $"orleans-{providerName}-{Guid.NewGuid():N}" }, stop).ConfigureAwait(false);
                 await using (consumer.ConfigureAwait(false))
                 {
@@ -166,27 +167,8 @@ internal sealed partial class BrokerQueueReceiver(
         }
     }
 
-    private async Task EnsureSubscriptionAsync(string topic, string subscription, CancellationToken stop)
-    {
-        try
-        {
-            await broker.GetTopicInfoAsync(topic, stop).ConfigureAwait(false);
-        }
-        catch (BrokerException exception) when (exception.Code == BrokerErrorCode.TopicNotFound)
-        {
-            await broker.CreateTopicAsync(topic, null, stop).ConfigureAwait(false);
-            LogCreatedTopic(topic);
-        }
-
-        // Idempotent with the same filter and options; different ones fail with a typed error, logged and retried.
-        await broker.SubscribeAsync(topic, new Subscription(subscription, options.Filter, options.Subscription), null, stop).ConfigureAwait(false);
-    }
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stream consumer of {Queue} stopped; it starts again in {Wait}.")]
     private partial void LogPumpFailed(Exception exception, string queue, TimeSpan wait);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Created topic {Topic} (default options) for the stream provider.")]
-    private partial void LogCreatedTopic(string topic);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Message {MessageId} of {Queue} says it holds Orleans stream events but cannot be read; it is delivered as a BrokerStreamMessage.")]
     private partial void LogUnreadablePayload(Exception exception, string messageId, string queue);

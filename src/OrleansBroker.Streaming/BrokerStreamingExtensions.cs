@@ -1,9 +1,11 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Orleans.Providers;
 using Orleans.Runtime.Providers;
 using Orleans.Storage;
 using Orleans.Streams;
+using OrleansBroker.Client;
 using OrleansBroker.Client.Hosting;
 
 namespace OrleansBroker.Streaming;
@@ -18,7 +20,8 @@ public static class BrokerStreamingExtensions
     /// Adds the stream provider <paramref name="name"/> to a silo that runs the broker (<c>AddBroker</c>): grains get
     /// <c>this.GetStreamProvider(name)</c> streams whose namespace is a broker topic, with implicit
     /// (<c>[ImplicitStreamSubscription("topic")]</c>) and explicit subscriptions. Each topic in
-    /// <see cref="BrokerStreamOptions.Topics"/> feeds its streams from one durable subscription, so events survive silo
+    /// <see cref="BrokerStreamOptions.Topics"/> feeds its streams from one durable subscription, created before the silo
+    /// reports started (so nothing published right after start is missed), and events survive silo
     /// restarts, a handler that throws is retried with the subscription's backoff, and one that keeps failing is
     /// dead-lettered. Explicit subscriptions are kept in the broker's storage unless the silo registers a
     /// <c>PubSubStore</c> of its own. Options are validated here: a bad setting stops the silo before it starts.
@@ -26,7 +29,10 @@ public static class BrokerStreamingExtensions
     public static ISiloBuilder AddBrokerStreams(this ISiloBuilder builder, string name, Action<BrokerStreamOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        Configure(builder.Services, name, configure);
+        var options = Configure(builder.Services, name, configure);
+        builder.Services.AddKeyedSingleton(name, (services, _) => new BrokerStreamSubscriptions(name, options,
+            services.GetRequiredService<IBrokerClient>(), services.GetRequiredService<ILogger<BrokerStreamSubscriptions>>()));
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredKeyedService<BrokerStreamSubscriptions>(name));
         builder.Services.TryAddKeyedSingleton<IGrainStorage>(ProviderConstants.DEFAULT_PUBSUB_PROVIDER_NAME,
             (services, _) => services.GetRequiredKeyedService<IGrainStorage>(BrokerStorageProviderName));
         builder.AddPersistentStreams(name, BrokerQueueAdapterFactory.Create, stream =>

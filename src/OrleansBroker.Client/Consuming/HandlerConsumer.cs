@@ -21,14 +21,17 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
     private readonly LeaseRenewal? _renewal;
     private readonly Task[] _workers;
 
-    public HandlerConsumer(QueueConsumer consumer, Func<Delivery.Delivery, CancellationToken, Task> handler, int concurrency, LeaseRenewal? renewal, IBrokerClient client, ILogger logger)
+    public HandlerConsumer(QueueConsumer consumer, Func<Delivery.Delivery, CancellationToken, Task> handler, int concurrency, bool startInOrder,
+        LeaseRenewal? renewal, IBrokerClient client, ILogger logger)
     {
         _consumer = consumer;
         _handler = handler;
         _renewal = renewal;
         _client = client;
         _logger = logger;
-        _workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
+        _workers = startInOrder
+            ? [Task.Run(() => StartInOrderAsync(concurrency))]
+            : Enumerable.Range(0, concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
         Completion = Task.WhenAll(_workers).ContinueWith(_ => consumer.Completion, TaskScheduler.Default).Unwrap();
     }
 
@@ -54,6 +57,49 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         catch (BrokerException)
         {
             // The queue was deleted: Completion carries the error.
+        }
+    }
+
+    /// <summary>
+    /// One loop starts every handler, in delivery order, up to <paramref name="concurrency"/> running at once: a handler is
+    /// called here and runs on by itself from its first await, so the next one starts after it has begun.
+    /// </summary>
+    private async Task StartInOrderAsync(int concurrency)
+    {
+        var stopping = _consumer.Stopping;
+        using var slots = new SemaphoreSlim(concurrency);
+        try
+        {
+            await foreach (var delivery in _consumer.Deliveries.ReadAllAsync(stopping).ConfigureAwait(false))
+            {
+                await slots.WaitAsync(stopping).ConfigureAwait(false);
+                _ = RunAsync(delivery);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (BrokerException)
+        {
+            // The queue was deleted: Completion carries the error.
+        }
+
+        // Every slot back: every handler started here has finished.
+        for (var i = 0; i < concurrency; i++)
+        {
+            await slots.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        async Task RunAsync(Delivery.Delivery delivery)
+        {
+            try
+            {
+                await HandleAsync(delivery, stopping).ConfigureAwait(false);
+            }
+            finally
+            {
+                slots.Release();
+            }
         }
     }
 

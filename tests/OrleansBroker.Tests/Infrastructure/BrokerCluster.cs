@@ -57,7 +57,18 @@ public sealed class BrokerCluster : IAsyncDisposable
             client?.Invoke(c);
         });
         var cluster = builder.Build();
-        await cluster.DeployAsync();
+        try
+        {
+            await cluster.DeployAsync();
+        }
+        catch
+        {
+            // A silo that failed to start is stopped with the others; nothing of it outlives the test.
+            await cluster.DisposeAsync();
+            data.Dispose();
+            throw;
+        }
+
         return new BrokerCluster(cluster, data);
     }
 

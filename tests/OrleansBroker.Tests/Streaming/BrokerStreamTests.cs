@@ -40,12 +40,13 @@ public sealed class BrokerStreamTests : BrokerClusterTest
     private IAsyncStream<OrderEvent> ProducerStream(string topic, string key) =>
         Cluster.Cluster.Client.GetStreamProvider(Provider).GetStream<OrderEvent>(StreamId.Create(topic, key));
 
-    private async Task StreamSubscriptionsExistAsync() =>
-        await Eventually.HoldsAsync(async () =>
-        {
-            var queues = await Broker.ListQueuesAsync();
-            return queues.Contains(SubscriptionQueue(ImplicitConsumerGrain.Topic)) && queues.Contains(SubscriptionQueue(ExplicitConsumerGrain.Topic));
-        }, "the stream provider created its topics and subscriptions");
+    /// <summary>The silo reported started, so the stream provider's topics and subscriptions exist: nothing is waited for.</summary>
+    private async Task StreamSubscriptionsExistAsync()
+    {
+        var queues = await Broker.ListQueuesAsync();
+        Assert.Contains(SubscriptionQueue(ImplicitConsumerGrain.Topic), queues);
+        Assert.Contains(SubscriptionQueue(ExplicitConsumerGrain.Topic), queues);
+    }
 
     private Task DrainedAsync(string topic, string what) =>
         Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync(SubscriptionQueue(topic))).Depth == 0, what);
@@ -77,6 +78,26 @@ public sealed class BrokerStreamTests : BrokerClusterTest
         Assert.All(StreamProbe.Of(fromOrleans), s => Assert.StartsWith("o-1:", s.What, StringComparison.Ordinal));
         Assert.Equal(["hello", "again"], StreamProbe.Of(fromBroker).Select(s => s.What).Distinct());
         await DrainedAsync(ImplicitConsumerGrain.Topic, "the stream subscription holds nothing once the grains handled everything");
+    }
+
+    [Fact]
+    public async Task Events_published_as_soon_as_the_silo_has_started_reach_their_grain_in_order()
+    {
+        await StreamSubscriptionsExistAsync();
+        var key = $"{_run}-ordered";
+        // Batches, so that each delivery to the provider holds many events of the one stream at once. The stream key
+        // is a header, not an ordering key: the broker hands the events out together, not one at a time.
+        const int Events = 300;
+        foreach (var batch in Enumerable.Range(1, Events).Chunk(100))
+        {
+            await Broker.PublishBatchToTopicAsync(ImplicitConsumerGrain.Topic,
+                [.. batch.Select(step => new BrokerMessage($"{key}-{step}", Encoding.UTF8.GetBytes(step.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                    Headers: new Dictionary<string, string> { [BrokerStreamMessage.StreamKeyHeader] = key }))]);
+        }
+
+        await Eventually.HoldsAsync(() => StreamProbe.Of(key).Count >= Events, $"the grain handled all {Events} events");
+        Assert.Equal(Enumerable.Range(1, Events).Select(step => step.ToString(System.Globalization.CultureInfo.InvariantCulture)), StreamProbe.Of(key).Select(s => s.What));
+        Assert.Equal(0, (await Broker.GetTopicInfoAsync(ImplicitConsumerGrain.Topic)).Unrouted);
     }
 
     [Fact]
