@@ -14,7 +14,10 @@ public sealed record ConsumerOptions
     /// </summary>
     public int Prefetch { get; init; } = DefaultPrefetch;
 
-    /// <summary>Handlers run at once (handler API only). Default 1; at most <see cref="Prefetch"/>.</summary>
+    /// <summary>
+    /// Handlers run at once (handler API only). Default 1; at most <see cref="Prefetch"/>. A handler's ack (or requeue)
+    /// is sent when it returns and the worker goes on to its next delivery without waiting for the broker's answer.
+    /// </summary>
     public int Concurrency { get; init; } = 1;
 
     /// <summary>Identifies the consumer to the queue; default a new GUID. Reuse one to resume after a client restart.</summary>

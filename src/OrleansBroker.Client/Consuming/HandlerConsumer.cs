@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Delivery;
@@ -20,6 +21,9 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
     private readonly ILogger _logger;
     private readonly LeaseRenewal? _renewal;
     private readonly Task[] _workers;
+
+    /// <summary>Settles sent and not yet answered.</summary>
+    private readonly ConcurrentDictionary<Task, byte> _settling = new();
 
     public HandlerConsumer(QueueConsumer consumer, Func<Delivery.Delivery, CancellationToken, Task> handler, int concurrency, bool startInOrder,
         LeaseRenewal? renewal, IBrokerClient client, ILogger logger)
@@ -153,6 +157,16 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
             await renewing.ConfigureAwait(false);
         }
 
+        // Sent without waiting for the answer: the worker takes its next delivery while the settle is on its way
+        // (batched with the others), so one worker is not held to a broker round trip and a commit per message.
+        // Dispose waits for every settle still out.
+        var settle = SettleAsync(delivery, outcome);
+        _settling.TryAdd(settle, 0);
+        _ = settle.ContinueWith(done => _settling.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task SettleAsync(Delivery.Delivery delivery, SettleKind outcome)
+    {
         try
         {
             await _client.SettleAsync(delivery, outcome, null, null, CancellationToken.None).ConfigureAwait(false);
@@ -226,6 +240,7 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         // Stop first and let running handlers settle; only then unsubscribe, which requeues what is still unsettled.
         await _consumer.StopReceivingAsync().ConfigureAwait(false);
         await Task.WhenAll(_workers).ConfigureAwait(false);
+        await Task.WhenAll(_settling.Keys).ConfigureAwait(false);
         await _consumer.DisposeAsync().ConfigureAwait(false);
     }
 

@@ -83,6 +83,35 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
         int PerPartition() => Math.Max(1, (_prefetch + _partitions - 1) / _partitions);
     }
 
+    /// <summary>
+    /// Renews every partition's registration at once, each call on its own: a partition whose silo just died (its call
+    /// hangs until the silo is declared dead) holds up no other, so the registrations on the living partitions do not
+    /// lapse while it moves. A partition count that changed registers again with the new share.
+    /// </summary>
+    private async Task<ConsumerRegistration> RenewAsync()
+    {
+        if (_partitions == 1)
+        {
+            return await RegisterAsync().ConfigureAwait(false);
+        }
+
+        var share = Math.Max(1, (_prefetch + _partitions - 1) / _partitions);
+        var first = _queue.Subscribe(ConsumerId, share, _reference!);
+        var all = Task.WhenAll(Partitions().Select(p => p.Subscribe(ConsumerId, share, _reference!)).Prepend(first));
+        try
+        {
+            await all.ConfigureAwait(false);
+        }
+        catch when (first.IsFaulted)
+        {
+            // Partition 0's answer decides (the queue was deleted, say); the others' failures are observed with it.
+            await first.ConfigureAwait(false);
+        }
+
+        var registration = await first.ConfigureAwait(false);
+        return registration.Partitions == _partitions ? registration : await RegisterAsync().ConfigureAwait(false);
+    }
+
     /// <summary>The partitions other than the queue's own grain.</summary>
     private IEnumerable<IQueueGrain> Partitions() =>
         Enumerable.Range(1, _partitions - 1).Select(i => _cluster.GetGrain<IQueueGrain>(QueuePartitions.NameOf(Queue, i)));
@@ -119,8 +148,21 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
             try
             {
                 await _wake.WaitAsync(wait, _stop.Token).ConfigureAwait(false);
-                var registration = await RegisterAsync().WaitAsync(_stop.Token).ConfigureAwait(false);
-                wait = registration.RenewEvery;
+
+                // A round waits at most one interval: the next goes out on time even while a partition cannot be
+                // reached, so the partitions that can keep the registration (the one left behind ends by itself).
+                var renewal = RenewAsync();
+                if (await Task.WhenAny(renewal, Task.Delay(interval, _stop.Token)).ConfigureAwait(false) != renewal)
+                {
+                    _ = renewal.ContinueWith(t => LogRenewFailed(t.Exception!, Queue, ConsumerId), CancellationToken.None,
+                        TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    _stop.Token.ThrowIfCancellationRequested();
+                    wait = TimeSpan.Zero;
+                    continue;
+                }
+
+                var registration = await renewal.ConfigureAwait(false);
+                interval = wait = registration.RenewEvery;
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {

@@ -36,7 +36,9 @@ public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
             // Declare a dead silo within seconds, not the production default's tens of seconds.
             m.ProbeTimeout = TimeSpan.FromSeconds(1);
             m.NumMissedProbesLimit = 2;
-        }));
+        }),
+        // A call that reached the dead silo gets no answer: the producer retries after 10 s, not Orleans' default 30 s.
+        client: c => c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10)));
         var broker = cluster.Broker;
         var created = await broker.CreateQueueAsync("work", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(10), Partitions = partitions });
         if (partitions > 1)
