@@ -3,6 +3,7 @@
 # (the earlier one in a temporary git worktree), then alternates them round by round, a fresh silo each time, and appends
 # one JSON line per run to OUT tagged with "build" (old/new), "run" and "round". Medians: ab-summary.py OUT.
 # Usage: tests/OrleansBroker.Benchmarks/ab.sh OLD_COMMIT OUT [ROUNDS]   (from the repository root; about 3 minutes a round)
+# AB_SCENARIOS="name|bench args;name|bench args" replaces the scenarios below (both builds must know the options used).
 set -euo pipefail
 OLD_REF=$1; OUT=$2; ROUNDS=${3:-3}
 SILO_PORT=${SILO_PORT:-21411}
@@ -13,6 +14,7 @@ SCENARIOS=(
   "fanout4|fanout --messages 100000 --subscriptions 4"
   "latency|latency --rate 2000 --duration 15"
 )
+if [ -n "${AB_SCENARIOS:-}" ]; then IFS=';' read -r -a SCENARIOS <<< "$AB_SCENARIOS"; fi
 WORK=$(mktemp -d)
 OLD_DIR="$WORK/old"
 SILO_PID=

@@ -47,6 +47,9 @@ internal sealed record BenchResult
 
     public int? Prefetch { get; init; }
 
+    /// <summary>True when the consumers used the handler API.</summary>
+    public bool? Handler { get; init; }
+
     public double? RateMsgsPerS { get; init; }
 
     public long? QueueDepthBefore { get; init; }

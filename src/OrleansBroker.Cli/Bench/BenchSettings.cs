@@ -35,6 +35,9 @@ internal sealed record BenchSettings
     /// </summary>
     public bool RetryPublishes { get; init; }
 
+    /// <summary>Whether queue consumers use the handler API (one handler at a time, acked on return) rather than reading and acking without waiting.</summary>
+    public bool Handler { get; init; }
+
     /// <summary>Messages each producer sends; the first ones take the remainder.</summary>
     public long[] PerProducer() =>
         Enumerable.Range(0, Producers).Select(p => Messages / Producers + (p < Messages % Producers ? 1 : 0)).ToArray();

@@ -58,15 +58,16 @@ internal sealed class ProducerGroup(Func<IReadOnlyList<BrokerMessage>, Cancellat
 
 /// <summary>
 /// Consumers: each a push subscription (<see cref="IBrokerClient.ReadAllAsync"/>) that records every
-/// delivery and acks it without awaiting it one by one. <see cref="StopAsync"/> first waits for every
-/// ack, then unsubscribes, so nothing is requeued behind the run's back.
+/// delivery and acks it without awaiting it one by one; or, with <c>handler</c>, a handler consumer
+/// (<see cref="IBrokerClient.ConsumeAsync"/>, one handler at a time) that records it and returns, acked by the client.
+/// <see cref="StopAsync"/> first waits for every ack, then unsubscribes, so nothing is requeued behind the run's back.
 /// </summary>
 internal sealed class ConsumerGroup
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly Task[] _consumers;
 
-    public ConsumerGroup(IBrokerClient broker, string queue, int consumers, int prefetch, DeliveryTracker tracker)
+    public ConsumerGroup(IBrokerClient broker, string queue, int consumers, int prefetch, DeliveryTracker tracker, bool handler = false)
     {
         Tracker = tracker;
         _consumers = Enumerable.Range(0, consumers).Select(i => Task.Run(async () =>
@@ -74,6 +75,12 @@ internal sealed class ConsumerGroup
             try
             {
                 var options = new ConsumerOptions { Prefetch = prefetch, ConsumerId = $"bench-{Environment.ProcessId}-{i}" };
+                if (handler)
+                {
+                    await HandleAsync(broker, queue, options, tracker).ConfigureAwait(false);
+                    return;
+                }
+
                 await foreach (var delivery in broker.ReadAllAsync(queue, options, _stop.Token).ConfigureAwait(false))
                 {
                     tracker.Record(delivery.Body);
@@ -87,6 +94,20 @@ internal sealed class ConsumerGroup
     }
 
     public DeliveryTracker Tracker { get; }
+
+    /// <summary>Runs a handler consumer until the group stops; disposing it waits for the acks it sent.</summary>
+    private async Task HandleAsync(IBrokerClient broker, string queue, ConsumerOptions options, DeliveryTracker tracker)
+    {
+        var consumer = await broker.ConsumeAsync(queue, (delivery, _) =>
+        {
+            tracker.Record(delivery.Body);
+            return Task.CompletedTask;
+        }, options, _stop.Token).ConfigureAwait(false);
+        await using (consumer.ConfigureAwait(false))
+        {
+            await Task.WhenAny(consumer.Completion, Task.Delay(Timeout.Infinite, _stop.Token)).ConfigureAwait(false);
+        }
+    }
 
     public CallWindow Acks { get; } = new();
 

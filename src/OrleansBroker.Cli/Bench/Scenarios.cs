@@ -21,7 +21,7 @@ internal static class Scenarios
         await PrepareEmptyQueueAsync(broker, s.Queue, s.Partitions, cancellationToken);
         var perProducer = s.PerProducer();
         var tracker = new DeliveryTracker(perProducer);
-        var consumers = s.Consumers > 0 ? new ConsumerGroup(broker, s.Queue, s.Consumers, s.Prefetch, tracker) : null;
+        var consumers = s.Consumers > 0 ? new ConsumerGroup(broker, s.Queue, s.Consumers, s.Prefetch, tracker, s.Handler) : null;
         var producers = new ProducerGroup(PipelinedPublisher.ToQueue(broker, s.Queue), perProducer, s.Size, s.Batch, s.Inflight) { Retry = s.RetryPublishes };
         var clock = Stopwatch.StartNew();
         string Describe() => $"queue: published {producers.Confirmed}/{s.Messages}, received {tracker.Received} ({BenchResult.Rate(tracker.Received, clock.Elapsed)} msg/s)"
@@ -57,6 +57,7 @@ internal static class Scenarios
             Batch = s.Batch,
             Inflight = s.Inflight,
             Prefetch = consumers is null ? null : s.Prefetch,
+            Handler = s.Handler ? true : null,
         };
     }
 

@@ -21,6 +21,11 @@ internal static class BenchCommand
     private static readonly Option<string?> Queue = new("--queue") { Description = "Queue to use (purged first). Default: a new bench-<id> queue, deleted afterwards." };
     private static readonly Option<double> Timeout = new("--timeout") { Description = "Stop a run with no progress for this many seconds. Default 30.", DefaultValueFactory = _ => 30 };
     private static readonly Option<int> Partitions = new("--partitions") { Description = "Partitions of the bench queue when the bench creates it, 1 to 64. Default 1.", DefaultValueFactory = _ => 1 };
+    private static readonly Option<bool> Handler = new("--handler")
+    {
+        Description = "Consumers use the handler API (ConsumeAsync, one handler at a time, acked on return) instead of reading deliveries and acking without waiting.",
+    };
+
     private static readonly Option<bool> RetryPublishes = new("--retry-publishes")
     {
         Description = "Try a failed publish again (same message ids, so the queue deduplicates) until it is confirmed, as a producer would through a silo failure. Default off: an error ends the run.",
@@ -47,7 +52,7 @@ internal static class BenchCommand
     {
         var command = new Command("queue", "P producers publish N messages (durable, confirmed) while C consumers receive and ack each.")
         {
-            Messages, Size, Producers, Consumers, Batch, Inflight, Prefetch, Queue, Timeout, BrokerPid, Partitions, RetryPublishes, Warmup,
+            Messages, Size, Producers, Consumers, Batch, Inflight, Prefetch, Queue, Timeout, BrokerPid, Partitions, RetryPublishes, Handler, Warmup,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(parse, async (connection, settings) =>
         {
@@ -244,6 +249,7 @@ internal static class BenchCommand
             BrokerPid = Get(parse, BrokerPid, null),
             Partitions = Get(parse, Partitions, defaults.Partitions),
             RetryPublishes = Get(parse, RetryPublishes, defaults.RetryPublishes),
+            Handler = Get(parse, Handler, defaults.Handler),
         };
         Check(settings.Messages is >= 1 and <= 100_000_000, "--messages must be 1 to 100000000");
         Check(settings.Size >= BenchPayload.HeaderBytes && settings.Size <= BrokerLimits.AbsoluteMaxMessageBytes, $"--size must be {BenchPayload.HeaderBytes} to {BrokerLimits.AbsoluteMaxMessageBytes}");
