@@ -79,9 +79,10 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
 
         await Task.WhenAll(Partitions().Select(p => p.Subscribe(ConsumerId, PerPartition(), _reference!))).ConfigureAwait(false);
         return registration;
-
-        int PerPartition() => Math.Max(1, (_prefetch + _partitions - 1) / _partitions);
     }
+
+    /// <summary>Each partition's share of the prefetch: ceil(prefetch / partitions), at least 1.</summary>
+    private int PerPartition() => Math.Max(1, (_prefetch + _partitions - 1) / _partitions);
 
     /// <summary>
     /// Renews every partition's registration at once, each call on its own: a partition whose silo just died (its call
@@ -95,7 +96,7 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
             return await RegisterAsync().ConfigureAwait(false);
         }
 
-        var share = Math.Max(1, (_prefetch + _partitions - 1) / _partitions);
+        var share = PerPartition();
         var first = _queue.Subscribe(ConsumerId, share, _reference!);
         var all = Task.WhenAll(Partitions().Select(p => p.Subscribe(ConsumerId, share, _reference!)).Prepend(first));
         try
