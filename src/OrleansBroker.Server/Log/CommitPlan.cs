@@ -1,0 +1,209 @@
+namespace OrleansBroker.Server.Log;
+
+/// <summary>
+/// One group commit of a log, in three steps: <see cref="Take"/> builds it from the changes waiting (and moves the
+/// metadata in memory to what it will be), <see cref="WriteAsync"/> writes its records, then the log either
+/// <see cref="Apply">applies</see> it (the new segment joins the index, cleared segments leave it, waiters are released)
+/// or <see cref="RollBack">rolls it back</see> (the metadata and the changes are as if it had not been taken, except
+/// that ids it may have written are never handed out again).
+/// The metadata record is the commit point: what it does not name is not part of the log.
+/// </summary>
+internal sealed class CommitPlan
+{
+    private readonly List<PendingAppend> _appends;
+    private readonly List<long> _dirty;
+    private readonly List<Segment> _cleared = [];
+    private readonly List<long> _abandoned;
+    private readonly DedupChange _dedup;
+    private readonly Segment? _written;
+    private readonly long _writtenBytes;
+
+    private CommitPlan(List<PendingAppend> appends, TaskCompletionSource waiters, List<long> dirty, List<long> abandoned, DedupChange dedup, Segment? written, long writtenBytes)
+    {
+        _appends = appends;
+        Waiters = waiters;
+        _dirty = dirty;
+        _abandoned = abandoned;
+        _dedup = dedup;
+        _written = written;
+        _writtenBytes = writtenBytes;
+    }
+
+    /// <summary>Released when this commit is durable (or failed): it holds every change made before it was taken.</summary>
+    public TaskCompletionSource Waiters { get; }
+
+    /// <summary>New messages this commit writes: counted live in the metadata already, in the index once it has landed.</summary>
+    public int WrittenCount => _written?.Count ?? 0;
+
+    /// <summary>Body bytes of <see cref="WrittenCount"/>.</summary>
+    public long WrittenBytes => _writtenBytes;
+
+    /// <summary>Number of appends and of changed segments, for the log line of a failed commit.</summary>
+    public (int Appends, int Segments) Size => (_appends.Count, _dirty.Count);
+
+    /// <summary>Builds the next commit from <paramref name="changes"/>; the metadata in memory becomes what this commit stores.</summary>
+    public static CommitPlan Take(PendingChanges changes, TaskCompletionSource waiters, SegmentIndex index, DedupRecords dedup, LogMeta meta, MessageLogOptions options)
+    {
+        var appends = changes.TakeAppends(options);
+        var dirty = changes.DirtySegments.ToList();
+        changes.DirtySegments.Clear();
+        var abandoned = changes.AbandonedSegments.ToList();
+        changes.AbandonedSegments.Clear();
+        changes.MetaDirty = false;
+
+        var messages = new List<StoredMessage>();
+        var marks = new List<DedupMark>();
+        long bytes = 0;
+        foreach (var append in appends)
+        {
+            messages.AddRange(append.Messages);
+            marks.AddRange(append.Marks ?? []);
+            foreach (var message in append.Messages)
+            {
+                bytes += message.Body.Length;
+            }
+        }
+
+        var written = messages.Count == 0 ? null : new Segment(
+            meta.NextSegment++,
+            new StoredRecord<SegmentRecord> { State = new SegmentRecord { Messages = messages } },
+            new StoredRecord<SegmentStateRecord>());
+        var plan = new CommitPlan(appends, waiters, dirty, abandoned, dedup.TakeChange(meta, marks), written, bytes);
+        foreach (var id in dirty)
+        {
+            if (index.TryGetSegment(id, out var segment) && segment.LiveCount == 0)
+            {
+                plan._cleared.Add(segment);
+            }
+        }
+
+        meta.FirstSegment = index.FirstIdWithout(plan._cleared, written?.Id ?? meta.NextSegment);
+        plan.Count(meta, +1);
+        return plan;
+    }
+
+    /// <summary>Writes the commit's records, the metadata last where a record must land before it (see <see cref="DedupChange.BeforeMeta"/>).</summary>
+    public async Task WriteAsync(LogRecordStore store, StoredRecord<LogMeta> meta, SegmentIndex index)
+    {
+        var writes = new List<Task>();
+        if (_written is not null)
+        {
+            writes.Add(store.WriteAsync(LogRecordStore.SegmentName(_written.Id), _written.Record));
+        }
+
+        foreach (var id in _dirty)
+        {
+            if (!index.TryGetSegment(id, out var segment))
+            {
+                continue;
+            }
+
+            if (_cleared.Contains(segment))
+            {
+                writes.Add(store.DeleteSegmentAsync(segment));
+            }
+            else
+            {
+                segment.State.State.Settled = segment.SettledBitmap();
+                writes.Add(store.WriteAsync(LogRecordStore.SettlesName(id), segment.State));
+            }
+        }
+
+        writes.AddRange(_abandoned.Select(id => store.ClearIfPresentAsync<SegmentRecord>(LogRecordStore.SegmentName(id))));
+        writes.AddRange(_dedup.Abandoned.Select(id => store.ClearIfPresentAsync<DedupRecord>(LogRecordStore.DedupName(id))));
+        if (_dedup.Written is { } dedupRecord)
+        {
+            writes.Add(store.WriteAsync(LogRecordStore.DedupName(_dedup.WrittenId), dedupRecord));
+        }
+
+        if (_dedup.BeforeMeta)
+        {
+            await Task.WhenAll(writes);
+            writes.Clear();
+        }
+
+        writes.Add(store.WriteAsync(LogRecordStore.MetaName, meta));
+        await Task.WhenAll(writes);
+    }
+
+    /// <summary>The commit is durable: the index and the deduplication records take it; returns the new live messages.</summary>
+    public List<LogEntry> Apply(SegmentIndex index, DedupRecords dedup)
+    {
+        foreach (var segment in _cleared)
+        {
+            index.Forget(segment);
+        }
+
+        dedup.Committed(_dedup);
+        var entries = new List<LogEntry>(WrittenCount);
+        if (_written is not null)
+        {
+            index.Register(_written, entries);
+        }
+
+        return entries;
+    }
+
+    /// <summary>Releases the publishers and the waiters of a commit that landed.</summary>
+    public void Complete()
+    {
+        foreach (var append in _appends)
+        {
+            append.Completion.TrySetResult();
+        }
+
+        Waiters.TrySetResult();
+    }
+
+    /// <summary>
+    /// The commit failed: its publishers and waiters get <paramref name="error"/>, the metadata in memory goes back
+    /// (but for the ids handed out), and its settles wait for the next commit. The segment and deduplication record it
+    /// may have written are deleted by the next commit before its metadata; so are the abandoned records it did not get to.
+    /// </summary>
+    public void RollBack(PendingChanges changes, SegmentIndex index, DedupRecords dedup, LogMeta meta, Exception error)
+    {
+        Count(meta, -1);
+        if (_written is not null)
+        {
+            changes.AbandonedSegments.Add(_written.Id);
+        }
+
+        changes.AbandonedSegments.UnionWith(_abandoned);
+        dedup.RolledBack(_dedup);
+        foreach (var id in _dirty)
+        {
+            if (index.TryGetSegment(id, out _))
+            {
+                changes.DirtySegments.Add(id);
+            }
+        }
+
+        changes.MetaDirty = true;
+        foreach (var append in _appends)
+        {
+            append.Completion.TrySetException(error);
+        }
+
+        Waiters.TrySetException(error);
+    }
+
+    /// <summary>Adds (or with -1 takes back) the new messages in the metadata's counts.</summary>
+    private void Count(LogMeta meta, int sign)
+    {
+        if (_written is null)
+        {
+            return;
+        }
+
+        meta.Counters = meta.Counters with { Published = meta.Counters.Published + (sign * _written.Count) };
+        if (meta.LiveCounted)
+        {
+            meta.Live += sign * _written.Count;
+        }
+
+        if (meta.BytesCounted)
+        {
+            meta.LiveBytes += sign * _writtenBytes;
+        }
+    }
+}

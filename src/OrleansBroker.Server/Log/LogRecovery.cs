@@ -1,0 +1,195 @@
+using Microsoft.Extensions.Logging;
+
+namespace OrleansBroker.Server.Log;
+
+/// <summary>
+/// Reads a log back after activation: first the records a failed commit left past the metadata are deleted (their
+/// sequence numbers never handed out again), then the first segments are read before the queue serves anything and
+/// the rest in the background, a chunk per turn, handed over through <see cref="IMessageLogListener.OnRecovered"/>.
+/// A read that fails is retried with backoff: the unread rest of the log is invisible meanwhile, not lost.
+/// </summary>
+internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex index, IMessageLogListener listener, ILogger logger)
+{
+    /// <summary>Segments read at once, and before the queue serves anything.</summary>
+    public const int Parallelism = 16;
+
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+    private bool _stopped;
+
+    /// <summary>
+    /// Deletes what failed commits left past <paramref name="meta"/>, reads the first segments and returns their live
+    /// messages in sequence order, with the ids of the segments left to read (<see cref="ReadRestAsync"/>).
+    /// </summary>
+    public async Task<(List<LogEntry> Live, List<long> Unread)> ReadFirstAsync(StoredRecord<LogMeta> meta)
+    {
+        await DeleteUncommittedSegmentsAsync(meta);
+        var ids = new List<long>();
+        for (var id = meta.State.FirstSegment; id < meta.State.NextSegment; id++)
+        {
+            ids.Add(id);
+        }
+
+        var live = await ReadSegmentsAsync(ids.Take(Parallelism).ToList());
+        LogLoaded(store.GrainId, live.Count, index.Count, Math.Max(0, ids.Count - Parallelism));
+        return (live, ids.Skip(Parallelism).ToList());
+    }
+
+    /// <summary>Reads the segments <see cref="ReadFirstAsync"/> left, yielding to the grain between chunks; false if stopped first.</summary>
+    public async Task<bool> ReadRestAsync(List<long> ids)
+    {
+        var recovered = 0;
+        var retryDelay = FirstRetryDelay;
+        foreach (var chunk in ids.Chunk(Parallelism))
+        {
+            // A storage that answers synchronously (SQLite) would otherwise read the whole log in one turn:
+            // yield to the grain's queue between chunks, so deliveries and other calls go on meanwhile.
+            await Task.Yield();
+            while (!_stopped)
+            {
+                try
+                {
+                    var entries = await ReadSegmentsAsync(chunk);
+                    recovered += entries.Count;
+                    if (!_stopped)
+                    {
+                        listener.OnRecovered(entries);
+                    }
+
+                    break;
+                }
+                catch (Exception exception)
+                {
+                    LogRecoveryReadFailed(exception, store.GrainId, chunk[0], retryDelay);
+                    await Task.Delay(retryDelay);
+                    retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, MaxRetryDelay.Ticks));
+                }
+            }
+        }
+
+        if (!_stopped)
+        {
+            LogRecovered(store.GrainId, recovered, index.TrackedCount, index.ResidentCount);
+        }
+
+        return !_stopped;
+    }
+
+    /// <summary>Stops a recovery still running (the grain is deactivating).</summary>
+    public void Stop() => _stopped = true;
+
+    /// <summary>
+    /// Every segment is read, so the live messages are known exactly: the stored counts are set from them, plus what a
+    /// commit being written adds. They can be off after a crash, since a commit's records land one by one: the metadata
+    /// with a settle counted and the segment's settle record without it (the message is live again and its next settle
+    /// would count twice), or the reverse. A log written before the counts were kept gets them here too. True if a count
+    /// changed (stored with the next commit).
+    /// </summary>
+    public bool CorrectCounts(LogMeta meta, int committingCount, long committingBytes)
+    {
+        var live = index.TrackedCount + (long)committingCount;
+        var bytes = index.TrackedBytes + committingBytes;
+        var changed = false;
+        if (!meta.LiveCounted || meta.Live != live)
+        {
+            if (meta.LiveCounted)
+            {
+                LogCountCorrected(store.GrainId, meta.Live, live);
+            }
+
+            meta.Live = live;
+            meta.LiveCounted = true;
+            changed = true;
+        }
+
+        if (!meta.BytesCounted || meta.LiveBytes != bytes)
+        {
+            meta.LiveBytes = bytes;
+            meta.BytesCounted = true;
+            changed = true;
+        }
+
+        return changed;
+    }
+
+    /// <summary>Reads segments (absent ids are skipped), registers them and returns their live messages in sequence order.</summary>
+    private async Task<List<LogEntry>> ReadSegmentsAsync(IReadOnlyList<long> ids)
+    {
+        var live = new List<LogEntry>();
+        foreach (var chunk in ids.Chunk(Parallelism))
+        {
+            var loaded = await Task.WhenAll(chunk.Select(ReadSegmentAsync));
+            foreach (var segment in loaded.OfType<Segment>())
+            {
+                index.Register(segment, live);
+            }
+
+            index.TrimResident();
+        }
+
+        return live;
+    }
+
+    private async Task<Segment?> ReadSegmentAsync(long id)
+    {
+        var record = await store.ReadAsync<SegmentRecord>(LogRecordStore.SegmentName(id));
+        if (!record.RecordExists)
+        {
+            return null;
+        }
+
+        var state = await store.ReadAsync<SegmentStateRecord>(LogRecordStore.SettlesName(id));
+        var segment = new Segment(id, record, state);
+        segment.LoadSettled(state.State.Settled);
+        return segment;
+    }
+
+    /// <summary>
+    /// A segment at or past NextSegment was written by a commit whose metadata never landed: its publishers were
+    /// told it failed, so it is not part of the log and is deleted. Its sequence numbers are not handed out again:
+    /// the metadata is moved past them first, so a crash during the clean-up cannot bring them back.
+    /// </summary>
+    private async Task DeleteUncommittedSegmentsAsync(StoredRecord<LogMeta> meta)
+    {
+        var uncommitted = new List<StoredRecord<SegmentRecord>>();
+        for (var id = meta.State.NextSegment; ; id++)
+        {
+            var record = await store.ReadAsync<SegmentRecord>(LogRecordStore.SegmentName(id));
+            if (!record.RecordExists)
+            {
+                break;
+            }
+
+            uncommitted.Add(record);
+        }
+
+        var highest = uncommitted.SelectMany(r => r.State.Messages).Select(m => m.Sequence).DefaultIfEmpty(0).Max();
+        if (highest >= meta.State.NextSequence)
+        {
+            meta.State.NextSequence = highest + 1;
+            await store.WriteAsync(LogRecordStore.MetaName, meta);
+        }
+
+        for (var i = 0; i < uncommitted.Count; i++)
+        {
+            var id = meta.State.NextSegment + i;
+            await store.ClearAsync(LogRecordStore.SegmentName(id), uncommitted[i]);
+            LogDeletedUncommitted(store.GrainId, id);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId} loaded: {Live} live messages in the first {Segments} segments; {Pending} segment ids left to recover in the background")]
+    private partial void LogLoaded(GrainId grainId, int live, int segments, int pending);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId} recovered: {Recovered} more live messages read in the background, {Live} live in all, {Resident} segments in memory")]
+    private partial void LogRecovered(GrainId grainId, int recovered, int live, int resident);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: the stored count of live messages was {Stored}, the segments hold {Live}; corrected (a commit was cut short by a crash)")]
+    private partial void LogCountCorrected(GrainId grainId, long stored, long live);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: reading segments from {Segment} on failed; retrying in {Delay}")]
+    private partial void LogRecoveryReadFailed(Exception exception, GrainId grainId, long segment, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId}: deleted uncommitted segment {Segment}")]
+    private partial void LogDeletedUncommitted(GrainId grainId, long segment);
+}
