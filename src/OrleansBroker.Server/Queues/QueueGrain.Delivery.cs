@@ -12,9 +12,13 @@ internal sealed partial class QueueGrain
 {
     private const int MaxConsumerIdLength = 128;
 
+    /// <summary>Settles whose commit failed that a retry can still confirm (see <see cref="UnconfirmedSettles"/>).</summary>
+    private const int MaxUnconfirmedSettles = 100_000;
+
     /// <summary>Ready messages by priority, then sequence (<see cref="ReadyKey"/>): FIFO within a level, and a requeued message goes back to its place.</summary>
     private readonly PriorityQueue<long, long> _ready = new();
     private readonly LeaseTable _leases = new();
+    private readonly UnconfirmedSettles _unconfirmed = new(MaxUnconfirmedSettles);
     private readonly ConsumerSet _consumers = new();
     /// <summary>Messages on their way out (to the dead-letter queue, or redriven): never dispatched.</summary>
     private readonly HashSet<long> _leaving = [];
@@ -94,15 +98,25 @@ internal sealed partial class QueueGrain
         // A lease ends at its time, not at the next expiry tick: a settle that comes after it is LeaseLost.
         ExpireLeases(_time.GetUtcNow());
         var results = new SettleStatus[settlements.Count];
+        var applied = new List<Settlement>(settlements.Count);
         long acked = 0;
         for (var i = 0; i < settlements.Count; i++)
         {
             var settlement = settlements[i];
             if (!TryEndLease(settlement.Sequence, settlement.LeaseToken, out var entry))
             {
-                results[i] = SettleStatus.LeaseLost;
+                // A retry of a settle applied by a call whose commit failed: it holds once this call's commit lands.
+                var repeated = _unconfirmed.TryTake(settlement.Sequence, settlement.LeaseToken);
+                results[i] = repeated ? SettleStatus.Ok : SettleStatus.LeaseLost;
+                if (repeated)
+                {
+                    applied.Add(settlement);
+                }
+
                 continue;
             }
+
+            applied.Add(settlement);
 
             switch (settlement.Kind)
             {
@@ -126,7 +140,21 @@ internal sealed partial class QueueGrain
         }
 
         Dispatch();
-        await _log.CommitAsync();
+        try
+        {
+            await _log.CommitAsync();
+        }
+        catch (BrokerException)
+        {
+            // Applied, not durable: the next commit stores them, and a retry of this call is answered Ok once it has.
+            foreach (var settlement in applied)
+            {
+                _unconfirmed.Add(settlement.Sequence, settlement.LeaseToken);
+            }
+
+            throw;
+        }
+
         return results;
     }
 

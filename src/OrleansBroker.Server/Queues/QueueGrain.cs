@@ -234,6 +234,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         _expiring.Clear();
         _dedup.Clear();
         _leases.Clear();
+        _unconfirmed.Clear();
         _deadLetterOutbox.Clear();
         await _log.DeleteAllAsync();
         if (_partition == 0)

@@ -1,6 +1,11 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.Serialization;
 using Orleans.Storage;
+using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Storage;
+using OrleansBroker.Tests.Infrastructure;
 
 namespace OrleansBroker.Tests.Storage;
 
@@ -102,6 +107,16 @@ internal sealed class RecordingListener : IMessageLogListener
 /// <summary>A grain storage whose writes fail on demand, in front of a real one: the storage outage a broker must survive.</summary>
 internal sealed class FailingStorage(IGrainStorage inner) : IGrainStorage
 {
+    /// <summary>Puts a failing storage over the silo's real SQLite files as the broker's storage; <see cref="Of"/> finds it.</summary>
+    public static void OverSqlite(ISiloBuilder silo)
+    {
+        silo.Services.AddSingleton(sp => new FailingStorage(new SqliteGrainStorage(sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<Serializer>())));
+        silo.Services.AddKeyedSingleton<IGrainStorage>(BrokerOptions.StorageProviderName, (sp, _) => sp.GetRequiredService<FailingStorage>());
+    }
+
+    /// <summary>The failing storage <see cref="OverSqlite"/> installed in <paramref name="cluster"/>'s silo.</summary>
+    public static FailingStorage Of(BrokerCluster cluster) => cluster.SiloServices.GetRequiredService<FailingStorage>();
+
     /// <summary>When set, writes and clears of records whose name it accepts fail with an IOException.</summary>
     public Func<string, bool>? FailWrites { get; set; }
 

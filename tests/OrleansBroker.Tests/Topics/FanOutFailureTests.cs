@@ -1,12 +1,7 @@
 using System.Text;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Serialization;
-using Orleans.Storage;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
-using OrleansBroker.Server.Hosting;
-using OrleansBroker.Server.Storage;
 using OrleansBroker.Tests.Infrastructure;
 using OrleansBroker.Tests.Storage;
 using OrleansBroker.Topics;
@@ -21,13 +16,9 @@ namespace OrleansBroker.Tests.Topics;
 /// </summary>
 public sealed class FanOutFailureTests : BrokerClusterTest
 {
-    protected override Task<BrokerCluster> StartAsync() => BrokerCluster.StartAsync(silo: s =>
-    {
-        s.Services.AddSingleton(sp => new FailingStorage(new SqliteGrainStorage(sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<Serializer>())));
-        s.Services.AddKeyedSingleton<IGrainStorage>(BrokerOptions.StorageProviderName, (sp, _) => sp.GetRequiredService<FailingStorage>());
-    });
+    protected override Task<BrokerCluster> StartAsync() => BrokerCluster.StartAsync(silo: FailingStorage.OverSqlite);
 
-    private FailingStorage Storage => Cluster.SiloServices.GetRequiredService<FailingStorage>();
+    private FailingStorage Storage => FailingStorage.Of(Cluster);
 
     private async Task<List<string>> IdsAsync(string queue) => (await Broker.PeekAsync(queue, 0, 100)).Select(m => m.MessageId).ToList();
 
