@@ -132,7 +132,21 @@ internal sealed class FailingStorage(IGrainStorage inner) : IGrainStorage
     /// <summary>Completes once a write has been held.</summary>
     public TaskCompletionSource Held { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private bool Fails(string stateName, GrainId grainId) => FailWrites?.Invoke(stateName) == true && OfGrains?.Invoke(grainId) != false;
+    private int _failures;
+
+    /// <summary>Writes and clears failed so far.</summary>
+    public int Failures => Volatile.Read(ref _failures);
+
+    private bool Fails(string stateName, GrainId grainId)
+    {
+        var fails = FailWrites?.Invoke(stateName) == true && OfGrains?.Invoke(grainId) != false;
+        if (fails)
+        {
+            Interlocked.Increment(ref _failures);
+        }
+
+        return fails;
+    }
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
 
