@@ -100,7 +100,7 @@ internal sealed partial class QueueGrain
                     {
                         _leaving.Remove(entry.Sequence);
                         _log.Settle(entry);
-                        Finish(entry);
+                        _ready.Finish(entry);
                     }
 
                     moved += batch.Length;
@@ -115,7 +115,7 @@ internal sealed partial class QueueGrain
             {
                 if (_leaving.Remove(entry.Sequence))
                 {
-                    MakeReady(entry);
+                    _ready.MakeReady(entry);
                 }
             }
 

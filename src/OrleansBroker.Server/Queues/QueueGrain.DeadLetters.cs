@@ -19,14 +19,14 @@ internal sealed partial class QueueGrain
             // Only an explicit dead-letter nack gets here (a queue without a DLQ has unlimited attempts): the consumer asked to drop it.
             LogDroppedWithoutDeadLetterQueue(_name, entry.Sequence, reason);
             _log.Settle(entry);
-            Finish(entry);
+            _ready.Finish(entry);
             return;
         }
 
         if (_leaving.Add(entry.Sequence))
         {
             // Gone for this queue: the next message of its group may go.
-            Finish(entry);
+            _ready.Finish(entry);
             _deadLetterOutbox.Add((entry, reason));
             EnsureDeadLettering();
         }

@@ -15,8 +15,6 @@ internal sealed partial class QueueGrain
     /// <summary>Settles whose commit failed that a retry can still confirm (see <see cref="UnconfirmedSettles"/>).</summary>
     private const int MaxUnconfirmedSettles = 100_000;
 
-    /// <summary>Ready messages by priority, then sequence (<see cref="ReadyKey"/>): FIFO within a level, and a requeued message goes back to its place.</summary>
-    private readonly PriorityQueue<long, long> _ready = new();
     private readonly LeaseTable _leases = new();
     private readonly UnconfirmedSettles _unconfirmed = new(MaxUnconfirmedSettles);
     private readonly ConsumerSet _consumers = new();
@@ -122,7 +120,7 @@ internal sealed partial class QueueGrain
             {
                 case SettleKind.Ack:
                     _log.Settle(entry);
-                    Finish(entry);
+                    _ready.Finish(entry);
                     acked++;
                     break;
                 case SettleKind.Requeue:
@@ -200,7 +198,7 @@ internal sealed partial class QueueGrain
         var now = _time.GetUtcNow();
         var nowTicks = now.UtcTicks;
         long delivered = 0, redelivered = 0;
-        while (_ready.TryPeek(out var sequence, out _))
+        while (_ready.TryPeek(out var sequence))
         {
             // Skipped: settled, on its way out, waiting for a time, or a second copy of one already
             // delivered (a redrive that failed puts its messages back).

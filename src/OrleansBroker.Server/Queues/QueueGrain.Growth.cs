@@ -167,13 +167,13 @@ internal sealed partial class QueueGrain
     public Task<bool> HoldsMovedKeys(int partitions)
     {
         EnsureCreated();
-        if (PartitionCount < partitions || _learning > 0 || _recovering)
+        if (PartitionCount < partitions || _learning > 0 || _ready.Recovering)
         {
             // Still taking keys that move under that count, or not yet sure what it holds.
             return Task.FromResult(true);
         }
 
-        foreach (var key in _groups.Keys)
+        foreach (var key in _ready.GroupKeys)
         {
             if (QueuePartitions.Of(key, partitions) != _partition)
             {
@@ -205,7 +205,8 @@ internal sealed partial class QueueGrain
                     _log.UpdateMeta(meta => meta.HeldForGrowth = false);
                     await _log.CommitAsync();
                     LogReleased(_name, _log.Meta.GrownFrom);
-                    ResumeGroups();
+                    _ready.ResumeGroups();
+                    Dispatch();
                 }
             }
             catch (Exception exception)

@@ -53,7 +53,7 @@ internal sealed partial class QueueGrain
         }
 
         // In flight, it holds its group's turn: the key's later messages wait for its ack.
-        HoldTurn(entry);
+        _ready.HoldTurn(entry);
         return true;
     }
 

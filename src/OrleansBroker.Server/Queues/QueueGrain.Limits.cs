@@ -60,7 +60,7 @@ internal sealed partial class QueueGrain
         else
         {
             _log.Settle(entry);
-            Finish(entry);
+            _ready.Finish(entry);
         }
     }
 
@@ -130,7 +130,7 @@ internal sealed partial class QueueGrain
             else
             {
                 _log.Settle(entry);
-                Finish(entry);
+                _ready.Finish(entry);
             }
         }
 

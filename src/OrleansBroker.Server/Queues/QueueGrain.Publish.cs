@@ -244,7 +244,7 @@ internal sealed partial class QueueGrain
             else
             {
                 entry.NotBefore = 0;
-                MakeReady(entry);
+                _ready.MakeReady(entry);
             }
         }
 
@@ -258,7 +258,7 @@ internal sealed partial class QueueGrain
         if (entries.Count > 0)
         {
             // Recovery reads in sequence order: every live message up to here has been read.
-            _recoveredThrough = Math.Max(_recoveredThrough, entries[^1].Sequence);
+            _ready.RecoveredThrough = Math.Max(_ready.RecoveredThrough, entries[^1].Sequence);
         }
 
         foreach (var entry in entries)

@@ -30,7 +30,7 @@ internal sealed partial class QueueGrain
         else
         {
             _log.SetNotBefore(entry, 0);
-            MakeReady(entry);
+            _ready.MakeReady(entry);
         }
     }
 
@@ -51,13 +51,13 @@ internal sealed partial class QueueGrain
             if (recovered && entry.Attempts > 0)
             {
                 // A retry waiting for its time keeps its group's turn: the group's later messages wait for it.
-                HoldTurn(entry);
+                _ready.HoldTurn(entry);
             }
         }
         else
         {
             entry.NotBefore = 0;
-            MakeReady(entry);
+            _ready.MakeReady(entry);
         }
     }
 
@@ -109,7 +109,7 @@ internal sealed partial class QueueGrain
             {
                 // In memory only: the stored time is past now, so a reload makes it ready at once too.
                 entry.NotBefore = 0;
-                MakeReady(entry);
+                _ready.MakeReady(entry);
             }
         }
 

@@ -8,6 +8,7 @@ using OrleansBroker.Queues;
 using OrleansBroker.Server.Errors;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Queues.Ready;
 using OrleansBroker.Server.Storage;
 
 namespace OrleansBroker.Server.Queues;
@@ -45,9 +46,26 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         _logger = logger;
         _time = time;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName);
+        _ready = new ReadyIndex(Idle, () => HeldForGrowth);
     }
 
+    /// <summary>Ready messages in delivery order, and the message groups.</summary>
+    private readonly ReadyIndex _ready;
+
     private QueueOptions Options => _log.Meta.Options;
+
+    /// <summary>The live entry of <paramref name="sequence"/> if it may be delivered now: not settled, on its way out or leased.</summary>
+    private LogEntry? Idle(long sequence) =>
+        _log.TryGetEntry(sequence, out var entry) && !_leaving.Contains(sequence) && !_leases.IsLeased(sequence) ? entry : null;
+
+    /// <summary>Once recovery has read the whole log, message groups held back meanwhile go on.</summary>
+    private async Task ReleaseGroupsAfterRecoveryAsync()
+    {
+        await _log.Recovery;
+        _ready.Recovering = false;
+        _ready.ResumeGroups();
+        Dispatch();
+    }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -179,23 +197,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         // Every message is purged, also those recovery has not read yet.
         await _log.Recovery;
         long purged = 0;
-        while (_ready.TryDequeue(out var sequence, out _))
+        foreach (var sequence in _ready.TakeAll(_leases.IsLeased).Concat(_delayed.TakeAll()))
         {
-            if (!_leaving.Contains(sequence) && _log.Settle(sequence))
-            {
-                purged++;
-            }
-        }
-
-        foreach (var sequence in _delayed.TakeAll())
-        {
+            // What is in flight stays: its consumer settles it.
             if (!_leases.IsLeased(sequence) && !_leaving.Contains(sequence) && _log.Settle(sequence))
             {
                 purged++;
             }
         }
-
-        purged += PurgeGroups();
 
         _log.UpdateMeta(meta => meta.Counters = meta.Counters with { Purged = meta.Counters.Purged + purged });
         await _log.CommitAsync();
@@ -230,7 +239,6 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
 
         _ready.Clear();
         _delayed.Clear();
-        _groups.Clear();
         _expiring.Clear();
         _dedup.Clear();
         _leases.Clear();
