@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Logging.Abstractions;
 using OrleansBroker.Server.Log;
+using OrleansBroker.Tests.Infrastructure;
 
 namespace OrleansBroker.Benchmarks;
 

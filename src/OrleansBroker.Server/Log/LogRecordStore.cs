@@ -49,14 +49,16 @@ internal sealed class LogRecordStore(IGrainStorage storage, GrainId grainId)
         }
     }
 
-    /// <summary>Deletes a live segment and its settle record.</summary>
+    /// <summary>
+    /// Deletes a live segment, then its settle record: cut short in between (a crash, storage failing), what is left is a
+    /// settle record nothing reads, never a segment without its settles (whose acked messages would all come back).
+    /// </summary>
     public async Task DeleteSegmentAsync(Segment segment)
     {
+        await ClearAsync(SegmentName(segment.Id), segment.Record);
         if (segment.State.RecordExists)
         {
             await ClearAsync(SettlesName(segment.Id), segment.State);
         }
-
-        await ClearAsync(SegmentName(segment.Id), segment.Record);
     }
 }
