@@ -38,6 +38,9 @@ internal sealed class CommitPlan
     /// <summary>Body bytes of <see cref="WrittenCount"/>.</summary>
     public long WrittenBytes => _writtenBytes;
 
+    /// <summary>The id of the segment this commit writes, if it writes one.</summary>
+    public long? WrittenSegment => _written?.Id;
+
     /// <summary>Number of appends and of changed segments, for the log line of a failed commit.</summary>
     public (int Appends, int Segments) Size => (_appends.Count, _dirty.Count);
 
@@ -79,12 +82,25 @@ internal sealed class CommitPlan
 
         meta.FirstSegment = index.FirstIdWithout(plan._cleared, written?.Id ?? meta.NextSegment);
         plan.Count(meta, +1);
+        plan.TrackRanges(meta, taken: true);
         return plan;
     }
 
-    /// <summary>Writes the commit's records, the metadata last where a record must land before it (see <see cref="DedupChange.BeforeMeta"/>).</summary>
+    /// <summary>
+    /// Deletes what failed commits may have left, then writes the commit's records, the metadata last where a record must
+    /// land before it (see <see cref="DedupChange.BeforeMeta"/>).
+    /// </summary>
     public async Task WriteAsync(LogRecordStore store, StoredRecord<LogMeta> meta, SegmentIndex index)
     {
+        // First what failed commits may have left: the new records may take the same ids.
+        var leftovers = _abandoned.Select(id => store.ClearIfPresentAsync<SegmentRecord>(LogRecordStore.SegmentName(id)))
+            .Concat(_dedup.Abandoned.Select(id => store.ClearIfPresentAsync<DedupRecord>(LogRecordStore.DedupName(id))))
+            .ToList();
+        if (leftovers.Count > 0)
+        {
+            await Task.WhenAll(leftovers);
+        }
+
         var writes = new List<Task>();
         if (_written is not null)
         {
@@ -109,8 +125,6 @@ internal sealed class CommitPlan
             }
         }
 
-        writes.AddRange(_abandoned.Select(id => store.ClearIfPresentAsync<SegmentRecord>(LogRecordStore.SegmentName(id))));
-        writes.AddRange(_dedup.Abandoned.Select(id => store.ClearIfPresentAsync<DedupRecord>(LogRecordStore.DedupName(id))));
         if (_dedup.Written is { } dedupRecord)
         {
             writes.Add(store.WriteAsync(LogRecordStore.DedupName(_dedup.WrittenId), dedupRecord));
@@ -163,13 +177,17 @@ internal sealed class CommitPlan
     public void RollBack(PendingChanges changes, SegmentIndex index, DedupRecords dedup, LogMeta meta, Exception error)
     {
         Count(meta, -1);
+        TrackRanges(meta, taken: false);
         if (_written is not null)
         {
+            // The next commit deletes what of it may have landed and takes the same id: no gap in the ids, so recovery
+            // finds every record a failed commit left past the metadata (and the sequence numbers in it).
             changes.AbandonedSegments.Add(_written.Id);
+            meta.NextSegment = _written.Id;
         }
 
         changes.AbandonedSegments.UnionWith(_abandoned);
-        dedup.RolledBack(_dedup);
+        dedup.RolledBack(_dedup, meta);
         foreach (var id in _dirty)
         {
             if (index.TryGetSegment(id, out _))
@@ -185,6 +203,33 @@ internal sealed class CommitPlan
         }
 
         Waiters.TrySetException(error);
+    }
+
+    /// <summary>
+    /// Keeps the live segment ranges: the written segment joins them and the cleared ones leave (or, rolled back, the
+    /// reverse). Grown past their limit, they are given up (recovery then tries every id).
+    /// </summary>
+    private void TrackRanges(LogMeta meta, bool taken)
+    {
+        if (meta.LiveSegments is not { } ranges)
+        {
+            return;
+        }
+
+        foreach (var segment in _cleared)
+        {
+            (taken ? (Action<List<long>, long>)SegmentRanges.Remove : SegmentRanges.Add)(ranges, segment.Id);
+        }
+
+        if (_written is not null)
+        {
+            (taken ? (Action<List<long>, long>)SegmentRanges.Add : SegmentRanges.Remove)(ranges, _written.Id);
+        }
+
+        if (!SegmentRanges.Fits(ranges))
+        {
+            meta.LiveSegments = null;
+        }
     }
 
     /// <summary>Adds (or with -1 takes back) the new messages in the metadata's counts.</summary>

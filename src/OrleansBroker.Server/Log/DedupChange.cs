@@ -11,5 +11,5 @@ internal sealed record DedupChange(
     /// Whether the commit writes its other records before its metadata: a deduplication record whose commit failed must
     /// not be read back, or a retried publish of a message never stored would count as a repeat.
     /// </summary>
-    public bool BeforeMeta => Abandoned.Count > 0 || Written is not null;
+    public bool BeforeMeta => Written is not null;
 }

@@ -108,14 +108,16 @@ internal sealed partial class DedupRecords(LogRecordStore store, ILogger logger)
     }
 
     /// <summary>
-    /// The commit failed: its record's id is not reused (a write of it may still land) and is deleted before the next
-    /// commit's metadata; so are the abandoned records it did not get to delete; the pruned ones wait for the next commit.
+    /// The commit failed: what of its record may have landed is deleted by the next commit before it writes one under the
+    /// same id; so are the abandoned records it did not get to delete; the pruned ones wait for the next commit.
     /// </summary>
-    public void RolledBack(DedupChange change)
+    public void RolledBack(DedupChange change, LogMeta meta)
     {
         if (change.Written is not null)
         {
             _abandoned.Add(change.WrittenId);
+            meta.NextDedup = change.WrittenId;
+            meta.FirstDedup = Math.Min(meta.FirstDedup, meta.NextDedup);
         }
 
         _abandoned.UnionWith(change.Abandoned);

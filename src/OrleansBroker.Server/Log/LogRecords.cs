@@ -62,6 +62,12 @@ internal sealed class LogMeta
 
     /// <summary>On partition 0: the count a growth under way goes to (0 when none); no other count is taken until it is done.</summary>
     [Id(17)] public int GrowingTo { get; set; }
+
+    /// <summary>
+    /// The ids of the live segments as [start, end) pairs (<see cref="SegmentRanges"/>), so recovery reads only those; null
+    /// where not kept (a log written before it was, or whose live segments are too scattered), and recovery tries every id.
+    /// </summary>
+    [Id(18)] public List<long>? LiveSegments { get; set; }
 }
 
 /// <summary>A lease handed from one activation of a queue to the next (see <see cref="LogMeta.Leases"/>).</summary>

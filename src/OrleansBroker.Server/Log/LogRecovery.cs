@@ -24,11 +24,10 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
     public async Task<(List<LogEntry> Live, List<long> Unread)> ReadFirstAsync(StoredRecord<LogMeta> meta)
     {
         await DeleteUncommittedSegmentsAsync(meta);
-        var ids = new List<long>();
-        for (var id = meta.State.FirstSegment; id < meta.State.NextSegment; id++)
-        {
-            ids.Add(id);
-        }
+        // Only the live segments where they are known; otherwise every id that may be one.
+        var ids = meta.State.LiveSegments is { } ranges
+            ? SegmentRanges.Ids(ranges, meta.State.FirstSegment, meta.State.NextSegment).ToList()
+            : [.. LongRange(meta.State.FirstSegment, meta.State.NextSegment)];
 
         var live = await ReadSegmentsAsync(ids.Take(Parallelism).ToList());
         LogLoaded(store.GrainId, live.Count, index.Count, Math.Max(0, ids.Count - Parallelism));
@@ -80,16 +79,25 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
 
     /// <summary>
     /// Every segment is read, so the live messages are known exactly: the stored counts are set from them, plus what a
-    /// commit being written adds. They can be off after a crash, since a commit's records land one by one: the metadata
+    /// commit being written adds; the live segment ranges are made where the log has none. They can be off after a crash, since a commit's records land one by one: the metadata
     /// with a settle counted and the segment's settle record without it (the message is live again and its next settle
     /// would count twice), or the reverse. A log written before the counts were kept gets them here too. True if a count
     /// changed (stored with the next commit).
     /// </summary>
-    public bool CorrectCounts(LogMeta meta, int committingCount, long committingBytes)
+    public bool CorrectCounts(LogMeta meta, int committingCount, long committingBytes, long? committingSegment)
     {
         var live = index.TrackedCount + (long)committingCount;
         var bytes = index.TrackedBytes + committingBytes;
         var changed = false;
+        if (meta.LiveSegments is null)
+        {
+            // Every segment is known now: the ranges are kept from here on (with the one a commit under way writes).
+            var ids = index.Segments.Select(s => s.Id);
+            var ranges = SegmentRanges.Of(committingSegment is { } id ? ids.Append(id) : ids);
+            meta.LiveSegments = SegmentRanges.Fits(ranges) ? ranges : null;
+            changed = meta.LiveSegments is not null;
+        }
+
         if (!meta.LiveCounted || meta.Live != live)
         {
             if (meta.LiveCounted)
@@ -110,6 +118,14 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
         }
 
         return changed;
+    }
+
+    private static IEnumerable<long> LongRange(long first, long next)
+    {
+        for (var id = first; id < next; id++)
+        {
+            yield return id;
+        }
     }
 
     /// <summary>Reads segments (absent ids are skipped), registers them and returns their live messages in sequence order.</summary>

@@ -127,6 +127,7 @@ internal sealed partial class MessageLog
         {
             _meta.State.LiveCounted = true;
             _meta.State.BytesCounted = true;
+            _meta.State.LiveSegments = [];
             return [];
         }
 
@@ -151,7 +152,7 @@ internal sealed partial class MessageLog
 
     private void RecoveryDone()
     {
-        if (_recovery.CorrectCounts(_meta.State, _writing?.WrittenCount ?? 0, _writing?.WrittenBytes ?? 0))
+        if (_recovery.CorrectCounts(_meta.State, _writing?.WrittenCount ?? 0, _writing?.WrittenBytes ?? 0, _writing?.WrittenSegment))
         {
             _changes.MetaDirty = true;
         }
@@ -324,6 +325,7 @@ internal sealed partial class MessageLog
         _meta.State.LiveCounted = true;
         _meta.State.LiveBytes = 0;
         _meta.State.BytesCounted = true;
+        _meta.State.LiveSegments = [];
         _meta.State.Created = false;
         await _store.WriteAsync(LogRecordStore.MetaName, _meta);
     }

@@ -12,6 +12,15 @@ internal sealed class SerializingMemoryStorage(IGrainStorageSerializer serialize
 {
     private readonly Dictionary<(GrainId, string), (byte[] Data, int ETag)> _records = [];
 
+    /// <summary>The names of the records <paramref name="grainId"/> has.</summary>
+    public List<string> Names(GrainId grainId)
+    {
+        lock (_records)
+        {
+            return [.. _records.Keys.Where(k => k.Item1 == grainId).Select(k => k.Item2)];
+        }
+    }
+
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         lock (_records)

@@ -11,9 +11,9 @@ namespace OrleansBroker.Tests.Log;
 
 /// <summary>
 /// The message log over random sequences of publishes, settles, delivery attempts, storage that fails part-way through a
-/// commit, and crashes (the log object dropped and loaded again from what storage holds). After every crash: no confirmed
+/// commit and comes back, and crashes (the log object dropped and loaded again from what storage holds). After every crash: no confirmed
 /// publish is lost, no failed one appears, no confirmed settle comes back, attempts never go down, the count is exact and
-/// no sequence number that reached storage is handed out again. In memory (serialized like the real stores), so hundreds of runs take seconds.
+/// no sequence number of a message in storage, or confirmed, is handed out again. In memory (serialized like the real stores), so hundreds of runs take seconds.
 /// </summary>
 public sealed class MessageLogPropertyTests
 {
@@ -26,6 +26,7 @@ public sealed class MessageLogPropertyTests
         Settle,
         Attempt,
         FailAfter,
+        Heal,
         Crash,
     }
 
@@ -39,6 +40,7 @@ public sealed class MessageLogPropertyTests
         (3, Gen.Int[0, 1000].Select(n => new Op(Kind.Settle, n))),
         (2, Gen.Int[0, 1000].Select(n => new Op(Kind.Attempt, n))),
         (1, Gen.Int[0, 4].Select(n => new Op(Kind.FailAfter, n))),
+        (1, Gen.Const(new Op(Kind.Heal, 0))),
         (1, Gen.Const(new Op(Kind.Crash, 0)))).Array[1, 40];
 
     [Fact]
@@ -56,7 +58,8 @@ public sealed class MessageLogPropertyTests
     /// <summary>One sequence of operations against a fresh log, with a model of what is known to be durable.</summary>
     private sealed class Run
     {
-        private readonly CrashingStorage _storage = new(new SerializingMemoryStorage(Serializer.Value));
+        private readonly SerializingMemoryStorage _records = new(Serializer.Value);
+        private readonly CrashingStorage _storage;
         private readonly LogHarness _harness;
         private readonly List<long> _live = [];
         private readonly HashSet<long> _settled = [];
@@ -67,6 +70,7 @@ public sealed class MessageLogPropertyTests
 
         public Run()
         {
+            _storage = new CrashingStorage(_records);
             // Small segments: commits spread over many segment records, some deleted, some not.
             _harness = new LogHarness(_storage, new MessageLogOptions(SegmentMaxBytes: 1024 * 1024, SegmentMaxMessages: 3, ResidentBytes: 1024, CommitLinger: TimeSpan.Zero));
             _log = _harness.NewLog();
@@ -98,7 +102,7 @@ public sealed class MessageLogPropertyTests
                     foreach (var message in messages)
                     {
                         // A number may come again only if nothing of its first use reached storage.
-                        Assert.False(_storage.Landed.Contains(message.Sequence) || _settled.Contains(message.Sequence) || _maybeSettled.Contains(message.Sequence),
+                        Assert.False(_storage.Landed.Contains(message.Sequence) || _live.Contains(message.Sequence) || _settled.Contains(message.Sequence) || _maybeSettled.Contains(message.Sequence),
                             $"sequence {message.Sequence}, stored before, handed out again");
                     }
 
@@ -129,6 +133,10 @@ public sealed class MessageLogPropertyTests
                     break;
                 case Kind.FailAfter:
                     _storage.WritesLeft ??= op.Value;
+                    break;
+                case Kind.Heal:
+                    // Storage comes back without a crash: what failed is committed later by the same log.
+                    _storage.WritesLeft = null;
                     break;
                 case Kind.Crash:
                     await CrashAsync();
@@ -166,7 +174,8 @@ public sealed class MessageLogPropertyTests
             }
 
             Assert.Equal(live.Count, _log.LiveCount);
-            // A failed publish whose segment landed in storage all the same must not have its numbers handed out again either.
+            await AssertEverySegmentInStorageIsReadAsync(live);
+            // A failed publish whose segment is in storage all the same must not have its numbers handed out again either.
             var used = _live.Concat(_settled).Concat(_maybeSettled).Concat(_storage.Landed).DefaultIfEmpty(0).Max();
             Assert.True(_log.Meta.NextSequence > used, $"sequence {used}, stored before, would be handed out again (next is {_log.Meta.NextSequence})");
 
@@ -178,6 +187,31 @@ public sealed class MessageLogPropertyTests
 
             _maybeSettled.Clear();
             _live.Sort();
+        }
+
+        /// <summary>Every message that storage holds unsettled in a segment of the log is live after recovery: none is left unread.</summary>
+        private async Task AssertEverySegmentInStorageIsReadAsync(Dictionary<long, LogEntry> live)
+        {
+            foreach (var name in _records.Names(_harness.GrainId).Where(n => n.StartsWith('s')))
+            {
+                var id = long.Parse(name[1..], System.Globalization.CultureInfo.InvariantCulture);
+                if (id < _log.Meta.FirstSegment || id >= _log.Meta.NextSegment)
+                {
+                    continue;
+                }
+
+                var record = new StoredRecord<SegmentRecord>();
+                await _records.ReadStateAsync(name, _harness.GrainId, record);
+                var settles = new StoredRecord<SegmentStateRecord>();
+                await _records.ReadStateAsync("a" + name[1..], _harness.GrainId, settles);
+                var segment = new Segment(id, record, settles);
+                segment.LoadSettled(settles.State.Settled);
+                for (var i = 0; i < segment.Count; i++)
+                {
+                    Assert.True(segment.IsSettled(i) || live.ContainsKey(segment.SequenceAt(i)),
+                        $"message {segment.SequenceAt(i)} of segment {id} is in storage unsettled but recovery did not read it");
+                }
+            }
         }
 
         private static async Task<bool> Succeeds(Task commit)
@@ -201,8 +235,10 @@ public sealed class MessageLogPropertyTests
 
         public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
 
-        /// <summary>Sequences of every segment record written, whether or not its commit succeeded.</summary>
-        public HashSet<long> Landed { get; } = [];
+        private readonly Dictionary<string, long[]> _segments = [];
+
+        /// <summary>Sequences in the segment records storage holds now, whether or not their commit succeeded.</summary>
+        public IEnumerable<long> Landed => _segments.Values.SelectMany(s => s);
 
         public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
@@ -213,14 +249,22 @@ public sealed class MessageLogPropertyTests
 
             if (grainState.State is SegmentRecord segment)
             {
-                Landed.UnionWith(segment.Messages.Select(m => m.Sequence));
+                _segments[stateName] = [.. segment.Messages.Select(m => m.Sequence)];
             }
 
             return inner.WriteStateAsync(stateName, grainId, grainState);
         }
 
-        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-            Allowed() ? inner.ClearStateAsync(stateName, grainId, grainState) : Task.FromException(new IOException($"storage down (clear of {stateName})"));
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        {
+            if (!Allowed())
+            {
+                return Task.FromException(new IOException($"storage down (clear of {stateName})"));
+            }
+
+            _segments.Remove(stateName);
+            return inner.ClearStateAsync(stateName, grainId, grainState);
+        }
 
         private bool Allowed()
         {
