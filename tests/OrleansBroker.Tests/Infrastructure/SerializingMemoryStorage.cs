@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
 using Orleans.Storage;
 
 // Shared with the benchmarks project (linked there): one copy of the in-memory storage both use.
@@ -11,6 +13,10 @@ namespace OrleansBroker.Tests.Infrastructure;
 internal sealed class SerializingMemoryStorage(IGrainStorageSerializer serializer) : IGrainStorage
 {
     private readonly Dictionary<(GrainId, string), (byte[] Data, int ETag)> _records = [];
+
+    /// <summary>A store with the Orleans binary storage serializer, as the broker's stores use it.</summary>
+    public static SerializingMemoryStorage New() =>
+        new(new OrleansGrainStorageSerializer(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>()));
 
     /// <summary>The names of the records <paramref name="grainId"/> has.</summary>
     public List<string> Names(GrainId grainId)

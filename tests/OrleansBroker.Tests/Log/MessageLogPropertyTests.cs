@@ -1,6 +1,4 @@
 using CsCheck;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Tests.Infrastructure;
@@ -17,9 +15,6 @@ namespace OrleansBroker.Tests.Log;
 /// </summary>
 public sealed class MessageLogPropertyTests
 {
-    private static readonly Lazy<IGrainStorageSerializer> Serializer = new(() =>
-        new OrleansGrainStorageSerializer(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>()));
-
     private enum Kind
     {
         Publish,
@@ -58,7 +53,7 @@ public sealed class MessageLogPropertyTests
     /// <summary>One sequence of operations against a fresh log, with a model of what is known to be durable.</summary>
     private sealed class Run
     {
-        private readonly SerializingMemoryStorage _records = new(Serializer.Value);
+        private readonly SerializingMemoryStorage _records = SerializingMemoryStorage.New();
         private readonly CrashingStorage _storage;
         private readonly LogHarness _harness;
         private readonly List<long> _live = [];

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Tests.Infrastructure;
@@ -42,8 +40,7 @@ public sealed class SegmentRangesTests
     [Fact]
     public async Task Recovery_reads_the_live_segments_and_not_every_id_between_them()
     {
-        var storage = new ReadCountingStorage(new SerializingMemoryStorage(new OrleansGrainStorageSerializer(
-            new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>())));
+        var storage = new ReadCountingStorage(SerializingMemoryStorage.New());
         var harness = new LogHarness(storage, new MessageLogOptions(1024 * 1024, SegmentMaxMessages: 1, ResidentBytes: 1 << 20));
         var log = harness.NewLog();
         await harness.RunAsync(async () =>
