@@ -44,8 +44,11 @@ internal sealed class CommitPlan
     /// <summary>Number of appends and of changed segments, for the log line of a failed commit.</summary>
     public (int Appends, int Segments) Size => (_appends.Count, _dirty.Count);
 
-    /// <summary>Builds the next commit from <paramref name="changes"/>; the metadata in memory becomes what this commit stores.</summary>
-    public static CommitPlan Take(PendingChanges changes, TaskCompletionSource waiters, SegmentIndex index, DedupRecords dedup, LogMeta meta, MessageLogOptions options)
+    /// <summary>
+    /// Builds the next commit from <paramref name="changes"/>; the metadata in memory becomes what this commit stores.
+    /// <paramref name="recovering"/> says whether recovery is still reading the log (the first live segment is not known then).
+    /// </summary>
+    public static CommitPlan Take(PendingChanges changes, TaskCompletionSource waiters, SegmentIndex index, DedupRecords dedup, LogMeta meta, MessageLogOptions options, bool recovering)
     {
         var appends = changes.TakeAppends(options);
         var dirty = changes.DirtySegments.ToList();
@@ -80,7 +83,13 @@ internal sealed class CommitPlan
             }
         }
 
-        meta.FirstSegment = index.FirstIdWithout(plan._cleared, written?.Id ?? meta.NextSegment);
+        // While recovery reads the log, the index lacks the segments it has not reached: the first live one may be among
+        // them, so the range recovery starts from stays where it is until then.
+        if (!recovering)
+        {
+            meta.FirstSegment = index.FirstIdWithout(plan._cleared, written?.Id ?? meta.NextSegment);
+        }
+
         plan.Count(meta, +1);
         plan.TrackRanges(meta, taken: true);
         return plan;

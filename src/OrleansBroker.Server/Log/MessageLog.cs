@@ -377,7 +377,7 @@ internal sealed partial class MessageLog
 
     private async Task<bool> CommitOnceAsync()
     {
-        var plan = CommitPlan.Take(_changes, _commitWaiters, _index, _dedup, _meta.State, _options);
+        var plan = CommitPlan.Take(_changes, _commitWaiters, _index, _dedup, _meta.State, _options, recovering: !_recovered.IsCompleted);
         _commitWaiters = NewWaiter();
         _skipLinger = false;
         _writing = plan;
