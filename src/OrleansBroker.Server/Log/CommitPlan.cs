@@ -227,12 +227,23 @@ internal sealed class CommitPlan
 
         foreach (var segment in _cleared)
         {
-            (taken ? (Action<List<long>, long>)SegmentRanges.Remove : SegmentRanges.Add)(ranges, segment.Id);
+            if (taken)
+            {
+                SegmentRanges.Remove(ranges, segment.Id);
+            }
+            else
+            {
+                SegmentRanges.Add(ranges, segment.Id);
+            }
         }
 
-        if (_written is not null)
+        if (_written is not null && taken)
         {
-            (taken ? (Action<List<long>, long>)SegmentRanges.Add : SegmentRanges.Remove)(ranges, _written.Id);
+            SegmentRanges.Add(ranges, _written.Id);
+        }
+        else if (_written is not null)
+        {
+            SegmentRanges.Remove(ranges, _written.Id);
         }
 
         if (!SegmentRanges.Fits(ranges))

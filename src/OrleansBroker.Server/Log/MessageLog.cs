@@ -133,8 +133,11 @@ internal sealed partial class MessageLog
 
         var (live, rest) = await _recovery.ReadFirstAsync(_meta);
         await _dedup.LoadAsync(_meta.State);
-        _recovered = rest.Count > 0 ? RecoverRestAsync(rest) : Task.CompletedTask;
-        if (rest.Count == 0)
+        if (rest.Count > 0)
+        {
+            _recovered = RecoverRestAsync(rest);
+        }
+        else
         {
             RecoveryDone();
         }

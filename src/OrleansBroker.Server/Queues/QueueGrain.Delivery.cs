@@ -71,21 +71,7 @@ internal sealed partial class QueueGrain
     public async Task<IReadOnlyList<SettleStatus>> Settle(IReadOnlyList<Settlement> settlements)
     {
         EnsureCreated();
-        ArgumentNullException.ThrowIfNull(settlements);
-        foreach (var settlement in settlements)
-        {
-            // Checked before any lease ends: a refused call leaves every delivery as it was.
-            if (!Enum.IsDefined(settlement.Kind))
-            {
-                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Unknown settle kind {settlement.Kind}; nothing in this call was settled.");
-            }
-
-            if (settlement.Delay is { } delay && (delay < TimeSpan.Zero || delay > RetryPolicy.MaxRetryDelay))
-            {
-                throw new BrokerException(BrokerErrorCode.InvalidOptions,
-                    $"Retry delay {delay} is out of range 0..{RetryPolicy.MaxRetryDelay}; nothing in this call was settled.");
-            }
-        }
+        SettleRequests.Validate(settlements);
 
         if (_handedOff.Count > 0 && settlements.Any(s => _handedOff.ContainsKey(s.Sequence)))
         {
@@ -96,25 +82,16 @@ internal sealed partial class QueueGrain
         // A lease ends at its time, not at the next expiry tick: a settle that comes after it is LeaseLost.
         ExpireLeases(_time.GetUtcNow());
         var results = new SettleStatus[settlements.Count];
-        var applied = new List<Settlement>(settlements.Count);
         long acked = 0;
         for (var i = 0; i < settlements.Count; i++)
         {
             var settlement = settlements[i];
             if (!TryEndLease(settlement.Sequence, settlement.LeaseToken, out var entry))
             {
-                // A retry of a settle applied by a call whose commit failed: it holds once this call's commit lands.
-                var repeated = _unconfirmed.TryTake(settlement.Sequence, settlement.LeaseToken);
-                results[i] = repeated ? SettleStatus.Ok : SettleStatus.LeaseLost;
-                if (repeated)
-                {
-                    applied.Add(settlement);
-                }
-
+                // A retry of a settle applied by a call whose commit failed holds once this call's commit lands.
+                results[i] = _unconfirmed.TryTake(settlement.Sequence, settlement.LeaseToken) ? SettleStatus.Ok : SettleStatus.LeaseLost;
                 continue;
             }
-
-            applied.Add(settlement);
 
             switch (settlement.Kind)
             {
@@ -145,9 +122,12 @@ internal sealed partial class QueueGrain
         catch (BrokerException)
         {
             // Applied, not durable: the next commit stores them, and a retry of this call is answered Ok once it has.
-            foreach (var settlement in applied)
+            for (var i = 0; i < settlements.Count; i++)
             {
-                _unconfirmed.Add(settlement.Sequence, settlement.LeaseToken);
+                if (results[i] == SettleStatus.Ok)
+                {
+                    _unconfirmed.Add(settlements[i].Sequence, settlements[i].LeaseToken);
+                }
             }
 
             throw;

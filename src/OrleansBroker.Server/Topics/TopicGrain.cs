@@ -315,7 +315,7 @@ internal sealed partial class TopicGrain(
 
     /// <summary>The dead-letter queue of a subscription with a transform (subscribe makes sure it has one).</summary>
     private IDeadLetterTarget DeadLetterTarget(Route route) =>
-        GrainFactory.GetGrain<IDeadLetterTarget>(route.Subscription.Queue.ResolveDeadLetterQueue(route.Queue)!);
+        GrainFactory.GetGrain<IDeadLetterTarget>(route.DeadLetterQueue!);
 
     private void MarkRetained(DateTimeOffset started, IReadOnlyList<PublishReceipt> receipts)
     {

@@ -113,7 +113,7 @@ internal sealed partial class TopicReplays(
         : grains.GetGrain<IDeadLetterTarget>(route.Queue).AcceptRedriven(messages);
 
     public Task DeadLetterAsync(Route route, IReadOnlyList<BrokerMessage> messages) =>
-        grains.GetGrain<IDeadLetterTarget>(route.Subscription.Queue.ResolveDeadLetterQueue(route.Queue)!).AcceptDeadLetters(messages);
+        grains.GetGrain<IDeadLetterTarget>(route.DeadLetterQueue!).AcceptDeadLetters(messages);
 
     public async Task<bool> SaveAsync(ReplayCursor cursor, bool done)
     {

@@ -17,6 +17,9 @@ internal sealed class Route(Subscription subscription, string queue, IMessageTra
     /// <summary>The subscription's queue.</summary>
     public string Queue { get; } = queue;
 
+    /// <summary>Where its transform's failures go: the queue's dead-letter queue (subscribe makes sure one with a transform has one).</summary>
+    public string? DeadLetterQueue => Subscription.Queue.ResolveDeadLetterQueue(Queue);
+
     public bool Matches(BrokerMessage message)
     {
         if (_patterns is not null && !_patterns.Any(p => p.Matches(message.RoutingKey)))
