@@ -25,6 +25,16 @@ public static class MessageValidator
                 $"Message body is {message.Body.Length} bytes; the limit is {maxBodyBytes} (Broker:MaxMessageBytes).");
         }
 
+        ValidateFields(message);
+        ValidateTimes(message);
+        if (message.Headers is { } headers)
+        {
+            ValidateHeaders(headers);
+        }
+    }
+
+    private static void ValidateFields(BrokerMessage message)
+    {
         if (message.Id is { } id && (id.Length == 0 || id.Length > BrokerLimits.MaxMessageIdLength))
         {
             throw Invalid($"Message id must be 1 to {BrokerLimits.MaxMessageIdLength} characters, or null to have one generated.");
@@ -49,7 +59,10 @@ public static class MessageValidator
         {
             throw Invalid($"Ordering key must be 1 to {BrokerLimits.MaxOrderingKeyLength} characters, or null for none.");
         }
+    }
 
+    private static void ValidateTimes(BrokerMessage message)
+    {
         if (message.Delay is { } delay)
         {
             if (message.DeliverAt is not null)
@@ -67,39 +80,39 @@ public static class MessageValidator
         {
             throw Invalid($"Time to live {ttl} is out of range; it must be above 0 and at most {BrokerLimits.MaxTimeToLive}.");
         }
+    }
 
-        if (message.Headers is { } headers)
+    private static void ValidateHeaders(IReadOnlyDictionary<string, string> headers)
+    {
+        if (headers.Count > BrokerLimits.MaxHeaderCount)
         {
-            if (headers.Count > BrokerLimits.MaxHeaderCount)
+            throw Invalid($"Message has {headers.Count} headers; the limit is {BrokerLimits.MaxHeaderCount}.");
+        }
+
+        var bytes = 0;
+        foreach (var (name, value) in headers)
+        {
+            if (string.IsNullOrEmpty(name) || name.Length > BrokerLimits.MaxHeaderNameLength)
             {
-                throw Invalid($"Message has {headers.Count} headers; the limit is {BrokerLimits.MaxHeaderCount}.");
+                throw Invalid($"Header names must be 1 to {BrokerLimits.MaxHeaderNameLength} characters.");
             }
 
-            var bytes = 0;
-            foreach (var (name, value) in headers)
+            if (name.StartsWith(BrokerHeaders.ReservedPrefix, StringComparison.OrdinalIgnoreCase))
             {
-                if (string.IsNullOrEmpty(name) || name.Length > BrokerLimits.MaxHeaderNameLength)
-                {
-                    throw Invalid($"Header names must be 1 to {BrokerLimits.MaxHeaderNameLength} characters.");
-                }
-
-                if (name.StartsWith(BrokerHeaders.ReservedPrefix, StringComparison.OrdinalIgnoreCase))
-                {
-                    throw Invalid($"Header '{name}': names starting with '{BrokerHeaders.ReservedPrefix}' are reserved for the broker.");
-                }
-
-                if (value is null)
-                {
-                    throw Invalid($"Header '{name}' has a null value.");
-                }
-
-                bytes += Encoding.UTF8.GetByteCount(name) + Encoding.UTF8.GetByteCount(value);
+                throw Invalid($"Header '{name}': names starting with '{BrokerHeaders.ReservedPrefix}' are reserved for the broker.");
             }
 
-            if (bytes > BrokerLimits.MaxHeaderBytes)
+            if (value is null)
             {
-                throw Invalid($"Headers take {bytes} bytes; the limit is {BrokerLimits.MaxHeaderBytes}.");
+                throw Invalid($"Header '{name}' has a null value.");
             }
+
+            bytes += Encoding.UTF8.GetByteCount(name) + Encoding.UTF8.GetByteCount(value);
+        }
+
+        if (bytes > BrokerLimits.MaxHeaderBytes)
+        {
+            throw Invalid($"Headers take {bytes} bytes; the limit is {BrokerLimits.MaxHeaderBytes}.");
         }
     }
 

@@ -171,6 +171,12 @@ public sealed record QueueOptions
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Unknown overflow policy {Overflow}.");
         }
 
+        ValidateDeadLettering(queue);
+    }
+
+    /// <summary>Where messages go that leave undelivered: a valid dead-letter queue, or none only when nothing would be dropped.</summary>
+    private void ValidateDeadLettering(string queue)
+    {
         var dlq = ResolveDeadLetterQueue(queue);
         if (dlq is null && (DeadLetterExpired || Overflow == OverflowPolicy.DeadLetterOldest))
         {

@@ -107,6 +107,17 @@ public sealed class BrokerOptions
     /// <summary>Throws <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidOptions"/>) naming the first bad setting.</summary>
     public void Validate()
     {
+        ValidateStorage();
+        ValidateQueues();
+        ValidateDisk();
+        if (ReminderPeriod < TimeSpan.FromSeconds(1))
+        {
+            Fail("Broker:ReminderPeriod must be at least 1 s.");
+        }
+    }
+
+    private void ValidateStorage()
+    {
         if (!Enum.IsDefined(Storage))
         {
             Fail($"Broker:Storage '{Storage}' is unknown; use sqlite, azure or memory.");
@@ -135,6 +146,14 @@ public sealed class BrokerOptions
             }
         }
 
+        if (SqliteMmapBytes < 0 || SqliteMmapBytes > 64L * 1024 * 1024 * 1024)
+        {
+            Fail($"Broker:SqliteMmapBytes {SqliteMmapBytes} is out of range 0..68719476736 (64 GiB).");
+        }
+    }
+
+    private void ValidateQueues()
+    {
         if (MaxMessageBytes < 1 || MaxMessageBytes > BrokerLimits.AbsoluteMaxMessageBytes)
         {
             Fail($"Broker:MaxMessageBytes {MaxMessageBytes} is out of range 1..{BrokerLimits.AbsoluteMaxMessageBytes}.");
@@ -143,11 +162,6 @@ public sealed class BrokerOptions
         if (SegmentMaxBytes < 1024 || SegmentMaxMessages < 1)
         {
             Fail("Broker:SegmentMaxBytes must be at least 1024 and Broker:SegmentMaxMessages at least 1.");
-        }
-
-        if (SqliteMmapBytes < 0 || SqliteMmapBytes > 64L * 1024 * 1024 * 1024)
-        {
-            Fail($"Broker:SqliteMmapBytes {SqliteMmapBytes} is out of range 0..68719476736 (64 GiB).");
         }
 
         if (ResidentBytesPerQueue < SegmentMaxBytes)
@@ -164,7 +178,10 @@ public sealed class BrokerOptions
         {
             Fail("Broker:ConsumerRenewInterval must be at least 100 ms and Broker:LeaseCheckInterval at least 10 ms.");
         }
+    }
 
+    private void ValidateDisk()
+    {
         if (!global::OrleansBroker.Server.Storage.DiskFreeLimit.TryParse(DiskFreeLimit, out var diskFreeLimit))
         {
             Fail($"Broker:DiskFreeLimit '{DiskFreeLimit}' is not a size (1GiB, 500MB, 1048576), a share of the disk (5%) or 0 for no limit.");
@@ -179,11 +196,6 @@ public sealed class BrokerOptions
         if (DiskCheckInterval < TimeSpan.FromMilliseconds(100) || DiskCheckInterval > TimeSpan.FromMinutes(1))
         {
             Fail($"Broker:DiskCheckInterval {DiskCheckInterval} is out of range 00:00:00.1..00:01:00.");
-        }
-
-        if (ReminderPeriod < TimeSpan.FromSeconds(1))
-        {
-            Fail("Broker:ReminderPeriod must be at least 1 s.");
         }
     }
 

@@ -6,7 +6,10 @@ namespace OrleansBroker.Server.Log;
 /// <see cref="Apply">applies</see> it (the new segment joins the index, cleared segments leave it, waiters are released)
 /// or <see cref="RollBack">rolls it back</see> (the metadata and the changes are as if it had not been taken, except
 /// that ids it may have written are never handed out again).
-/// The metadata record is the commit point: what it does not name is not part of the log.
+/// The metadata record is the commit point: what it does not name is not part of the log. It is written by every
+/// commit, also one that holds only settles or attempt counts, because its conditional write is what fences the log: an
+/// activation whose log was taken over by another (a silo declared dead that still runs) fails its next commit, so it
+/// can confirm nothing more, instead of writing settle records under the new owner.
 /// </summary>
 internal sealed class CommitPlan
 {

@@ -3,40 +3,39 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Storage;
+using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
+using OrleansBroker.Messages;
 using OrleansBroker.Queues;
-using OrleansBroker.Server.Errors;
 using OrleansBroker.Server.Hosting;
-using OrleansBroker.Server.Log;
-using OrleansBroker.Server.Queues.Ready;
+using OrleansBroker.Server.Queues.Browsing;
+using OrleansBroker.Server.Queues.Publishing;
+using OrleansBroker.Server.Queues.Scheduling;
 using OrleansBroker.Server.Storage;
 
 namespace OrleansBroker.Server.Queues;
 
 /// <summary>
-/// One durable queue. Reentrant so that publishes and settles arriving while a log commit is in
-/// flight join the next commit (group commit); all state changes happen between awaits, on the
-/// grain's single-threaded scheduler. Split by concern: this file holds lifecycle and admin,
-/// <c>QueueGrain.Publish.cs</c> the way in, <c>QueueGrain.Delivery.cs</c> the way out.
+/// One durable queue, or one partition of a partitioned queue: the grain's lifecycle and its interfaces, turned into calls on
+/// the queue's parts (<see cref="QueueCore"/>). Reentrant so that publishes and settles arriving while a log commit is in flight
+/// join the next commit (group commit); all state changes happen between awaits, on the grain's single-threaded scheduler.
 /// </summary>
 [Reentrant]
 [QueuePartitionPlacement]
-internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget, IRemindable, IMessageLogListener
+internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGrain, IDeadLetterTarget, IRemindable, IQueueHost
 {
-    private const string LeaseReminder = "leases";
+    private const string ReminderName = "leases";
 
     private readonly BrokerOptions _options;
     private readonly ILogger<QueueGrain> _logger;
     private readonly TimeProvider _time;
     private readonly IGrainStorage _storage;
-    private MessageLog _log = null!;
-    private string _name = "";
-    private bool _reminderOn;
-    private Task _reminderUpdate = Task.CompletedTask;
-    private DateTimeOffset _idleSince;
-
     private readonly ISiloStatusOracle _silo;
     private readonly DiskSpaceAlarm _diskAlarm;
+    private QueueCore _core = null!;
+    private QueueAdmin _admin = null!;
+    private DurableWakeUp _wakeUp = null!;
+    private IGrainTimer? _wakeTimer;
 
     public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time, ISiloStatusOracle silo, DiskSpaceAlarm diskAlarm)
     {
@@ -46,218 +45,210 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         _logger = logger;
         _time = time;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName);
-        _ready = new ReadyIndex(Idle, () => HeldForGrowth);
     }
 
-    /// <summary>Ready messages in delivery order, and the message groups.</summary>
-    private readonly ReadyIndex _ready;
+    private QueueState State => _core.State;
 
-    private QueueOptions Options => _log.Meta.Options;
+    private string Name => State.Name;
 
-    /// <summary>The live entry of <paramref name="sequence"/> if it may be delivered now: not settled, on its way out or leased.</summary>
-    private LogEntry? Idle(long sequence) =>
-        _log.TryGetEntry(sequence, out var entry) && !_leaving.Contains(sequence) && !_leases.IsLeased(sequence) ? entry : null;
+    IGrainFactory IQueueHost.Grains => GrainFactory;
 
-    /// <summary>Once recovery has read the whole log, message groups held back meanwhile go on.</summary>
-    private async Task ReleaseGroupsAfterRecoveryAsync()
-    {
-        await _log.Recovery;
-        _ready.Recovering = false;
-        _ready.ResumeGroups();
-        Dispatch();
-    }
+    Task IQueueHost.StoreDeadLettersAsync(string queue, IReadOnlyList<BrokerMessage> letters) =>
+        GrainFactory.GetGrain<IDeadLetterTarget>(queue).AcceptDeadLetters(letters);
+
+    Task<IReadOnlyList<PublishReceipt>> IQueueHost.StoreRedrivenAsync(string queue, IReadOnlyList<BrokerMessage> messages) =>
+        GrainFactory.GetGrain<IDeadLetterTarget>(queue).AcceptRedriven(messages);
+
+    bool IQueueHost.SiloTerminating => _silo.CurrentStatus.IsTerminating();
+
+    void IQueueHost.WakeIn(TimeSpan delay) => _wakeTimer?.Change(delay, Timeout.InfiniteTimeSpan);
+
+    void IQueueHost.DeliveriesOut(DateTimeOffset now) => _wakeUp.EnsureOn(now);
+
+    void IQueueHost.StepDown() => DeactivateOnIdle();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _name = this.GetPrimaryKeyString();
-        (_queue, _partition) = QueuePartitions.Parse(_name);
-        _log = new MessageLog(_storage, this.GetGrainId(), new MessageLogOptions(_options.SegmentMaxBytes, _options.SegmentMaxMessages, _options.ResidentBytesPerQueue, _options.CommitLinger), _logger, this);
-        _wakeTimer = this.RegisterGrainTimer(OnWakeAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
-        var first = await LoadLogAsync();
-        TakeHandedOffLeases();
-        _dedup.Load(_log.RecoveredDedupMarks);
-        _log.RecoveredDedupMarks.Clear();
-        OnRecovered(first);
-        _ = ReleaseGroupsAfterRecoveryAsync();
-
-        _reminderOn = await this.GetReminder(LeaseReminder, cancellationToken) is not null;
-        _idleSince = _time.GetUtcNow();
+        _core = new QueueCore(this.GetPrimaryKeyString(), _storage, this.GetGrainId(), _options, _time, this, _logger);
+        _admin = new QueueAdmin(_core, GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues), Snapshot, _logger);
+        _wakeUp = new DurableWakeUp(Name, _options.ReminderPeriod, () => _core.NeedsWakeUp,
+            () => this.RegisterOrUpdateReminder(ReminderName, _options.ReminderPeriod, _options.ReminderPeriod), UnregisterReminderAsync, _logger);
+        _wakeTimer = this.RegisterGrainTimer(_ => Wake(), new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
+        await _core.LoadAsync();
+        _wakeUp.Start(await this.GetReminder(ReminderName, cancellationToken) is not null, _time.GetUtcNow());
         this.RegisterGrainTimer(OnTickAsync, new GrainTimerCreationOptions(_options.LeaseCheckInterval, _options.LeaseCheckInterval) { Interleave = true });
-    }
-
-    /// <summary>
-    /// Loads the log. A storage failure here fails the activation, and Orleans sends that error to the caller as it is,
-    /// past the error boundary that guards calls: it is made readable by every client here.
-    /// </summary>
-    private async Task<IReadOnlyList<LogEntry>> LoadLogAsync()
-    {
-        try
-        {
-            return await _log.LoadAsync();
-        }
-        catch (Exception exception) when (!ClientSafeErrors.IsReadableByEveryClient(exception))
-        {
-            var correlationId = ClientSafeErrors.NewCorrelationId();
-            LogLoadFailed(exception, _name, correlationId);
-            throw ClientSafeErrors.FromStorage(exception, $"load queue '{_name}'", correlationId);
-        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        await FinishDeadLetteringAsync(cancellationToken);
-        _log.Stop();
-        await HandOffLeasesAsync();
+        await _core.DeadLetters.FinishAsync(cancellationToken);
+        _core.Log.Stop();
+        await _core.HandOff.HandOffAsync();
 
         // Deliveries still out need the reminder to bring the queue back: make sure it is registered.
-        await UpdateReminderAsync(_time.GetUtcNow());
+        await _wakeUp.UpdateAsync(_time.GetUtcNow());
 
         // Nothing waits for a lazily persisted change (counters, the leases handed off) but it is not lost either.
         try
         {
-            await _log.CommitAsync();
+            await _core.Log.CommitAsync();
         }
         catch (BrokerException exception)
         {
-            LogFinalCommitFailed(exception, _name);
+            LogFinalCommitFailed(exception, Name);
         }
     }
 
-    public Task<QueueInfo> Create(QueueOptions options)
-    {
-        QueueName.Validate(_name);
-        RefusePartitionAdmin("create");
-        if (QueueName.IsSubscriptionQueue(_name) && !_log.Meta.Created && !_name.EndsWith(QueueName.DeadLetterSuffix, StringComparison.Ordinal))
-        {
-            throw new BrokerException(BrokerErrorCode.QueueNotFound,
-                $"Queue '{_name}' is a topic subscription's queue: subscribe to topic '{_name[.._name.IndexOf('/', StringComparison.Ordinal)]}' to create it.");
-        }
+    public Task<QueueInfo> Create(QueueOptions options) => _admin.CreateByUserAsync(options);
 
-        return CreateCore(options);
-    }
+    public Task<QueueInfo> CreateSubscriptionQueue(QueueOptions options) => _admin.CreateAsync(options);
 
-    public Task<QueueInfo> CreateSubscriptionQueue(QueueOptions options) => CreateCore(options);
+    public Task CreatePartition(QueueOptions options) => _admin.CreatePartitionAsync(options);
 
-    private async Task<QueueInfo> CreateCore(QueueOptions options)
-    {
-        QueueName.Validate(_name);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate(_queue);
-        if (_log.Meta.Created)
-        {
-            if (options != Options)
-            {
-                throw new BrokerException(BrokerErrorCode.QueueExistsWithOtherOptions,
-                    $"Queue '{_name}' exists with other options ({Describe(Options)}); delete it first or create it with the same options.");
-            }
-        }
-        else
-        {
-            _log.UpdateMeta(meta =>
-            {
-                meta.Created = true;
-                meta.Options = options;
-                meta.CreatedAt = _time.GetUtcNow();
+    public Task CreateGrownPartition(QueueOptions options, int source) => _admin.CreateGrownAsync(options, source);
 
-                // Nothing of a growth of a queue this name had before it was deleted.
-                meta.GrownFrom = -1;
-                meta.HeldForGrowth = false;
-                meta.GrowingTo = 0;
-            });
-            await _log.CommitAsync();
-            LogCreated(_name, Describe(options));
-        }
-
-        if (_partition > 0)
-        {
-            return Info();
-        }
-
-        // After this partition's commit, so a partition that exists always has its queue; a failure is mended by creating again.
-        if (LeadsPartitions)
-        {
-            await Task.WhenAll(OtherPartitions<IQueuePartitionGrain>().Select(p => p.CreatePartition(options)));
-        }
-
-        // After the commit, so a listed queue always exists; a failure here is mended by creating again.
-        await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).Add(_name);
-        return LeadsPartitions ? await PartitionedInfoAsync() : Info();
-    }
-
-    public async Task<QueueInfo> GetInfo()
+    public Task<QueueInfo> GetInfo()
     {
         EnsureCreated();
-        return LeadsPartitions ? await PartitionedInfoAsync() : Info();
+        return _admin.InfoAsync();
     }
 
-    public async Task<long> Purge()
+    public Task<PartitionSnapshot> GetPartitionInfo()
     {
         EnsureCreated();
+        return Task.FromResult(Snapshot());
+    }
 
-        // Every message is purged, also those recovery has not read yet.
-        await _log.Recovery;
-        long purged = 0;
-        foreach (var sequence in _ready.TakeAll(_leases.IsLeased).Concat(_delayed.TakeAll()))
-        {
-            // What is in flight stays: its consumer settles it.
-            if (!_leases.IsLeased(sequence) && !_leaving.Contains(sequence) && _log.Settle(sequence))
-            {
-                purged++;
-            }
-        }
+    public Task<int> GetPartitions()
+    {
+        EnsureCreated();
+        return Task.FromResult(_core.Partitions.Count);
+    }
 
-        _log.UpdateMeta(meta => meta.Counters = meta.Counters with { Purged = meta.Counters.Purged + purged });
-        await _log.CommitAsync();
-        if (LeadsPartitions)
-        {
-            purged += (await Task.WhenAll(OtherPartitions<IQueueGrain>().Select(p => p.Purge()))).Sum();
-        }
+    public async Task<QueueInfo> GrowPartitions(int partitions)
+    {
+        EnsureCreated();
+        _core.Partitions.RefuseAdmin("grow");
+        await _core.Growth.GrowAsync(partitions);
+        return await GetInfo();
+    }
 
-        return purged;
+    public Task LearnPartitions(int partitions)
+    {
+        EnsureCreated();
+        return _core.Growth.LearnAsync(partitions, null);
+    }
+
+    public Task<bool> HoldsMovedKeys(int partitions)
+    {
+        EnsureCreated();
+        return Task.FromResult(_core.Growth.HoldsMovedKeys(partitions));
+    }
+
+    public Task<IReadOnlyList<PublishReceipt>> FindPublished(IReadOnlyList<string> ids)
+    {
+        EnsureCreated();
+        ArgumentNullException.ThrowIfNull(ids);
+        return _core.Publisher.FindPublishedAsync(ids);
+    }
+
+    public Task<long> Purge()
+    {
+        EnsureCreated();
+        return _admin.PurgeAsync();
     }
 
     public Task Delete()
     {
-        RefusePartitionAdmin("delete");
-        return DeleteCore();
+        _core.Partitions.RefuseAdmin("delete");
+        return DeletePartition();
     }
 
-    private async Task DeleteCore()
+    public async Task DeletePartition()
     {
         EnsureCreated();
-
-        // The other partitions first: a failure part-way leaves partition 0, which can delete again.
-        if (LeadsPartitions)
-        {
-            await Task.WhenAll(OtherPartitions<IQueuePartitionGrain>().Select(p => p.DeletePartition()));
-        }
-
-        foreach (var consumer in _consumers.All.ToList())
-        {
-            RemoveConsumer(consumer, requeue: false);
-        }
-
-        _ready.Clear();
-        _delayed.Clear();
-        _expiring.Clear();
-        _dedup.Clear();
-        _leases.Clear();
-        _unconfirmed.Clear();
-        _deadLetterOutbox.Clear();
-        await _log.DeleteAllAsync();
-        if (_partition == 0)
-        {
-            await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).Remove(_name);
-        }
-
-        if (await this.GetReminder(LeaseReminder) is { } reminder)
-        {
-            await this.UnregisterReminder(reminder);
-        }
-
-        _reminderOn = false;
-        LogDeleted(_name);
+        await _admin.DeleteAsync();
+        await _wakeUp.RemoveAsync();
         DeactivateOnIdle();
+    }
+
+    public async Task<PublishReceipt> Publish(BrokerMessage message)
+    {
+        EnsureCreated();
+        MessageValidator.Validate(message, _options.MaxMessageBytes);
+        _diskAlarm.ThrowIfRaised();
+        return (await StoreAsync([message], deduplicate: true))[0];
+    }
+
+    public Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages)
+    {
+        EnsureCreated();
+        Publisher.ValidatePublish(messages, _options.MaxMessageBytes);
+        _diskAlarm.ThrowIfRaised();
+        return StoreAsync(messages, deduplicate: true);
+    }
+
+    public async Task AcceptDeadLetters(IReadOnlyList<BrokerMessage> messages)
+    {
+        if (!_core.Log.Meta.Created)
+        {
+            await _admin.CreateAsync(QueueOptions.ForDeadLetterQueue());
+        }
+
+        Publisher.ValidateBatch(messages);
+        await _core.Publisher.AppendAsync(messages, deduplicate: false);
+    }
+
+    public Task<IReadOnlyList<PublishReceipt>> AcceptRedriven(IReadOnlyList<BrokerMessage> messages)
+    {
+        EnsureCreated();
+        Publisher.ValidateBatch(messages);
+
+        // Not deduplicated: the redriven message has the id of its first publish, which is likely still in the window.
+        return StoreAsync(messages, deduplicate: false);
+    }
+
+    public Task<ConsumerRegistration> Subscribe(string consumerId, int prefetch, IConsumerObserver observer)
+    {
+        EnsureCreated();
+        _core.Dispatcher.Register(consumerId, prefetch, observer);
+        return Task.FromResult(new ConsumerRegistration(_options.ConsumerRenewInterval, _core.ConsumerTimeout, _core.Partitions.Count));
+    }
+
+    public Task Unsubscribe(string consumerId)
+    {
+        EnsureCreated();
+        if (State.Consumers.TryGet(consumerId, out var consumer))
+        {
+            _core.Dispatcher.Remove(consumer, requeue: true);
+            _core.Dispatcher.Dispatch();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<SettleStatus>> Settle(IReadOnlyList<Settlement> settlements)
+    {
+        EnsureCreated();
+        return _core.Settlements.SettleAsync(settlements);
+    }
+
+    public Task<DateTimeOffset> ExtendLease(long sequence, long leaseToken, TimeSpan duration)
+    {
+        EnsureCreated();
+        return _core.Settlements.ExtendAsync(sequence, leaseToken, duration);
+    }
+
+    public Task<IReadOnlyList<PeekedMessage>> Peek(long afterSequence, int max)
+    {
+        EnsureCreated();
+        return Browser.PeekAsync(State, afterSequence, max);
+    }
+
+    public Task<RedriveResult> Redrive(RedriveRequest request)
+    {
+        EnsureCreated();
+        return _core.Redrive.RunAsync(request);
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
@@ -266,120 +257,35 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IDeadLetterTarget
         return OnTickAsync(CancellationToken.None);
     }
 
-    private async Task OnTickAsync(CancellationToken cancellationToken)
+    private Task OnTickAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        ExpireLeases(now);
-        ExpireConsumers(now);
-        PromoteDue(now);
-        ExpireDue(now);
-        PruneDeduplication(now);
-        AskGrowthSource(now);
-        _log.FlushInBackground();
-        EnsureDeadLettering();
-
-        Dispatch();
-        await UpdateReminderAsync(now);
+        _core.Tick(now);
+        return _wakeUp.UpdateAsync(now);
     }
 
-    /// <summary>Brings the reminder in line with the queue's state; updates run one after another, never interleaved.</summary>
-    private Task UpdateReminderAsync(DateTimeOffset now) => _reminderUpdate = UpdateAfterAsync(_reminderUpdate, now);
-
-    private async Task UpdateAfterAsync(Task previous, DateTimeOffset now)
+    private Task Wake()
     {
-        try
-        {
-            await previous;
-        }
-        catch (OperationCanceledException)
-        {
-            // The previous update was cut short by deactivation; this one still runs.
-        }
-
-        await UpdateReminderCoreAsync(now);
+        _core.Wake();
+        return Task.CompletedTask;
     }
 
-    private async Task UpdateReminderCoreAsync(DateTimeOffset now)
+    /// <summary>Stores a publish (deduplicated) or a redrive (not): here when the queue has one partition, otherwise each message at its key's partition.</summary>
+    private Task<IReadOnlyList<PublishReceipt>> StoreAsync(IReadOnlyList<BrokerMessage> messages, bool deduplicate) =>
+        _core.Partitions.Count == 1 ? _core.Publisher.AppendAsync(messages, deduplicate) : _core.Partitions.PlaceAsync(messages, deduplicate, _core.Publisher.AppendAsync);
+
+    private void EnsureCreated() => _admin.EnsureCreated();
+
+    private PartitionSnapshot Snapshot() => new(_core.Info(_diskAlarm.Reason), GrainContext.Address.SiloAddress!.ToString(), State.HeldForGrowth);
+
+    private async Task UnregisterReminderAsync()
     {
-        // The reminder is the durable wake-up while deliveries are outstanding; it is dropped after a
-        // reminder period without any, so a busy queue does not write the reminder table on every lease.
-        var busy = _leases.Count > 0 || _deadLetterOutbox.Count > 0 || _delayed.Count > 0;
-        if (busy)
+        if (await this.GetReminder(ReminderName) is { } reminder)
         {
-            _idleSince = now;
-        }
-
-        try
-        {
-            if (busy && !_reminderOn)
-            {
-                _reminderOn = true;
-                await this.RegisterOrUpdateReminder(LeaseReminder, _options.ReminderPeriod, _options.ReminderPeriod);
-            }
-            else if (!busy && _reminderOn && now - _idleSince > _options.ReminderPeriod)
-            {
-                _reminderOn = false;
-                if (await this.GetReminder(LeaseReminder) is { } reminder)
-                {
-                    await this.UnregisterReminder(reminder);
-                }
-            }
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            _reminderOn = !_reminderOn;
-            LogReminderFailed(exception, _name);
+            await this.UnregisterReminder(reminder);
         }
     }
-
-    private void PruneDeduplication(DateTimeOffset now)
-    {
-        if (!_log.Meta.Created)
-        {
-            return;
-        }
-
-        var olderThan = (now - Options.DeduplicationWindow).UtcTicks;
-        _dedup.Prune(olderThan);
-        _log.PruneDedup(olderThan);
-    }
-
-    private void EnsureCreated()
-    {
-        if (!_log.Meta.Created)
-        {
-            QueueName.Validate(_name);
-            throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Queue '{_name}' does not exist; create it first.");
-        }
-    }
-
-    private QueueInfo Info()
-    {
-        // Counted once stored: a message still being committed is neither in the depth nor in a peek.
-        var live = _log.LandedCount;
-        return new QueueInfo(_name, Options, live - _leases.Count, _leases.Count, _consumers.Count, _log.Meta.Counters, _log.Meta.CreatedAt, _delayed.Count, _log.LandedBytes,
-            PublishesRefused: _diskAlarm.Reason);
-    }
-
-    private static string Describe(QueueOptions options) =>
-        $"lease {options.LeaseDuration}, max attempts {options.MaxDeliveryAttempts}, dead-letter queue '{options.DeadLetterQueue ?? "(default)"}', retry {options.Retry}, " +
-        $"ttl {options.DefaultTimeToLive?.ToString() ?? "none"}{(options.DeadLetterExpired ? " (dead-lettered)" : "")}, dedup window {options.DeduplicationWindow}, " +
-        $"max length {options.MaxLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, max bytes {options.MaxBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, overflow {options.Overflow}, partitions {options.Partitions}";
-
-    private void Count(Func<QueueCounters, QueueCounters> change) => _log.UpdateMeta(meta => meta.Counters = change(meta.Counters));
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: loading its log failed [correlation id {CorrelationId}]; the activation fails and is tried again with the next call")]
-    private partial void LogLoadFailed(Exception exception, string queue, string correlationId);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue} created: {Options}")]
-    private partial void LogCreated(string queue, string options);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue} deleted")]
-    private partial void LogDeleted(string queue);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: final commit on deactivation failed; the latest counters are lost and deliveries still out are delivered again")]
     private partial void LogFinalCommitFailed(Exception exception, string queue);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: reminder update failed; retried on the next tick")]
-    private partial void LogReminderFailed(Exception exception, string queue);
 }

@@ -1,5 +1,5 @@
 using OrleansBroker.Messages;
-using OrleansBroker.Server.Queues;
+using OrleansBroker.Server.Queues.DeadLetters;
 using OrleansBroker.Server.Topics.Transforms;
 using OrleansBroker.Topics;
 

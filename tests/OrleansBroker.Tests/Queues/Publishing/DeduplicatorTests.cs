@@ -1,10 +1,10 @@
 using Microsoft.Extensions.Time.Testing;
 using OrleansBroker.Server.Log;
-using OrleansBroker.Server.Queues;
+using OrleansBroker.Server.Queues.Publishing;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 
-namespace OrleansBroker.Tests.Queues;
+namespace OrleansBroker.Tests.Queues.Publishing;
 
 /// <summary>The dedup window on a clock the test moves: found inside it, forgotten after it, a failed commit leaves no trace.</summary>
 public sealed class DeduplicatorTests

@@ -1,7 +1,7 @@
 using System.Globalization;
 using OrleansBroker.Messages;
 
-namespace OrleansBroker.Server.Queues;
+namespace OrleansBroker.Server.Queues.DeadLetters;
 
 /// <summary>The broker headers every dead letter carries, whoever dead-letters it (a queue, or a topic whose transform failed).</summary>
 internal static class DeadLetterHeaders

@@ -1,6 +1,6 @@
 using OrleansBroker.Server.Log;
 
-namespace OrleansBroker.Server.Queues;
+namespace OrleansBroker.Server.Queues.Publishing;
 
 /// <summary>
 /// A queue's producer-set message ids seen within its dedup window, for idempotent publish. In memory,

@@ -1,0 +1,240 @@
+using Microsoft.Extensions.Logging;
+using OrleansBroker.Delivery;
+using OrleansBroker.Errors;
+using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Queues.Consumers;
+using OrleansBroker.Server.Queues.Leases;
+using OrleansBroker.Server.Queues.Limits;
+using OrleansBroker.Server.Queues.Scheduling;
+
+namespace OrleansBroker.Server.Queues.Dispatch;
+
+/// <summary>
+/// Hands ready messages to consumers: each lease goes to the next consumer with credit (round robin over
+/// <see cref="ConsumerSet"/>), its attempt counted before the batch is sent (<see cref="DeliverySender"/>); ends leases
+/// (settled, expired, their consumer gone) and puts what comes back where it belongs (<see cref="Retries"/>).
+/// </summary>
+/// <remarks>
+/// <c>deliveriesOut</c>: Called when a dispatch put deliveries out, with the time: the grain makes sure its reminder is on.<br/>
+/// <c>siloTerminating</c>: Whether the silo is shutting down (a failed send is then not the consumer's fault).
+/// </remarks>
+internal sealed partial class Dispatcher
+{
+    private readonly QueueState _queue;
+    private readonly TimeToLive _timeToLive;
+    private readonly Retries _retries;
+    private readonly Action<DateTimeOffset> _deliveriesOut;
+    private readonly ILogger _logger;
+    private readonly DeliverySender _sender;
+
+    public Dispatcher(QueueState queue, TimeToLive timeToLive, Retries retries, Action<DateTimeOffset> deliveriesOut, Func<bool> siloTerminating, ILogger logger)
+    {
+        _queue = queue;
+        _timeToLive = timeToLive;
+        _retries = retries;
+        _deliveriesOut = deliveriesOut;
+        _logger = logger;
+        _sender = new DeliverySender(queue, this, siloTerminating, logger);
+    }
+
+    /// <summary>Longest consumer id.</summary>
+    public const int MaxConsumerIdLength = 128;
+
+    /// <summary>Registers a consumer, or renews its registration (a new observer, prefetch, and credit again after a failed send).</summary>
+    public void Register(string consumerId, int prefetch, IConsumerObserver observer)
+    {
+        if (string.IsNullOrEmpty(consumerId) || consumerId.Length > MaxConsumerIdLength)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Consumer id must be 1 to {MaxConsumerIdLength} characters.");
+        }
+
+        if (prefetch < 1 || prefetch > BrokerLimits.MaxPrefetch)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Prefetch {prefetch} is out of range 1..{BrokerLimits.MaxPrefetch}.");
+        }
+
+        ArgumentNullException.ThrowIfNull(observer);
+        var now = _queue.Time.GetUtcNow();
+        if (_queue.Consumers.TryGet(consumerId, out var consumer))
+        {
+            consumer.Observer = observer;
+            consumer.Prefetch = prefetch;
+            consumer.LastSeen = now;
+            consumer.Suspended = false;
+        }
+        else
+        {
+            // Leases handed over from the previous activation count against its prefetch.
+            consumer = new Consumer(consumerId, observer, prefetch, now) { InFlight = _queue.Leases.CountHeldBy(consumerId) };
+            _queue.Consumers.Add(consumer);
+            LogConsumerAdded(_logger, _queue.Name, consumerId, prefetch);
+        }
+
+        Dispatch();
+    }
+
+    /// <summary>Leases ready messages to consumers with credit, round robin, and starts sending.</summary>
+    public void Dispatch()
+    {
+        var consumers = _queue.Consumers;
+        if (consumers.Count == 0)
+        {
+            return;
+        }
+
+        var now = _queue.Time.GetUtcNow();
+        var (delivered, redelivered) = Lease(now);
+        Task? durable = null;
+        if (delivered > 0)
+        {
+            _queue.Count(c => c with { Delivered = c.Delivered + delivered, Redelivered = c.Redelivered + redelivered });
+            _deliveriesOut(now);
+
+            // The attempts are written now, while earlier batches are still on their way: a send waits only for its own commit.
+            durable = _queue.Log.CommitPromptlyAsync();
+        }
+
+        foreach (var consumer in consumers.All)
+        {
+            if (consumer.Outbox.Count > 0)
+            {
+                _sender.Start(consumer, durable);
+            }
+        }
+    }
+
+    /// <summary>Removes a consumer; with <paramref name="requeue"/> what it holds is ready again for the others.</summary>
+    public void Remove(Consumer consumer, bool requeue)
+    {
+        _queue.Consumers.Remove(consumer);
+        consumer.Outbox = [];
+        LogConsumerRemoved(_logger, _queue.Name, consumer.Id);
+        if (!requeue)
+        {
+            return;
+        }
+
+        foreach (var (sequence, lease) in _queue.Leases.HeldBy(id => id == consumer.Id))
+        {
+            ReturnIfLeased(sequence, lease.Token);
+        }
+    }
+
+    /// <summary>Drops every consumer not seen (registered or renewed) within <paramref name="timeout"/>; what it held is ready again.</summary>
+    public void ExpireConsumers(DateTimeOffset now, TimeSpan timeout)
+    {
+        foreach (var consumer in _queue.Consumers.NotSeenSince(now - timeout))
+        {
+            Remove(consumer, requeue: true);
+        }
+    }
+
+    /// <summary>Ends the lease if <paramref name="token"/> holds it, giving its consumer room for one more.</summary>
+    public bool TryEndLease(long sequence, long token, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LogEntry? entry)
+    {
+        if (!_queue.Log.TryGetEntry(sequence, out entry) || !_queue.Leases.TryEnd(sequence, token, out var lease))
+        {
+            return false;
+        }
+
+        Released(lease);
+        return true;
+    }
+
+    /// <summary>Ends the lease if <paramref name="token"/> still holds it, and puts the message back without counting a failure.</summary>
+    public bool ReturnIfLeased(long sequence, long token)
+    {
+        if (!TryEndLease(sequence, token, out var entry))
+        {
+            return false;
+        }
+
+        _retries.ReturnToReady(entry, recovered: false);
+        return true;
+    }
+
+    /// <summary>Ends every lease whose time is up and retries its message; returns whether any ended.</summary>
+    public bool ExpireLeases(DateTimeOffset now)
+    {
+        var expired = _queue.Leases.TakeExpired(now);
+        foreach (var (sequence, lease) in expired)
+        {
+            Released(lease);
+            if (_queue.Log.TryGetEntry(sequence, out var entry))
+            {
+                LogLeaseExpired(_logger, _queue.Name, sequence, lease.ConsumerId);
+                _retries.Retry(entry, null);
+            }
+        }
+
+        return expired.Count > 0;
+    }
+
+    /// <summary>The consumer's sends still on their way (a graceful deactivation waits a moment for them).</summary>
+    public IEnumerable<Task> SendsUnderWay() => _queue.Consumers.All.Select(c => c.Send).Where(t => !t.IsCompleted);
+
+    /// <summary>Leases what is ready to consumers with credit into their outboxes; returns how many went, and how many of those again.</summary>
+    private (long Delivered, long Redelivered) Lease(DateTimeOffset now)
+    {
+        var nowTicks = now.UtcTicks;
+        var log = _queue.Log;
+        var ready = _queue.Ready;
+        long delivered = 0, redelivered = 0;
+        while (ready.TryPeek(out var sequence))
+        {
+            // Skipped: settled, on its way out, waiting for a time, or a second copy of one already
+            // delivered (a redrive that failed puts its messages back).
+            if (_queue.Idle(sequence) is not { } entry || entry.NotBefore > nowTicks)
+            {
+                ready.Dequeue();
+                continue;
+            }
+
+            // Never delivered once its time to live is over.
+            if (entry.ExpiresAt != 0 && entry.ExpiresAt <= nowTicks)
+            {
+                ready.Dequeue();
+                _timeToLive.Expire(entry);
+                continue;
+            }
+
+            // A paged-out body is read back in the background; the log's OnPagedIn dispatches again, in the same order.
+            if (!log.TryGetMessage(entry, out var message) || _queue.Consumers.NextWithCredit() is not { } consumer)
+            {
+                break;
+            }
+
+            ready.Dequeue();
+            log.RecordAttempt(entry);
+            var lease = _queue.Leases.Grant(sequence, consumer.Id, now + _queue.Options.LeaseDuration);
+            consumer.InFlight++;
+            consumer.Outbox.Add(new Delivery.Delivery(_queue.Name, message.MessageId, sequence, message.Body, message.ContentType, message.Headers,
+                message.RoutingKey, message.EnqueuedAt, entry.Attempts, lease.Token, lease.ExpiresAt, message.Priority, message.OrderingKey));
+            delivered++;
+            if (entry.Attempts > 1)
+            {
+                redelivered++;
+            }
+        }
+
+        return (delivered, redelivered);
+    }
+
+    /// <summary>A lease of the consumer ended: it has room for one more.</summary>
+    private void Released(Lease lease)
+    {
+        if (_queue.Consumers.TryGet(lease.ConsumerId, out var consumer))
+        {
+            consumer.InFlight--;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} registered (prefetch {Prefetch})")]
+    private static partial void LogConsumerAdded(ILogger logger, string queue, string consumer, int prefetch);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue}: consumer {Consumer} removed")]
+    private static partial void LogConsumerRemoved(ILogger logger, string queue, string consumer);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Queue {Queue}: lease of message {Sequence} held by {Consumer} expired")]
+    private static partial void LogLeaseExpired(ILogger logger, string queue, long sequence, string consumer);
+}

@@ -1,0 +1,248 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Storage;
+using OrleansBroker.Queues;
+using OrleansBroker.Server.Errors;
+using OrleansBroker.Server.Hosting;
+using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Queues.DeadLetters;
+using OrleansBroker.Server.Queues.Dispatch;
+using OrleansBroker.Server.Queues.Leases;
+using OrleansBroker.Server.Queues.Limits;
+using OrleansBroker.Server.Queues.Partitions;
+using OrleansBroker.Server.Queues.Publishing;
+using OrleansBroker.Server.Queues.Scheduling;
+
+namespace OrleansBroker.Server.Queues;
+
+/// <summary>
+/// One queue (partition) without the grain around it: its log, its in-memory state and the parts that decide, wired together.
+/// The grain (<see cref="QueueGrain"/>) turns calls and timers into calls here; what this needs of the cluster it asks of its
+/// <see cref="IQueueHost"/>. Plain, single-threaded code: every change happens between awaits on the grain's scheduler, and
+/// a test can run it on a <see cref="TimeProvider"/> of its own, with no silo.
+/// </summary>
+internal sealed partial class QueueCore : IMessageLogListener
+{
+    private readonly BrokerOptions _options;
+    private readonly IQueueHost _host;
+    private readonly ILogger _logger;
+
+    public QueueCore(string name, IGrainStorage storage, GrainId grainId, BrokerOptions options, TimeProvider time, IQueueHost host, ILogger logger)
+    {
+        _options = options;
+        _host = host;
+        _logger = logger;
+        var log = new MessageLog(storage, grainId, new MessageLogOptions(options.SegmentMaxBytes, options.SegmentMaxMessages, options.ResidentBytesPerQueue, options.CommitLinger), logger, this);
+        State = new QueueState(name, log, time);
+        DeadLetters = new DeadLetterOutbox(State, host.StoreDeadLettersAsync, logger);
+        TimeToLive = new TimeToLive(State, DeadLetters);
+        Limit = new LengthLimit(State, DeadLetters);
+        Retries = new Retries(State, TimeToLive, DeadLetters, host.WakeIn);
+        Dispatcher = new Dispatcher(State, TimeToLive, Retries, host.DeliveriesOut, () => host.SiloTerminating, logger);
+        HandOff = new LeaseHandOff(State, Dispatcher, Retries, ConsumerTimeout, logger);
+        Settlements = new Settlements(State, Dispatcher, Retries, DeadLetters, HandOff);
+        Partitions = new PartitionSet(State, () => host.Grains);
+        Publisher = new Publisher(State, Limit, () => Partitions.Partition(Log.Meta.GrownFrom));
+        Growth = new PartitionGrowth(State, Partitions, () => Publisher.LastAppend, Dispatcher.Dispatch, logger);
+        Redrive = new Redrive(State, host.StoreRedrivenAsync, Dispatcher.Dispatch, logger);
+    }
+
+    public QueueState State { get; }
+
+    public MessageLog Log => State.Log;
+
+    public DeadLetterOutbox DeadLetters { get; }
+
+    public TimeToLive TimeToLive { get; }
+
+    public LengthLimit Limit { get; }
+
+    public Retries Retries { get; }
+
+    public Dispatcher Dispatcher { get; }
+
+    public LeaseHandOff HandOff { get; }
+
+    public Settlements Settlements { get; }
+
+    public PartitionSet Partitions { get; }
+
+    public Publisher Publisher { get; }
+
+    public PartitionGrowth Growth { get; }
+
+    public Redrive Redrive { get; }
+
+    /// <summary>How long a consumer's registration lasts without renewal: three renew intervals.</summary>
+    public TimeSpan ConsumerTimeout => _options.ConsumerRenewInterval * 3;
+
+    /// <summary>Whether anything needs the durable wake-up: deliveries out, dead letters to move, messages waiting for a time.</summary>
+    public bool NeedsWakeUp => State.Leases.Count > 0 || DeadLetters.Count > 0 || State.Delayed.Count > 0;
+
+    /// <summary>
+    /// Loads the log and makes its first messages deliverable; recovery reads the rest in the background. A storage failure fails
+    /// the activation, and Orleans sends that error to the caller as it is, past the error boundary that guards calls: it is made
+    /// readable by every client here.
+    /// </summary>
+    public async Task LoadAsync()
+    {
+        IReadOnlyList<LogEntry> first;
+        try
+        {
+            first = await Log.LoadAsync();
+        }
+        catch (Exception exception) when (!ClientSafeErrors.IsReadableByEveryClient(exception))
+        {
+            var correlationId = ClientSafeErrors.NewCorrelationId();
+            LogLoadFailed(_logger, exception, State.Name, correlationId);
+            throw ClientSafeErrors.FromStorage(exception, $"load queue '{State.Name}'", correlationId);
+        }
+
+        HandOff.Take();
+        Publisher.Dedup.Load(Log.RecoveredDedupMarks);
+        Log.RecoveredDedupMarks.Clear();
+        OnRecovered(first);
+        _ = ReleaseGroupsAfterRecoveryAsync();
+    }
+
+    /// <summary>The periodic tick: ends what is over (leases, consumers, waits, time to live, dedup window) and delivers.</summary>
+    public void Tick(DateTimeOffset now)
+    {
+        Dispatcher.ExpireLeases(now);
+        Dispatcher.ExpireConsumers(now, ConsumerTimeout);
+        HandOff.EndOrphaned(now);
+        Retries.PromoteDue(now);
+        TimeToLive.ExpireDue(now);
+        PruneDeduplication(now);
+        Growth.AskSource(now);
+        Log.FlushInBackground();
+        DeadLetters.EnsureMoving();
+        Dispatcher.Dispatch();
+    }
+
+    /// <summary>The wake timer: what waited for its time is ready.</summary>
+    public void Wake()
+    {
+        Retries.PromoteDue(State.Time.GetUtcNow());
+        Dispatcher.Dispatch();
+    }
+
+    /// <summary>Settles every message of this partition that is not out for delivery or on its way out; returns how many.</summary>
+    public async Task<long> PurgeAsync()
+    {
+        // Every message is purged, also those recovery has not read yet.
+        await Log.Recovery;
+        long purged = 0;
+        foreach (var sequence in State.Ready.TakeAll(State.Leases.IsLeased).Concat(State.Delayed.TakeAll()))
+        {
+            // What is in flight stays: its consumer settles it.
+            if (State.IsIdle(sequence) && Log.Settle(sequence))
+            {
+                purged++;
+            }
+        }
+
+        State.Count(c => c with { Purged = c.Purged + purged });
+        await Log.CommitAsync();
+        return purged;
+    }
+
+    /// <summary>Drops every consumer and everything in memory, and deletes the log.</summary>
+    public async Task DeleteAsync()
+    {
+        foreach (var consumer in State.Consumers.All.ToList())
+        {
+            Dispatcher.Remove(consumer, requeue: false);
+        }
+
+        State.Ready.Clear();
+        State.Delayed.Clear();
+        TimeToLive.Clear();
+        Publisher.Dedup.Clear();
+        State.Leases.Clear();
+        Settlements.Clear();
+        DeadLetters.Clear();
+        await Log.DeleteAllAsync();
+    }
+
+    /// <summary>This partition's figures. Counted once stored: a message still being committed is neither in the depth nor in a peek.</summary>
+    public QueueInfo Info(string? publishesRefused)
+    {
+        var leased = State.Leases.Count;
+        return new QueueInfo(State.Name, State.Options, Log.LandedCount - leased, leased, State.Consumers.Count, Log.Meta.Counters, Log.Meta.CreatedAt,
+            State.Delayed.Count, Log.LandedBytes, PublishesRefused: publishesRefused);
+    }
+
+    /// <summary>A commit is durable: the new messages become deliverable (or wait for their time), in sequence order.</summary>
+    void IMessageLogListener.OnCommitted(IReadOnlyList<LogEntry> entries)
+    {
+        var now = State.Time.GetUtcNow().UtcTicks;
+        foreach (var entry in entries)
+        {
+            TimeToLive.Watch(entry);
+            Retries.Admit(entry, now);
+        }
+
+        Limit.Enforce();
+        Dispatcher.Dispatch();
+    }
+
+    /// <summary>Older messages read back by recovery: ready again (their leases ended with the previous activation), or dead-lettered if out of attempts.</summary>
+    public void OnRecovered(IReadOnlyList<LogEntry> entries)
+    {
+        if (entries.Count > 0)
+        {
+            // Recovery reads in sequence order: every live message up to here has been read.
+            State.Ready.RecoveredThrough = Math.Max(State.Ready.RecoveredThrough, entries[^1].Sequence);
+        }
+
+        foreach (var entry in entries)
+        {
+            TimeToLive.Watch(entry);
+            if (!HandOff.TryRestore(entry))
+            {
+                Retries.ReturnToReady(entry, recovered: true);
+            }
+        }
+
+        // A restart may have come between storing a publish and dropping what it pushed out: done again now.
+        Limit.Enforce();
+        Dispatcher.Dispatch();
+    }
+
+    void IMessageLogListener.OnPagedIn() => Dispatcher.Dispatch();
+
+    void IMessageLogListener.OnLogTakenOver()
+    {
+        // Storage refused a write because the log changed under this activation: keep failing every commit (callers get
+        // StorageUnavailable and retry) or step down, so the next call activates the queue again from what is stored.
+        LogTakenOver(_logger, State.Name);
+        _host.StepDown();
+    }
+
+    /// <summary>Once recovery has read the whole log, message groups held back meanwhile go on.</summary>
+    private async Task ReleaseGroupsAfterRecoveryAsync()
+    {
+        await Log.Recovery;
+        State.Ready.Recovering = false;
+        State.Ready.ResumeGroups();
+        Dispatcher.Dispatch();
+    }
+
+    private void PruneDeduplication(DateTimeOffset now)
+    {
+        if (!Log.Meta.Created)
+        {
+            return;
+        }
+
+        var olderThan = (now - State.Options.DeduplicationWindow).UtcTicks;
+        Publisher.Dedup.Prune(olderThan);
+        Log.PruneDedup(olderThan);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: loading its log failed [correlation id {CorrelationId}]; the activation fails and is tried again with the next call")]
+    private static partial void LogLoadFailed(ILogger logger, Exception exception, string queue, string correlationId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: its log was changed by another writer (an activation on a failing silo, or a second one); this activation steps down and the queue loads again on the next call")]
+    private static partial void LogTakenOver(ILogger logger, string queue);
+}
