@@ -25,6 +25,9 @@ internal sealed partial class QueueCore : IMessageLogListener
     private readonly BrokerOptions _options;
     private readonly IQueueHost _host;
     private readonly ILogger _logger;
+    private readonly TimeToLive _timeToLive;
+    private readonly LengthLimit _limit;
+    private readonly Retries _retries;
 
     public QueueCore(string name, IGrainStorage storage, GrainId grainId, BrokerOptions options, TimeProvider time, IQueueHost host, ILogger logger)
     {
@@ -34,14 +37,14 @@ internal sealed partial class QueueCore : IMessageLogListener
         var log = new MessageLog(storage, grainId, new MessageLogOptions(options.SegmentMaxBytes, options.SegmentMaxMessages, options.ResidentBytesPerQueue, options.CommitLinger), logger, this);
         State = new QueueState(name, log, time);
         DeadLetters = new DeadLetterOutbox(State, host.StoreDeadLettersAsync, logger);
-        TimeToLive = new TimeToLive(State, DeadLetters);
-        Limit = new LengthLimit(State, DeadLetters);
-        Retries = new Retries(State, TimeToLive, DeadLetters, host.WakeIn);
-        Dispatcher = new Dispatcher(State, TimeToLive, Retries, host.DeliveriesOut, () => host.SiloTerminating, logger);
-        HandOff = new LeaseHandOff(State, Dispatcher, Retries, ConsumerTimeout, logger);
-        Settlements = new Settlements(State, Dispatcher, Retries, DeadLetters, HandOff);
+        _timeToLive = new TimeToLive(State, DeadLetters);
+        _limit = new LengthLimit(State, DeadLetters);
+        _retries = new Retries(State, _timeToLive, DeadLetters, host.WakeIn);
+        Dispatcher = new Dispatcher(State, _timeToLive, _retries, host.DeliveriesOut, () => host.SiloTerminating, logger);
+        HandOff = new LeaseHandOff(State, Dispatcher, _retries, ConsumerTimeout, logger);
+        Settlements = new Settlements(State, Dispatcher, _retries, DeadLetters, HandOff);
         Partitions = new PartitionSet(State, () => host.Grains);
-        Publisher = new Publisher(State, Limit, () => Partitions.Partition(Log.Meta.GrownFrom));
+        Publisher = new Publisher(State, _limit, () => Partitions.Partition(Log.Meta.GrownFrom));
         Growth = new PartitionGrowth(State, Partitions, () => Publisher.LastAppend, Dispatcher.Dispatch, logger);
         Redrive = new Redrive(State, host.StoreRedrivenAsync, Dispatcher.Dispatch, logger);
     }
@@ -51,12 +54,6 @@ internal sealed partial class QueueCore : IMessageLogListener
     public MessageLog Log => State.Log;
 
     public DeadLetterOutbox DeadLetters { get; }
-
-    public TimeToLive TimeToLive { get; }
-
-    public LengthLimit Limit { get; }
-
-    public Retries Retries { get; }
 
     public Dispatcher Dispatcher { get; }
 
@@ -110,8 +107,8 @@ internal sealed partial class QueueCore : IMessageLogListener
         Dispatcher.ExpireLeases(now);
         Dispatcher.ExpireConsumers(now, ConsumerTimeout);
         HandOff.EndOrphaned(now);
-        Retries.PromoteDue(now);
-        TimeToLive.ExpireDue(now);
+        _retries.PromoteDue(now);
+        _timeToLive.ExpireDue(now);
         PruneDeduplication(now);
         Growth.AskSource(now);
         Log.FlushInBackground();
@@ -122,7 +119,7 @@ internal sealed partial class QueueCore : IMessageLogListener
     /// <summary>The wake timer: what waited for its time is ready.</summary>
     public void Wake()
     {
-        Retries.PromoteDue(State.Time.GetUtcNow());
+        _retries.PromoteDue(State.Time.GetUtcNow());
         Dispatcher.Dispatch();
     }
 
@@ -156,7 +153,7 @@ internal sealed partial class QueueCore : IMessageLogListener
 
         State.Ready.Clear();
         State.Delayed.Clear();
-        TimeToLive.Clear();
+        _timeToLive.Clear();
         Publisher.Dedup.Clear();
         State.Leases.Clear();
         Settlements.Clear();
@@ -178,11 +175,11 @@ internal sealed partial class QueueCore : IMessageLogListener
         var now = State.Time.GetUtcNow().UtcTicks;
         foreach (var entry in entries)
         {
-            TimeToLive.Watch(entry);
-            Retries.Admit(entry, now);
+            _timeToLive.Watch(entry);
+            _retries.Admit(entry, now);
         }
 
-        Limit.Enforce();
+        _limit.Enforce();
         Dispatcher.Dispatch();
     }
 
@@ -197,15 +194,15 @@ internal sealed partial class QueueCore : IMessageLogListener
 
         foreach (var entry in entries)
         {
-            TimeToLive.Watch(entry);
+            _timeToLive.Watch(entry);
             if (!HandOff.TryRestore(entry))
             {
-                Retries.ReturnToReady(entry, recovered: true);
+                _retries.ReturnToReady(entry, recovered: true);
             }
         }
 
         // A restart may have come between storing a publish and dropping what it pushed out: done again now.
-        Limit.Enforce();
+        _limit.Enforce();
         Dispatcher.Dispatch();
     }
 

@@ -62,6 +62,15 @@ internal sealed class QueueState
     /// <summary>The live entry of <paramref name="sequence"/> if it may be delivered now: not settled, on its way out or leased.</summary>
     public LogEntry? Idle(long sequence) => Log.TryGetEntry(sequence, out var entry) && IsIdle(sequence) ? entry : null;
 
+    /// <summary>A delayed message leaving early (expired, dropped): no longer waiting for its time.</summary>
+    public void StopWaiting(LogEntry entry)
+    {
+        if (Delayed.Remove(entry.Sequence))
+        {
+            entry.NotBefore = 0;
+        }
+    }
+
     /// <summary>The message has left the queue for good (acked, dropped, expired): settled in the log, its group's turn passed on.</summary>
     public void Remove(LogEntry entry)
     {

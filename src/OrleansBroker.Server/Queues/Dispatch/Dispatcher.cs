@@ -142,15 +142,12 @@ internal sealed partial class Dispatcher
     }
 
     /// <summary>Ends the lease if <paramref name="token"/> still holds it, and puts the message back without counting a failure.</summary>
-    public bool ReturnIfLeased(long sequence, long token)
+    public void ReturnIfLeased(long sequence, long token)
     {
-        if (!TryEndLease(sequence, token, out var entry))
+        if (TryEndLease(sequence, token, out var entry))
         {
-            return false;
+            _retries.ReturnToReady(entry, recovered: false);
         }
-
-        _retries.ReturnToReady(entry, recovered: false);
-        return true;
     }
 
     /// <summary>Ends every lease whose time is up and retries its message; returns whether any ended.</summary>

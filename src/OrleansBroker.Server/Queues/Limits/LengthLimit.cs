@@ -82,7 +82,7 @@ internal sealed class LengthLimit(QueueState queue, DeadLetterOutbox deadLetters
 
         foreach (var entry in oldest)
         {
-            TimeToLive.StopWaiting(queue, entry);
+            queue.StopWaiting(entry);
             if (options.Overflow == OverflowPolicy.DeadLetterOldest)
             {
                 deadLetters.Add(entry, $"queue full: over MaxLength {options.MaxLength?.ToString(CultureInfo.InvariantCulture) ?? "-"} / MaxBytes {options.MaxBytes?.ToString(CultureInfo.InvariantCulture) ?? "-"}");

@@ -52,7 +52,7 @@ internal sealed class TimeToLive(QueueState queue, DeadLetterOutbox deadLetters)
     /// <summary>Drops the message, or dead-letters it when the queue says so.</summary>
     public void Expire(LogEntry entry)
     {
-        StopWaiting(queue, entry);
+        queue.StopWaiting(entry);
         queue.Count(c => c with { Expired = c.Expired + 1 });
         if (queue.Options.DeadLetterExpired)
         {
@@ -66,13 +66,4 @@ internal sealed class TimeToLive(QueueState queue, DeadLetterOutbox deadLetters)
     }
 
     public void Clear() => _expiring.Clear();
-
-    /// <summary>A delayed message leaving early: no longer waiting for its time.</summary>
-    public static void StopWaiting(QueueState queue, LogEntry entry)
-    {
-        if (queue.Delayed.Remove(entry.Sequence))
-        {
-            entry.NotBefore = 0;
-        }
-    }
 }

@@ -55,23 +55,15 @@ internal sealed class Retries(QueueState queue, TimeToLive timeToLive, DeadLette
             return;
         }
 
-        if (entry.NotBefore > queue.Time.GetUtcNow().UtcTicks)
+        Admit(entry, queue.Time.GetUtcNow().UtcTicks);
+        if (recovered && entry.Attempts > 0 && entry.NotBefore != 0)
         {
-            Delay(entry, new DateTimeOffset(entry.NotBefore, TimeSpan.Zero));
-            if (recovered && entry.Attempts > 0)
-            {
-                // A retry waiting for its time keeps its group's turn: the group's later messages wait for it.
-                queue.Ready.HoldTurn(entry);
-            }
-        }
-        else
-        {
-            entry.NotBefore = 0;
-            queue.Ready.MakeReady(entry);
+            // A retry waiting for its time keeps its group's turn: the group's later messages wait for it.
+            queue.Ready.HoldTurn(entry);
         }
     }
 
-    /// <summary>A new message: ready now, or held until its scheduled time.</summary>
+    /// <summary>A message with no failure to count (new, or back): ready now, or held until the time it has.</summary>
     public void Admit(LogEntry entry, long nowTicks)
     {
         if (entry.NotBefore > nowTicks)
