@@ -21,13 +21,14 @@ builder.UseOrleansClient(client => client
 using var host = builder.Build();
 await host.StartAsync();
 var broker = host.Services.GetRequiredService<IBrokerClient>();
+var admin = host.Services.GetRequiredService<IBrokerAdministrationClient>();
 
-await broker.CreateQueueAsync("orders", new QueueOptions
+await admin.CreateQueueAsync("orders", new QueueOptions
 {
     MaxDeliveryAttempts = 3,
     Retry = RetryPolicy.ExponentialBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5)),
 });
-var info = await broker.GetQueueInfoAsync("orders");
+var info = await admin.GetQueueInfoAsync("orders");
 Console.WriteLine($"orders: {info.Depth} waiting, dead letters go to {info.Options.ResolveDeadLetterQueue("orders")}");
 
 // Order service: five orders and one that no worker can parse.
@@ -55,7 +56,7 @@ await using (var worker = await broker.ConsumeAsync("orders", (delivery, _) =>
     return Task.CompletedTask;
 }))
 {
-    while ((await broker.GetQueueInfoAsync("orders")).Depth > 0)
+    while ((await admin.GetQueueInfoAsync("orders")).Depth > 0)
     {
         await Task.Delay(200);
     }
@@ -64,7 +65,7 @@ await using (var worker = await broker.ConsumeAsync("orders", (delivery, _) =>
 await foreach (var dead in broker.ReadAllAsync("orders.dlq"))
 {
     Console.WriteLine($"dead letter: {dead.MessageId} after {dead.Headers![BrokerHeaders.Attempts]} attempts: {dead.Headers[BrokerHeaders.DeadLetterReason]}");
-    await broker.AckAsync(dead);
+    await broker.CompleteAsync(dead);
     break;
 }
 

@@ -21,6 +21,8 @@ internal sealed class BrokerConnection : IAsyncDisposable
 
     public IBrokerClient Broker => _host.Services.GetRequiredService<IBrokerClient>();
 
+    public IBrokerAdministrationClient Admin => _host.Services.GetRequiredService<IBrokerAdministrationClient>();
+
     public static async Task<BrokerConnection> ConnectAsync(BrokerTarget target, string clusterId, CancellationToken cancellationToken)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

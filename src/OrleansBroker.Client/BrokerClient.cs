@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Client.Consuming;
-using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -15,56 +14,54 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 {
     private readonly ConcurrentDictionary<string, SettleBatcher> _settlers = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger("OrleansBroker.Client");
-    private readonly PartitionRouter<PublishReceipt> _router = new(queue => cluster.GetGrain<IQueueGrain>(queue).GetPartitions(), (partition, messages) =>
+    private readonly PartitionRouter<PublishReceipt> _router = new(queue => cluster.GetGrain<IQueueGrain>(queue).GetPartitions(), (partition, messages, cancellationToken) =>
     {
         var grain = cluster.GetGrain<IQueueGrain>(partition);
-        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
+        return messages.Count == 1 ? One(grain.Publish(messages[0], cancellationToken)) : grain.PublishBatch(messages, cancellationToken);
     });
 
-    private readonly PartitionRouter<TopicReceipt> _topicRouter = new(topic => cluster.GetGrain<ITopicGrain>(topic).GetPartitions(), (partition, messages) =>
+    private readonly PartitionRouter<TopicReceipt> _topicRouter = new(topic => cluster.GetGrain<ITopicGrain>(topic).GetPartitions(), (partition, messages, cancellationToken) =>
     {
         var grain = cluster.GetGrain<ITopicGrain>(partition);
-        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
+        return messages.Count == 1 ? One(grain.Publish(messages[0], cancellationToken)) : grain.PublishBatch(messages, cancellationToken);
     });
 
     private static async Task<IReadOnlyList<T>> One<T>(Task<T> call) => [await call.ConfigureAwait(false)];
-
-    public Task<QueueInfo> CreateQueueAsync(string queue, QueueOptions? options = null, CancellationToken cancellationToken = default) =>
-        Queue(queue).Create(options ?? new QueueOptions()).WaitAsync(cancellationToken);
-
-    public Task<QueueInfo> GetQueueInfoAsync(string queue, CancellationToken cancellationToken = default) =>
-        Queue(queue).GetInfo().WaitAsync(cancellationToken);
-
-    public Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default) =>
-        cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).List().WaitAsync(cancellationToken);
-
-    public Task<QueueInfo> GrowPartitionsAsync(string queue, int partitions, CancellationToken cancellationToken = default) =>
-        Queue(queue).GrowPartitions(partitions).WaitAsync(cancellationToken);
-
-    public Task<long> PurgeQueueAsync(string queue, CancellationToken cancellationToken = default) =>
-        Queue(queue).Purge().WaitAsync(cancellationToken);
-
-    public Task DeleteQueueAsync(string queue, CancellationToken cancellationToken = default) =>
-        Queue(queue).Delete().WaitAsync(cancellationToken);
 
     public Task<PublishReceipt> PublishAsync(string queue, BrokerMessage message, CancellationToken cancellationToken = default)
     {
         var grain = Queue(queue);
         ArgumentNullException.ThrowIfNull(message);
-        return _router.GoesStraightTo(queue) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync();
+        return _router.GoesStraightTo(queue) ? grain.Publish(message, cancellationToken).WaitAsync(cancellationToken) : PlaceAsync();
 
         async Task<PublishReceipt> PlaceAsync() => (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
     }
 
     public Task<IReadOnlyList<PublishReceipt>> PublishBatchAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
     {
-        QueueName.Validate(queue);
+        var grain = Queue(queue);
         ValidateBatchSize(messages);
-
-        return _router.GoesStraightTo(queue) ? Queue(queue).PublishBatch(messages).WaitAsync(cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
+        return _router.GoesStraightTo(queue) ? grain.PublishBatch(messages, cancellationToken).WaitAsync(cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
     }
 
-    public async Task<IBrokerConsumer> ConsumeAsync(string queue, Func<Delivery.Delivery, CancellationToken, Task> handler, ConsumerOptions? options = null, CancellationToken cancellationToken = default)
+    public Task<TopicReceipt> PublishToTopicAsync(string topic, BrokerMessage message, CancellationToken cancellationToken = default)
+    {
+        var grain = Topic(topic);
+        ArgumentNullException.ThrowIfNull(message);
+        return _topicRouter.GoesStraightTo(topic) ? grain.Publish(message, cancellationToken).WaitAsync(cancellationToken) : PlaceAsync();
+
+        async Task<TopicReceipt> PlaceAsync() => (await _topicRouter.PublishAsync(topic, [message], cancellationToken).ConfigureAwait(false))[0];
+    }
+
+    public Task<IReadOnlyList<TopicReceipt>> PublishBatchToTopicAsync(string topic, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
+    {
+        var grain = Topic(topic);
+        ValidateBatchSize(messages);
+        return _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages, cancellationToken).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
+    }
+
+    public async Task<IBrokerConsumer> ConsumeAsync(string queue, Func<Delivery, CancellationToken, Task> handler, ConsumerOptions? options = null,
+        Func<ConsumerError, Task>? errorHandler = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(handler);
         options ??= new ConsumerOptions();
@@ -72,14 +69,14 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 
         // Renewal extends by the queue's own lease length, asked once here (the delivery's expiry is on the silo's clock).
         TimeSpan? lease = options.MaxLeaseRenewal > TimeSpan.Zero
-            ? (await GetQueueInfoAsync(queue, cancellationToken).ConfigureAwait(false)).Options.LeaseDuration
+            ? (await Queue(queue).GetInfo().WaitAsync(cancellationToken).ConfigureAwait(false)).Options.LeaseDuration
             : null;
         var consumer = await StartConsumerAsync(queue, options, cancellationToken).ConfigureAwait(false);
         var renewal = lease is { } duration ? new LeaseRenewal(duration, options.MaxLeaseRenewal) : null;
-        return new HandlerConsumer(consumer, handler, options.Concurrency, options.StartHandlersInOrder, renewal, this, _logger);
+        return new HandlerConsumer(consumer, handler, errorHandler, options.Concurrency, options.StartHandlersInOrder, renewal, this, _logger);
     }
 
-    public async IAsyncEnumerable<Delivery.Delivery> ReadAllAsync(string queue, ConsumerOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<Delivery> ReadAllAsync(string queue, ConsumerOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var consumer = await StartConsumerAsync(queue, options ?? new ConsumerOptions(), cancellationToken).ConfigureAwait(false);
         await using (consumer.ConfigureAwait(false))
@@ -91,66 +88,36 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         }
     }
 
-    public async Task SettleAsync(Delivery.Delivery delivery, SettleKind kind, string? reason = null, TimeSpan? retryAfter = null, CancellationToken cancellationToken = default)
+    public Task CompleteAsync(Delivery delivery, CancellationToken cancellationToken = default) =>
+        SettleAsync(delivery, SettleKind.Ack, null, null, cancellationToken);
+
+    public Task AbandonAsync(Delivery delivery, TimeSpan? retryAfter = null, CancellationToken cancellationToken = default) =>
+        SettleAsync(delivery, SettleKind.Requeue, null, retryAfter, cancellationToken);
+
+    public Task DeadLetterAsync(Delivery delivery, string? reason = null, CancellationToken cancellationToken = default) =>
+        SettleAsync(delivery, SettleKind.DeadLetter, reason, null, cancellationToken);
+
+    public Task<DateTimeOffset> RenewLeaseAsync(Delivery delivery, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(delivery);
+        return Queue(delivery.Queue).ExtendLease(delivery.Sequence, delivery.LeaseToken, duration).WaitAsync(cancellationToken);
+    }
+
+    public Task<IReadOnlyList<PeekedMessage>> PeekAsync(string queue, long afterSequence = 0, int max = 100, CancellationToken cancellationToken = default) =>
+        Queue(queue).Peek(afterSequence, max, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>Settles through the queue's batcher: settles from many callers go in one call, each caller still told its own outcome.</summary>
+    private async Task SettleAsync(Delivery delivery, SettleKind kind, string? reason, TimeSpan? retryAfter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(delivery);
         var settler = _settlers.GetOrAdd(delivery.Queue, name => new SettleBatcher(cluster.GetGrain<IQueueGrain>(name)));
         var status = await settler.SettleAsync(new Settlement(delivery.Sequence, delivery.LeaseToken, kind, reason, retryAfter)).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (status == SettleStatus.LeaseLost)
         {
+            var outcome = kind switch { SettleKind.Ack => "completed", SettleKind.Requeue => "abandoned", _ => "dead-lettered" };
             throw new BrokerException(BrokerErrorCode.LeaseLost,
-                $"Message '{delivery.MessageId}' of queue '{delivery.Queue}' was not {kind}ed: its lease had ended or it was settled already; it may be delivered again.");
+                $"Message '{delivery.MessageId}' of queue '{delivery.Queue}' was not {outcome}: its lease had ended or it was settled already; it may be delivered again.");
         }
-    }
-
-    public Task<IReadOnlyList<PeekedMessage>> PeekAsync(string queue, long afterSequence = 0, int max = 100, CancellationToken cancellationToken = default) =>
-        Queue(queue).Peek(afterSequence, max).WaitAsync(cancellationToken);
-
-    public Task<RedriveResult> RedriveAsync(string deadLetterQueue, RedriveRequest? request = null, CancellationToken cancellationToken = default) =>
-        Queue(deadLetterQueue).Redrive(request ?? new RedriveRequest()).WaitAsync(cancellationToken);
-
-    public Task<DateTimeOffset> ExtendLeaseAsync(Delivery.Delivery delivery, TimeSpan duration, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(delivery);
-        return Queue(delivery.Queue).ExtendLease(delivery.Sequence, delivery.LeaseToken, duration).WaitAsync(cancellationToken);
-    }
-
-    public Task<TopicInfo> CreateTopicAsync(string topic, TopicOptions? options = null, CancellationToken cancellationToken = default) =>
-        Topic(topic).Create(options ?? new TopicOptions()).WaitAsync(cancellationToken);
-
-    public Task<TopicInfo> GetTopicInfoAsync(string topic, CancellationToken cancellationToken = default) =>
-        Topic(topic).GetInfo().WaitAsync(cancellationToken);
-
-    public Task<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken = default) =>
-        cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Topics).List().WaitAsync(cancellationToken);
-
-    public Task DeleteTopicAsync(string topic, CancellationToken cancellationToken = default) =>
-        Topic(topic).Delete().WaitAsync(cancellationToken);
-
-    public Task<TopicInfo> SubscribeAsync(string topic, Subscription subscription, DateTimeOffset? replayFrom = null, CancellationToken cancellationToken = default) =>
-        Topic(topic).Subscribe(subscription, replayFrom).WaitAsync(cancellationToken);
-
-    public Task SeekAsync(string topic, string subscription, DateTimeOffset to, CancellationToken cancellationToken = default) =>
-        Topic(topic).Seek(subscription, to).WaitAsync(cancellationToken);
-
-    public Task<TopicInfo> UnsubscribeAsync(string topic, string subscription, CancellationToken cancellationToken = default) =>
-        Topic(topic).Unsubscribe(subscription).WaitAsync(cancellationToken);
-
-    public Task<TopicReceipt> PublishToTopicAsync(string topic, BrokerMessage message, CancellationToken cancellationToken = default)
-    {
-        var grain = Topic(topic);
-        ArgumentNullException.ThrowIfNull(message);
-        return _topicRouter.GoesStraightTo(topic) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync();
-
-        async Task<TopicReceipt> PlaceAsync() => (await _topicRouter.PublishAsync(topic, [message], cancellationToken).ConfigureAwait(false))[0];
-    }
-
-    public Task<IReadOnlyList<TopicReceipt>> PublishBatchToTopicAsync(string topic, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
-    {
-        var grain = Topic(topic);
-        ValidateBatchSize(messages);
-
-        return _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
     }
 
     /// <summary>Said here, before a batch is split over partitions; the queue or topic checks it again.</summary>
@@ -163,18 +130,19 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         }
     }
 
-    private ITopicGrain Topic(string topic)
-    {
-        QueueName.Validate(topic);
-        return cluster.GetGrain<ITopicGrain>(topic);
-    }
-
     private async Task<QueueConsumer> StartConsumerAsync(string queue, ConsumerOptions options, CancellationToken cancellationToken)
     {
+        QueueName.Validate(queue);
         options.Validate();
         var consumer = new QueueConsumer(cluster, queue, options, _logger);
         await consumer.StartAsync(cancellationToken).ConfigureAwait(false);
         return consumer;
+    }
+
+    private ITopicGrain Topic(string topic)
+    {
+        QueueName.Validate(topic);
+        return cluster.GetGrain<ITopicGrain>(topic);
     }
 
     private IQueueGrain Queue(string queue)

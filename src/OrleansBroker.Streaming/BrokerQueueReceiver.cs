@@ -4,7 +4,7 @@ using Orleans.Providers.Streams.Common;
 using Orleans.Serialization;
 using Orleans.Streams;
 using OrleansBroker.Client;
-using OrleansBroker.Delivery;
+using OrleansBroker.Messages;
 
 namespace OrleansBroker.Streaming;
 
@@ -28,8 +28,8 @@ internal sealed partial class BrokerQueueReceiver(
     /// <summary>How long an event may wait for its consumers with its lease kept alive: 1 hour; after that it is delivered again.</summary>
     internal static readonly TimeSpan MaxHold = TimeSpan.FromHours(1);
 
-    private readonly Channel<(Delivery.Delivery Delivery, TaskCompletionSource<string?> Outcome)> _arrived =
-        Channel.CreateUnbounded<(Delivery.Delivery, TaskCompletionSource<string?>)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(Delivery Delivery, TaskCompletionSource<string?> Outcome)> _arrived =
+        Channel.CreateUnbounded<(Delivery, TaskCompletionSource<string?>)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _pumps = [];
     private long _lastToken;
@@ -74,7 +74,7 @@ internal sealed partial class BrokerQueueReceiver(
         _stop.Dispose();
     }
 
-    private BrokerBatchContainer ToContainer(Delivery.Delivery delivery)
+    private BrokerBatchContainer ToContainer(Delivery delivery)
     {
         // Tokens only grow, across restarts too (they start from the clock), so a consumer's remembered token never
         // points past what the cache will hold.
@@ -113,7 +113,7 @@ internal sealed partial class BrokerQueueReceiver(
             {
                 // Made at start-up; made again here in case it was deleted since (a subscription that differs is logged and retried).
                 await subscriptions.EnsureAsync(topic, subscription, stop).ConfigureAwait(false);
-                var consumer = await broker.ConsumeAsync(queue, HandleAsync, consumerOptions with { ConsumerId = $"orleans-{providerName}-{Guid.NewGuid():N}" }, stop).ConfigureAwait(false);
+                var consumer = await broker.ConsumeAsync(queue, HandleAsync, consumerOptions with { ConsumerId = $"orleans-{providerName}-{Guid.NewGuid():N}" }, cancellationToken: stop).ConfigureAwait(false);
                 await using (consumer.ConfigureAwait(false))
                 {
                     failures = 0;
@@ -147,7 +147,7 @@ internal sealed partial class BrokerQueueReceiver(
     /// Holds one delivery until its event's outcome: released (return, so the client acks), or failed (requeue, or
     /// dead-letter with the reason on the last attempt). A lost lease or a stop cancels the wait; the broker delivers it again.
     /// </summary>
-    private async Task HandleAsync(Delivery.Delivery delivery, CancellationToken leaseLost)
+    private async Task HandleAsync(Delivery delivery, CancellationToken leaseLost)
     {
         var outcome = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         _arrived.Writer.TryWrite((delivery, outcome));
@@ -159,11 +159,11 @@ internal sealed partial class BrokerQueueReceiver(
         var maxAttempts = options.Subscription.MaxDeliveryAttempts;
         if (maxAttempts > 0 && delivery.Attempt >= maxAttempts)
         {
-            await broker.SettleAsync(delivery, SettleKind.DeadLetter, $"{reason} Attempt {delivery.Attempt} of {maxAttempts}.", cancellationToken: leaseLost).ConfigureAwait(false);
+            await broker.DeadLetterAsync(delivery, $"{reason} Attempt {delivery.Attempt} of {maxAttempts}.", leaseLost).ConfigureAwait(false);
         }
         else
         {
-            await broker.SettleAsync(delivery, SettleKind.Requeue, cancellationToken: leaseLost).ConfigureAwait(false);
+            await broker.AbandonAsync(delivery, null, leaseLost).ConfigureAwait(false);
         }
     }
 

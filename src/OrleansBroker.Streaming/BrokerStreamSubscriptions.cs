@@ -11,7 +11,7 @@ namespace OrleansBroker.Streaming;
 /// start is kept for the grains. A subscription that exists with other options stops the start with the reason.
 /// The pulling agents make sure of it again whenever they (re)start consuming.
 /// </summary>
-internal sealed partial class BrokerStreamSubscriptions(string providerName, BrokerStreamOptions options, IBrokerClient broker, ILogger<BrokerStreamSubscriptions> logger)
+internal sealed partial class BrokerStreamSubscriptions(string providerName, BrokerStreamOptions options, IBrokerAdministrationClient admin, ILogger<BrokerStreamSubscriptions> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     public void Participate(ISiloLifecycle lifecycle) =>
@@ -39,15 +39,15 @@ internal sealed partial class BrokerStreamSubscriptions(string providerName, Bro
     {
         try
         {
-            await broker.GetTopicInfoAsync(topic, cancellationToken).ConfigureAwait(false);
+            await admin.GetTopicInfoAsync(topic, cancellationToken).ConfigureAwait(false);
         }
         catch (BrokerException exception) when (exception.Code == BrokerErrorCode.TopicNotFound)
         {
-            await broker.CreateTopicAsync(topic, null, cancellationToken).ConfigureAwait(false);
+            await admin.CreateTopicAsync(topic, null, cancellationToken).ConfigureAwait(false);
             LogCreatedTopic(topic);
         }
 
-        await broker.SubscribeAsync(topic, new Subscription(subscription, options.Filter, options.Subscription), null, cancellationToken).ConfigureAwait(false);
+        await admin.CreateSubscriptionAsync(topic, new Subscription(subscription, options.Filter, options.Subscription), null, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created topic {Topic} (default options) for the stream provider.")]

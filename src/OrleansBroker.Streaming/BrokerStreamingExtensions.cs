@@ -31,7 +31,7 @@ public static class BrokerStreamingExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var options = Configure(builder.Services, name, configure);
         builder.Services.AddKeyedSingleton(name, (services, _) => new BrokerStreamSubscriptions(name, options,
-            services.GetRequiredService<IBrokerClient>(), services.GetRequiredService<ILogger<BrokerStreamSubscriptions>>()));
+            services.GetRequiredService<IBrokerAdministrationClient>(), services.GetRequiredService<ILogger<BrokerStreamSubscriptions>>()));
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredKeyedService<BrokerStreamSubscriptions>(name));
         builder.Services.TryAddKeyedSingleton<IGrainStorage>(ProviderConstants.DEFAULT_PUBSUB_PROVIDER_NAME,
             (services, _) => services.GetRequiredKeyedService<IGrainStorage>(BrokerStorageProviderName));

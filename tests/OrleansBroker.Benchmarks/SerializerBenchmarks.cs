@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Orleans.Serialization;
 using Orleans.Storage;
+using OrleansBroker.Messages;
 using OrleansBroker.Server.Log;
 
 namespace OrleansBroker.Benchmarks;
@@ -17,7 +18,7 @@ public class SerializerBenchmarks
     private Serializer _wire = null!;
     private SegmentRecord _segment = null!;
     private BinaryData _segmentBytes = null!;
-    private List<Delivery.Delivery> _deliveries = null!;
+    private List<Delivery> _deliveries = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -27,7 +28,7 @@ public class SerializerBenchmarks
         var messages = BenchData.Messages(1, Count, 1024);
         _segment = new SegmentRecord { Messages = messages };
         _segmentBytes = _storage.Serialize(_segment);
-        _deliveries = messages.Select(m => new Delivery.Delivery("q", m.MessageId, m.Sequence, m.Body, m.ContentType, m.Headers, m.RoutingKey, m.EnqueuedAt, 1, m.Sequence, m.EnqueuedAt)).ToList();
+        _deliveries = messages.Select(m => new Delivery("q", m.MessageId, m.Sequence, m.Body, m.ContentType, m.Headers, m.RoutingKey, m.EnqueuedAt, 1, m.Sequence, m.EnqueuedAt)).ToList();
     }
 
     [Benchmark(Description = "segment record, serialize (100 x 1 KiB)")]

@@ -1,4 +1,3 @@
-using OrleansBroker.Delivery;
 using OrleansBroker.Messages;
 
 namespace OrleansBroker.Queues;
@@ -43,13 +42,19 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("delete")]
     Task Delete();
 
-    /// <summary>Stores one message; completes when it is durable.</summary>
+    /// <summary>
+    /// Stores one message; completes when it is durable. Cancelled before the queue began to store it, it is not stored;
+    /// once begun, the store goes on and the caller's cancellation only ends its wait.
+    /// </summary>
     [Alias("publish")]
-    Task<PublishReceipt> Publish(BrokerMessage message);
+    Task<PublishReceipt> Publish(BrokerMessage message, CancellationToken cancellationToken = default);
 
-    /// <summary>Stores up to <see cref="BrokerLimits.MaxBatchCount"/> messages, all or none; completes when they are durable.</summary>
+    /// <summary>
+    /// Stores up to <see cref="BrokerLimits.MaxBatchCount"/> messages, all or none; completes when they are durable.
+    /// Cancellation as for <see cref="Publish"/>.
+    /// </summary>
     [Alias("publish-batch")]
-    Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages);
+    Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Registers (or renews) a push consumer. Idempotent: consumers call it again every
@@ -71,15 +76,16 @@ public interface IQueueGrain : IGrainWithStringKey
     /// in sequence order, without delivering or changing them. Works on any queue, dead-letter queues included.
     /// </summary>
     [Alias("peek")]
-    Task<IReadOnlyList<PeekedMessage>> Peek(long afterSequence, int max);
+    Task<IReadOnlyList<PeekedMessage>> Peek(long afterSequence, int max, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// On a dead-letter queue: publishes the selected messages back to their source queues (id, body and
     /// application headers kept, the broker's dead-letter headers dropped, so attempts start again from 0),
     /// then removes them here. A failure part-way leaves each message in one place or, at worst, both, never neither.
+    /// Cancelled, it stops after the batch under way (of 100 messages); what did not move stays here, ready.
     /// </summary>
     [Alias("redrive")]
-    Task<RedriveResult> Redrive(RedriveRequest request);
+    Task<RedriveResult> Redrive(RedriveRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>Extends a lease to now + <paramref name="duration"/> (at most <see cref="QueueOptions.MaxLeaseDuration"/>); returns the new expiry.</summary>
     [Alias("extend")]

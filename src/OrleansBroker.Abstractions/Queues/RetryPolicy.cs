@@ -19,7 +19,7 @@ public enum RetryKind
 /// A queue's broker-side retry backoff: after a delivery fails (nack with requeue, handler exception,
 /// lease expiry) the message waits this long before it is ready again. The wait is stored with the
 /// message, so it holds across a deactivation or a silo restart. A nack that carries its own delay
-/// (<see cref="Delivery.Settlement.Delay"/>) overrides the policy for that message. The default is
+/// (<see cref="Settlement.Delay"/>) overrides the policy for that message. The default is
 /// <see cref="RetryKind.Immediate"/>.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("ob.retry-policy")]

@@ -183,11 +183,17 @@ public interface ITopicGrain : IGrainWithStringKey
     [Alias("delete")]
     Task Delete();
 
-    /// <summary>Routes one message; completes when every matching subscription holds it durably.</summary>
+    /// <summary>
+    /// Routes one message; completes when every matching subscription holds it durably. Cancelled before the fan-out
+    /// began, it is stored nowhere; once begun, the fan-out goes on and the caller's cancellation only ends its wait.
+    /// </summary>
     [Alias("publish")]
-    Task<TopicReceipt> Publish(BrokerMessage message);
+    Task<TopicReceipt> Publish(BrokerMessage message, CancellationToken cancellationToken = default);
 
-    /// <summary>Routes up to 1000 messages, one receipt each, in order; completes when every matching subscription holds its messages.</summary>
+    /// <summary>
+    /// Routes up to 1000 messages, one receipt each, in order; completes when every matching subscription holds its messages.
+    /// Cancellation as for <see cref="Publish"/>.
+    /// </summary>
     [Alias("publish-batch")]
-    Task<IReadOnlyList<TopicReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages);
+    Task<IReadOnlyList<TopicReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default);
 }

@@ -84,7 +84,7 @@ internal sealed class ConsumerGroup
                 await foreach (var delivery in broker.ReadAllAsync(queue, options, _stop.Token).ConfigureAwait(false))
                 {
                     tracker.Record(delivery.Body);
-                    Acks.Track(broker.AckAsync(delivery, CancellationToken.None));
+                    Acks.Track(broker.CompleteAsync(delivery, CancellationToken.None));
                 }
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -102,7 +102,7 @@ internal sealed class ConsumerGroup
         {
             tracker.Record(delivery.Body);
             return Task.CompletedTask;
-        }, options, _stop.Token).ConfigureAwait(false);
+        }, options, cancellationToken: _stop.Token).ConfigureAwait(false);
         await using (consumer.ConfigureAwait(false))
         {
             await Task.WhenAny(consumer.Completion, Task.Delay(Timeout.Infinite, _stop.Token)).ConfigureAwait(false);

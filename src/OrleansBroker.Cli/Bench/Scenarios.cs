@@ -16,9 +16,9 @@ internal static class Scenarios
     /// P producers publish N messages (durable, confirmed) while C consumers receive and ack them.
     /// With no consumers it measures confirmed publishing alone and checks the queue's depth instead.
     /// </summary>
-    public static async Task<BenchResult> QueueAsync(IBrokerClient broker, BenchSettings s, CancellationToken cancellationToken)
+    public static async Task<BenchResult> QueueAsync(IBrokerClient broker, IBrokerAdministrationClient admin, BenchSettings s, CancellationToken cancellationToken)
     {
-        await PrepareEmptyQueueAsync(broker, s.Queue, s.Partitions, cancellationToken);
+        await PrepareEmptyQueueAsync(admin, s.Queue, s.Partitions, cancellationToken);
         var perProducer = s.PerProducer();
         var tracker = new DeliveryTracker(perProducer);
         var consumers = s.Consumers > 0 ? new ConsumerGroup(broker, s.Queue, s.Consumers, s.Prefetch, tracker, s.Handler) : null;
@@ -42,7 +42,7 @@ internal static class Scenarios
         }
         else
         {
-            var info = await broker.GetQueueInfoAsync(s.Queue, cancellationToken);
+            var info = await admin.GetQueueInfoAsync(s.Queue, cancellationToken);
             lost = Math.Max(0, s.Messages - info.Ready);
         }
 
@@ -66,10 +66,10 @@ internal static class Scenarios
     /// per subscription acks. Every subscription must receive every message once; throughput counts deliveries
     /// (S × N over the run), the figure a fan-out exchange is judged by.
     /// </summary>
-    public static async Task<BenchResult> FanOutAsync(IBrokerClient broker, BenchSettings s, int subscriptions, CancellationToken cancellationToken)
+    public static async Task<BenchResult> FanOutAsync(IBrokerClient broker, IBrokerAdministrationClient admin, BenchSettings s, int subscriptions, CancellationToken cancellationToken)
     {
         var topic = s.Queue;
-        await PrepareTopicAsync(broker, topic, subscriptions, cancellationToken);
+        await PrepareTopicAsync(admin, topic, subscriptions, cancellationToken);
         var perProducer = s.PerProducer();
         var trackers = Enumerable.Range(0, subscriptions).Select(_ => new DeliveryTracker(perProducer)).ToArray();
         var groups = trackers.Select((tracker, i) => new ConsumerGroup(broker, $"{topic}/s{i + 1}", Math.Max(1, s.Consumers), s.Prefetch, tracker)).ToArray();
@@ -106,9 +106,9 @@ internal static class Scenarios
     /// One producer publishes single messages at a fixed rate, each call on its own (not awaited before the
     /// next, as a service emitting events would); consumers ack. Reports send-to-receive latency.
     /// </summary>
-    public static async Task<BenchResult> LatencyAsync(IBrokerClient broker, BenchSettings s, double rate, CancellationToken cancellationToken)
+    public static async Task<BenchResult> LatencyAsync(IBrokerClient broker, IBrokerAdministrationClient admin, BenchSettings s, double rate, CancellationToken cancellationToken)
     {
-        await PrepareEmptyQueueAsync(broker, s.Queue, s.Partitions, cancellationToken);
+        await PrepareEmptyQueueAsync(admin, s.Queue, s.Partitions, cancellationToken);
         var tracker = new DeliveryTracker([s.Messages]);
         var consumers = new ConsumerGroup(broker, s.Queue, Math.Max(1, s.Consumers), s.Prefetch, tracker);
         var publishes = new CallWindow();
@@ -164,17 +164,17 @@ internal static class Scenarios
     /// Publish rate into a queue already holding each of <paramref name="depths"/> messages (filled up to it
     /// first, nothing consumed). After each run the queue must hold exactly what was published: the difference is lost.
     /// </summary>
-    public static async Task<IReadOnlyList<BenchResult>> DepthAsync(IBrokerClient broker, BenchSettings s, IReadOnlyList<long> depths, Action<BenchResult> print, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<BenchResult>> DepthAsync(IBrokerClient broker, IBrokerAdministrationClient admin, BenchSettings s, IReadOnlyList<long> depths, Action<BenchResult> print, CancellationToken cancellationToken)
     {
-        await PrepareEmptyQueueAsync(broker, s.Queue, s.Partitions, cancellationToken);
+        await PrepareEmptyQueueAsync(admin, s.Queue, s.Partitions, cancellationToken);
         var results = new List<BenchResult>();
         foreach (var depth in depths.Order())
         {
-            var before = (await broker.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
+            var before = (await admin.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
             if (before < depth)
             {
                 await FillAsync(broker, s.Queue, depth - before, s.Size, s.IdleTimeout, cancellationToken);
-                before = (await broker.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
+                before = (await admin.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
             }
 
             var producers = new ProducerGroup(PipelinedPublisher.ToQueue(broker, s.Queue), s.PerProducer(), s.Size, s.Batch, s.Inflight);
@@ -182,7 +182,7 @@ internal static class Scenarios
             await Watch.UntilAsync(producers.RunAsync(cancellationToken), () => producers.Confirmed,
                 () => $"depth {before}: published {producers.Confirmed}/{s.Messages}", s.IdleTimeout, cancellationToken);
             var elapsed = clock.Elapsed;
-            var after = (await broker.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
+            var after = (await admin.GetQueueInfoAsync(s.Queue, cancellationToken)).Ready;
             var result = Result("depth", s, s.Producers, 0, elapsed, BenchResult.Rate(producers.Confirmed, elapsed), Math.Max(0, before + s.Messages - after), 0, null, s.BrokerPid) with
             {
                 QueueDepthBefore = before,
@@ -210,7 +210,7 @@ internal static class Scenarios
         {
             await using (var connection = await ConnectWhenUpAsync(connect, silo, cancellationToken))
             {
-                await PrepareEmptyQueueAsync(connection.Broker, s.Queue, s.Partitions, cancellationToken);
+                await PrepareEmptyQueueAsync(connection.Admin, s.Queue, s.Partitions, cancellationToken);
                 await FillAsync(connection.Broker, s.Queue, s.Messages, s.Size, s.IdleTimeout, cancellationToken, producer: 0);
             }
 
@@ -238,7 +238,7 @@ internal static class Scenarios
                 AckFailures = consumers.Acks.Failed,
                 Prefetch = s.Prefetch,
             };
-            await restarted.Broker.DeleteQueueAsync(s.Queue, cancellationToken);
+            await restarted.Admin.DeleteQueueAsync(s.Queue, cancellationToken);
             return result;
         }
         finally
@@ -303,28 +303,28 @@ internal static class Scenarios
     }
 
     /// <summary>A fresh topic with <paramref name="subscriptions"/> subscriptions s1..sN taking every message.</summary>
-    private static async Task PrepareTopicAsync(IBrokerClient broker, string topic, int subscriptions, CancellationToken cancellationToken)
+    private static async Task PrepareTopicAsync(IBrokerAdministrationClient admin, string topic, int subscriptions, CancellationToken cancellationToken)
     {
         try
         {
-            await broker.DeleteTopicAsync(topic, cancellationToken);
+            await admin.DeleteTopicAsync(topic, cancellationToken);
         }
         catch (BrokerException exception) when (exception.Code == BrokerErrorCode.TopicNotFound)
         {
             // Nothing to clear.
         }
 
-        await broker.CreateTopicAsync(topic, cancellationToken: cancellationToken);
+        await admin.CreateTopicAsync(topic, cancellationToken: cancellationToken);
         for (var i = 1; i <= subscriptions; i++)
         {
-            await broker.SubscribeAsync(topic, new Topics.Subscription($"s{i}", Topics.SubscriptionFilter.All, new Queues.QueueOptions()), cancellationToken: cancellationToken);
+            await admin.CreateSubscriptionAsync(topic, new Topics.Subscription($"s{i}", Topics.SubscriptionFilter.All, new Queues.QueueOptions()), cancellationToken: cancellationToken);
         }
     }
 
-    private static async Task PrepareEmptyQueueAsync(IBrokerClient broker, string queue, int partitions, CancellationToken cancellationToken)
+    private static async Task PrepareEmptyQueueAsync(IBrokerAdministrationClient admin, string queue, int partitions, CancellationToken cancellationToken)
     {
-        await broker.CreateQueueIfMissingAsync(queue, new QueueOptions { Partitions = partitions }, cancellationToken);
-        var info = await broker.GetQueueInfoAsync(queue, cancellationToken);
+        await admin.CreateQueueIfMissingAsync(queue, new QueueOptions { Partitions = partitions }, cancellationToken);
+        var info = await admin.GetQueueInfoAsync(queue, cancellationToken);
         if (info.InFlight > 0)
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Queue '{queue}' has {info.InFlight} messages in flight to other consumers; bench needs a queue of its own.");
@@ -332,7 +332,7 @@ internal static class Scenarios
 
         if (info.Ready > 0)
         {
-            await broker.PurgeQueueAsync(queue, cancellationToken);
+            await admin.PurgeQueueAsync(queue, cancellationToken);
         }
     }
 }

@@ -58,7 +58,7 @@ internal static class BenchCommand
         {
             // Warm-up rounds: short runs of the same shape, each a few hundred calls.
             var round = Math.Min(settings.Messages, Math.Max(1_000, 200L * settings.Batch * settings.Producers));
-            var result = await WithWarmupAsync(WarmupSeconds(parse, 0), round, s => Scenarios.QueueAsync(connection.Broker, s, cancellationToken), settings);
+            var result = await WithWarmupAsync(WarmupSeconds(parse, 0), round, s => Scenarios.QueueAsync(connection.Broker, connection.Admin, s, cancellationToken), settings);
             Console.WriteLine(result.ToJson());
             return [result];
         }, cancellationToken));
@@ -84,7 +84,7 @@ internal static class BenchCommand
             {
                 try
                 {
-                    var result = await Scenarios.FanOutAsync(connection.Broker, settings, count, cancellationToken);
+                    var result = await Scenarios.FanOutAsync(connection.Broker, connection.Admin, settings, count, cancellationToken);
                     Console.WriteLine(result.ToJson());
                     return [result];
                 }
@@ -92,7 +92,7 @@ internal static class BenchCommand
                 {
                     if (parse.GetValue(Queue) is null)
                     {
-                        await connection.Broker.DeleteTopicAsync(settings.Queue, CancellationToken.None);
+                        await connection.Admin.DeleteTopicAsync(settings.Queue, CancellationToken.None);
                     }
                 }
             }, cancellationToken);
@@ -122,7 +122,7 @@ internal static class BenchCommand
                 // One warm-up round as long as the warm-up.
                 var warmup = WarmupSeconds(parse, 5);
                 var result = await WithWarmupAsync(
-                    warmup, (long)Math.Ceiling(perSecond * warmup), s => Scenarios.LatencyAsync(connection.Broker, s, perSecond, cancellationToken), settings);
+                    warmup, (long)Math.Ceiling(perSecond * warmup), s => Scenarios.LatencyAsync(connection.Broker, connection.Admin, s, perSecond, cancellationToken), settings);
                 Console.WriteLine(result.ToJson());
                 return [result];
             }, cancellationToken, (long)Math.Ceiling(perSecond * seconds));
@@ -141,7 +141,7 @@ internal static class BenchCommand
         {
             var levels = ParseDepths(parse.GetValue(depths)!);
             return RunAsync(parse, async (connection, settings) =>
-                await Scenarios.DepthAsync(connection.Broker, settings, levels, r => Console.WriteLine(r.ToJson()), cancellationToken), cancellationToken);
+                await Scenarios.DepthAsync(connection.Broker, connection.Admin, settings, levels, r => Console.WriteLine(r.ToJson()), cancellationToken), cancellationToken);
         });
         return command;
     }
@@ -209,7 +209,7 @@ internal static class BenchCommand
     {
         try
         {
-            await connection.Broker.DeleteQueueAsync(queue, CancellationToken.None);
+            await connection.Admin.DeleteQueueAsync(queue, CancellationToken.None);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

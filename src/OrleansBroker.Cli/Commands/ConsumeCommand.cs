@@ -32,7 +32,7 @@ internal static class ConsumeCommand
 
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             var broker = connection.Broker;
-            await broker.CreateQueueIfMissingAsync(name, cancellationToken);
+            await connection.Admin.CreateQueueIfMissingAsync(name, cancellationToken);
 
             var output = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16) { AutoFlush = false };
             var progress = new Progress("received", wanted ?? 0);
@@ -49,7 +49,7 @@ internal static class ConsumeCommand
                 {
                     idleTimer.CancelAfter(idle);
                     await output.WriteLineAsync(delivery.BodyText());
-                    acks.Add(nack ? broker.NackAsync(delivery, cancellationToken: CancellationToken.None) : broker.AckAsync(delivery, CancellationToken.None));
+                    acks.Add(nack ? broker.AbandonAsync(delivery, cancellationToken: CancellationToken.None) : broker.CompleteAsync(delivery, CancellationToken.None));
                     if (acks.Count >= 1024)
                     {
                         acks.RemoveAll(a => a.IsCompletedSuccessfully);

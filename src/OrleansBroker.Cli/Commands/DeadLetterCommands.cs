@@ -31,7 +31,7 @@ internal static class DeadLetterCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            var name = await ResolveAsync(connection.Broker, parse.GetValue(queue)!, cancellationToken);
+            var name = await ResolveAsync(connection.Admin, parse.GetValue(queue)!, cancellationToken);
             var messages = await connection.Broker.PeekAsync(name, parse.GetValue(after), parse.GetValue(max), cancellationToken);
             Console.WriteLine($"{"SEQ",8}  {"ID",-34} {"ATTEMPTS",8}  {"STATE",-8} {"REASON",-32} BODY");
             foreach (var message in messages)
@@ -57,9 +57,9 @@ internal static class DeadLetterCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            var name = await ResolveAsync(connection.Broker, parse.GetValue(queue)!, cancellationToken);
+            var name = await ResolveAsync(connection.Admin, parse.GetValue(queue)!, cancellationToken);
             var selected = parse.GetValue(ids) is { Length: > 0 } chosen ? chosen : null;
-            var result = await connection.Broker.RedriveAsync(name, new RedriveRequest(parse.GetValue(max), selected), cancellationToken);
+            var result = await connection.Admin.RedriveAsync(name, new RedriveRequest(parse.GetValue(max), selected), cancellationToken);
             Console.WriteLine($"redrove {result.Moved} messages from {name}" + (result.Skipped > 0 ? $"; {result.Skipped} skipped (no source queue)" : ""));
             return 0;
         });
@@ -73,20 +73,20 @@ internal static class DeadLetterCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            var name = await ResolveAsync(connection.Broker, parse.GetValue(queue)!, cancellationToken);
-            Console.WriteLine($"purged {await connection.Broker.PurgeQueueAsync(name, cancellationToken)} messages from {name}");
+            var name = await ResolveAsync(connection.Admin, parse.GetValue(queue)!, cancellationToken);
+            Console.WriteLine($"purged {await connection.Admin.PurgeQueueAsync(name, cancellationToken)} messages from {name}");
             return 0;
         });
         return command;
     }
 
     /// <summary>The dead-letter queue of <paramref name="queue"/>, which must exist (it is created with the first dead letter).</summary>
-    private static async Task<string> ResolveAsync(IBrokerClient broker, string queue, CancellationToken cancellationToken)
+    private static async Task<string> ResolveAsync(IBrokerAdministrationClient admin, string queue, CancellationToken cancellationToken)
     {
-        var info = await broker.GetQueueInfoAsync(queue, cancellationToken);
+        var info = await admin.GetQueueInfoAsync(queue, cancellationToken);
         var dlq = info.Options.ResolveDeadLetterQueue(queue)
             ?? throw new CliException(2, $"queue '{queue}' has no dead-letter queue (created with max attempts 0 and none).");
-        if (!(await broker.ListQueuesAsync(cancellationToken)).Contains(dlq, StringComparer.Ordinal))
+        if (!(await admin.ListQueuesAsync(cancellationToken)).Contains(dlq, StringComparer.Ordinal))
         {
             throw new CliException(2, $"queue '{queue}' has no dead letters yet: its dead-letter queue '{dlq}' is created with the first one.");
         }

@@ -79,10 +79,10 @@ internal static class PublishCommand
             var fixedBody = bytes is { } n ? Encoding.ASCII.GetBytes(new string('x', n)) : text is not null ? Encoding.UTF8.GetBytes(text) : null;
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             var broker = connection.Broker;
-            var toTopic = await IsTopicAsync(broker, name, cancellationToken);
+            var toTopic = await IsTopicAsync(connection.Admin, name, cancellationToken);
             if (!toTopic)
             {
-                await broker.CreateQueueIfMissingAsync(name, cancellationToken);
+                await connection.Admin.CreateQueueIfMissingAsync(name, cancellationToken);
             }
 
             BrokerMessage Create(long index)
@@ -140,7 +140,7 @@ internal static class PublishCommand
         return command;
     }
 
-    private static async Task<bool> IsTopicAsync(IBrokerClient broker, string name, CancellationToken cancellationToken)
+    private static async Task<bool> IsTopicAsync(IBrokerAdministrationClient admin, string name, CancellationToken cancellationToken)
     {
         if (QueueName.IsSubscriptionQueue(name))
         {
@@ -149,7 +149,7 @@ internal static class PublishCommand
 
         try
         {
-            await broker.GetTopicInfoAsync(name, cancellationToken);
+            await admin.GetTopicInfoAsync(name, cancellationToken);
             return true;
         }
         catch (Errors.BrokerException exception) when (exception.Code == Errors.BrokerErrorCode.TopicNotFound)

@@ -11,12 +11,12 @@ internal static class QueueCommands
         var queue = new Command("queue", "Create, inspect, list, purge and delete queues.");
         queue.Subcommands.Add(CreateCommand());
         queue.Subcommands.Add(GrowCommand());
-        queue.Subcommands.Add(Simple("info", "Show depth, consumers, counters and options.", async (broker, name, ct) => Print(await broker.GetQueueInfoAsync(name, ct))));
-        queue.Subcommands.Add(Simple("purge", "Remove every ready message (not those in flight).", async (broker, name, ct) =>
-            Console.WriteLine($"purged {await broker.PurgeQueueAsync(name, ct)} messages from {name}")));
-        queue.Subcommands.Add(Simple("delete", "Delete the queue and all its messages.", async (broker, name, ct) =>
+        queue.Subcommands.Add(Simple("info", "Show depth, consumers, counters and options.", async (admin, name, ct) => Print(await admin.GetQueueInfoAsync(name, ct))));
+        queue.Subcommands.Add(Simple("purge", "Remove every ready message (not those in flight).", async (admin, name, ct) =>
+            Console.WriteLine($"purged {await admin.PurgeQueueAsync(name, ct)} messages from {name}")));
+        queue.Subcommands.Add(Simple("delete", "Delete the queue and all its messages.", async (admin, name, ct) =>
         {
-            await broker.DeleteQueueAsync(name, ct);
+            await admin.DeleteQueueAsync(name, ct);
             Console.WriteLine($"deleted {name}");
         }));
 
@@ -24,11 +24,11 @@ internal static class QueueCommands
         list.SetAction(async (parse, cancellationToken) =>
         {
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            var names = await connection.Broker.ListQueuesAsync(cancellationToken);
+            var names = await connection.Admin.ListQueuesAsync(cancellationToken);
             Console.WriteLine($"{"QUEUE",-40} {"READY",10} {"IN-FLIGHT",10} {"CONSUMERS",10}");
             foreach (var name in names)
             {
-                var info = await connection.Broker.GetQueueInfoAsync(name, cancellationToken);
+                var info = await connection.Admin.GetQueueInfoAsync(name, cancellationToken);
                 Console.WriteLine($"{name,-40} {info.Ready,10} {info.InFlight,10} {info.Consumers,10}");
             }
 
@@ -48,7 +48,7 @@ internal static class QueueCommands
         {
             var queueOptions = options.Bind(parse);
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            Print(await connection.Broker.CreateQueueAsync(parse.GetValue(name)!, queueOptions, cancellationToken));
+            Print(await connection.Admin.CreateQueueAsync(parse.GetValue(name)!, queueOptions, cancellationToken));
             return 0;
         });
         return command;
@@ -66,13 +66,13 @@ internal static class QueueCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            Print(await connection.Broker.GrowPartitionsAsync(parse.GetValue(name)!, parse.GetValue(partitions), cancellationToken));
+            Print(await connection.Admin.GrowPartitionsAsync(parse.GetValue(name)!, parse.GetValue(partitions), cancellationToken));
             return 0;
         });
         return command;
     }
 
-    private static Command Simple(string verb, string description, Func<Client.IBrokerClient, string, CancellationToken, Task> run) =>
+    private static Command Simple(string verb, string description, Func<Client.IBrokerAdministrationClient, string, CancellationToken, Task> run) =>
         NamedCommand.Create(verb, description, "name", "Queue name.", run);
 
     private static string Describe(RetryPolicy retry) => retry.Kind switch

@@ -13,10 +13,10 @@ internal static class TopicCommands
         var topic = new Command("topic", "Create topics and their subscriptions (each a durable queue <topic>/<subscription>).");
         topic.Subcommands.Add(CreateCommand());
         topic.Subcommands.Add(SeekCommand());
-        topic.Subcommands.Add(Simple("info", "Show a topic's subscriptions, filters and counters.", async (broker, name, ct) => Print(await broker.GetTopicInfoAsync(name, ct))));
-        topic.Subcommands.Add(Simple("delete", "Delete a topic with its subscriptions and their queues.", async (broker, name, ct) =>
+        topic.Subcommands.Add(Simple("info", "Show a topic's subscriptions, filters and counters.", async (admin, name, ct) => Print(await admin.GetTopicInfoAsync(name, ct))));
+        topic.Subcommands.Add(Simple("delete", "Delete a topic with its subscriptions and their queues.", async (admin, name, ct) =>
         {
-            await broker.DeleteTopicAsync(name, ct);
+            await admin.DeleteTopicAsync(name, ct);
             Console.WriteLine($"deleted topic {name}");
         }));
 
@@ -25,9 +25,9 @@ internal static class TopicCommands
         {
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             Console.WriteLine($"{"TOPIC",-40} {"SUBSCRIPTIONS",13} {"PUBLISHED",10}");
-            foreach (var name in await connection.Broker.ListTopicsAsync(cancellationToken))
+            foreach (var name in await connection.Admin.ListTopicsAsync(cancellationToken))
             {
-                var info = await connection.Broker.GetTopicInfoAsync(name, cancellationToken);
+                var info = await connection.Admin.GetTopicInfoAsync(name, cancellationToken);
                 Console.WriteLine($"{name,-40} {info.Subscriptions.Count,13} {info.Published,10}");
             }
 
@@ -42,7 +42,7 @@ internal static class TopicCommands
         unsubscribe.SetAction(async (parse, cancellationToken) =>
         {
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            Print(await connection.Broker.UnsubscribeAsync(parse.GetValue(unsubscribeTopic)!, parse.GetValue(unsubscribeName)!, cancellationToken));
+            Print(await connection.Admin.DeleteSubscriptionAsync(parse.GetValue(unsubscribeTopic)!, parse.GetValue(unsubscribeName)!, cancellationToken));
             return 0;
         });
         topic.Subcommands.Add(unsubscribe);
@@ -65,7 +65,7 @@ internal static class TopicCommands
                 Partitions = parse.GetValue(partitions) ?? 1,
             };
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            Print(await connection.Broker.CreateTopicAsync(parse.GetValue(name)!, options, cancellationToken));
+            Print(await connection.Admin.CreateTopicAsync(parse.GetValue(name)!, options, cancellationToken));
             return 0;
         });
         return command;
@@ -80,7 +80,7 @@ internal static class TopicCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            await connection.Broker.SeekAsync(parse.GetValue(topic)!, parse.GetValue(name)!, parse.GetValue(to), cancellationToken);
+            await connection.Admin.SeekSubscriptionAsync(parse.GetValue(topic)!, parse.GetValue(name)!, parse.GetValue(to), cancellationToken);
             Console.WriteLine($"seeking {parse.GetValue(topic)}/{parse.GetValue(name)} to {parse.GetValue(to):O}: replay runs in the broker; watch the queue's depth");
             return 0;
         });
@@ -146,7 +146,7 @@ internal static class TopicCommands
                 var text when DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) => at,
                 var text => throw new CliException(2, $"--replay-from '{text}': write an ISO 8601 time or 'earliest'"),
             };
-            Print(await connection.Broker.SubscribeAsync(parse.GetValue(topic)!, subscription, from, cancellationToken));
+            Print(await connection.Admin.CreateSubscriptionAsync(parse.GetValue(topic)!, subscription, from, cancellationToken));
             return 0;
         });
         return command;
@@ -174,7 +174,7 @@ internal static class TopicCommands
             : new HeaderPredicate(header, HeaderMatch.Range, Min: Bound(bounds[..dots]), Max: Bound(bounds[(dots + 2)..]));
     }
 
-    private static Command Simple(string verb, string description, Func<IBrokerClient, string, CancellationToken, Task> run) =>
+    private static Command Simple(string verb, string description, Func<IBrokerAdministrationClient, string, CancellationToken, Task> run) =>
         NamedCommand.Create(verb, description, "topic", "Topic name.", run);
 
     /// <summary>A filter as one line: the patterns, then the header tests.</summary>

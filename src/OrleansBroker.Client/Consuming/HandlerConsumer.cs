@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
+using OrleansBroker.Messages;
 
 namespace OrleansBroker.Client.Consuming;
 
@@ -10,13 +10,15 @@ namespace OrleansBroker.Client.Consuming;
 internal sealed record LeaseRenewal(TimeSpan Lease, TimeSpan Max);
 
 /// <summary>
-/// Runs a handler over a <see cref="QueueConsumer"/> with a fixed number of workers; acks on return, requeues on throw.
+/// Runs a handler over a <see cref="QueueConsumer"/> with a fixed number of workers; completes on return, abandons on throw.
 /// Keeps a running handler's lease alive (<see cref="LeaseRenewal"/>) and cancels that handler's token when the lease is lost.
+/// Each failure is logged and, when there is an error handler, reported to it.
 /// </summary>
 internal sealed partial class HandlerConsumer : IBrokerConsumer
 {
     private readonly QueueConsumer _consumer;
-    private readonly Func<Delivery.Delivery, CancellationToken, Task> _handler;
+    private readonly Func<Delivery, CancellationToken, Task> _handler;
+    private readonly Func<ConsumerError, Task>? _errorHandler;
     private readonly IBrokerClient _client;
     private readonly ILogger _logger;
     private readonly LeaseRenewal? _renewal;
@@ -25,11 +27,12 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
     /// <summary>Settles sent and not yet answered.</summary>
     private readonly ConcurrentDictionary<Task, byte> _settling = new();
 
-    public HandlerConsumer(QueueConsumer consumer, Func<Delivery.Delivery, CancellationToken, Task> handler, int concurrency, bool startInOrder,
-        LeaseRenewal? renewal, IBrokerClient client, ILogger logger)
+    public HandlerConsumer(QueueConsumer consumer, Func<Delivery, CancellationToken, Task> handler, Func<ConsumerError, Task>? errorHandler,
+        int concurrency, bool startInOrder, LeaseRenewal? renewal, IBrokerClient client, ILogger logger)
     {
         _consumer = consumer;
         _handler = handler;
+        _errorHandler = errorHandler;
         _renewal = renewal;
         _client = client;
         _logger = logger;
@@ -37,6 +40,8 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
             ? [Task.Run(() => StartInOrderAsync(concurrency))]
             : Enumerable.Range(0, concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
         Completion = Task.WhenAll(_workers).ContinueWith(_ => consumer.Completion, TaskScheduler.Default).Unwrap();
+        _ = consumer.Completion.ContinueWith(stopped => ReportAsync(ConsumerErrorSource.Consumer, stopped.Exception!.GetBaseException(), null),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default).Unwrap();
     }
 
     public string Queue => _consumer.Queue;
@@ -94,7 +99,7 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
             await slots.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
-        async Task RunAsync(Delivery.Delivery delivery)
+        async Task RunAsync(Delivery delivery)
         {
             try
             {
@@ -107,9 +112,9 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         }
     }
 
-    private async Task HandleAsync(Delivery.Delivery delivery, CancellationToken stopping)
+    private async Task HandleAsync(Delivery delivery, CancellationToken stopping)
     {
-        SettleKind outcome;
+        bool completed;
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         using var handled = new CancellationTokenSource();
         Task renewing;
@@ -136,7 +141,7 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
                 return;
             }
 
-            outcome = SettleKind.Ack;
+            completed = true;
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -149,7 +154,8 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         catch (Exception exception)
         {
             LogHandlerFailed(exception, Queue, delivery.MessageId, delivery.Attempt);
-            outcome = SettleKind.Requeue;
+            await ReportAsync(ConsumerErrorSource.Handler, exception, delivery).ConfigureAwait(false);
+            completed = false;
         }
         finally
         {
@@ -160,16 +166,16 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         // Sent without waiting for the answer: the worker takes its next delivery while the settle is on its way
         // (batched with the others), so one worker is not held to a broker round trip and a commit per message.
         // Dispose waits for every settle still out.
-        var settle = SettleAsync(delivery, outcome);
+        var settle = SettleAsync(delivery, completed);
         _settling.TryAdd(settle, 0);
         _ = settle.ContinueWith(done => _settling.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private async Task SettleAsync(Delivery.Delivery delivery, SettleKind outcome)
+    private async Task SettleAsync(Delivery delivery, bool completed)
     {
         try
         {
-            await _client.SettleAsync(delivery, outcome, null, null, CancellationToken.None).ConfigureAwait(false);
+            await (completed ? _client.CompleteAsync(delivery, CancellationToken.None) : _client.AbandonAsync(delivery, null, CancellationToken.None)).ConfigureAwait(false);
         }
         catch (BrokerException exception) when (exception.Code == BrokerErrorCode.LeaseLost)
         {
@@ -180,6 +186,7 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         {
             // Unsettled: the lease expires and the message comes back.
             LogSettleFailed(exception, Queue, delivery.MessageId);
+            await ReportAsync(ConsumerErrorSource.Settle, exception, delivery).ConfigureAwait(false);
         }
     }
 
@@ -187,7 +194,7 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
     /// Extends the lease every half lease while the handler runs, up to the renewal limit; cancels
     /// <paramref name="leaseLost"/> when the broker says the lease is gone, or when it runs out after the limit.
     /// </summary>
-    private async Task RenewAsync(Delivery.Delivery delivery, LeaseRenewal renewal, CancellationTokenSource leaseLost, CancellationToken handled)
+    private async Task RenewAsync(Delivery delivery, LeaseRenewal renewal, CancellationTokenSource leaseLost, CancellationToken handled)
     {
         var started = Stopwatch.GetTimestamp();
         var lastExtended = started;
@@ -208,30 +215,52 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
 
                     LogRenewalLimit(Queue, delivery.MessageId, renewal.Max);
                     await leaseLost.CancelAsync().ConfigureAwait(false);
+                    await ReportAsync(ConsumerErrorSource.LeaseLost, new BrokerException(BrokerErrorCode.LeaseLost,
+                        $"Message '{delivery.MessageId}' of queue '{Queue}' was renewed for MaxLeaseRenewal ({renewal.Max}); its lease ended while the handler ran."), delivery).ConfigureAwait(false);
                     return;
                 }
 
                 try
                 {
-                    await _client.ExtendLeaseAsync(delivery, renewal.Lease, handled).ConfigureAwait(false);
+                    await _client.RenewLeaseAsync(delivery, renewal.Lease, handled).ConfigureAwait(false);
                     lastExtended = Stopwatch.GetTimestamp();
                 }
                 catch (BrokerException exception) when (exception.Code == BrokerErrorCode.LeaseLost)
                 {
                     LogLeaseLostWhileHandling(Queue, delivery.MessageId);
                     await leaseLost.CancelAsync().ConfigureAwait(false);
+                    await ReportAsync(ConsumerErrorSource.LeaseLost, exception, delivery).ConfigureAwait(false);
                     return;
                 }
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {
                     // A passing failure: tried again in half a lease, while the lease still runs.
                     LogRenewFailed(exception, Queue, delivery.MessageId);
+                    await ReportAsync(ConsumerErrorSource.RenewLease, exception, delivery).ConfigureAwait(false);
                 }
             }
         }
         catch (OperationCanceledException) when (handled.IsCancellationRequested)
         {
             // The handler is done.
+        }
+    }
+
+    /// <summary>Tells the error handler, if there is one; an error handler that throws is logged, and the consumer goes on.</summary>
+    private async Task ReportAsync(ConsumerErrorSource source, Exception exception, Delivery? delivery)
+    {
+        if (_errorHandler is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _errorHandler(new ConsumerError(Queue, source, exception, delivery)).ConfigureAwait(false);
+        }
+        catch (Exception failure)
+        {
+            LogErrorHandlerFailed(failure, Queue, source);
         }
     }
 
@@ -247,7 +276,10 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: the handler of message {MessageId} returned after its lease was lost; not acked, the message will be delivered again")]
     private partial void LogReturnedAfterLeaseLost(string queue, string messageId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Handler for {Queue} failed on message {MessageId} (attempt {Attempt}); requeued")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Queue}: the consumer's error handler threw on a {Source} error; the consumer goes on")]
+    private partial void LogErrorHandlerFailed(Exception exception, string queue, ConsumerErrorSource source);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Handler for {Queue} failed on message {MessageId} (attempt {Attempt}); abandoned, it will be delivered again or dead-lettered")]
     private partial void LogHandlerFailed(Exception exception, string queue, string messageId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: message {MessageId} lost its lease while its handler ran; the handler's token is cancelled and the message will be delivered again")]

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
+using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 
 namespace OrleansBroker.Client.Consuming;
@@ -21,7 +21,7 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
     private readonly int _prefetch;
     private readonly bool _onePartition;
     private readonly ILogger _logger;
-    private readonly Channel<Delivery.Delivery> _deliveries = Channel.CreateUnbounded<Delivery.Delivery>(new() { SingleWriter = false });
+    private readonly Channel<Delivery> _deliveries = Channel.CreateUnbounded<Delivery>(new() { SingleWriter = false });
     private readonly CancellationTokenSource _stop = new();
 
     /// <summary>Released when a queue says it is moving: the renew loop registers again at once.</summary>
@@ -49,7 +49,7 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
 
     public string ConsumerId { get; }
 
-    public ChannelReader<Delivery.Delivery> Deliveries => _deliveries.Reader;
+    public ChannelReader<Delivery> Deliveries => _deliveries.Reader;
 
     public Task Completion => _completion.Task;
 
@@ -131,7 +131,7 @@ internal sealed partial class QueueConsumer : IConsumerObserver, IAsyncDisposabl
         return Task.CompletedTask;
     }
 
-    Task IConsumerObserver.Deliver(IReadOnlyList<Delivery.Delivery> deliveries)
+    Task IConsumerObserver.Deliver(IReadOnlyList<Delivery> deliveries)
     {
         foreach (var delivery in deliveries)
         {

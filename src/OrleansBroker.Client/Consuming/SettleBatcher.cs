@@ -1,4 +1,3 @@
-using OrleansBroker.Delivery;
 using OrleansBroker.Queues;
 
 namespace OrleansBroker.Client.Consuming;

@@ -3,17 +3,20 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace OrleansBroker.Client.Hosting;
 
-/// <summary>Registers <see cref="IBrokerClient"/> on an Orleans client. Clustering (gateways) is the host's choice.</summary>
+/// <summary>
+/// Registers <see cref="IBrokerClient"/> (data plane) and <see cref="IBrokerAdministrationClient"/> (management) on an Orleans client.
+/// </summary>
 public static class BrokerClientHostingExtensions
 {
-    /// <summary>Adds <see cref="IBrokerClient"/>; idempotent.</summary>
+    /// <summary>Adds <see cref="IBrokerClient"/> and <see cref="IBrokerAdministrationClient"/> as singletons; idempotent.</summary>
     public static IServiceCollection AddBrokerClient(this IServiceCollection services)
     {
         services.TryAddSingleton<IBrokerClient, BrokerClient>();
+        services.TryAddSingleton<IBrokerAdministrationClient, BrokerAdministrationClient>();
         return services;
     }
 
-    /// <summary>Adds <see cref="IBrokerClient"/> to the Orleans client; idempotent.</summary>
+    /// <summary>Adds <see cref="IBrokerClient"/> and <see cref="IBrokerAdministrationClient"/> to the Orleans client; idempotent.</summary>
     public static IClientBuilder AddBrokerClient(this IClientBuilder builder)
     {
         builder.Services.AddBrokerClient();

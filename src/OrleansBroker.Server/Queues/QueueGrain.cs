@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Storage;
-using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -172,19 +171,21 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         DeactivateOnIdle();
     }
 
-    public async Task<PublishReceipt> Publish(BrokerMessage message)
+    public async Task<PublishReceipt> Publish(BrokerMessage message, CancellationToken cancellationToken)
     {
         EnsureCreated();
         MessageValidator.Validate(message, _options.MaxMessageBytes);
         _diskAlarm.ThrowIfRaised();
+        cancellationToken.ThrowIfCancellationRequested();
         return (await StoreAsync([message], deduplicate: true))[0];
     }
 
-    public Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages)
+    public Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken)
     {
         EnsureCreated();
         Publisher.ValidatePublish(messages, _options.MaxMessageBytes);
         _diskAlarm.ThrowIfRaised();
+        cancellationToken.ThrowIfCancellationRequested();
         return StoreAsync(messages, deduplicate: true);
     }
 
@@ -239,16 +240,16 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         return _core.Settlements.ExtendAsync(sequence, leaseToken, duration);
     }
 
-    public Task<IReadOnlyList<PeekedMessage>> Peek(long afterSequence, int max)
+    public Task<IReadOnlyList<PeekedMessage>> Peek(long afterSequence, int max, CancellationToken cancellationToken)
     {
         EnsureCreated();
-        return Browser.PeekAsync(State, afterSequence, max);
+        return Browser.PeekAsync(State, afterSequence, max, cancellationToken);
     }
 
-    public Task<RedriveResult> Redrive(RedriveRequest request)
+    public Task<RedriveResult> Redrive(RedriveRequest request, CancellationToken cancellationToken)
     {
         EnsureCreated();
-        return _core.Redrive.RunAsync(request);
+        return _core.Redrive.RunAsync(request, cancellationToken);
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status)

@@ -27,7 +27,8 @@ public sealed class GracefulHandOffTests(ITestOutputHelper output) : IAsyncLifet
     {
         await using var cluster = await BrokerCluster.StartAsync(_azurite.ClusterStorage(), silos: 3);
         var broker = cluster.Broker;
-        await broker.CreateQueueAsync("handoff");
+        var admin = cluster.Admin;
+        await admin.CreateQueueAsync("handoff");
         await broker.PublishBatchAsync("handoff", [.. Enumerable.Range(0, Messages).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"{i}")))]);
 
         var handled = new ConcurrentDictionary<string, int>();
@@ -42,15 +43,15 @@ public sealed class GracefulHandOffTests(ITestOutputHelper output) : IAsyncLifet
         await Eventually.HoldsAsync(() => handled.Count >= Messages / 4, "a quarter handled");
         var management = cluster.Grains.GetGrain<IManagementGrain>(0);
         var host = (await management.GetActivationAddress(cluster.Grains.GetGrain<IQueueGrain>("handoff")))!;
-        var leasedAtStop = (await broker.GetQueueInfoAsync("handoff")).InFlight;
+        var leasedAtStop = (await admin.GetQueueInfoAsync("handoff")).InFlight;
         await cluster.Cluster.StopSiloAsync(cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(host)));
         output.WriteLine($"stopped {host} with {leasedAtStop} in flight, {handled.Count} handled");
         Assert.True(leasedAtStop > 0, "deliveries were out when the silo stopped");
 
-        await Eventually.HoldsAsync(async () => (await broker.GetQueueInfoAsync("handoff")).Counters.Acked == Messages, "every message acked", TimeSpan.FromMinutes(2));
+        await Eventually.HoldsAsync(async () => (await admin.GetQueueInfoAsync("handoff")).Counters.Acked == Messages, "every message acked", TimeSpan.FromMinutes(2));
         Assert.Equal(Messages, handled.Count);
         Assert.All(handled, h => Assert.True(h.Value == 1, $"{h.Key} was handled {h.Value} times"));
-        var info = await broker.GetQueueInfoAsync("handoff");
+        var info = await admin.GetQueueInfoAsync("handoff");
         Assert.Equal(0, info.Depth);
 
         // A delivery that did not reach the consumer (its call failed or was lost while the gateway went away) comes again as a

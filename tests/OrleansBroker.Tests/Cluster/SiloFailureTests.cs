@@ -40,7 +40,8 @@ public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
         // A call that reached the dead silo gets no answer: the producer retries after 10 s, not Orleans' default 30 s.
         client: c => c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10)));
         var broker = cluster.Broker;
-        var created = await broker.CreateQueueAsync("work", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(10), Partitions = partitions });
+        var admin = cluster.Admin;
+        var created = await admin.CreateQueueAsync("work", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(10), Partitions = partitions });
         if (partitions > 1)
         {
             // Placement puts a queue's partitions on consecutive silos: all three take a share.
@@ -113,7 +114,7 @@ public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(duplicates <= 2 * Prefetch, $"{duplicates} duplicates; only deliveries leased at the kill (prefetch {Prefetch}) and acks not yet stored may come again");
         var newHost = await management.GetActivationAddress(cluster.Grains.GetGrain<IQueueGrain>("work"));
         Assert.NotEqual(host, newHost);
-        var after = await broker.GetQueueInfoAsync("work");
+        var after = await admin.GetQueueInfoAsync("work");
         Assert.Equal(0, after.Depth);
         Assert.All(after.Partitions ?? [], p => Assert.NotEqual(victim.SiloAddress.ToString(), p.Silo));
     }

@@ -61,7 +61,7 @@ public sealed class KillAndRestartTests
         {
             await silo.WaitUntilReadyAsync();
             await using var client = await GatewayClient.ConnectAsync(gatewayPort);
-            await client.Broker.CreateQueueAsync("poison", new QueueOptions { MaxDeliveryAttempts = 2 });
+            await client.Admin.CreateQueueAsync("poison", new QueueOptions { MaxDeliveryAttempts = 2 });
             await client.Broker.PublishAsync("poison", "crashes whoever handles it", "p-1");
 
             // Delivered, never settled: the handler "takes the silo down with it".
@@ -81,11 +81,11 @@ public sealed class KillAndRestartTests
             await foreach (var delivery in client.Broker.ReadWithTimeoutAsync("poison"))
             {
                 Assert.Equal(("p-1", 2), (delivery.MessageId, delivery.Attempt));
-                await client.Broker.NackAsync(delivery);
+                await client.Broker.AbandonAsync(delivery);
                 break;
             }
 
-            await Eventually.HoldsAsync(async () => (await client.Broker.GetQueueInfoAsync("poison")).Depth == 0, "the last attempt's failure takes the message out of the queue");
+            await Eventually.HoldsAsync(async () => (await client.Admin.GetQueueInfoAsync("poison")).Depth == 0, "the last attempt's failure takes the message out of the queue");
             var dead = Assert.Single(await client.Broker.PeekAsync("poison.dlq"));
             Assert.Equal("p-1", dead.MessageId);
             Assert.Equal("2", dead.Headers![BrokerHeaders.Attempts]);

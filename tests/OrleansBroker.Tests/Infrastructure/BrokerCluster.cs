@@ -26,6 +26,8 @@ public sealed class BrokerCluster : IAsyncDisposable
 
     public IBrokerClient Broker => Cluster.Client.ServiceProvider.GetRequiredService<IBrokerClient>();
 
+    public IBrokerAdministrationClient Admin => Cluster.Client.ServiceProvider.GetRequiredService<IBrokerAdministrationClient>();
+
     public IGrainFactory Grains => Cluster.Client;
 
     public static async Task<BrokerCluster> StartAsync(Action<BrokerOptions>? configure = null, int silos = 1, Action<ISiloBuilder>? silo = null, Action<IClientBuilder>? client = null)

@@ -10,6 +10,8 @@ public abstract class BrokerClusterTest : IAsyncLifetime
 
     protected IBrokerClient Broker => Cluster.Broker;
 
+    protected IBrokerAdministrationClient Admin => Cluster.Admin;
+
     public async Task InitializeAsync() => Cluster = await StartAsync();
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();

@@ -16,9 +16,12 @@ public sealed class GatewayClient : IAsyncDisposable
     {
         _host = host;
         Broker = host.Services.GetRequiredService<IBrokerClient>();
+        Admin = host.Services.GetRequiredService<IBrokerAdministrationClient>();
     }
 
     public IBrokerClient Broker { get; }
+
+    public IBrokerAdministrationClient Admin { get; }
 
     public static async Task<GatewayClient> ConnectAsync(int gatewayPort)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using OrleansBroker.Delivery;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
 
 namespace OrleansBroker.Tests.Infrastructure;
 
@@ -10,7 +11,7 @@ namespace OrleansBroker.Tests.Infrastructure;
 /// </summary>
 internal sealed class RecordingObserver : IConsumerObserver
 {
-    private readonly ConcurrentQueue<Delivery.Delivery> _received = new();
+    private readonly ConcurrentQueue<Delivery> _received = new();
     private volatile bool _failNext;
 
     /// <summary>When set, the next Deliver throws (and clears it) instead of taking the batch.</summary>
@@ -19,7 +20,7 @@ internal sealed class RecordingObserver : IConsumerObserver
     /// <summary>Deliveries received and not yet taken by <see cref="NextAsync"/>.</summary>
     public int Received => _received.Count;
 
-    public Task Deliver(IReadOnlyList<Delivery.Delivery> deliveries)
+    public Task Deliver(IReadOnlyList<Delivery> deliveries)
     {
         if (_failNext)
         {
@@ -38,9 +39,9 @@ internal sealed class RecordingObserver : IConsumerObserver
     public Task Moving() => Task.CompletedTask;
 
     /// <summary>The next delivery, waiting for one to arrive.</summary>
-    public async Task<Delivery.Delivery> NextAsync()
+    public async Task<Delivery> NextAsync()
     {
-        Delivery.Delivery? next = null;
+        Delivery? next = null;
         await Eventually.HoldsAsync(() => _received.TryDequeue(out next), "a delivery");
         return next!;
     }

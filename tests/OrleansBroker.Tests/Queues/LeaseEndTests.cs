@@ -1,5 +1,4 @@
 using System.Text;
-using OrleansBroker.Client;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -21,7 +20,7 @@ public sealed class LeaseEndTests : BrokerClusterTest
     [Fact]
     public async Task An_ack_after_the_lease_ended_is_LeaseLost_and_the_message_comes_again()
     {
-        await Broker.CreateQueueAsync("late", OneSecondLease);
+        await Admin.CreateQueueAsync("late", OneSecondLease);
         await Broker.PublishAsync("late", new BrokerMessage("m1", Encoding.UTF8.GetBytes("late")));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await using var deliveries = Broker.ReadAllAsync("late", cancellationToken: timeout.Token).GetAsyncEnumerator(timeout.Token);
@@ -30,14 +29,14 @@ public sealed class LeaseEndTests : BrokerClusterTest
         Assert.Equal(1, first.Attempt);
 
         await Eventually.HoldsAsync(() => DateTimeOffset.UtcNow > first.LeaseExpiresAt + TimeSpan.FromMilliseconds(100), "the lease's end passed");
-        var lost = await Assert.ThrowsAsync<BrokerException>(() => Broker.AckAsync(first));
+        var lost = await Assert.ThrowsAsync<BrokerException>(() => Broker.CompleteAsync(first));
         Assert.Equal(BrokerErrorCode.LeaseLost, lost.Code);
-        var extend = await Assert.ThrowsAsync<BrokerException>(() => Broker.ExtendLeaseAsync(first, TimeSpan.FromSeconds(5)));
+        var extend = await Assert.ThrowsAsync<BrokerException>(() => Broker.RenewLeaseAsync(first, TimeSpan.FromSeconds(5)));
         Assert.Equal(BrokerErrorCode.LeaseLost, extend.Code);
 
         Assert.True(await deliveries.MoveNextAsync());
         Assert.Equal("m1", deliveries.Current.MessageId);
         Assert.Equal(2, deliveries.Current.Attempt);
-        await Broker.AckAsync(deliveries.Current);
+        await Broker.CompleteAsync(deliveries.Current);
     }
 }

@@ -20,13 +20,13 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
     [Fact]
     public async Task Scheduled_messages_wait_for_their_time_across_a_restart_and_come_within_a_second_of_it()
     {
-        await Broker.CreateQueueAsync("scheduled");
+        await Admin.CreateQueueAsync("scheduled");
         var longWait = DateTimeOffset.UtcNow.AddSeconds(12);
         await Broker.PublishAsync("scheduled", Text("at", "deliver at") with { DeliverAt = longWait });
         await Broker.PublishAsync("scheduled", Text("now", "at once"));
 
         await Cluster.RestartSilosAsync();
-        var info = await Broker.GetQueueInfoAsync("scheduled");
+        var info = await Admin.GetQueueInfoAsync("scheduled");
         Assert.Equal(2, info.Depth);
         if (DateTimeOffset.UtcNow < longWait.AddSeconds(-1))
         {
@@ -56,8 +56,8 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
     [Fact]
     public async Task Expired_messages_are_never_delivered_and_go_to_the_dead_letter_queue_when_asked_also_across_a_restart()
     {
-        await Broker.CreateQueueAsync("ttl", new QueueOptions { DefaultTimeToLive = TimeSpan.FromSeconds(3), DeadLetterExpired = true });
-        await Broker.CreateQueueAsync("ttl-drop");
+        await Admin.CreateQueueAsync("ttl", new QueueOptions { DefaultTimeToLive = TimeSpan.FromSeconds(3), DeadLetterExpired = true });
+        await Admin.CreateQueueAsync("ttl-drop");
         await Broker.PublishAsync("ttl", Text("short", "queue default, 3 s"));
         await Broker.PublishAsync("ttl", Text("long", "its own, 1 h") with { TimeToLive = TimeSpan.FromHours(1) });
         await Broker.PublishAsync("ttl-drop", Text("gone", "1 s") with { TimeToLive = TimeSpan.FromSeconds(1) });
@@ -68,19 +68,19 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
         await Cluster.RestartSilosAsync();
 
         // No consumer: expiry happens anyway, and is counted.
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("ttl")).Counters.DeadLettered == 1, "the expired message was dead-lettered");
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("ttl-drop")).Counters.Expired == 1, "the other expired message was dropped");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("ttl")).Counters.DeadLettered == 1, "the expired message was dead-lettered");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("ttl-drop")).Counters.Expired == 1, "the other expired message was dropped");
         Assert.True(DateTimeOffset.UtcNow >= expiry);
 
         var dead = Assert.Single(await Broker.PeekAsync("ttl.dlq"));
         Assert.Equal("short", dead.MessageId);
         Assert.StartsWith("expired", dead.Headers![BrokerHeaders.DeadLetterReason], StringComparison.Ordinal);
-        Assert.Equal(1, (await Broker.GetQueueInfoAsync("ttl")).Counters.Expired);
+        Assert.Equal(1, (await Admin.GetQueueInfoAsync("ttl")).Counters.Expired);
 
-        var drop = await Broker.GetQueueInfoAsync("ttl-drop");
+        var drop = await Admin.GetQueueInfoAsync("ttl-drop");
         Assert.Equal(0, drop.Depth);
         Assert.Equal(0, drop.Counters.Delivered);
-        await Assert.ThrowsAsync<BrokerException>(() => Broker.GetQueueInfoAsync("ttl-drop.dlq"));
+        await Assert.ThrowsAsync<BrokerException>(() => Admin.GetQueueInfoAsync("ttl-drop.dlq"));
 
         var left = Assert.Single(await Broker.ReceiveAndAckAsync("ttl", 1));
         Assert.Equal("long", left.MessageId);
@@ -89,7 +89,7 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
     [Fact]
     public async Task Higher_priority_is_delivered_first_and_FIFO_within_a_level_after_a_restart()
     {
-        await Broker.CreateQueueAsync("prio");
+        await Admin.CreateQueueAsync("prio");
         var published = Enumerable.Range(0, 40).Select(i => (Id: $"m{i:00}", Priority: (i * 7) % 10)).ToList();
         await Broker.PublishBatchAsync("prio", [.. published.Select(p => Text(p.Id, p.Id) with { Priority = p.Priority })]);
 
@@ -107,11 +107,11 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
     [Fact]
     public async Task Messages_of_one_ordering_key_go_one_at_a_time_in_order_while_other_keys_proceed_also_after_a_restart()
     {
-        await Broker.CreateQueueAsync("groups");
+        await Admin.CreateQueueAsync("groups");
         BrokerMessage Keyed(string id, string? key) => Text(id, id) with { OrderingKey = key };
         await Broker.PublishBatchAsync("groups", [Keyed("a1", "A"), Keyed("a2", "A"), Keyed("b1", "B"), Keyed("a3", "A"), Keyed("b2", "B"), Keyed("c1", null)]);
 
-        var first = new List<Delivery.Delivery>();
+        var first = new List<Delivery>();
         using (var cancel = new CancellationTokenSource(Eventually.DefaultTimeout))
         {
             await foreach (var delivery in Broker.ReadAllAsync("groups", new ConsumerOptions { Prefetch = 10 }, cancel.Token))
@@ -119,7 +119,7 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
                 first.Add(delivery);
                 if (delivery.MessageId is "b1" or "c1")
                 {
-                    await Broker.AckAsync(delivery);
+                    await Broker.CompleteAsync(delivery);
                 }
 
                 if (delivery.MessageId == "b2")
@@ -142,9 +142,9 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
             await foreach (var delivery in Broker.ReadAllAsync("groups", new ConsumerOptions { Prefetch = 10 }, cancel.Token))
             {
                 order.Add(delivery.MessageId);
-                var info = await Broker.GetQueueInfoAsync("groups");
+                var info = await Admin.GetQueueInfoAsync("groups");
                 Assert.True(info.InFlight <= 2, $"at most one message per key in flight, {info.InFlight} are");
-                await Broker.AckAsync(delivery);
+                await Broker.CompleteAsync(delivery);
                 if (order.Count == 4)
                 {
                     break;
@@ -154,13 +154,13 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
 
         Assert.Equal(["a1", "a2", "a3"], order.Where(id => id.StartsWith('a')));
         Assert.Contains("b2", order);
-        Assert.Equal(0, (await Broker.GetQueueInfoAsync("groups")).Depth);
+        Assert.Equal(0, (await Admin.GetQueueInfoAsync("groups")).Depth);
     }
 
     [Fact]
     public async Task A_repeated_message_id_within_the_window_is_stored_once_and_gets_the_first_receipt_also_after_ack_and_restart()
     {
-        await Broker.CreateQueueAsync("dedup");
+        await Admin.CreateQueueAsync("dedup");
         var first = await Broker.PublishAsync("dedup", Text("pay-1", "first"));
         Assert.Equal(first, await Broker.PublishAsync("dedup", Text("pay-1", "a retry with another body")));
 
@@ -175,14 +175,14 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
         await Cluster.RestartSilosAsync();
 
         Assert.Equal(first, await Broker.PublishAsync("dedup", Text("pay-1", "again after ack and restart")));
-        var info = await Broker.GetQueueInfoAsync("dedup");
+        var info = await Admin.GetQueueInfoAsync("dedup");
         Assert.Equal(0, info.Depth);
         Assert.Equal(2, info.Counters.Published);
 
         // Without a window, or once it has passed, the same id is a new message.
-        await Broker.CreateQueueAsync("no-dedup", new QueueOptions { DeduplicationWindow = TimeSpan.Zero });
+        await Admin.CreateQueueAsync("no-dedup", new QueueOptions { DeduplicationWindow = TimeSpan.Zero });
         Assert.NotEqual(await Broker.PublishAsync("no-dedup", Text("same", "1")), await Broker.PublishAsync("no-dedup", Text("same", "2")));
-        await Broker.CreateQueueAsync("short-dedup", new QueueOptions { DeduplicationWindow = TimeSpan.FromSeconds(2) });
+        await Admin.CreateQueueAsync("short-dedup", new QueueOptions { DeduplicationWindow = TimeSpan.FromSeconds(2) });
         var early = await Broker.PublishAsync("short-dedup", Text("same", "1"));
         await Eventually.HoldsAsync(async () => (await Broker.PublishAsync("short-dedup", Text("same", "2"))).Sequence != early.Sequence, "the id is new again after the window");
     }
@@ -190,10 +190,10 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
     [Fact]
     public async Task Length_limits_reject_drop_or_dead_letter_the_oldest_and_hold_across_a_restart()
     {
-        await Broker.CreateQueueAsync("full", new QueueOptions { MaxLength = 3 });
-        await Broker.CreateQueueAsync("full-bytes", new QueueOptions { MaxBytes = 10 });
-        await Broker.CreateQueueAsync("drop", new QueueOptions { MaxLength = 3, Overflow = OverflowPolicy.DropOldest });
-        await Broker.CreateQueueAsync("spill", new QueueOptions { MaxLength = 2, Overflow = OverflowPolicy.DeadLetterOldest });
+        await Admin.CreateQueueAsync("full", new QueueOptions { MaxLength = 3 });
+        await Admin.CreateQueueAsync("full-bytes", new QueueOptions { MaxBytes = 10 });
+        await Admin.CreateQueueAsync("drop", new QueueOptions { MaxLength = 3, Overflow = OverflowPolicy.DropOldest });
+        await Admin.CreateQueueAsync("spill", new QueueOptions { MaxLength = 2, Overflow = OverflowPolicy.DeadLetterOldest });
 
         await Broker.PublishBatchAsync("full", [Text("f1", "1"), Text("f2", "2"), Text("f3", "3")]);
         await Broker.PublishAsync("full-bytes", Text("b1", "123456"));
@@ -206,7 +206,7 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
         Assert.Equal(BrokerErrorCode.QueueFull, full.Code);
         var bytes = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishAsync("full-bytes", Text("b2", "12345")));
         Assert.Equal(BrokerErrorCode.QueueFull, bytes.Code);
-        Assert.Equal(6, (await Broker.GetQueueInfoAsync("full-bytes")).Bytes);
+        Assert.Equal(6, (await Admin.GetQueueInfoAsync("full-bytes")).Bytes);
         await Broker.PublishAsync("full-bytes", Text("b3", "1234"));
 
         // Nothing already accepted was lost by the refusals; room comes back as consumers take messages.
@@ -215,9 +215,9 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
         Assert.Equal(["f2", "f3", "f4"], (await Broker.ReceiveAndAckAsync("full", 3)).Select(d => d.MessageId));
 
         Assert.Equal(["d3", "d4", "d5"], (await Broker.PeekAsync("drop")).Select(m => m.MessageId));
-        Assert.Equal(2, (await Broker.GetQueueInfoAsync("drop")).Counters.Dropped);
+        Assert.Equal(2, (await Admin.GetQueueInfoAsync("drop")).Counters.Dropped);
 
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("spill")).Counters.DeadLettered == 1, "the oldest went to the dead-letter queue");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("spill")).Counters.DeadLettered == 1, "the oldest went to the dead-letter queue");
         var spilled = Assert.Single(await Broker.PeekAsync("spill.dlq"));
         Assert.Equal("s1", spilled.MessageId);
         Assert.StartsWith("queue full", spilled.Headers![BrokerHeaders.DeadLetterReason], StringComparison.Ordinal);
@@ -227,7 +227,7 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
     [Fact]
     public async Task A_long_handler_keeps_its_lease_through_renewals_and_a_graceful_restart()
     {
-        await Broker.CreateQueueAsync("long", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(2) });
+        await Admin.CreateQueueAsync("long", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(2) });
         await Broker.PublishAsync("long", Text("slow", "takes 5 s"));
 
         var calls = new ConcurrentQueue<(string Id, int Attempt)>();
@@ -259,8 +259,8 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
             }
         }, new ConsumerOptions { Concurrency = 2, Prefetch = 2 });
 
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("long")).Counters.Acked == 1, "the slow message was acked");
-        var info = await Broker.GetQueueInfoAsync("long");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("long")).Counters.Acked == 1, "the slow message was acked");
+        var info = await Admin.GetQueueInfoAsync("long");
         Assert.Equal(0, info.Counters.Redelivered);
         Assert.Equal([("slow", 1)], calls);
 
@@ -284,7 +284,7 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
         await Eventually.HoldsAsync(RenewedPastTwoLeasesAsync, "renewals of the held message landed on the new activation");
         release.TrySetResult();
 
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("long")).Depth == 0, "both messages were acked after the restart");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("long")).Depth == 0, "both messages were acked after the restart");
         Assert.Empty(cancelled);
         Assert.Single(calls, c => c.Id == "stuck");
         Assert.Single(calls, c => c.Id == "quick");

@@ -21,7 +21,7 @@ public sealed class PartitionTests : BrokerClusterTest
     public async Task Keyed_messages_keep_their_order_unkeyed_spread_and_two_consumers_share_every_partition()
     {
         const int Partitions = 4, Keys = 12, PerKey = 25, Free = 200;
-        var created = await Broker.CreateQueueAsync("orders", new QueueOptions { Partitions = Partitions });
+        var created = await Admin.CreateQueueAsync("orders", new QueueOptions { Partitions = Partitions });
         Assert.Equal(Partitions, created.Partitions!.Count);
 
         // Per key in order, keys interleaved, in batches mixing keys and unkeyed messages.
@@ -32,7 +32,7 @@ public sealed class PartitionTests : BrokerClusterTest
             await Broker.PublishBatchAsync("orders", batch);
         }
 
-        var info = await Broker.GetQueueInfoAsync("orders");
+        var info = await Admin.GetQueueInfoAsync("orders");
         Assert.Equal(messages.Count, info.Ready);
         Assert.Equal(messages.Count, info.Counters.Published);
         Assert.Equal(["orders", "orders~1", "orders~2", "orders~3"], info.Partitions!.Select(p => p.Name));
@@ -56,7 +56,7 @@ public sealed class PartitionTests : BrokerClusterTest
         await using var a = await Consume("a");
         await using var b = await Consume("b");
 
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("orders")).Counters.Acked == messages.Count, "every message acked");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("orders")).Counters.Acked == messages.Count, "every message acked");
         var bodies = handled.Select(h => h.Body).ToList();
         Assert.Equal(messages.Count, bodies.Distinct().Count());
         Assert.Equal(messages.Count, bodies.Count);
@@ -72,7 +72,7 @@ public sealed class PartitionTests : BrokerClusterTest
         var shareOfA = (double)handled.Count(h => h.Consumer == "a") / messages.Count;
         Assert.InRange(shareOfA, 0.25, 0.75);
 
-        var done = await Broker.GetQueueInfoAsync("orders");
+        var done = await Admin.GetQueueInfoAsync("orders");
         Assert.Equal(0, done.Depth);
         Assert.Equal(2, done.Consumers);
     }
@@ -80,26 +80,26 @@ public sealed class PartitionTests : BrokerClusterTest
     [Fact]
     public async Task A_partitioned_queue_survives_a_restart_and_is_purged_and_deleted_whole()
     {
-        await Broker.CreateQueueAsync("jobs", new QueueOptions { Partitions = 3 });
+        await Admin.CreateQueueAsync("jobs", new QueueOptions { Partitions = 3 });
         await Broker.PublishBatchAsync("jobs", [.. Enumerable.Range(0, 90).Select(i => new BrokerMessage($"job-{i}", Encoding.UTF8.GetBytes($"{i}")))]);
 
         // A retry by id lands in the same partition, where deduplication sees it.
         await Broker.PublishAsync("jobs", new BrokerMessage("job-7", Encoding.UTF8.GetBytes("again")));
 
         await Cluster.RestartSilosAsync();
-        var info = await Broker.GetQueueInfoAsync("jobs");
+        var info = await Admin.GetQueueInfoAsync("jobs");
         Assert.Equal(90, info.Ready);
         Assert.Equal(3, info.Partitions!.Count);
         Assert.Equal(90, info.Partitions!.Sum(p => p.Ready));
-        Assert.Equal(["jobs"], (await Broker.ListQueuesAsync()).Where(q => q.StartsWith("jobs", StringComparison.Ordinal)));
+        Assert.Equal(["jobs"], (await Admin.ListQueuesAsync()).Where(q => q.StartsWith("jobs", StringComparison.Ordinal)));
 
-        Assert.Equal(90, await Broker.PurgeQueueAsync("jobs"));
-        Assert.Equal(0, (await Broker.GetQueueInfoAsync("jobs")).Ready);
+        Assert.Equal(90, await Admin.PurgeQueueAsync("jobs"));
+        Assert.Equal(0, (await Admin.GetQueueInfoAsync("jobs")).Ready);
 
-        await Broker.DeleteQueueAsync("jobs");
+        await Admin.DeleteQueueAsync("jobs");
         foreach (var name in new[] { "jobs", "jobs~1", "jobs~2" })
         {
-            var gone = await Assert.ThrowsAsync<BrokerException>(() => Broker.GetQueueInfoAsync(name));
+            var gone = await Assert.ThrowsAsync<BrokerException>(() => Admin.GetQueueInfoAsync(name));
             Assert.Equal(BrokerErrorCode.QueueNotFound, gone.Code);
         }
     }
@@ -107,12 +107,12 @@ public sealed class PartitionTests : BrokerClusterTest
     [Fact]
     public async Task A_topic_subscription_with_partitions_places_what_the_topic_sends_by_key()
     {
-        await Broker.CreateTopicAsync("events");
-        await Broker.SubscribeAsync("events", new Subscription("all", SubscriptionFilter.All, new QueueOptions { Partitions = 3 }));
+        await Admin.CreateTopicAsync("events");
+        await Admin.CreateSubscriptionAsync("events", new Subscription("all", SubscriptionFilter.All, new QueueOptions { Partitions = 3 }));
         var sent = Enumerable.Range(0, 60).Select(i => new BrokerMessage(null, Encoding.UTF8.GetBytes($"{i}"), OrderingKey: $"customer-{i % 7}")).ToList();
         await Broker.PublishBatchToTopicAsync("events", sent);
 
-        var info = await Broker.GetQueueInfoAsync("events/all");
+        var info = await Admin.GetQueueInfoAsync("events/all");
         Assert.Equal(60, info.Ready);
         for (var p = 0; p < 3; p++)
         {
@@ -126,7 +126,7 @@ public sealed class PartitionTests : BrokerClusterTest
     [Fact]
     public async Task A_partition_refuses_keys_it_does_not_own_and_admin_calls_meant_for_its_queue()
     {
-        await Broker.CreateQueueAsync("pay", new QueueOptions { Partitions = 3 });
+        await Admin.CreateQueueAsync("pay", new QueueOptions { Partitions = 3 });
         var key = Enumerable.Range(0, 100).Select(i => $"key-{i}").First(k => QueuePartitions.Of(k, 3) == 2);
 
         var wrong = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishAsync("pay~1", new BrokerMessage(null, [1], OrderingKey: key)));
@@ -135,15 +135,15 @@ public sealed class PartitionTests : BrokerClusterTest
         await Broker.PublishAsync("pay~2", new BrokerMessage(null, [1], OrderingKey: key));
         await Broker.PublishAsync("pay~1", new BrokerMessage(null, [2]));
 
-        var create = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync("pay~1", new QueueOptions { Partitions = 3 }));
+        var create = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateQueueAsync("pay~1", new QueueOptions { Partitions = 3 }));
         Assert.Equal(BrokerErrorCode.InvalidName, create.Code);
         Assert.Contains("partition 1 of queue 'pay'", create.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<BrokerException>(() => Broker.DeleteQueueAsync("pay~2"));
-        Assert.Equal(2, (await Broker.GetQueueInfoAsync("pay")).Ready);
+        await Assert.ThrowsAsync<BrokerException>(() => Admin.DeleteQueueAsync("pay~2"));
+        Assert.Equal(2, (await Admin.GetQueueInfoAsync("pay")).Ready);
 
         foreach (var count in new[] { 0, QueueOptions.MaxPartitions + 1 })
         {
-            var invalid = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync($"bad{count}", new QueueOptions { Partitions = count }));
+            var invalid = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateQueueAsync($"bad{count}", new QueueOptions { Partitions = count }));
             Assert.Equal(BrokerErrorCode.InvalidOptions, invalid.Code);
         }
     }
@@ -151,16 +151,16 @@ public sealed class PartitionTests : BrokerClusterTest
     [Fact]
     public async Task A_client_that_knew_another_partition_count_places_its_publishes_again()
     {
-        await Broker.CreateQueueAsync("swap", new QueueOptions { Partitions = 2 });
+        await Admin.CreateQueueAsync("swap", new QueueOptions { Partitions = 2 });
         await Broker.PublishAsync("swap", Keyed("warm", 0));
 
         // Recreated with more partitions behind this client's back: its cached count is stale.
-        await Broker.DeleteQueueAsync("swap");
-        await Broker.CreateQueueAsync("swap", new QueueOptions { Partitions = 5 });
+        await Admin.DeleteQueueAsync("swap");
+        await Admin.CreateQueueAsync("swap", new QueueOptions { Partitions = 5 });
         var keys = Enumerable.Range(0, 40).Select(i => $"c{i}").ToList();
         await Broker.PublishBatchAsync("swap", [.. keys.Select(k => Keyed(k, 1))]);
 
-        var info = await Broker.GetQueueInfoAsync("swap");
+        var info = await Admin.GetQueueInfoAsync("swap");
         Assert.Equal(40, info.Ready);
         for (var p = 0; p < 5; p++)
         {
@@ -173,7 +173,7 @@ public sealed class PartitionTests : BrokerClusterTest
     public async Task Growing_under_a_consumer_keeps_every_keys_order_delivers_each_message_once_and_deduplicates_across_the_growth()
     {
         const int Keys = 12, PerKey = 20;
-        await Broker.CreateQueueAsync("grow", new QueueOptions { Partitions = 2 });
+        await Admin.CreateQueueAsync("grow", new QueueOptions { Partitions = 2 });
         var keys = Enumerable.Range(0, Keys).Select(k => $"k{k}").ToList();
         Assert.Contains(keys, k => QueuePartitions.Of(k, 4) >= 2);
 
@@ -196,9 +196,9 @@ public sealed class PartitionTests : BrokerClusterTest
             handled.Enqueue(Encoding.UTF8.GetString(delivery.Body));
             partitionsSeen.TryAdd(delivery.Queue, 0);
         }, new ConsumerOptions { Prefetch = 8, Concurrency = 4 });
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("grow")).InFlight > 0, "deliveries held by the consumer");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("grow")).InFlight > 0, "deliveries held by the consumer");
 
-        var grown = await Broker.GrowPartitionsAsync("grow", 4);
+        var grown = await Admin.GrowPartitionsAsync("grow", 4);
         Assert.Equal(4, grown.Options.Partitions);
         Assert.Equal(["grow", "grow~1", "grow~2", "grow~3"], grown.Partitions!.Select(p => p.Name));
         Assert.All(grown.Partitions!.Skip(2), p => Assert.True(p.Held, $"{p.Name} is new and its keys are still held by the old partition"));
@@ -220,7 +220,7 @@ public sealed class PartitionTests : BrokerClusterTest
 
         gate.SetResult();
         var total = Keys * PerKey + 1;
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("grow")).Counters.Acked == total, "every message acked");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("grow")).Counters.Acked == total, "every message acked");
         var bodies = handled.ToList();
         Assert.Equal(total, bodies.Count);
         Assert.Equal(total, bodies.Distinct().Count());
@@ -232,7 +232,7 @@ public sealed class PartitionTests : BrokerClusterTest
 
         // The consumer was told to register again and took its share of the new partitions; none is held any more.
         Assert.Equal(4, partitionsSeen.Count);
-        var done = await Broker.GetQueueInfoAsync("grow");
+        var done = await Admin.GetQueueInfoAsync("grow");
         Assert.Equal(0, done.Depth);
         Assert.All(done.Partitions!, p => Assert.False(p.Held, $"{p.Name} still held"));
     }
@@ -240,25 +240,25 @@ public sealed class PartitionTests : BrokerClusterTest
     [Fact]
     public async Task A_growth_survives_a_restart_refuses_counts_that_are_not_multiples_and_is_idempotent()
     {
-        await Broker.CreateQueueAsync("steps");
+        await Admin.CreateQueueAsync("steps");
         var moved = Enumerable.Range(0, 100).Select(i => $"s{i}").First(k => QueuePartitions.Of(k, 3) != 0);
         await Broker.PublishBatchAsync("steps", [.. Enumerable.Range(0, 5).Select(n => Keyed(moved, n))]);
 
-        var invalid = await Assert.ThrowsAsync<BrokerException>(() => Broker.GrowPartitionsAsync("steps", 65));
+        var invalid = await Assert.ThrowsAsync<BrokerException>(() => Admin.GrowPartitionsAsync("steps", 65));
         Assert.Equal(BrokerErrorCode.InvalidOptions, invalid.Code);
-        await Broker.GrowPartitionsAsync("steps", 3);
-        Assert.Equal(3, (await Broker.GrowPartitionsAsync("steps", 3)).Partitions!.Count);
-        var notMultiple = await Assert.ThrowsAsync<BrokerException>(() => Broker.GrowPartitionsAsync("steps", 4));
+        await Admin.GrowPartitionsAsync("steps", 3);
+        Assert.Equal(3, (await Admin.GrowPartitionsAsync("steps", 3)).Partitions!.Count);
+        var notMultiple = await Assert.ThrowsAsync<BrokerException>(() => Admin.GrowPartitionsAsync("steps", 4));
         Assert.Equal(BrokerErrorCode.InvalidOptions, notMultiple.Code);
         Assert.Contains("multiple", notMultiple.Message, StringComparison.Ordinal);
-        var onPartition = await Assert.ThrowsAsync<BrokerException>(() => Broker.GrowPartitionsAsync("steps~1", 6));
+        var onPartition = await Assert.ThrowsAsync<BrokerException>(() => Admin.GrowPartitionsAsync("steps~1", 6));
         Assert.Equal(BrokerErrorCode.InvalidName, onPartition.Code);
 
         // The key moved to a new partition while its first five messages wait in partition 0: the new ones stay held, also
         // across a restart, and come after the first five.
         await Broker.PublishBatchAsync("steps", [.. Enumerable.Range(5, 5).Select(n => Keyed(moved, n))]);
         await Cluster.RestartSilosAsync();
-        var info = await Broker.GetQueueInfoAsync("steps");
+        var info = await Admin.GetQueueInfoAsync("steps");
         Assert.Equal(10, info.Ready);
         var target = QueuePartitions.NameOf("steps", QueuePartitions.Of(moved, 3));
         Assert.True(info.Partitions!.Single(p => p.Name == target).Held);
@@ -266,11 +266,11 @@ public sealed class PartitionTests : BrokerClusterTest
 
         var received = await Broker.ReceiveAndAckAsync("steps", 10, prefetch: 4);
         Assert.Equal(Enumerable.Range(0, 10).Select(n => $"{moved}:{n}"), received.Select(d => Encoding.UTF8.GetString(d.Body)));
-        await Eventually.HoldsAsync(async () => !(await Broker.GetQueueInfoAsync("steps")).Partitions!.Any(p => p.Held), "no partition held");
+        await Eventually.HoldsAsync(async () => !(await Admin.GetQueueInfoAsync("steps")).Partitions!.Any(p => p.Held), "no partition held");
 
         // Deleted and created again with the grown count: nothing of the growth is left (no partition held).
-        await Broker.DeleteQueueAsync("steps");
-        var recreated = await Broker.CreateQueueAsync("steps", new QueueOptions { Partitions = 3 });
+        await Admin.DeleteQueueAsync("steps");
+        var recreated = await Admin.CreateQueueAsync("steps", new QueueOptions { Partitions = 3 });
         Assert.All(recreated.Partitions!, p => Assert.False(p.Held, $"{p.Name} held after the queue was created again"));
         await Broker.PublishAsync("steps", Keyed(moved, 0));
         Assert.Single(await Broker.ReceiveAndAckAsync("steps", 1));
@@ -280,11 +280,11 @@ public sealed class PartitionTests : BrokerClusterTest
     public async Task A_partitioned_topic_routes_each_key_through_its_own_partition_to_every_subscription()
     {
         const int Partitions = 3;
-        await Broker.CreateTopicAsync("feed", new TopicOptions { Partitions = Partitions });
-        await Broker.SubscribeAsync("feed", new Subscription("audit", SubscriptionFilter.All, new QueueOptions()));
+        await Admin.CreateTopicAsync("feed", new TopicOptions { Partitions = Partitions });
+        await Admin.CreateSubscriptionAsync("feed", new Subscription("audit", SubscriptionFilter.All, new QueueOptions()));
 
         // A subscription added later reaches every partition before the call returns; it survives a restart.
-        await Broker.SubscribeAsync("feed", new Subscription("billing", SubscriptionFilter.All, new QueueOptions { Partitions = 2 }));
+        await Admin.CreateSubscriptionAsync("feed", new Subscription("billing", SubscriptionFilter.All, new QueueOptions { Partitions = 2 }));
         await Cluster.RestartSilosAsync();
 
         var messages = Enumerable.Range(0, 90).Select(i => Keyed($"c{i % 9}", i / 9)).Concat(Enumerable.Range(0, 30).Select(Unkeyed)).ToList();
@@ -298,10 +298,10 @@ public sealed class PartitionTests : BrokerClusterTest
         var shares = new List<long>();
         for (var p = 1; p < Partitions; p++)
         {
-            shares.Add((await Broker.GetTopicInfoAsync(QueuePartitions.NameOf("feed", p))).Published);
+            shares.Add((await Admin.GetTopicInfoAsync(QueuePartitions.NameOf("feed", p))).Published);
         }
 
-        var info = await Broker.GetTopicInfoAsync("feed");
+        var info = await Admin.GetTopicInfoAsync("feed");
         Assert.Equal(messages.Count, info.Published);
         Assert.Equal(Partitions, info.Options!.Partitions);
         Assert.All(shares, share => Assert.InRange(share, 1, messages.Count - 1));
@@ -315,11 +315,11 @@ public sealed class PartitionTests : BrokerClusterTest
         var key = Enumerable.Range(0, 50).Select(i => $"x{i}").First(k => QueuePartitions.Of(k, Partitions) == 2);
         var wrong = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishToTopicAsync("feed~1", new BrokerMessage(null, [1], OrderingKey: key)));
         Assert.Equal(BrokerErrorCode.WrongPartition, wrong.Code);
-        var admin = await Assert.ThrowsAsync<BrokerException>(() => Broker.SubscribeAsync("feed~1", new Subscription("x", SubscriptionFilter.All, new QueueOptions())));
+        var admin = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateSubscriptionAsync("feed~1", new Subscription("x", SubscriptionFilter.All, new QueueOptions())));
         Assert.Equal(BrokerErrorCode.InvalidName, admin.Code);
 
-        await Broker.DeleteTopicAsync("feed");
-        var gone = await Assert.ThrowsAsync<BrokerException>(() => Broker.GetTopicInfoAsync("feed~2"));
+        await Admin.DeleteTopicAsync("feed");
+        var gone = await Assert.ThrowsAsync<BrokerException>(() => Admin.GetTopicInfoAsync("feed~2"));
         Assert.Equal(BrokerErrorCode.TopicNotFound, gone.Code);
     }
 }

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
 using OrleansBroker.Client;
-using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -16,7 +15,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
     [Fact]
     public async Task Each_message_goes_to_exactly_one_of_several_competing_consumers()
     {
-        await Broker.CreateQueueAsync("work");
+        await Admin.CreateQueueAsync("work");
         var seen = new ConcurrentDictionary<string, ConcurrentBag<string>>();
         var consumers = new List<IBrokerConsumer>();
         for (var c = 0; c < 3; c++)
@@ -32,11 +31,11 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         var batch = Enumerable.Range(0, 300).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"body {i}"))).ToList();
         await Broker.PublishBatchAsync("work", batch);
 
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("work")).Counters.Acked == 300, "all 300 acked");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("work")).Counters.Acked == 300, "all 300 acked");
         Assert.Equal(300, seen.Count);
         Assert.All(seen.Values, consumersOfMessage => Assert.Single(consumersOfMessage));
         Assert.True(seen.Values.Select(v => v.Single()).Distinct().Count() > 1, "work was shared between consumers");
-        var info = await Broker.GetQueueInfoAsync("work");
+        var info = await Admin.GetQueueInfoAsync("work");
         Assert.Equal(0, info.Depth);
 
         foreach (var consumer in consumers)
@@ -48,7 +47,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
     [Fact]
     public async Task A_consumer_a_delivery_failed_to_reach_keeps_what_it_holds_and_gets_nothing_more_until_it_registers_again()
     {
-        await Broker.CreateQueueAsync("unreachable", new QueueOptions { LeaseDuration = TimeSpan.FromMinutes(10) });
+        await Admin.CreateQueueAsync("unreachable", new QueueOptions { LeaseDuration = TimeSpan.FromMinutes(10) });
         var grain = Cluster.Grains.GetGrain<IQueueGrain>("unreachable");
         var a = new RecordingObserver();
         var aRef = Cluster.Grains.CreateObjectReference<IConsumerObserver>(a);
@@ -71,7 +70,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
 
         // b is full (prefetch 2), a has credit but is suspended: m3 waits until a shows it is there by registering again.
         await Broker.PublishAsync("unreachable", "after", "m3");
-        Assert.Equal(1, (await Broker.GetQueueInfoAsync("unreachable")).Ready);
+        Assert.Equal(1, (await Admin.GetQueueInfoAsync("unreachable")).Ready);
         Assert.Equal(0, a.Received);
         await grain.Subscribe("a", 10, aRef);
         Assert.Equal("m3", (await a.NextAsync()).MessageId);
@@ -83,7 +82,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
     [Fact]
     public async Task A_requeued_message_comes_back_with_a_higher_attempt_number()
     {
-        await Broker.CreateQueueAsync("retry");
+        await Admin.CreateQueueAsync("retry");
         await Broker.PublishAsync("retry", "hello", "m1");
         var attempts = new List<int>();
         await foreach (var delivery in Broker.ReadWithTimeoutAsync("retry", new ConsumerOptions { Prefetch = 1 }))
@@ -91,16 +90,16 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
             attempts.Add(delivery.Attempt);
             if (delivery.Attempt < 3)
             {
-                await Broker.NackAsync(delivery);
+                await Broker.AbandonAsync(delivery);
                 continue;
             }
 
-            await Broker.AckAsync(delivery);
+            await Broker.CompleteAsync(delivery);
             break;
         }
 
         Assert.Equal([1, 2, 3], attempts);
-        var info = await Broker.GetQueueInfoAsync("retry");
+        var info = await Admin.GetQueueInfoAsync("retry");
         Assert.Equal(0, info.Depth);
         Assert.Equal(2, info.Counters.Redelivered);
     }
@@ -108,15 +107,15 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
     [Fact]
     public async Task A_message_not_acked_within_its_lease_is_delivered_again()
     {
-        await Broker.CreateQueueAsync("leases", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
+        await Admin.CreateQueueAsync("leases", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
         await Broker.PublishAsync("leases", "slow", "m1");
-        var deliveries = new List<Delivery.Delivery>();
+        var deliveries = new List<Delivery>();
         await foreach (var delivery in Broker.ReadWithTimeoutAsync("leases", new ConsumerOptions { Prefetch = 1 }))
         {
             deliveries.Add(delivery);
             if (deliveries.Count == 2)
             {
-                await Broker.AckAsync(delivery);
+                await Broker.CompleteAsync(delivery);
                 break;
             }
         }
@@ -124,33 +123,33 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         Assert.Equal("m1", deliveries[1].MessageId);
         Assert.Equal(2, deliveries[1].Attempt);
         Assert.True(deliveries[1].EnqueuedAt == deliveries[0].EnqueuedAt);
-        var stale = await Assert.ThrowsAsync<BrokerException>(() => Broker.AckAsync(deliveries[0]));
+        var stale = await Assert.ThrowsAsync<BrokerException>(() => Broker.CompleteAsync(deliveries[0]));
         Assert.Equal(BrokerErrorCode.LeaseLost, stale.Code);
     }
 
     [Fact]
     public async Task Extending_a_lease_keeps_the_message_from_redelivery()
     {
-        await Broker.CreateQueueAsync("extend", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
+        await Admin.CreateQueueAsync("extend", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
         await Broker.PublishAsync("extend", "long job", "m1");
         await using var enumerator = Broker.ReadWithTimeoutAsync("extend", new ConsumerOptions { Prefetch = 1 }).GetAsyncEnumerator();
         Assert.True(await enumerator.MoveNextAsync());
         var delivery = enumerator.Current;
-        var expiry = await Broker.ExtendLeaseAsync(delivery, TimeSpan.FromMinutes(5));
+        var expiry = await Broker.RenewLeaseAsync(delivery, TimeSpan.FromMinutes(5));
         Assert.True(expiry > delivery.LeaseExpiresAt.AddMinutes(4));
 
         // The original lease (1 s) has certainly passed once the queue says so by its own clock.
         await Eventually.HoldsAsync(() => DateTimeOffset.UtcNow > delivery.LeaseExpiresAt.AddSeconds(2), "original lease passed");
-        var info = await Broker.GetQueueInfoAsync("extend");
+        var info = await Admin.GetQueueInfoAsync("extend");
         Assert.Equal(1, info.InFlight);
         Assert.Equal(0, info.Counters.Redelivered);
-        await Broker.AckAsync(delivery);
+        await Broker.CompleteAsync(delivery);
     }
 
     [Fact]
     public async Task A_poison_message_goes_to_the_dead_letter_queue_after_max_attempts_with_its_story_in_headers()
     {
-        await Broker.CreateQueueAsync("orders", new QueueOptions { MaxDeliveryAttempts = 3 });
+        await Admin.CreateQueueAsync("orders", new QueueOptions { MaxDeliveryAttempts = 3 });
         await Broker.PublishAsync("orders", new BrokerMessage("poison", Encoding.UTF8.GetBytes("bad"), "text/plain", new Dictionary<string, string> { ["tenant"] = "a" }));
         await Broker.PublishAsync("orders", "good", "fine");
         var handled = new ConcurrentBag<string>();
@@ -160,12 +159,12 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
             return d.MessageId == "poison" ? throw new InvalidOperationException("cannot parse") : Task.CompletedTask;
         }))
         {
-            await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("orders")).Counters.DeadLettered == 1, "poison dead-lettered");
+            await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("orders")).Counters.DeadLettered == 1, "poison dead-lettered");
         }
 
         Assert.Equal(3, handled.Count(id => id == "poison"));
         Assert.Equal(1, handled.Count(id => id == "fine"));
-        var dlq = await Broker.GetQueueInfoAsync("orders.dlq");
+        var dlq = await Admin.GetQueueInfoAsync("orders.dlq");
         Assert.Equal(1, dlq.Ready);
         await foreach (var dead in Broker.ReadWithTimeoutAsync("orders.dlq"))
         {
@@ -175,30 +174,30 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
             Assert.Equal("orders", dead.Headers[BrokerHeaders.SourceQueue]);
             Assert.Equal("3", dead.Headers[BrokerHeaders.Attempts]);
             Assert.Contains("attempts exhausted", dead.Headers[BrokerHeaders.DeadLetterReason], StringComparison.Ordinal);
-            await Broker.AckAsync(dead);
+            await Broker.CompleteAsync(dead);
             break;
         }
 
-        Assert.Contains("orders.dlq", await Broker.ListQueuesAsync());
+        Assert.Contains("orders.dlq", await Admin.ListQueuesAsync());
     }
 
     [Fact]
     public async Task A_dead_letter_nack_moves_the_message_at_once_with_the_consumers_reason()
     {
-        await Broker.CreateQueueAsync("reject");
+        await Admin.CreateQueueAsync("reject");
         await Broker.PublishAsync("reject", "x", "m1");
         await foreach (var delivery in Broker.ReadWithTimeoutAsync("reject"))
         {
-            await Broker.NackAsync(delivery, deadLetter: true, reason: "schema v1 unsupported");
+            await Broker.DeadLetterAsync(delivery, "schema v1 unsupported");
             break;
         }
 
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("reject")).Counters.DeadLettered == 1, "dead-lettered");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("reject")).Counters.DeadLettered == 1, "dead-lettered");
         await foreach (var dead in Broker.ReadWithTimeoutAsync("reject.dlq"))
         {
             Assert.Equal("schema v1 unsupported", dead.Headers![BrokerHeaders.DeadLetterReason]);
             Assert.Equal("1", dead.Headers[BrokerHeaders.Attempts]);
-            await Broker.AckAsync(dead);
+            await Broker.CompleteAsync(dead);
             break;
         }
     }
@@ -206,9 +205,9 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
     [Fact]
     public async Task Prefetch_bounds_unsettled_deliveries_per_consumer()
     {
-        await Broker.CreateQueueAsync("credit");
+        await Admin.CreateQueueAsync("credit");
         await Broker.PublishBatchAsync("credit", Enumerable.Range(0, 50).Select(i => new BrokerMessage(null, [(byte)i])).ToList());
-        var received = new List<Delivery.Delivery>();
+        var received = new List<Delivery>();
         await using var enumerator = Broker.ReadWithTimeoutAsync("credit", new ConsumerOptions { Prefetch = 7 }).GetAsyncEnumerator();
         for (var i = 0; i < 7; i++)
         {
@@ -216,14 +215,14 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
             received.Add(enumerator.Current);
         }
 
-        var info = await Broker.GetQueueInfoAsync("credit");
+        var info = await Admin.GetQueueInfoAsync("credit");
         Assert.Equal(7, info.InFlight);
         Assert.Equal(43, info.Ready);
 
         // Acking one frees one credit: exactly one more is delivered.
-        await Broker.AckAsync(received[0]);
+        await Broker.CompleteAsync(received[0]);
         Assert.True(await enumerator.MoveNextAsync());
-        info = await Broker.GetQueueInfoAsync("credit");
+        info = await Admin.GetQueueInfoAsync("credit");
         Assert.Equal(7, info.InFlight);
         Assert.Equal(42, info.Ready);
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), received.Select(d => d.Sequence).Append(enumerator.Current.Sequence));
@@ -232,7 +231,7 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
     [Fact]
     public async Task A_handler_without_renewal_is_cancelled_when_its_lease_ends_and_its_return_is_not_an_ack()
     {
-        await Broker.CreateQueueAsync("slow", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
+        await Admin.CreateQueueAsync("slow", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(1) });
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var second = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var consumer = await Broker.ConsumeAsync("slow", async (delivery, ct) =>
@@ -259,8 +258,8 @@ public sealed class QueueDeliveryTests : BrokerClusterTest
         await Broker.PublishAsync("slow", new BrokerMessage("m1", Encoding.UTF8.GetBytes("slow")));
         await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(2, await second.Task.WaitAsync(TimeSpan.FromSeconds(90)));
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("slow")).Depth == 0, "the second delivery acked");
-        var info = await Broker.GetQueueInfoAsync("slow");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("slow")).Depth == 0, "the second delivery acked");
+        var info = await Admin.GetQueueInfoAsync("slow");
         Assert.Equal(1, info.Counters.Acked);
         Assert.Equal(1, info.Counters.Redelivered);
     }

@@ -16,13 +16,13 @@ public sealed class QueueDurabilityTests : BrokerClusterTest
     public async Task A_deactivated_queue_recovers_its_messages_options_and_counters()
     {
         var options = new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(42), MaxDeliveryAttempts = 4 };
-        await Broker.CreateQueueAsync("recover", options);
+        await Admin.CreateQueueAsync("recover", options);
         await Broker.PublishBatchAsync("recover", Enumerable.Range(0, 120).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"{i}"), Headers: new Dictionary<string, string> { ["n"] = $"{i}" })).ToList());
         await Broker.ReceiveAndAckAsync("recover", 30);
 
         await Cluster.Cluster.DeactivateAsync(Cluster.Grains.GetGrain<IQueueGrain>("recover"));
 
-        var info = await Broker.GetQueueInfoAsync("recover");
+        var info = await Admin.GetQueueInfoAsync("recover");
         Assert.Equal(options, info.Options);
         Assert.Equal(90, info.Ready);
         Assert.Equal(120, info.Counters.Published);
@@ -35,7 +35,7 @@ public sealed class QueueDurabilityTests : BrokerClusterTest
     [Fact]
     public async Task Nothing_confirmed_is_lost_across_a_silo_restart_and_acked_messages_stay_acked()
     {
-        await Broker.CreateQueueAsync("restart");
+        await Admin.CreateQueueAsync("restart");
         for (var i = 0; i < 200; i++)
         {
             await Broker.PublishAsync("restart", $"body {i}", $"m{i}");
@@ -44,17 +44,17 @@ public sealed class QueueDurabilityTests : BrokerClusterTest
         await Broker.ReceiveAndAckAsync("restart", 50);
         await Cluster.RestartSilosAsync();
 
-        var info = await Broker.GetQueueInfoAsync("restart");
+        var info = await Admin.GetQueueInfoAsync("restart");
         Assert.Equal(150, info.Depth);
         var rest = await Broker.ReceiveAndAckAsync("restart", 150);
         Assert.Equal(Enumerable.Range(50, 150).Select(i => $"body {i}"), rest.Select(d => d.BodyText()));
-        Assert.Equal(0, (await Broker.GetQueueInfoAsync("restart")).Depth);
+        Assert.Equal(0, (await Admin.GetQueueInfoAsync("restart")).Depth);
     }
 
     [Fact]
     public async Task A_consumer_keeps_receiving_after_the_silo_restarts()
     {
-        await Broker.CreateQueueAsync("resume");
+        await Admin.CreateQueueAsync("resume");
         var received = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
         await using var consumer = await Broker.ConsumeAsync("resume", (d, _) =>
         {
@@ -74,7 +74,7 @@ public sealed class QueueDurabilityTests : BrokerClusterTest
     [Fact]
     public async Task Settled_segments_are_deleted_so_storage_does_not_grow_with_history()
     {
-        await Broker.CreateQueueAsync("gc");
+        await Admin.CreateQueueAsync("gc");
         for (var round = 0; round < 3; round++)
         {
             await Broker.PublishBatchAsync("gc", Enumerable.Range(0, 100).Select(i => new BrokerMessage(null, new byte[1000])).ToList());

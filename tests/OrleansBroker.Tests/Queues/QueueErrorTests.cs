@@ -1,5 +1,4 @@
 using OrleansBroker.Client;
-using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -20,7 +19,7 @@ public sealed class QueueErrorTests : BrokerClusterTest
     [InlineData("two/slash/es")]
     public async Task Invalid_names_are_rejected(string name)
     {
-        var error = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync(name));
+        var error = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateQueueAsync(name));
         Assert.Equal(BrokerErrorCode.InvalidName, error.Code);
     }
 
@@ -42,7 +41,7 @@ public sealed class QueueErrorTests : BrokerClusterTest
     [Fact]
     public async Task Bad_messages_are_rejected_and_earlier_ones_stay()
     {
-        await Broker.CreateQueueAsync("strict");
+        await Admin.CreateQueueAsync("strict");
         await Broker.PublishAsync("strict", new BrokerMessage("ok", [1, 2, 3]));
 
         var tooLarge = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishAsync("strict", new BrokerMessage(null, new byte[1001])));
@@ -59,33 +58,33 @@ public sealed class QueueErrorTests : BrokerClusterTest
         var empty = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishBatchAsync("strict", []));
         Assert.Equal(BrokerErrorCode.InvalidBatch, empty.Code);
 
-        var info = await Broker.GetQueueInfoAsync("strict");
+        var info = await Admin.GetQueueInfoAsync("strict");
         Assert.Equal(1, info.Ready);
     }
 
     [Fact]
     public async Task Creating_again_with_other_options_is_refused_and_with_the_same_is_fine()
     {
-        await Broker.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 5 });
-        await Broker.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 5 });
-        var error = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 6 }));
+        await Admin.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 5 });
+        await Admin.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 5 });
+        var error = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateQueueAsync("same", new QueueOptions { MaxDeliveryAttempts = 6 }));
         Assert.Equal(BrokerErrorCode.QueueExistsWithOtherOptions, error.Code);
     }
 
     [Fact]
     public async Task Out_of_range_options_are_refused_with_the_range()
     {
-        var lease = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync("opts", new QueueOptions { LeaseDuration = TimeSpan.FromDays(1) }));
+        var lease = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateQueueAsync("opts", new QueueOptions { LeaseDuration = TimeSpan.FromDays(1) }));
         Assert.Equal(BrokerErrorCode.InvalidOptions, lease.Code);
         Assert.Contains("12:00:00", lease.Message, StringComparison.Ordinal);
-        var noDlq = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync("opts", new QueueOptions { DeadLetterQueue = "" }));
+        var noDlq = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateQueueAsync("opts", new QueueOptions { DeadLetterQueue = "" }));
         Assert.Equal(BrokerErrorCode.InvalidOptions, noDlq.Code);
     }
 
     [Fact]
     public async Task A_settle_call_with_an_unknown_kind_is_refused_whole_and_its_deliveries_stay_leased()
     {
-        await Broker.CreateQueueAsync("settle-kinds");
+        await Admin.CreateQueueAsync("settle-kinds");
         await Broker.PublishBatchAsync("settle-kinds", [new BrokerMessage("a", [1]), new BrokerMessage("b", [2])]);
         await using var reader = Broker.ReadWithTimeoutAsync("settle-kinds", new ConsumerOptions { Prefetch = 2 }).GetAsyncEnumerator();
         Assert.True(await reader.MoveNextAsync());
@@ -98,24 +97,24 @@ public sealed class QueueErrorTests : BrokerClusterTest
             [new Settlement(first.Sequence, first.LeaseToken, SettleKind.Ack), new Settlement(second.Sequence, second.LeaseToken, (SettleKind)99)]));
 
         Assert.Equal(BrokerErrorCode.InvalidOptions, error.Code);
-        Assert.Equal(2, (await Broker.GetQueueInfoAsync("settle-kinds")).InFlight);
-        await Broker.AckAsync(first);
-        await Broker.AckAsync(second);
-        Assert.Equal(0, (await Broker.GetQueueInfoAsync("settle-kinds")).Depth);
+        Assert.Equal(2, (await Admin.GetQueueInfoAsync("settle-kinds")).InFlight);
+        await Broker.CompleteAsync(first);
+        await Broker.CompleteAsync(second);
+        Assert.Equal(0, (await Admin.GetQueueInfoAsync("settle-kinds")).Depth);
     }
 
     [Fact]
     public async Task Purge_and_delete_do_what_they_say()
     {
-        await Broker.CreateQueueAsync("tmp");
+        await Admin.CreateQueueAsync("tmp");
         await Broker.PublishBatchAsync("tmp", Enumerable.Range(0, 10).Select(_ => new BrokerMessage(null, [1])).ToList());
-        Assert.Equal(10, await Broker.PurgeQueueAsync("tmp"));
-        Assert.Equal(0, (await Broker.GetQueueInfoAsync("tmp")).Depth);
-        Assert.Contains("tmp", await Broker.ListQueuesAsync());
+        Assert.Equal(10, await Admin.PurgeQueueAsync("tmp"));
+        Assert.Equal(0, (await Admin.GetQueueInfoAsync("tmp")).Depth);
+        Assert.Contains("tmp", await Admin.ListQueuesAsync());
 
-        await Broker.DeleteQueueAsync("tmp");
-        Assert.DoesNotContain("tmp", await Broker.ListQueuesAsync());
-        var error = await Assert.ThrowsAsync<BrokerException>(() => Broker.GetQueueInfoAsync("tmp"));
+        await Admin.DeleteQueueAsync("tmp");
+        Assert.DoesNotContain("tmp", await Admin.ListQueuesAsync());
+        var error = await Assert.ThrowsAsync<BrokerException>(() => Admin.GetQueueInfoAsync("tmp"));
         Assert.Equal(BrokerErrorCode.QueueNotFound, error.Code);
     }
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using OrleansBroker.Client;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Tests.Infrastructure;
@@ -22,7 +21,7 @@ public sealed class SettleFailureTests : BrokerClusterTest
     [Fact]
     public async Task An_ack_whose_commit_failed_is_answered_ok_when_sent_again_and_is_durable()
     {
-        await Broker.CreateQueueAsync("acks");
+        await Admin.CreateQueueAsync("acks");
         await Broker.PublishAsync("acks", new BrokerMessage("m1", Encoding.UTF8.GetBytes("one")));
         await Broker.PublishAsync("acks", new BrokerMessage("m2", Encoding.UTF8.GetBytes("two")));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -33,22 +32,22 @@ public sealed class SettleFailureTests : BrokerClusterTest
         var second = deliveries.Current;
 
         Storage.FailWrites = _ => true;
-        var failed = await Assert.ThrowsAsync<BrokerException>(() => Broker.AckAsync(first));
+        var failed = await Assert.ThrowsAsync<BrokerException>(() => Broker.CompleteAsync(first));
         Assert.Equal(BrokerErrorCode.StorageUnavailable, failed.Code);
         Storage.FailWrites = null;
 
         // The same settle again: it held, and returns once it is durable.
-        await Broker.AckAsync(first);
+        await Broker.CompleteAsync(first);
 
         // Only that delivery's token is taken for it: a made-up one is refused, and so is the ack sent a third time.
-        var forged = await Assert.ThrowsAsync<BrokerException>(() => Broker.AckAsync(second with { LeaseToken = second.LeaseToken + 1 }));
+        var forged = await Assert.ThrowsAsync<BrokerException>(() => Broker.CompleteAsync(second with { LeaseToken = second.LeaseToken + 1 }));
         Assert.Equal(BrokerErrorCode.LeaseLost, forged.Code);
-        var third = await Assert.ThrowsAsync<BrokerException>(() => Broker.AckAsync(first));
+        var third = await Assert.ThrowsAsync<BrokerException>(() => Broker.CompleteAsync(first));
         Assert.Equal(BrokerErrorCode.LeaseLost, third.Code);
-        await Broker.AckAsync(second);
+        await Broker.CompleteAsync(second);
 
         await Cluster.RestartSilosAsync();
         Assert.Empty(await Broker.PeekAsync("acks", 0, 10));
-        Assert.Equal(0, (await Broker.GetQueueInfoAsync("acks")).Ready);
+        Assert.Equal(0, (await Admin.GetQueueInfoAsync("acks")).Ready);
     }
 }

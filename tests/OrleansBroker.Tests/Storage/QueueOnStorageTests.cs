@@ -1,5 +1,4 @@
 using OrleansBroker.Client;
-using OrleansBroker.Delivery;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using OrleansBroker.Tests.Infrastructure;
@@ -14,19 +13,21 @@ public abstract class QueueOnStorageTests(StorageBackend backend)
 
     private IBrokerClient Broker => Backend.Cluster.Broker;
 
+    private IBrokerAdministrationClient Admin => Backend.Cluster.Admin;
+
     [Fact]
     public async Task A_queue_deeper_than_one_storage_record_recovers_after_deactivation()
     {
         var queue = "deep-" + Guid.NewGuid().ToString("N")[..8];
-        await Broker.CreateQueueAsync(queue);
+        await Admin.CreateQueueAsync(queue);
         await PublishNumberedAsync(queue, 3000);
 
         await Backend.Cluster.Cluster.DeactivateAsync(Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue));
 
-        Assert.Equal(3000, (await Broker.GetQueueInfoAsync(queue)).Ready);
+        Assert.Equal(3000, (await Admin.GetQueueInfoAsync(queue)).Ready);
         var received = await ReceiveAndAckAsync(queue, 3000);
         Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"m{i}"), received);
-        Assert.Equal(0, (await Broker.GetQueueInfoAsync(queue)).Depth);
+        Assert.Equal(0, (await Admin.GetQueueInfoAsync(queue)).Depth);
     }
 
     [Fact]
@@ -38,13 +39,13 @@ public abstract class QueueOnStorageTests(StorageBackend backend)
 
         // Every message is leased at once and acked one by one, which on Azurite takes about as long as the default
         // 30 s lease: a long lease keeps the test about dispatch, not about leases ending.
-        await Broker.CreateQueueAsync(queue, new QueueOptions { LeaseDuration = TimeSpan.FromMinutes(10) });
+        await Admin.CreateQueueAsync(queue, new QueueOptions { LeaseDuration = TimeSpan.FromMinutes(10) });
         await PublishNumberedAsync(queue, 3000);
 
         var received = await Broker.ReceiveAndAckAsync(queue, 3000, prefetch: 5000, timeout: Eventually.DefaultTimeout * 2);
 
         Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"m{i}"), received.Select(d => d.MessageId));
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync(queue)).Depth == 0, "every ack landed");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync(queue)).Depth == 0, "every ack landed");
     }
 
     /// <summary>Publishes m0, m1, ... with 1 KiB bodies, 100 a call.</summary>
@@ -65,17 +66,19 @@ public abstract class DurableQueueOnStorageTests(StorageBackend backend) : Queue
 {
     private IBrokerClient Broker => Backend.Cluster.Broker;
 
+    private IBrokerAdministrationClient Admin => Backend.Cluster.Admin;
+
     [Fact]
     public async Task Nothing_confirmed_is_lost_across_a_silo_restart()
     {
         var queue = "restart-" + Guid.NewGuid().ToString("N")[..8];
-        await Broker.CreateQueueAsync(queue);
+        await Admin.CreateQueueAsync(queue);
         await PublishNumberedAsync(queue, 2000);
 
         Assert.Equal(500, (await ReceiveAndAckAsync(queue, 500)).Count);
         await Backend.Cluster.RestartSilosAsync();
 
-        var info = await Broker.GetQueueInfoAsync(queue);
+        var info = await Admin.GetQueueInfoAsync(queue);
         Assert.Equal(1500, info.Depth);
         Assert.Equal(2000, info.Counters.Published);
         Assert.Equal(Enumerable.Range(500, 1500).Select(i => $"m{i}"), await ReceiveAndAckAsync(queue, 1500));
@@ -87,7 +90,7 @@ public abstract class DurableQueueOnStorageTests(StorageBackend backend) : Queue
         // The consumer holds the last allowed attempt when the silo goes down, and nobody calls the
         // queue afterwards: only its reminder can bring it back to dead-letter the message.
         var queue = "wake-" + Guid.NewGuid().ToString("N")[..8];
-        await Broker.CreateQueueAsync(queue, new QueueOptions { MaxDeliveryAttempts = 2, LeaseDuration = TimeSpan.FromMinutes(10) });
+        await Admin.CreateQueueAsync(queue, new QueueOptions { MaxDeliveryAttempts = 2, LeaseDuration = TimeSpan.FromMinutes(10) });
         await Broker.PublishAsync(queue, "poison", "poison");
         var grain = Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue);
         var observer = new RecordingObserver();
@@ -103,7 +106,7 @@ public abstract class DurableQueueOnStorageTests(StorageBackend backend) : Queue
         // The restart handed the lease over; the consumer never registers again, so the lease ends once its registration would
         // have expired (3 × ConsumerRenewInterval, 60 s here), and the message, out of attempts, is dead-lettered.
         var dlq = Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue + ".dlq");
-        await Eventually.HoldsAsync(async () => (await Broker.ListQueuesAsync()).Contains(queue + ".dlq") && (await dlq.GetInfo()).Ready == 1,
+        await Eventually.HoldsAsync(async () => (await Admin.ListQueuesAsync()).Contains(queue + ".dlq") && (await dlq.GetInfo()).Ready == 1,
             "the message dead-lettered by the reactivated queue", TimeSpan.FromMinutes(3));
         var dead = Assert.Single(await Broker.ReceiveAndAckAsync(queue + ".dlq", 1));
         Assert.Equal("poison", dead.MessageId);

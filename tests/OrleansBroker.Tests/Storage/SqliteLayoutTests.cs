@@ -16,7 +16,7 @@ public sealed class SqliteLayoutTests
         using var data = new TestData();
         await using (var before = await BrokerCluster.StartAsync(o => o.DataDirectory = data.Directory))
         {
-            await before.Broker.CreateQueueAsync("legacy");
+            await before.Admin.CreateQueueAsync("legacy");
             await before.Broker.PublishBatchAsync("legacy", Enumerable.Range(0, 300).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"body {i}"))).ToList());
             await before.Broker.ReceiveAndAckAsync("legacy", 100, prefetch: 100);
         }
@@ -30,7 +30,7 @@ public sealed class SqliteLayoutTests
             """);
 
         await using var after = await BrokerCluster.StartAsync(o => o.DataDirectory = data.Directory);
-        var info = await after.Broker.GetQueueInfoAsync("legacy");
+        var info = await after.Admin.GetQueueInfoAsync("legacy");
         Assert.Equal(200, info.Depth);
         Assert.Equal(100, info.Counters.Acked);
         var rest = await after.Broker.ReceiveAndAckAsync("legacy", 200, prefetch: 100);

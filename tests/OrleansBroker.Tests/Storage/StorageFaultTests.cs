@@ -56,14 +56,14 @@ public sealed class StorageFaultTests
             options.DataDirectory = Path.Combine(disk.Directory, "data");
             options.DiskFreeLimit = "0";
         });
-        await cluster.Broker.CreateQueueAsync("filling", new QueueOptions());
+        await cluster.Admin.CreateQueueAsync("filling", new QueueOptions());
 
         var (error, confirmed) = await PublishUntilRefusedAsync(cluster.Broker, "filling", maxBatches: 2000);
         AssertReadableByEveryClient(error, BrokerErrorCode.StorageFull);
         Assert.True(confirmed > 0);
 
         // The refused write left the log whole: what was confirmed is there, and delivered.
-        Assert.Equal(confirmed, (await cluster.Broker.GetQueueInfoAsync("filling")).Ready);
+        Assert.Equal(confirmed, (await cluster.Admin.GetQueueInfoAsync("filling")).Ready);
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public sealed class StorageFaultTests
         await using var azurite = new Azurite();
         await azurite.InitializeAsync();
         await using var cluster = await BrokerCluster.StartAsync(azurite.ClusterStorage());
-        await cluster.Broker.CreateQueueAsync("orders", new QueueOptions());
+        await cluster.Admin.CreateQueueAsync("orders", new QueueOptions());
         await cluster.Broker.PublishAsync("orders", Body(100));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
 
@@ -86,14 +86,14 @@ public sealed class StorageFaultTests
 
         var publish = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.PublishAsync("orders", Body(100)));
         AssertReadableByEveryClient(publish, BrokerErrorCode.StorageUnavailable);
-        var ack = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.AckAsync(held));
+        var ack = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.CompleteAsync(held));
         AssertReadableByEveryClient(ack, BrokerErrorCode.StorageUnavailable);
 
         // Grains that must read storage to activate at all fail the same way: a queue and a topic not active yet.
-        var queue = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.GetQueueInfoAsync("not-active-yet"));
+        var queue = await Assert.ThrowsAsync<BrokerException>(() => cluster.Admin.GetQueueInfoAsync("not-active-yet"));
         AssertReadableByEveryClient(queue, BrokerErrorCode.StorageUnavailable);
         // Orleans loads a topic's state itself and wraps what fails there in an OrleansException, which clients can read.
-        var topic = await Assert.ThrowsAsync<OrleansException>(() => cluster.Broker.GetTopicInfoAsync("not-active-yet"));
+        var topic = await Assert.ThrowsAsync<OrleansException>(() => cluster.Admin.GetTopicInfoAsync("not-active-yet"));
         Assert.True(ClientSafeErrors.IsReadableByEveryClient(topic), topic.ToString());
         AssertReadableByEveryClient(Assert.IsType<BrokerException>(topic.InnerException), BrokerErrorCode.StorageUnavailable);
     }
@@ -108,35 +108,35 @@ public sealed class StorageFaultTests
             options.DiskFreeLimit = "8MiB";
             options.DiskCheckInterval = TimeSpan.FromMilliseconds(100);
         });
-        await cluster.Broker.CreateQueueAsync("alarmed", new QueueOptions());
+        await cluster.Admin.CreateQueueAsync("alarmed", new QueueOptions());
         await cluster.Broker.PublishAsync("alarmed", Body(100));
 
         // Another program fills the disk: the alarm raises without any commit of the broker's.
         var reserve = Path.Combine(disk.Directory, "data", "broker.db-reserve");
         Assert.True(File.Exists(reserve));
         var filler = disk.Fill();
-        await Eventually.HoldsAsync(async () => (await cluster.Broker.GetQueueInfoAsync("alarmed")).PublishesRefused is not null, "the alarm raised");
+        await Eventually.HoldsAsync(async () => (await cluster.Admin.GetQueueInfoAsync("alarmed")).PublishesRefused is not null, "the alarm raised");
         var refused = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.PublishAsync("alarmed", Body(100)));
         Assert.Equal(BrokerErrorCode.StorageFull, refused.Code);
         Assert.Contains("Broker:DiskFreeLimit", refused.Message, StringComparison.Ordinal);
-        Assert.Equal(1, (await cluster.Broker.GetQueueInfoAsync("alarmed")).Ready);
+        Assert.Equal(1, (await cluster.Admin.GetQueueInfoAsync("alarmed")).Ready);
 
         // Deliveries and acks go on under the alarm, on the full disk: the ack's commit gets the reserve's space.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await foreach (var delivery in cluster.Broker.ReadAllAsync("alarmed", cancellationToken: timeout.Token))
         {
-            await cluster.Broker.AckAsync(delivery);
+            await cluster.Broker.CompleteAsync(delivery);
             break;
         }
 
-        Assert.Equal(0, (await cluster.Broker.GetQueueInfoAsync("alarmed")).Depth);
+        Assert.Equal(0, (await cluster.Admin.GetQueueInfoAsync("alarmed")).Depth);
         Assert.False(File.Exists(reserve));
 
         // Space returns: publishes are taken again, with no restart, and the reserve is made again.
         File.Delete(filler);
-        await Eventually.HoldsAsync(async () => (await cluster.Broker.GetQueueInfoAsync("alarmed")).PublishesRefused is null, "the alarm cleared");
+        await Eventually.HoldsAsync(async () => (await cluster.Admin.GetQueueInfoAsync("alarmed")).PublishesRefused is null, "the alarm cleared");
         await cluster.Broker.PublishAsync("alarmed", Body(100));
-        Assert.Equal(1, (await cluster.Broker.GetQueueInfoAsync("alarmed")).Ready);
+        Assert.Equal(1, (await cluster.Admin.GetQueueInfoAsync("alarmed")).Ready);
         await Eventually.HoldsAsync(() => File.Exists(reserve), "the reserve made again");
     }
 }

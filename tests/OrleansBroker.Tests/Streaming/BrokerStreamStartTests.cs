@@ -20,8 +20,8 @@ public sealed class BrokerStreamStartTests
         const string Topic = "stream-start-conflict";
         await using (var plain = await BrokerCluster.StartAsync(o => o.DataDirectory = data.Directory))
         {
-            await plain.Broker.CreateTopicAsync(Topic);
-            await plain.Broker.SubscribeAsync(Topic, new Subscription("orleans-broker", new SubscriptionFilter(["only.this"]), new QueueOptions()));
+            await plain.Admin.CreateTopicAsync(Topic);
+            await plain.Admin.CreateSubscriptionAsync(Topic, new Subscription("orleans-broker", new SubscriptionFilter(["only.this"]), new QueueOptions()));
         }
 
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => BrokerCluster.StartAsync(o => o.DataDirectory = data.Directory,

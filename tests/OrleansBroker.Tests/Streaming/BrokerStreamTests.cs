@@ -43,13 +43,13 @@ public sealed class BrokerStreamTests : BrokerClusterTest
     /// <summary>The silo reported started, so the stream provider's topics and subscriptions exist: nothing is waited for.</summary>
     private async Task StreamSubscriptionsExistAsync()
     {
-        var queues = await Broker.ListQueuesAsync();
+        var queues = await Admin.ListQueuesAsync();
         Assert.Contains(SubscriptionQueue(ImplicitConsumerGrain.Topic), queues);
         Assert.Contains(SubscriptionQueue(ExplicitConsumerGrain.Topic), queues);
     }
 
     private Task DrainedAsync(string topic, string what) =>
-        Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync(SubscriptionQueue(topic))).Depth == 0, what);
+        Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync(SubscriptionQueue(topic))).Depth == 0, what);
 
     private static Task SeenAsync(string grain, string what) =>
         Eventually.HoldsAsync(() => StreamProbe.Of(grain).Any(s => s.What == what && !s.Failed), $"grain {grain} handled '{what}'");
@@ -97,7 +97,7 @@ public sealed class BrokerStreamTests : BrokerClusterTest
 
         await Eventually.HoldsAsync(() => StreamProbe.Of(key).Count >= Events, $"the grain handled all {Events} events");
         Assert.Equal(Enumerable.Range(1, Events).Select(step => step.ToString(System.Globalization.CultureInfo.InvariantCulture)), StreamProbe.Of(key).Select(s => s.What));
-        Assert.Equal(0, (await Broker.GetTopicInfoAsync(ImplicitConsumerGrain.Topic)).Unrouted);
+        Assert.Equal(0, (await Admin.GetTopicInfoAsync(ImplicitConsumerGrain.Topic)).Unrouted);
     }
 
     [Fact]
@@ -120,7 +120,7 @@ public sealed class BrokerStreamTests : BrokerClusterTest
 
         await SeenAsync(flaky, "flaky");
         var dlq = SubscriptionQueue(ImplicitConsumerGrain.Topic) + ".dlq";
-        await Eventually.HoldsAsync(async () => (await Broker.ListQueuesAsync()).Contains(dlq) && (await Broker.GetQueueInfoAsync(dlq)).Depth == 1,
+        await Eventually.HoldsAsync(async () => (await Admin.ListQueuesAsync()).Contains(dlq) && (await Admin.GetQueueInfoAsync(dlq)).Depth == 1,
             "the poison event reached the dead-letter queue");
 
         var dead = Assert.Single(await Broker.PeekAsync(dlq));

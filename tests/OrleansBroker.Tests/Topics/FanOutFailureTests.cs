@@ -25,9 +25,9 @@ public sealed class FanOutFailureTests : BrokerClusterTest
     [Fact]
     public async Task A_passing_failure_in_one_subscription_is_retried_without_duplicates_and_a_lasting_one_names_it()
     {
-        await Broker.CreateTopicAsync("shop");
-        await Broker.SubscribeAsync("shop", new Subscription("steady", SubscriptionFilter.All, new QueueOptions()));
-        await Broker.SubscribeAsync("shop", new Subscription("shaky", SubscriptionFilter.All, new QueueOptions()));
+        await Admin.CreateTopicAsync("shop");
+        await Admin.CreateSubscriptionAsync("shop", new Subscription("steady", SubscriptionFilter.All, new QueueOptions()));
+        await Admin.CreateSubscriptionAsync("shop", new Subscription("shaky", SubscriptionFilter.All, new QueueOptions()));
         Storage.OfGrains = grain => grain.Key.ToString() == "shop/shaky";
 
         // The shaky queue's first commit stores its segment, then its meta write fails: the topic tries that subscription again.

@@ -14,7 +14,7 @@ public sealed class RetentionTests : BrokerClusterTest
     private Task Publish(string id) => Broker.PublishToTopicAsync("feed", new BrokerMessage(id, Encoding.UTF8.GetBytes(id), RoutingKey: "feed.item"));
 
     private Task Subscribe(string name, DateTimeOffset? replayFrom = null) =>
-        Broker.SubscribeAsync("feed", new Subscription(name, SubscriptionFilter.All, new QueueOptions()), replayFrom);
+        Admin.CreateSubscriptionAsync("feed", new Subscription(name, SubscriptionFilter.All, new QueueOptions()), replayFrom);
 
     private async Task<string[]> Drain(string subscription, int count) =>
         [.. (await Broker.ReceiveAndAckAsync($"feed/{subscription}", count, prefetch: 10)).Select(d => d.MessageId).Order(StringComparer.Ordinal)];
@@ -22,7 +22,7 @@ public sealed class RetentionTests : BrokerClusterTest
     [Fact]
     public async Task New_subscriptions_replay_from_the_earliest_or_a_timestamp_and_a_seek_delivers_again_after_a_restart()
     {
-        await Broker.CreateTopicAsync("feed", new TopicOptions { RetentionTime = TimeSpan.FromHours(1) });
+        await Admin.CreateTopicAsync("feed", new TopicOptions { RetentionTime = TimeSpan.FromHours(1) });
         await Subscribe("live");
         await Publish("e1");
         var mark = DateTimeOffset.UtcNow;
@@ -45,14 +45,14 @@ public sealed class RetentionTests : BrokerClusterTest
         Assert.Equal(["e1", "e2", "e3", "e4"], await Drain("live", 4));
 
         // Everything acked; seeking back to the mark delivers e2..e4 again, e1 stays acked.
-        await Broker.SeekAsync("feed", "live", mark);
+        await Admin.SeekSubscriptionAsync("feed", "live", mark);
         Assert.Equal(["e2", "e3", "e4"], await Drain("live", 3));
         foreach (var subscription in new[] { "live", "all", "since", "new" })
         {
-            Assert.Equal(0, (await Broker.GetQueueInfoAsync($"feed/{subscription}")).Depth);
+            Assert.Equal(0, (await Admin.GetQueueInfoAsync($"feed/{subscription}")).Depth);
         }
 
-        var info = await Broker.GetTopicInfoAsync("feed");
+        var info = await Admin.GetTopicInfoAsync("feed");
         Assert.DoesNotContain(info.Subscriptions, s => s.Name == TopicOptions.RetainedSubscription);
         Assert.Equal(TimeSpan.FromHours(1), info.Options!.RetentionTime);
     }
@@ -60,16 +60,16 @@ public sealed class RetentionTests : BrokerClusterTest
     [Fact]
     public async Task Replay_needs_a_retaining_topic_and_the_retained_name_is_reserved()
     {
-        await Broker.CreateTopicAsync("plain");
+        await Admin.CreateTopicAsync("plain");
         var replay = await Assert.ThrowsAsync<BrokerException>(() =>
-            Broker.SubscribeAsync("plain", new Subscription("s", SubscriptionFilter.All, new QueueOptions()), DateTimeOffset.MinValue));
+            Admin.CreateSubscriptionAsync("plain", new Subscription("s", SubscriptionFilter.All, new QueueOptions()), DateTimeOffset.MinValue));
         Assert.Equal(BrokerErrorCode.InvalidOptions, replay.Code);
 
-        await Broker.CreateTopicAsync("kept", new TopicOptions { RetentionBytes = 1000 });
+        await Admin.CreateTopicAsync("kept", new TopicOptions { RetentionBytes = 1000 });
         var reserved = await Assert.ThrowsAsync<BrokerException>(() =>
-            Broker.SubscribeAsync("kept", new Subscription(TopicOptions.RetainedSubscription, SubscriptionFilter.All, new QueueOptions())));
+            Admin.CreateSubscriptionAsync("kept", new Subscription(TopicOptions.RetainedSubscription, SubscriptionFilter.All, new QueueOptions())));
         Assert.Equal(BrokerErrorCode.InvalidName, reserved.Code);
-        var other = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateTopicAsync("kept", new TopicOptions { RetentionBytes = 2000 }));
+        var other = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateTopicAsync("kept", new TopicOptions { RetentionBytes = 2000 }));
         Assert.Equal(BrokerErrorCode.QueueExistsWithOtherOptions, other.Code);
 
         // The byte limit drops the oldest retained messages: 30 bodies of 100 bytes keep the last 10.
@@ -78,9 +78,9 @@ public sealed class RetentionTests : BrokerClusterTest
             await Broker.PublishToTopicAsync("kept", new BrokerMessage($"k{i:00}", new byte[100]));
         }
 
-        await Broker.SubscribeAsync("kept", new Subscription("late", SubscriptionFilter.All, new QueueOptions()), DateTimeOffset.MinValue);
+        await Admin.CreateSubscriptionAsync("kept", new Subscription("late", SubscriptionFilter.All, new QueueOptions()), DateTimeOffset.MinValue);
         var replayed = await Broker.ReceiveAndAckAsync("kept/late", 10, prefetch: 10);
         Assert.Equal(Enumerable.Range(20, 10).Select(i => $"k{i:00}"), replayed.Select(d => d.MessageId).Order(StringComparer.Ordinal));
-        Assert.Equal(1000, (await Broker.GetQueueInfoAsync("kept/retained")).Bytes);
+        Assert.Equal(1000, (await Admin.GetQueueInfoAsync("kept/retained")).Bytes);
     }
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using OrleansBroker.Client;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -18,12 +17,12 @@ public sealed class TopicTests : BrokerClusterTest
     [Fact]
     public async Task Each_subscription_gets_exactly_its_matches_held_for_offline_subscribers_across_a_restart()
     {
-        await Broker.CreateTopicAsync("orders");
+        await Admin.CreateTopicAsync("orders");
         var queue = new QueueOptions();
-        await Broker.SubscribeAsync("orders", new Subscription("audit", SubscriptionFilter.All, queue));
-        await Broker.SubscribeAsync("orders", new Subscription("created", new SubscriptionFilter(["orders.*.created"]), queue));
-        await Broker.SubscribeAsync("orders", new Subscription("eu", new SubscriptionFilter(Headers: [new HeaderPredicate("region", HeaderMatch.Prefix, ["eu-"])]), queue));
-        await Broker.SubscribeAsync("orders", new Subscription("big-eu-created", new SubscriptionFilter(["orders.#.created"],
+        await Admin.CreateSubscriptionAsync("orders", new Subscription("audit", SubscriptionFilter.All, queue));
+        await Admin.CreateSubscriptionAsync("orders", new Subscription("created", new SubscriptionFilter(["orders.*.created"]), queue));
+        await Admin.CreateSubscriptionAsync("orders", new Subscription("eu", new SubscriptionFilter(Headers: [new HeaderPredicate("region", HeaderMatch.Prefix, ["eu-"])]), queue));
+        await Admin.CreateSubscriptionAsync("orders", new Subscription("big-eu-created", new SubscriptionFilter(["orders.#.created"],
             [new HeaderPredicate("region", HeaderMatch.Prefix, ["eu-"]), new HeaderPredicate("amount", HeaderMatch.Range, Min: 100)]), queue));
 
         BrokerMessage[] published =
@@ -49,40 +48,40 @@ public sealed class TopicTests : BrokerClusterTest
         Assert.Equal(["o4"], await Ids("big-eu-created", 1));
         foreach (var subscription in new[] { "audit", "created", "eu", "big-eu-created" })
         {
-            Assert.Equal(0, (await Broker.GetQueueInfoAsync($"orders/{subscription}")).Depth);
+            Assert.Equal(0, (await Admin.GetQueueInfoAsync($"orders/{subscription}")).Depth);
         }
 
-        var info = await Broker.GetTopicInfoAsync("orders");
+        var info = await Admin.GetTopicInfoAsync("orders");
         Assert.Equal(4, info.Subscriptions.Count);
-        Assert.Equal(["orders"], await Broker.ListTopicsAsync());
-        Assert.Contains("orders/eu", await Broker.ListQueuesAsync());
+        Assert.Equal(["orders"], await Admin.ListTopicsAsync());
+        Assert.Contains("orders/eu", await Admin.ListQueuesAsync());
     }
 
     [Fact]
     public async Task A_dead_letter_of_one_subscription_is_redriven_to_that_subscription_only()
     {
-        await Broker.CreateTopicAsync("events");
-        await Broker.SubscribeAsync("events", new Subscription("fragile", SubscriptionFilter.All, new QueueOptions { MaxDeliveryAttempts = 1 }));
-        await Broker.SubscribeAsync("events", new Subscription("steady", SubscriptionFilter.All, new QueueOptions()));
+        await Admin.CreateTopicAsync("events");
+        await Admin.CreateSubscriptionAsync("events", new Subscription("fragile", SubscriptionFilter.All, new QueueOptions { MaxDeliveryAttempts = 1 }));
+        await Admin.CreateSubscriptionAsync("events", new Subscription("steady", SubscriptionFilter.All, new QueueOptions()));
         await Broker.PublishToTopicAsync("events", new BrokerMessage("e1", Encoding.UTF8.GetBytes("payload"), RoutingKey: "thing.happened"));
 
         await foreach (var delivery in Broker.ReadWithTimeoutAsync("events/fragile"))
         {
-            await Broker.NackAsync(delivery, deadLetter: true, reason: "cannot handle");
+            await Broker.DeadLetterAsync(delivery, "cannot handle");
             break;
         }
 
-        await Eventually.HoldsAsync(async () => (await Broker.GetQueueInfoAsync("events/fragile")).Counters.DeadLettered == 1, "dead-lettered");
+        await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync("events/fragile")).Counters.DeadLettered == 1, "dead-lettered");
         await Cluster.RestartSilosAsync();
 
         var dead = Assert.Single(await Broker.PeekAsync("events/fragile.dlq"));
         Assert.Equal("events/fragile", dead.Headers![BrokerHeaders.SourceQueue]);
-        Assert.Equal(new RedriveResult(1, 0), await Broker.RedriveAsync("events/fragile.dlq"));
+        Assert.Equal(new RedriveResult(1, 0), await Admin.RedriveAsync("events/fragile.dlq"));
 
         var again = Assert.Single(await Broker.ReceiveAndAckAsync("events/fragile", 1));
         Assert.Equal("e1", again.MessageId);
         Assert.Equal("thing.happened", again.RoutingKey);
-        var steady = await Broker.GetQueueInfoAsync("events/steady");
+        var steady = await Admin.GetQueueInfoAsync("events/steady");
         Assert.Equal(1, steady.Depth);
         Assert.Equal(1, steady.Counters.Published);
     }
@@ -93,30 +92,30 @@ public sealed class TopicTests : BrokerClusterTest
         var missing = await Assert.ThrowsAsync<BrokerException>(() => Broker.PublishToTopicAsync("nowhere", new BrokerMessage(null, [1])));
         Assert.Equal(BrokerErrorCode.TopicNotFound, missing.Code);
 
-        await Broker.CreateTopicAsync("t");
-        var filter = await Assert.ThrowsAsync<BrokerException>(() => Broker.SubscribeAsync("t", new Subscription("s", new SubscriptionFilter(["a..b"]), new QueueOptions())));
+        await Admin.CreateTopicAsync("t");
+        var filter = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateSubscriptionAsync("t", new Subscription("s", new SubscriptionFilter(["a..b"]), new QueueOptions())));
         Assert.Equal(BrokerErrorCode.InvalidFilter, filter.Code);
-        var name = await Assert.ThrowsAsync<BrokerException>(() => Broker.SubscribeAsync("t", new Subscription("a/b", SubscriptionFilter.All, new QueueOptions())));
+        var name = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateSubscriptionAsync("t", new Subscription("a/b", SubscriptionFilter.All, new QueueOptions())));
         Assert.Equal(BrokerErrorCode.InvalidName, name.Code);
 
-        await Broker.SubscribeAsync("t", new Subscription("s", new SubscriptionFilter(["a.*"]), new QueueOptions()));
-        await Broker.SubscribeAsync("t", new Subscription("s", new SubscriptionFilter(["a.*"]), new QueueOptions())); // same: a no-op
-        var other = await Assert.ThrowsAsync<BrokerException>(() => Broker.SubscribeAsync("t", new Subscription("s", new SubscriptionFilter(["b.*"]), new QueueOptions())));
+        await Admin.CreateSubscriptionAsync("t", new Subscription("s", new SubscriptionFilter(["a.*"]), new QueueOptions()));
+        await Admin.CreateSubscriptionAsync("t", new Subscription("s", new SubscriptionFilter(["a.*"]), new QueueOptions())); // same: a no-op
+        var other = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateSubscriptionAsync("t", new Subscription("s", new SubscriptionFilter(["b.*"]), new QueueOptions())));
         Assert.Equal(BrokerErrorCode.QueueExistsWithOtherOptions, other.Code);
 
-        var direct = await Assert.ThrowsAsync<BrokerException>(() => Broker.CreateQueueAsync("t/direct"));
+        var direct = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateQueueAsync("t/direct"));
         Assert.Equal(BrokerErrorCode.QueueNotFound, direct.Code);
 
         var unrouted = await Broker.PublishToTopicAsync("t", new BrokerMessage(null, [1], RoutingKey: "b.c"));
         Assert.Empty(unrouted.Subscriptions);
-        Assert.Equal(1, (await Broker.GetTopicInfoAsync("t")).Unrouted);
+        Assert.Equal(1, (await Admin.GetTopicInfoAsync("t")).Unrouted);
 
-        await Broker.UnsubscribeAsync("t", "s");
-        Assert.Equal(BrokerErrorCode.QueueNotFound, (await Assert.ThrowsAsync<BrokerException>(() => Broker.GetQueueInfoAsync("t/s"))).Code);
+        await Admin.DeleteSubscriptionAsync("t", "s");
+        Assert.Equal(BrokerErrorCode.QueueNotFound, (await Assert.ThrowsAsync<BrokerException>(() => Admin.GetQueueInfoAsync("t/s"))).Code);
 
-        await Broker.SubscribeAsync("t", new Subscription("s2", SubscriptionFilter.All, new QueueOptions()));
-        await Broker.DeleteTopicAsync("t");
-        Assert.Equal(BrokerErrorCode.QueueNotFound, (await Assert.ThrowsAsync<BrokerException>(() => Broker.GetQueueInfoAsync("t/s2"))).Code);
-        Assert.Empty(await Broker.ListTopicsAsync());
+        await Admin.CreateSubscriptionAsync("t", new Subscription("s2", SubscriptionFilter.All, new QueueOptions()));
+        await Admin.DeleteTopicAsync("t");
+        Assert.Equal(BrokerErrorCode.QueueNotFound, (await Assert.ThrowsAsync<BrokerException>(() => Admin.GetQueueInfoAsync("t/s2"))).Code);
+        Assert.Empty(await Admin.ListTopicsAsync());
     }
 }

@@ -20,9 +20,9 @@ public sealed class TopicTransformTests : BrokerClusterTest
     [Fact]
     public async Task Each_subscription_holds_its_own_transform_of_the_message_and_a_failing_transform_dead_letters_only_its_copy()
     {
-        await Broker.CreateTopicAsync("shop");
+        await Admin.CreateTopicAsync("shop");
         Task Subscribe(string name, string? transform, params (string Key, string Value)[] settings) =>
-            Broker.SubscribeAsync("shop", new Subscription(name, SubscriptionFilter.All, new QueueOptions(),
+            Admin.CreateSubscriptionAsync("shop", new Subscription(name, SubscriptionFilter.All, new QueueOptions(),
                 transform is null ? null : new SubscriptionTransform(transform, settings.ToDictionary(s => s.Key, s => s.Value))));
         await Subscribe("plain", null);
         await Subscribe("events", "cloudevents-wrap", ("source", "/shop"));
@@ -38,7 +38,7 @@ public sealed class TopicTransformTests : BrokerClusterTest
 
         await Cluster.RestartSilosAsync();
 
-        async Task<Delivery.Delivery> One(string subscription) => Assert.Single(await Broker.ReceiveAndAckAsync($"shop/{subscription}", 1));
+        async Task<Delivery> One(string subscription) => Assert.Single(await Broker.ReceiveAndAckAsync($"shop/{subscription}", 1));
         Assert.Equal("""{"id":1,"note":"gift"}""", (await One("plain")).BodyText());
 
         var cloudEvent = await One("events");
@@ -53,7 +53,7 @@ public sealed class TopicTransformTests : BrokerClusterTest
         Assert.Equal("""{"ID":1,"NOTE":"GIFT"}""", loud.BodyText());
         Assert.Equal("order-1", loud.MessageId);
 
-        Assert.Equal(0, (await Broker.GetQueueInfoAsync("shop/strict")).Depth);
+        Assert.Equal(0, (await Admin.GetQueueInfoAsync("shop/strict")).Depth);
         var dead = Assert.Single(await Broker.PeekAsync("shop/strict.dlq"));
         Assert.Equal("order-1", dead.MessageId);
         Assert.StartsWith("transform 'cloudevents-unwrap' failed: not a CloudEvent", dead.Headers![BrokerHeaders.DeadLetterReason], StringComparison.Ordinal);
@@ -64,14 +64,14 @@ public sealed class TopicTransformTests : BrokerClusterTest
     [Fact]
     public async Task Unknown_transforms_bad_settings_and_a_transform_without_a_dead_letter_queue_are_refused()
     {
-        await Broker.CreateTopicAsync("t");
+        await Admin.CreateTopicAsync("t");
         async Task<BrokerErrorCode> Refused(SubscriptionTransform transform, QueueOptions? queue = null) =>
-            (await Assert.ThrowsAsync<BrokerException>(() => Broker.SubscribeAsync("t", new Subscription("s", SubscriptionFilter.All, queue ?? new QueueOptions(), transform)))).Code;
+            (await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateSubscriptionAsync("t", new Subscription("s", SubscriptionFilter.All, queue ?? new QueueOptions(), transform)))).Code;
 
         Assert.Equal(BrokerErrorCode.InvalidOptions, await Refused(new SubscriptionTransform("no-such")));
         Assert.Equal(BrokerErrorCode.InvalidOptions, await Refused(new SubscriptionTransform("cloudevents-wrap", new Dictionary<string, string> { ["mode"] = "sideways" })));
         Assert.Equal(BrokerErrorCode.InvalidOptions, await Refused(new SubscriptionTransform("upper-case"), new QueueOptions { MaxDeliveryAttempts = 0, DeadLetterQueue = "" }));
-        Assert.Empty((await Broker.GetTopicInfoAsync("t")).Subscriptions);
+        Assert.Empty((await Admin.GetTopicInfoAsync("t")).Subscriptions);
     }
 
     /// <summary>A user's transform, registered on the silo with AddBrokerTransform.</summary>

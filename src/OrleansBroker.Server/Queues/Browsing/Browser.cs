@@ -6,7 +6,7 @@ namespace OrleansBroker.Server.Queues.Browsing;
 /// <summary>Peek: the queue's live messages in sequence order with where each stands, changing nothing.</summary>
 internal static class Browser
 {
-    public static async Task<IReadOnlyList<PeekedMessage>> PeekAsync(QueueState queue, long afterSequence, int max)
+    public static async Task<IReadOnlyList<PeekedMessage>> PeekAsync(QueueState queue, long afterSequence, int max, CancellationToken cancellationToken)
     {
         if (max < 1 || max > BrokerLimits.MaxBatchCount)
         {
@@ -18,6 +18,7 @@ internal static class Browser
         var peeked = new List<PeekedMessage>(entries.Count);
         foreach (var entry in entries)
         {
+            cancellationToken.ThrowIfCancellationRequested(); // Each read may go to storage.
             var message = await queue.Log.ReadMessageAsync(entry);
             var leased = queue.Leases.TryGet(entry.Sequence, out var lease);
             var state = queue.Leaving.Contains(entry.Sequence) ? MessageState.Leaving

@@ -1,4 +1,5 @@
-using OrleansBroker.Delivery;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
 
 namespace OrleansBroker.Server.Queues.Consumers;
 
@@ -17,7 +18,7 @@ internal sealed class Consumer(string id, IConsumerObserver observer, int prefet
     public DateTimeOffset LastSeen { get; set; } = now;
 
     /// <summary>Deliveries waiting for the consumer's previous batch call to return.</summary>
-    public List<Delivery.Delivery> Outbox { get; set; } = [];
+    public List<Delivery> Outbox { get; set; } = [];
 
     /// <summary>The commit that makes the attempt counts of everything in <see cref="Outbox"/> durable (started when they were leased).</summary>
     public Task OutboxDurable { get; set; } = Task.CompletedTask;

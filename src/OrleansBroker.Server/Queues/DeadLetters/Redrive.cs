@@ -19,7 +19,7 @@ internal sealed partial class Redrive(QueueState queue, Func<string, IReadOnlyLi
     /// <summary>Messages a redrive sends back per publish call.</summary>
     public const int Batch = 100;
 
-    public async Task<RedriveResult> RunAsync(RedriveRequest request)
+    public async Task<RedriveResult> RunAsync(RedriveRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Max is < 1)
@@ -36,6 +36,11 @@ internal sealed partial class Redrive(QueueState queue, Func<string, IReadOnlyLi
             {
                 foreach (var batch in group.Chunk(Batch))
                 {
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        break; // The caller gave up: what has not moved stays here, ready.
+                    }
+
                     await store(group.Key, batch.Select(c => c.Message).ToList());
                     foreach (var (entry, _, _) in batch)
                     {
@@ -63,6 +68,7 @@ internal sealed partial class Redrive(QueueState queue, Func<string, IReadOnlyLi
         }
 
         LogRedriven(logger, queue.Name, moved, skipped);
+        cancellationToken.ThrowIfCancellationRequested();
         return new RedriveResult(moved, skipped);
     }
 

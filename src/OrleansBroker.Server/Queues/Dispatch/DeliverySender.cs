@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Errors;
+using OrleansBroker.Messages;
 using OrleansBroker.Server.Queues.Consumers;
 
 namespace OrleansBroker.Server.Queues.Dispatch;
@@ -81,7 +82,7 @@ internal sealed partial class DeliverySender(QueueState queue, Dispatcher dispat
     /// limit. What ended meanwhile (the consumer went, a lease expired) is left out. False if the consumer went or the
     /// commit failed; then the batch is back in ready without the attempt and the tick tries again.
     /// </summary>
-    private async Task<bool> CommitAttemptsAsync(Consumer consumer, List<Delivery.Delivery> batch, Task durable)
+    private async Task<bool> CommitAttemptsAsync(Consumer consumer, List<Delivery> batch, Task durable)
     {
         try
         {
@@ -108,10 +109,10 @@ internal sealed partial class DeliverySender(QueueState queue, Dispatcher dispat
         return queue.Consumers.IsCurrent(consumer);
     }
 
-    private bool IsLeased(Delivery.Delivery delivery) => queue.Leases.Holds(delivery.Sequence, delivery.LeaseToken);
+    private bool IsLeased(Delivery delivery) => queue.Leases.Holds(delivery.Sequence, delivery.LeaseToken);
 
     /// <summary>A failed batch, and what was queued behind it, goes back to ready for any consumer.</summary>
-    private void ReturnUnsent(Consumer consumer, List<Delivery.Delivery> batch)
+    private void ReturnUnsent(Consumer consumer, List<Delivery> batch)
     {
         batch.AddRange(consumer.Outbox);
         consumer.Outbox = [];

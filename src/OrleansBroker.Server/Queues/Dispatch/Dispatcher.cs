@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
-using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Server.Queues.Consumers;
 using OrleansBroker.Server.Queues.Leases;
@@ -205,7 +206,7 @@ internal sealed partial class Dispatcher
             log.RecordAttempt(entry);
             var lease = _queue.Leases.Grant(sequence, consumer.Id, now + _queue.Options.LeaseDuration);
             consumer.InFlight++;
-            consumer.Outbox.Add(new Delivery.Delivery(_queue.Name, message.MessageId, sequence, message.Body, message.ContentType, message.Headers,
+            consumer.Outbox.Add(new Delivery(_queue.Name, message.MessageId, sequence, message.Body, message.ContentType, message.Headers,
                 message.RoutingKey, message.EnqueuedAt, entry.Attempts, lease.Token, lease.ExpiresAt, message.Priority, message.OrderingKey));
             delivered++;
             if (entry.Attempts > 1)

@@ -1,4 +1,3 @@
-using OrleansBroker.Delivery;
 using OrleansBroker.Errors;
 using OrleansBroker.Queues;
 

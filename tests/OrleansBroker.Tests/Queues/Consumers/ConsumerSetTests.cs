@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
-using OrleansBroker.Delivery;
+using OrleansBroker.Messages;
+using OrleansBroker.Queues;
 using OrleansBroker.Server.Queues.Consumers;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit;
@@ -107,7 +108,7 @@ public sealed class ConsumerSetTests
 
     private sealed class NoObserver : IConsumerObserver
     {
-        public Task Deliver(IReadOnlyList<Delivery.Delivery> deliveries) => Task.CompletedTask;
+        public Task Deliver(IReadOnlyList<Delivery> deliveries) => Task.CompletedTask;
 
         public Task Moving() => Task.CompletedTask;
     }

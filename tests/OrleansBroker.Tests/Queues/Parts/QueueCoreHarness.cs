@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
-using OrleansBroker.Delivery;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
@@ -127,7 +126,7 @@ internal sealed class QueueCoreHarness : IQueueHost
         return consumer;
     }
 
-    public async Task<IReadOnlyList<SettleStatus>> SettleAsync(SettleKind kind, params Delivery.Delivery[] deliveries)
+    public async Task<IReadOnlyList<SettleStatus>> SettleAsync(SettleKind kind, params Delivery[] deliveries)
     {
         var results = await RunAsync(() => Core.Settlements.SettleAsync([.. deliveries.Select(d => new Settlement(d.Sequence, d.LeaseToken, kind))]));
         await QuiesceAsync();
@@ -156,7 +155,7 @@ internal sealed class QueueCoreHarness : IQueueHost
     }
 
     /// <summary>Where each live message stands, by sequence.</summary>
-    public Task<List<PeekedMessage>> PeekAsync() => RunAsync(async () => (await Server.Queues.Browsing.Browser.PeekAsync(Core.State, 0, 1000)).ToList());
+    public Task<List<PeekedMessage>> PeekAsync() => RunAsync(async () => (await Server.Queues.Browsing.Browser.PeekAsync(Core.State, 0, 1000, CancellationToken.None)).ToList());
 
     /// <summary>Waits until commits, sends and dead-letter moves under way are done (each may start the next; bounded, so a loop fails the test).</summary>
     public async Task QuiesceAsync()
@@ -186,19 +185,19 @@ internal sealed class QueueCoreHarness : IQueueHost
 
 /// <summary>A consumer as the queue sees one: what it was sent, in order.</summary>
 /// <remarks><c>journal</c>: where every consumer of a test records what it got, in the order sent.</remarks>
-internal sealed class TestConsumer(string id, List<Delivery.Delivery>? journal = null) : IConsumerObserver
+internal sealed class TestConsumer(string id, List<Delivery>? journal = null) : IConsumerObserver
 {
     public string Id { get; } = id;
 
-    public List<Delivery.Delivery> Received { get; } = [];
+    public List<Delivery> Received { get; } = [];
 
     /// <summary>The prefetch it registers with.</summary>
     public int Prefetch { get; set; } = 1;
 
     /// <summary>What was sent and not yet settled by the test.</summary>
-    public List<Delivery.Delivery> Holding { get; } = [];
+    public List<Delivery> Holding { get; } = [];
 
-    public Task Deliver(IReadOnlyList<Delivery.Delivery> deliveries)
+    public Task Deliver(IReadOnlyList<Delivery> deliveries)
     {
         Received.AddRange(deliveries);
         Holding.AddRange(deliveries);
@@ -209,7 +208,7 @@ internal sealed class TestConsumer(string id, List<Delivery.Delivery>? journal =
     public Task Moving() => Task.CompletedTask;
 
     /// <summary>Takes the oldest delivery held, to settle it.</summary>
-    public Delivery.Delivery Take()
+    public Delivery Take()
     {
         var first = Holding[0];
         Holding.RemoveAt(0);

@@ -1,4 +1,3 @@
-using OrleansBroker.Delivery;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using Xunit;

@@ -1,5 +1,5 @@
 using CsCheck;
-using OrleansBroker.Delivery;
+using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using Xunit;
 
@@ -56,7 +56,7 @@ public sealed class QueuePropertyTests
         private readonly List<(string Id, string? Key)> _published = [];
         private readonly HashSet<string> _acked = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
-        private readonly List<Delivery.Delivery> _journal = [];
+        private readonly List<Delivery> _journal = [];
         private int _checked;
         private QueueCoreHarness _queue = null!;
         private int _next;
@@ -170,7 +170,7 @@ public sealed class QueuePropertyTests
         }
 
         /// <summary>A keyed message was sent only when no older message of its key was still in the queue then: it is acked or dead-lettered by now.</summary>
-        private void CheckKeyOrder(List<Delivery.Delivery> deliveries, HashSet<string> live)
+        private void CheckKeyOrder(List<Delivery> deliveries, HashSet<string> live)
         {
             var index = _published.Select((m, i) => (m.Id, m.Key, i)).ToDictionary(m => m.Id, StringComparer.Ordinal);
             foreach (var delivery in deliveries.Where(d => d.OrderingKey is not null))

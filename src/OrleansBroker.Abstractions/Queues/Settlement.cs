@@ -1,4 +1,4 @@
-namespace OrleansBroker.Delivery;
+namespace OrleansBroker.Queues;
 
 /// <summary>How a consumer settles a delivery. Values are persisted and never change.</summary>
 public enum SettleKind
@@ -7,7 +7,7 @@ public enum SettleKind
     Ack = 0,
 
     /// <summary>
-    /// Give it back: it is delivered again after the queue's retry backoff (<see cref="Queues.QueueOptions.Retry"/>,
+    /// Give it back: it is delivered again after the queue's retry backoff (<see cref="QueueOptions.Retry"/>,
     /// at once by default) or after <see cref="Settlement.Delay"/> when given; each delivery counts as an attempt.
     /// </summary>
     Requeue = 1,
@@ -23,7 +23,7 @@ public enum SettleKind
 /// <param name="Reason">Why, for a dead-letter nack; stored in the dead letter's headers.</param>
 /// <param name="Delay">
 /// With <see cref="SettleKind.Requeue"/>: redeliver after this wait instead of the queue's retry
-/// backoff (0 = at once; at most <see cref="Queues.RetryPolicy.MaxRetryDelay"/>).
+/// backoff (0 = at once; at most <see cref="RetryPolicy.MaxRetryDelay"/>).
 /// </param>
 [GenerateSerializer, Immutable, Alias("ob.settle")]
 public sealed record Settlement(

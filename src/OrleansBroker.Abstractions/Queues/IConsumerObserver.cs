@@ -1,6 +1,7 @@
 using Orleans.Concurrency;
+using OrleansBroker.Messages;
 
-namespace OrleansBroker.Delivery;
+namespace OrleansBroker.Queues;
 
 /// <summary>
 /// The consumer side of push delivery, implemented by the client. A queue sends one batch at a

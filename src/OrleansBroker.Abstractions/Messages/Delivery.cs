@@ -1,4 +1,4 @@
-namespace OrleansBroker.Delivery;
+namespace OrleansBroker.Messages;
 
 /// <summary>
 /// One message leased to one consumer. Settle it (ack, nack) or extend it before
