@@ -1,73 +1,27 @@
-using System.Net;
-using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
-using OrleansBroker.Client;
+using Microsoft.Extensions.Logging;
 using OrleansBroker.Client.Hosting;
-using OrleansBroker.Messages;
-using OrleansBroker.Queues;
+using OrleansBroker.ClientSample;
 
-// Order events on the client only: an order service publishes to "orders" (each customer's orders in
-// order, a retried publish stored once), an inventory worker consumes with acks, and one malformed
-// order ends in "orders.dlq" after 3 attempts with backoff.
-// Start a broker first: dotnet run --project silo-host
+// Order events between two services of one application. The order service publishes to the queue "orders" (each
+// customer's orders in order, a publish retried after a timeout stored once); the inventory worker, a BackgroundService,
+// consumes them; one malformed order fails three times with backoff and ends in "orders.dlq", where the worker reads it.
+// The run ends by itself once every order of this run is settled (exit 0), or after a deadline (exit 1).
+//
+// Start a broker first: dotnet run --project silo-host. Settings: the Broker section (appsettings.json, Broker__* environment
+// variables, or --Broker:GatewayPort=30001), the same keys a silo reads; none are needed for a local silo-host.
 var builder = Host.CreateApplicationBuilder(args);
-builder.UseOrleansClient(client => client
-    .UseStaticClustering(new IPEndPoint(IPAddress.Loopback, 30000))
-    .Configure<ClusterOptions>(o => o.ClusterId = o.ServiceId = "obroker")
-    .AddBrokerClient());
-using var host = builder.Build();
-await host.StartAsync();
-var broker = host.Services.GetRequiredService<IBrokerClient>();
-var admin = host.Services.GetRequiredService<IBrokerAdministrationClient>();
+builder.UseOrleansClient(client => client.UseBrokerClient(builder.Configuration));
+builder.Services.AddSingleton(new OrderRun(orders: 5, deadline: TimeSpan.FromSeconds(60)));
+builder.Services.AddHostedService<OrdersQueueSetup>(); // Started before the two below: the queue exists when they begin.
+builder.Services.AddHostedService<InventoryWorker>();
+builder.Services.AddHostedService<OrderService>();
 
-await admin.CreateQueueAsync("orders", new QueueOptions
-{
-    MaxDeliveryAttempts = 3,
-    Retry = RetryPolicy.ExponentialBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5)),
-});
-var info = await admin.GetQueueInfoAsync("orders");
-Console.WriteLine($"orders: {info.Depth} waiting, dead letters go to {info.Options.ResolveDeadLetterQueue("orders")}");
+// The Orleans client's own start-up lines are for diagnosing a connection; the sample's are the story.
+builder.Logging.AddFilter("Orleans.", LogLevel.Warning);
 
-// Order service: five orders and one that no worker can parse.
-for (var i = 1; i <= 5; i++)
-{
-    var order = JsonSerializer.SerializeToUtf8Bytes(new { Id = $"order-{i}", Sku = "widget", Quantity = i });
-    // One customer's orders are handled one at a time, in order; other customers' in parallel.
-    await broker.PublishAsync("orders", new BrokerMessage($"order-{i}", order, "application/json") { OrderingKey = $"customer-{i % 2}" });
-}
-
-// A producer that timed out and publishes order-3 again: the broker keeps the first and returns its receipt.
-var repeat = await broker.PublishAsync("orders", new BrokerMessage("order-3", JsonSerializer.SerializeToUtf8Bytes(new { Id = "order-3" }), "application/json"));
-Console.WriteLine($"order-3 published again: stored once, as sequence {repeat.Sequence}");
-
-await broker.PublishAsync("orders", new BrokerMessage("order-bad", Encoding.UTF8.GetBytes("{not json"), "application/json"));
-Console.WriteLine("published 6 order events");
-
-// Inventory worker: returning acks; throwing requeues, and after the queue's attempts the broker dead-letters.
-var reserved = 0;
-await using (var worker = await broker.ConsumeAsync("orders", (delivery, _) =>
-{
-    using var order = JsonDocument.Parse(delivery.Body);
-    Interlocked.Increment(ref reserved);
-    Console.WriteLine($"inventory: reserved {order.RootElement.GetProperty("Quantity")} x widget for {delivery.MessageId}");
-    return Task.CompletedTask;
-}))
-{
-    while ((await admin.GetQueueInfoAsync("orders")).Depth > 0)
-    {
-        await Task.Delay(200);
-    }
-}
-
-await foreach (var dead in broker.ReadAllAsync("orders.dlq"))
-{
-    Console.WriteLine($"dead letter: {dead.MessageId} after {dead.Headers![BrokerHeaders.Attempts]} attempts: {dead.Headers[BrokerHeaders.DeadLetterReason]}");
-    await broker.CompleteAsync(dead);
-    break;
-}
-
-Console.WriteLine($"done: {reserved} orders reserved");
-await host.StopAsync();
+var host = builder.Build();
+var run = host.Services.GetRequiredService<OrderRun>();
+await host.RunAsync(); // Returns once the worker has stopped the application, and disposes the host.
+return run.Succeeded ? 0 : 1;

@@ -1,11 +1,9 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Configuration;
 using OrleansBroker.Client;
 using OrleansBroker.Client.Hosting;
+using OrleansBroker.Errors;
 
 namespace OrleansBroker.Cli;
 
@@ -23,7 +21,8 @@ internal sealed class BrokerConnection : IAsyncDisposable
 
     public IBrokerAdministrationClient Admin => _host.Services.GetRequiredService<IBrokerAdministrationClient>();
 
-    public static async Task<BrokerConnection> ConnectAsync(BrokerTarget target, string clusterId, CancellationToken cancellationToken)
+    /// <summary>Connects as <c>UseBrokerClient</c> does; a bad setting is exit code 2, a broker out of reach exit code 3.</summary>
+    public static async Task<BrokerConnection> ConnectAsync(BrokerClientOptions options, CancellationToken cancellationToken)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
@@ -31,28 +30,18 @@ internal sealed class BrokerConnection : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Error);
         // A failed connect is reported as one line by the CLI; the host would add a stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        builder.UseOrleansClient(client =>
+        try
         {
-            if (target.AzureConnectionString is { } connectionString)
-            {
-                client.UseAzureStorageClustering(membership =>
-                {
-                    membership.TableServiceClient = new Azure.Data.Tables.TableServiceClient(connectionString);
-                    membership.TableName = target.Table!;
-                });
-            }
-            else
-            {
-                client.UseStaticClustering([.. target.Gateways]);
-            }
+            builder.UseOrleansClient(client => client.UseBrokerClient(options));
+        }
+        catch (BrokerException exception) when (exception.Code == BrokerErrorCode.InvalidOptions)
+        {
+            throw new CliException(2, exception.Message);
+        }
 
-            client.Configure<ClusterOptions>(o =>
-            {
-                o.ClusterId = clusterId;
-                o.ServiceId = clusterId;
-            });
-            client.AddBrokerClient();
-        });
+        var where = options.Clustering == BrokerClustering.Azure
+            ? $"the gateways listed in Azure table '{options.ClusteringTableName}'"
+            : string.Join(", ", options.GatewayEndPoints());
         var host = builder.Build();
         using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         connectTimeout.CancelAfter(ConnectTimeout);
@@ -63,46 +52,15 @@ internal sealed class BrokerConnection : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new CliException(3, $"cannot reach the broker at {target} within {ConnectTimeout.TotalSeconds:F0} s");
+            throw new CliException(3, $"cannot reach the broker at {where} within {ConnectTimeout.TotalSeconds:F0} s");
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // Not disposed: disposing a client that never connected can block, and the CLI exits next.
-            throw new CliException(3, $"cannot reach the broker at {target}: {exception.GetBaseException().Message}");
+            throw new CliException(3, $"cannot reach the broker at {where}: {exception.GetBaseException().Message}");
         }
 
         return new BrokerConnection(host);
-    }
-
-    internal static IPEndPoint ParseGateway(string gateway)
-    {
-        var colon = gateway.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(gateway.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
-        {
-            throw new CliException(2, $"--gateway '{gateway}' is not HOST:PORT");
-        }
-
-        var host = gateway[..colon];
-        if (IPAddress.TryParse(host, out var address))
-        {
-            return new IPEndPoint(address, port);
-        }
-
-        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            return new IPEndPoint(IPAddress.Loopback, port);
-        }
-
-        try
-        {
-            var resolved = Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
-                ?? throw new CliException(2, $"--gateway host '{host}' has no IPv4 address");
-            return new IPEndPoint(resolved, port);
-        }
-        catch (SocketException exception)
-        {
-            throw new CliException(2, $"--gateway host '{host}' cannot be resolved: {exception.Message}");
-        }
     }
 
     public async ValueTask DisposeAsync()

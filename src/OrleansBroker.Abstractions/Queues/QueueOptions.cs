@@ -111,8 +111,11 @@ public sealed record QueueOptions
     /// <summary>Whether <see cref="MaxLength"/> or <see cref="MaxBytes"/> is set.</summary>
     public bool HasLengthLimit => MaxLength is not null || MaxBytes is not null;
 
-    /// <summary>Options of a dead-letter queue created on demand: unlimited attempts, no dead-letter queue of its own.</summary>
-    /// Dead letters are never deduplicated: two with one id are two failures worth seeing.
+    /// <summary>
+    /// Options of a dead-letter queue as the broker creates it with its first dead letter: unlimited attempts, no dead-letter
+    /// queue of its own, no deduplication (two dead letters with one id are two failures worth seeing). Create one with these
+    /// options to read it before anything has been dead-lettered.
+    /// </summary>
     public static QueueOptions ForDeadLetterQueue() => new() { MaxDeliveryAttempts = 0, DeadLetterQueue = "", DeduplicationWindow = TimeSpan.Zero };
 
     /// <summary>The dead-letter queue name in force for <paramref name="queue"/>, or <see langword="null"/> for none.</summary>

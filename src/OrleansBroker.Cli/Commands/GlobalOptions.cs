@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OrleansBroker.Client.Hosting;
 
 namespace OrleansBroker.Cli.Commands;
 
@@ -10,14 +11,14 @@ internal static class GlobalOptions
         Description = "Broker gateway HOST:PORT; repeat for several. Default localhost:30000.",
         Recursive = true,
         AllowMultipleArgumentsPerToken = false,
-        DefaultValueFactory = _ => ["localhost:30000"],
+        DefaultValueFactory = _ => [$"localhost:{BrokerDefaults.GatewayPort}"],
     };
 
     public static readonly Option<string> ClusterId = new("--cluster-id")
     {
         Description = "Cluster id of the broker silos. Default obroker.",
         Recursive = true,
-        DefaultValueFactory = _ => "obroker",
+        DefaultValueFactory = _ => BrokerDefaults.ClusterId,
     };
 
     public static readonly Option<string> Clustering = new("--clustering")
@@ -38,22 +39,30 @@ internal static class GlobalOptions
     {
         Description = "Membership table name, with --clustering azure. Default BrokerMembership.",
         Recursive = true,
-        DefaultValueFactory = _ => "BrokerMembership",
+        DefaultValueFactory = _ => BrokerDefaults.ClusteringTableName,
     };
 
     public static Task<BrokerConnection> ConnectAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         var clustering = parse.GetValue(Clustering)!;
-        var target = clustering.ToUpperInvariant() switch
+        var options = new BrokerClientOptions
         {
-            "LOCALHOST" => BrokerTarget.FromGateways(parse.GetValue(Gateway)!),
-            "AZURE" => BrokerTarget.AzureTable(
-                parse.GetValue(AzureConnectionString) is { Length: > 0 } connectionString
-                    ? connectionString
-                    : throw new CliException(2, "--clustering azure needs --azure-connection-string (or OBROKER_AZURE_CONNECTION_STRING)"),
-                parse.GetValue(ClusteringTable)!),
-            _ => throw new CliException(2, $"--clustering '{clustering}' is unknown; use localhost or azure"),
+            ClusterId = parse.GetValue(ClusterId)!,
+            Gateways = [.. parse.GetValue(Gateway)!],
+            ClusteringTableName = parse.GetValue(ClusteringTable)!,
+            AzureConnectionString = parse.GetValue(AzureConnectionString),
+            Clustering = clustering.ToUpperInvariant() switch
+            {
+                "LOCALHOST" => BrokerClustering.Localhost,
+                "AZURE" => BrokerClustering.Azure,
+                _ => throw new CliException(2, $"--clustering '{clustering}' is unknown; use localhost or azure"),
+            },
         };
-        return BrokerConnection.ConnectAsync(target, parse.GetValue(ClusterId)!, cancellationToken);
+        if (options.Clustering == BrokerClustering.Azure && string.IsNullOrEmpty(options.AzureConnectionString))
+        {
+            throw new CliException(2, "--clustering azure needs --azure-connection-string (or OBROKER_AZURE_CONNECTION_STRING)");
+        }
+
+        return BrokerConnection.ConnectAsync(options, cancellationToken);
     }
 }

@@ -46,6 +46,9 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
 
     public string Queue => _consumer.Queue;
 
+    /// <summary>Failures the error handler hears of are the application's to log; without one, the consumer warns of them itself.</summary>
+    private LogLevel OwnLogLevel => _errorHandler is null ? LogLevel.Warning : LogLevel.Debug;
+
     public string ConsumerId => _consumer.ConsumerId;
 
     public Task Completion { get; }
@@ -153,7 +156,7 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         }
         catch (Exception exception)
         {
-            LogHandlerFailed(exception, Queue, delivery.MessageId, delivery.Attempt);
+            LogHandlerFailed(OwnLogLevel, exception, Queue, delivery.MessageId, delivery.Attempt);
             await ReportAsync(ConsumerErrorSource.Handler, exception, delivery).ConfigureAwait(false);
             completed = false;
         }
@@ -185,7 +188,7 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         catch (Exception exception)
         {
             // Unsettled: the lease expires and the message comes back.
-            LogSettleFailed(exception, Queue, delivery.MessageId);
+            LogSettleFailed(OwnLogLevel, exception, Queue, delivery.MessageId);
             await ReportAsync(ConsumerErrorSource.Settle, exception, delivery).ConfigureAwait(false);
         }
     }
@@ -235,7 +238,7 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {
                     // A passing failure: tried again in half a lease, while the lease still runs.
-                    LogRenewFailed(exception, Queue, delivery.MessageId);
+                    LogRenewFailed(OwnLogLevel, exception, Queue, delivery.MessageId);
                     await ReportAsync(ConsumerErrorSource.RenewLease, exception, delivery).ConfigureAwait(false);
                 }
             }
@@ -279,8 +282,8 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
     [LoggerMessage(Level = LogLevel.Error, Message = "{Queue}: the consumer's error handler threw on a {Source} error; the consumer goes on")]
     private partial void LogErrorHandlerFailed(Exception exception, string queue, ConsumerErrorSource source);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Handler for {Queue} failed on message {MessageId} (attempt {Attempt}); abandoned, it will be delivered again or dead-lettered")]
-    private partial void LogHandlerFailed(Exception exception, string queue, string messageId, int attempt);
+    [LoggerMessage(Message = "Handler for {Queue} failed on message {MessageId} (attempt {Attempt}); abandoned, it will be delivered again or dead-lettered")]
+    private partial void LogHandlerFailed(LogLevel level, Exception exception, string queue, string messageId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: message {MessageId} lost its lease while its handler ran; the handler's token is cancelled and the message will be delivered again")]
     private partial void LogLeaseLostWhileHandling(string queue, string messageId);
@@ -288,12 +291,12 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: message {MessageId} has been renewed for MaxLeaseRenewal ({Max}); its lease ended, the handler's token is cancelled and the message will be delivered again")]
     private partial void LogRenewalLimit(string queue, string messageId, TimeSpan max);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: renewing the lease of message {MessageId} failed; trying again")]
-    private partial void LogRenewFailed(Exception exception, string queue, string messageId);
+    [LoggerMessage(Message = "{Queue}: renewing the lease of message {MessageId} failed; trying again")]
+    private partial void LogRenewFailed(LogLevel level, Exception exception, string queue, string messageId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Queue}: message {MessageId} was settled already or its lease ended")]
     private partial void LogLeaseLost(string queue, string messageId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Queue}: settling message {MessageId} failed; it will be delivered again when its lease ends")]
-    private partial void LogSettleFailed(Exception exception, string queue, string messageId);
+    [LoggerMessage(Message = "{Queue}: settling message {MessageId} failed; it will be delivered again when its lease ends")]
+    private partial void LogSettleFailed(LogLevel level, Exception exception, string queue, string messageId);
 }

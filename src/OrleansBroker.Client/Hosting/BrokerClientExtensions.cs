@@ -1,5 +1,8 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
+using OrleansBroker.Errors;
 
 namespace OrleansBroker.Client.Hosting;
 
@@ -8,6 +11,53 @@ namespace OrleansBroker.Client.Hosting;
 /// </summary>
 public static class BrokerClientHostingExtensions
 {
+    /// <summary>
+    /// The client-side counterpart of the silo's <c>UseBrokerSilo</c>: connects to the broker described by the <c>Broker</c>
+    /// section of <paramref name="configuration"/> (cluster id, gateways or Azure clustering: <see cref="BrokerClientOptions"/>),
+    /// then <paramref name="configure"/> may change it, and adds the broker clients. With no settings at all it connects to a
+    /// silo-host started with none on this machine. A bad setting throws <see cref="BrokerException"/> (<c>InvalidOptions</c>) here.
+    /// </summary>
+    public static IClientBuilder UseBrokerClient(this IClientBuilder client, IConfiguration configuration, Action<BrokerClientOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var options = new BrokerClientOptions();
+        try
+        {
+            configuration.GetSection(BrokerDefaults.SectionName).Bind(options);
+        }
+        catch (InvalidOperationException exception) when (exception.InnerException is not null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"{exception.Message} {exception.InnerException.Message}", exception);
+        }
+
+        configure?.Invoke(options);
+        return client.UseBrokerClient(options);
+    }
+
+    /// <summary>As <see cref="UseBrokerClient(IClientBuilder, IConfiguration, Action{BrokerClientOptions}?)"/>, from options set in code.</summary>
+    public static IClientBuilder UseBrokerClient(this IClientBuilder client, BrokerClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.Clustering == BrokerClustering.Azure)
+        {
+            client.UseAzureStorageClustering(membership =>
+            {
+                membership.TableServiceClient = new Azure.Data.Tables.TableServiceClient(options.AzureConnectionString);
+                membership.TableName = options.ClusteringTableName;
+            });
+        }
+        else
+        {
+            client.UseStaticClustering([.. options.GatewayEndPoints()]);
+        }
+
+        client.Configure<ClusterOptions>(cluster => cluster.ClusterId = cluster.ServiceId = options.ClusterId);
+        return client.AddBrokerClient();
+    }
+
     /// <summary>Adds <see cref="IBrokerClient"/> and <see cref="IBrokerAdministrationClient"/> as singletons; idempotent.</summary>
     public static IServiceCollection AddBrokerClient(this IServiceCollection services)
     {
@@ -16,7 +66,10 @@ public static class BrokerClientHostingExtensions
         return services;
     }
 
-    /// <summary>Adds <see cref="IBrokerClient"/> and <see cref="IBrokerAdministrationClient"/> to the Orleans client; idempotent.</summary>
+    /// <summary>
+    /// Adds <see cref="IBrokerClient"/> and <see cref="IBrokerAdministrationClient"/> to an Orleans client whose clustering the
+    /// host configures itself; idempotent.
+    /// </summary>
     public static IClientBuilder AddBrokerClient(this IClientBuilder builder)
     {
         builder.Services.AddBrokerClient();

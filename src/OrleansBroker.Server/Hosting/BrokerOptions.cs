@@ -10,7 +10,7 @@ namespace OrleansBroker.Server.Hosting;
 public sealed class BrokerOptions
 {
     /// <summary>Configuration section name.</summary>
-    public const string SectionName = "Broker";
+    public const string SectionName = BrokerDefaults.SectionName;
 
     /// <summary>Name of the grain-storage provider the broker registers and uses.</summary>
     public const string StorageProviderName = "broker";

@@ -9,13 +9,13 @@ namespace OrleansBroker.Server.Hosting;
 public sealed class BrokerSiloOptions
 {
     /// <summary>Silo-to-silo port. Default 11111.</summary>
-    public int SiloPort { get; set; } = 11111;
+    public int SiloPort { get; set; } = BrokerDefaults.SiloPort;
 
     /// <summary>Port clients and the CLI connect to. Default 30000.</summary>
-    public int GatewayPort { get; set; } = 30000;
+    public int GatewayPort { get; set; } = BrokerDefaults.GatewayPort;
 
     /// <summary>Cluster id; silos with the same id form one cluster. Default <c>obroker</c>.</summary>
-    public string ClusterId { get; set; } = "obroker";
+    public string ClusterId { get; set; } = BrokerDefaults.ClusterId;
 
     /// <summary>
     /// How silos find each other and clients find gateways. Default <see cref="BrokerClustering.Localhost"/>
@@ -25,7 +25,7 @@ public sealed class BrokerSiloOptions
     public BrokerClustering Clustering { get; set; } = BrokerClustering.Localhost;
 
     /// <summary>Membership table with <see cref="BrokerClustering.Azure"/>. Default <c>BrokerMembership</c>.</summary>
-    public string ClusteringTableName { get; set; } = "BrokerMembership";
+    public string ClusteringTableName { get; set; } = BrokerDefaults.ClusteringTableName;
 
     /// <summary>
     /// Address this silo advertises to other silos and clients. Default: 127.0.0.1 with localhost

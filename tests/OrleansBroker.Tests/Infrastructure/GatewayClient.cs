@@ -1,13 +1,11 @@
-using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
 using OrleansBroker.Client;
 using OrleansBroker.Client.Hosting;
 
 namespace OrleansBroker.Tests.Infrastructure;
 
-/// <summary>An application's Orleans client on a silo-host process's gateway, as client-sample connects.</summary>
+/// <summary>An application's Orleans client on a silo-host process's gateway, connected with UseBrokerClient as client-sample connects.</summary>
 public sealed class GatewayClient : IAsyncDisposable
 {
     private readonly IHost _host;
@@ -26,10 +24,7 @@ public sealed class GatewayClient : IAsyncDisposable
     public static async Task<GatewayClient> ConnectAsync(int gatewayPort)
     {
         var host = new HostBuilder()
-            .UseOrleansClient(client => client
-                .UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort))
-                .Configure<ClusterOptions>(o => o.ClusterId = o.ServiceId = "obroker")
-                .AddBrokerClient())
+            .UseOrleansClient(client => client.UseBrokerClient(new BrokerClientOptions { GatewayPort = gatewayPort }))
             .Build();
         using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
         await host.StartAsync(timeout.Token);

@@ -20,6 +20,8 @@ public static class RealProcess
 
     public static string CliDll => Path.Combine(RepoRoot, "src", "OrleansBroker.Cli", "bin", Configuration, "net10.0", "obroker.dll");
 
+    public static string ClientSampleDll => Path.Combine(RepoRoot, "client-sample", "bin", Configuration, "net10.0", "client-sample.dll");
+
     /// <summary>A TCP port free right now on loopback.</summary>
     public static int FreePort()
     {

@@ -1,0 +1,96 @@
+using System.Net;
+using System.Net.Sockets;
+using OrleansBroker.Errors;
+
+namespace OrleansBroker.Client.Hosting;
+
+/// <summary>
+/// Where a client finds the broker, bound from the <c>Broker</c> configuration section that silos read too (the same
+/// keys, the same defaults), so one settings file or one set of <c>Broker__*</c> environment variables serves both.
+/// </summary>
+public sealed class BrokerClientOptions
+{
+    /// <summary>Cluster id of the silos. Default <c>obroker</c>.</summary>
+    public string ClusterId { get; set; } = BrokerDefaults.ClusterId;
+
+    /// <summary>How to find gateways. Default <see cref="BrokerClustering.Localhost"/>: <see cref="Gateways"/>.</summary>
+    public BrokerClustering Clustering { get; set; } = BrokerClustering.Localhost;
+
+    /// <summary>
+    /// Gateways as <c>HOST:PORT</c>, with <see cref="BrokerClustering.Localhost"/>. Default: none, which means
+    /// <c>localhost:</c><see cref="GatewayPort"/>.
+    /// </summary>
+    public IList<string> Gateways { get; set; } = [];
+
+    /// <summary>The local silo's gateway port when <see cref="Gateways"/> is empty. Default 30000, as the silo's.</summary>
+    public int GatewayPort { get; set; } = BrokerDefaults.GatewayPort;
+
+    /// <summary>Azure Storage connection string of the silos' membership table; required with <see cref="BrokerClustering.Azure"/>.</summary>
+    public string? AzureConnectionString { get; set; }
+
+    /// <summary>Membership table with <see cref="BrokerClustering.Azure"/>. Default <c>BrokerMembership</c>, as the silos'.</summary>
+    public string ClusteringTableName { get; set; } = BrokerDefaults.ClusteringTableName;
+
+    /// <summary>The gateways to connect to with <see cref="BrokerClustering.Localhost"/>, resolved; throws <c>InvalidOptions</c> naming a bad one.</summary>
+    public IReadOnlyList<IPEndPoint> GatewayEndPoints() =>
+        Gateways.Count == 0 ? [new IPEndPoint(IPAddress.Loopback, ValidPort(GatewayPort))] : [.. Gateways.Select(ParseGateway)];
+
+    /// <summary>Throws <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidOptions"/>) naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ClusterId))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, "Broker:ClusterId is empty.");
+        }
+
+        switch (Clustering)
+        {
+            case BrokerClustering.Localhost:
+                _ = GatewayEndPoints();
+                break;
+            case BrokerClustering.Azure when string.IsNullOrWhiteSpace(AzureConnectionString):
+                throw new BrokerException(BrokerErrorCode.InvalidOptions, "Broker:Clustering=azure needs Broker:AzureConnectionString, the storage account of the silos' membership table.");
+            case BrokerClustering.Azure:
+                break;
+            default:
+                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Clustering '{Clustering}' is unknown; use localhost or azure.");
+        }
+    }
+
+    /// <summary><c>HOST:PORT</c> with an IP address, <c>localhost</c> or a name with an IPv4 address.</summary>
+    public static IPEndPoint ParseGateway(string gateway)
+    {
+        ArgumentNullException.ThrowIfNull(gateway);
+        var colon = gateway.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(gateway.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Gateway '{gateway}' is not HOST:PORT.");
+        }
+
+        var host = gateway[..colon];
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var address))
+        {
+            return new IPEndPoint(address, port);
+        }
+
+        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return new IPEndPoint(IPAddress.Loopback, port);
+        }
+
+        try
+        {
+            var resolved = Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+                ?? throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Gateway host '{host}' has no IPv4 address.");
+            return new IPEndPoint(resolved, port);
+        }
+        catch (SocketException exception)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Gateway host '{host}' cannot be resolved: {exception.Message}");
+        }
+    }
+
+    private static int ValidPort(int port) => port is >= 1 and <= 65535
+        ? port
+        : throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:GatewayPort {port} is out of range 1..65535.");
+}
