@@ -9,7 +9,7 @@ using OrleansBroker.Server.Hosting;
 try
 {
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-    builder.Configuration.AddCommandLine(args, BrokerSiloHostExtensions.CommandLineSwitches.ToDictionary());
+    builder.Configuration.AddCommandLine(args, Switches);
     builder.UseOrleans(silo => silo.UseBrokerSilo(builder.Configuration));
     await builder.Build().RunAsync();
     return 0;
@@ -32,4 +32,22 @@ static BrokerException? BadSetting(Exception exception)
     }
 
     return null;
+}
+
+/// <summary>Command-line switches of silo-host and the configuration keys they set (any key also works as --Broker:Key=value).</summary>
+internal static partial class Program
+{
+    private static readonly Dictionary<string, string> Switches = new()
+    {
+        ["--storage"] = "Broker:Storage",
+        ["--data-dir"] = "Broker:DataDirectory",
+        ["--azure-connection-string"] = "Broker:AzureConnectionString",
+        ["--silo-port"] = "Broker:SiloPort",
+        ["--gateway-port"] = "Broker:GatewayPort",
+        ["--cluster-id"] = "Broker:ClusterId",
+        ["--max-message-bytes"] = "Broker:MaxMessageBytes",
+        ["--disk-free-limit"] = "Broker:DiskFreeLimit",
+        ["--clustering"] = "Broker:Clustering",
+        ["--advertised-address"] = "Broker:AdvertisedAddress",
+    };
 }

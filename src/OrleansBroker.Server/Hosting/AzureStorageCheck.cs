@@ -1,6 +1,4 @@
 using Azure;
-using Azure.Data.Tables;
-using Azure.Storage.Blobs;
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Errors;
 
@@ -8,11 +6,11 @@ namespace OrleansBroker.Server.Hosting;
 
 /// <summary>
 /// Before anything of the silo uses Azure Storage: one call to its blob and its table service with the configured
-/// connection string, so that a wrong account key or an address nothing answers on stops the silo at start with one
-/// line naming <c>Broker:AzureConnectionString</c> (Orleans' reminder and membership tables would retry it for ever).
+/// connection string or credential, so that a wrong account key or an address nothing answers on stops the silo at start with one
+/// line naming the account (Orleans' reminder and membership tables would retry it for ever).
 /// The container for queue logs is created here if it is missing, as the grain storage would.
 /// </summary>
-internal sealed partial class AzureStorageCheck(BrokerOptions options, ILogger<AzureStorageCheck> logger) : ILifecycleParticipant<ISiloLifecycle>
+internal sealed partial class AzureStorageCheck(AzureBrokerStorageOptions options, ILogger<AzureStorageCheck> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>How long the check waits for Azure Storage to answer at all.</summary>
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
@@ -24,15 +22,15 @@ internal sealed partial class AzureStorageCheck(BrokerOptions options, ILogger<A
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Timeout);
-        var blobs = new BlobServiceClient(options.AzureConnectionString);
+        var blobs = options.CreateBlobServiceClient();
         try
         {
             await blobs.GetBlobContainerClient(options.AzureContainerName).CreateIfNotExistsAsync(cancellationToken: timeout.Token).ConfigureAwait(false);
-            await new TableServiceClient(options.AzureConnectionString).GetPropertiesAsync(timeout.Token).ConfigureAwait(false);
+            await options.CreateTableServiceClient().GetPropertiesAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (RequestFailedException exception) when (exception.Status is 401 or 403)
         {
-            throw Refused($"Azure Storage at {blobs.Uri} refused the credentials (HTTP {exception.Status} {exception.ErrorCode}): check the account name and key.");
+            throw Refused($"Azure Storage at {blobs.Uri} refused the credentials (HTTP {exception.Status} {exception.ErrorCode}): check the account name and key, or the identity's roles.");
         }
         catch (RequestFailedException exception) when (exception.Status != 0)
         {
@@ -46,8 +44,8 @@ internal sealed partial class AzureStorageCheck(BrokerOptions options, ILogger<A
         LogReachable(blobs.Uri);
     }
 
-    private static BrokerException Refused(string problem) =>
-        new(BrokerErrorCode.InvalidOptions, $"Broker:AzureConnectionString: {problem}");
+    private BrokerException Refused(string problem) =>
+        new(BrokerErrorCode.InvalidOptions, $"{options.Describe()}: {problem}");
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 

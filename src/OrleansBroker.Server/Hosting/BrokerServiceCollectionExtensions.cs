@@ -1,11 +1,7 @@
-using Azure.Storage.Blobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Configuration;
-using Orleans.Runtime.Hosting;
-using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansBroker.Server.Errors;
 using OrleansBroker.Server.Queues;
@@ -14,26 +10,33 @@ using OrleansBroker.Server.Topics.Transforms;
 
 namespace OrleansBroker.Server.Hosting;
 
-/// <summary>Registers the broker on a silo's services: its grains, its storage provider and its reminder table.</summary>
+/// <summary>Registers the broker on a silo's services: its grains' services, options and validation. Storage: <see cref="BrokerStorageExtensions"/>.</summary>
 public static class BrokerServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the broker. <paramref name="configure"/> sets <see cref="BrokerOptions"/>, which are
-    /// validated here, so a bad setting stops the silo before it starts. Calling it again is a no-op.
-    /// Clustering is the host's choice and is not configured here.
+    /// Adds the broker. <paramref name="configure"/> sets <see cref="BrokerOptions"/> (as <c>Configure&lt;BrokerOptions&gt;</c>
+    /// does; every call's delegate applies, in order), and the options are validated when the silo starts, so a bad setting
+    /// stops it before it serves. The services are registered once, however often this is called. Where messages are kept is
+    /// chosen with <c>UseSqliteBrokerStorage</c>, <c>UseAzureBrokerStorage</c> or <c>UseMemoryBrokerStorage</c>; a silo that
+    /// chose none fails at start saying so. Clustering is the host's choice and is not configured here.
     /// </summary>
     public static IServiceCollection AddBroker(this IServiceCollection services, Action<BrokerOptions>? configure = null)
     {
+        var options = services.AddOptions<BrokerOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
         if (services.Any(d => d.ServiceType == typeof(BrokerMarker)))
         {
             return services;
         }
 
-        var options = new BrokerOptions();
-        configure?.Invoke(options);
-        options.Validate();
-
         services.AddSingleton<BrokerMarker>();
+        services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(
+            () => sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Validate()));
+        services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(() => BrokerStorageExtensions.EnsureChosen(sp)));
         services.AddSingleton<IMessageTransform, CloudEventsWrapTransform>();
         services.AddSingleton<IMessageTransform, CloudEventsUnwrapTransform>();
         services.AddSingleton<IMessageTransform, JsonProjectTransform>();
@@ -41,78 +44,31 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<IMessageTransform, ContentTypeTransform>();
         services.AddSingleton<TransformRegistry>();
         services.AddPlacementDirector<QueuePartitionPlacement, QueuePartitionPlacementDirector>();
-        services.TryAddSingleton(Options.Create(options));
         services.AddReminders();
-        services.Configure<ReminderOptions>(reminders =>
+        services.AddOptions<ReminderOptions>().Configure<IOptions<BrokerOptions>>((reminders, broker) =>
         {
-            if (options.ReminderPeriod < reminders.MinimumReminderPeriod)
+            if (broker.Value.ReminderPeriod < reminders.MinimumReminderPeriod)
             {
-                reminders.MinimumReminderPeriod = options.ReminderPeriod;
+                reminders.MinimumReminderPeriod = broker.Value.ReminderPeriod;
             }
         });
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IIncomingGrainCallFilter, BrokerErrorBoundary>();
-
-        switch (options.Storage)
-        {
-            case BrokerStorage.Sqlite:
-                services.AddSingleton(sp => new DiskSpaceAlarm(Path.GetDirectoryName(options.SqlitePath), options.ParsedDiskFreeLimit, sp.GetRequiredService<ILogger<DiskSpaceAlarm>>()));
-                services.AddSingleton(sp => new SqliteStore(options.SqlitePath, options.SqliteMmapBytes, sp.GetRequiredService<DiskSpaceAlarm>(),
-                    options.DiskCheckInterval, options.DiskReserveBytes, sp.GetRequiredService<ILogger<SqliteStore>>()));
-                services.AddGrainStorage(BrokerOptions.StorageProviderName, (sp, _) =>
-                    new SqliteGrainStorage(sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<Serializer>()));
-                services.AddSingleton<IReminderTable, SqliteReminderTable>();
-                break;
-
-            case BrokerStorage.Azure:
-                var connectionString = options.AzureConnectionString!;
-                services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new AzureStorageCheck(options, sp.GetRequiredService<ILogger<AzureStorageCheck>>()));
-                services.AddAzureBlobGrainStorage(BrokerOptions.StorageProviderName, (OptionsBuilder<AzureBlobStorageOptions> builder) =>
-                    builder.Configure<Serializer>((blob, serializer) =>
-                    {
-                        blob.BlobServiceClient = new BlobServiceClient(connectionString, AzureBlobClientOptions());
-                        blob.ContainerName = options.AzureContainerName;
-                        blob.DeleteStateOnClear = true;
-                        blob.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
-                    }));
-                services.UseAzureTableReminderService(reminders =>
-                {
-                    reminders.TableServiceClient = new Azure.Data.Tables.TableServiceClient(connectionString);
-                    reminders.TableName = options.AzureReminderTableName;
-                });
-                break;
-
-            case BrokerStorage.Memory:
-                services.AddGrainStorage(BrokerOptions.StorageProviderName, MemoryGrainStorageFactory.Create);
-                services.AddSingleton<IReminderTable, MemoryReminderTable>();
-                break;
-        }
-
         services.AddKeyedSingleton<IGrainStorage>(BrokerOptions.StateStorageProviderName, (sp, _) =>
             new ClientSafeGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName), sp.GetRequiredService<ILogger<ClientSafeGrainStorage>>()));
 
-        // Storage that is not on a local disk: an alarm that never raises.
+        // Until a storage is chosen, the reminder table is one that says so (a storage method replaces it; the application's stays).
+        if (!services.Any(d => d.ServiceType == typeof(IReminderTable)))
+        {
+            services.Add(BrokerStorageExtensions.NoStorageReminders);
+        }
+
+        // Storage that is not on a local disk: an alarm that never raises (the SQLite storage registers its own).
         services.TryAddSingleton(sp => new DiskSpaceAlarm(null, default, sp.GetRequiredService<ILogger<DiskSpaceAlarm>>()));
         return services;
     }
 
     private sealed class BrokerMarker;
-
-    /// <summary>
-    /// Azure Storage calls of the message log: 3 tries (0.5 s, then 1 s apart) of at most 8 s each, so that an outage
-    /// reaches its caller as <c>StorageUnavailable</c> within about 25 s, before the caller's 30 s response timeout, and
-    /// the broker's own retries (settles, producers publishing again) take over. The SDK's default waits longer.
-    /// </summary>
-    private static BlobClientOptions AzureBlobClientOptions()
-    {
-        var options = new BlobClientOptions();
-        options.Retry.MaxRetries = 2;
-        options.Retry.Mode = Azure.Core.RetryMode.Exponential;
-        options.Retry.Delay = TimeSpan.FromMilliseconds(500);
-        options.Retry.MaxDelay = TimeSpan.FromSeconds(2);
-        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(8);
-        return options;
-    }
 
     /// <summary>
     /// Registers a message transform that topic subscriptions can name (<see cref="IMessageTransform.Name"/>).
@@ -124,4 +80,10 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<IMessageTransform, T>();
         return services;
     }
+}
+
+/// <summary>Runs one of the broker's checks when the silo starts, with Orleans' other configuration validators.</summary>
+internal sealed class BrokerConfigurationValidator(Action validate) : IConfigurationValidator
+{
+    public void ValidateConfiguration() => validate();
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using OrleansBroker.Errors;
 using OrleansBroker.Server.Storage;
@@ -12,39 +13,32 @@ namespace OrleansBroker.Server.Hosting;
 /// <summary>Everything a stand-alone broker silo needs, from configuration: what <c>silo-host</c> calls.</summary>
 public static partial class BrokerSiloHostExtensions
 {
-    /// <summary>Command-line switches of a broker silo and the configuration keys they set.</summary>
-    public static IReadOnlyDictionary<string, string> CommandLineSwitches { get; } = new Dictionary<string, string>
-    {
-        ["--storage"] = "Broker:Storage",
-        ["--data-dir"] = "Broker:DataDirectory",
-        ["--azure-connection-string"] = "Broker:AzureConnectionString",
-        ["--silo-port"] = "Broker:SiloPort",
-        ["--gateway-port"] = "Broker:GatewayPort",
-        ["--cluster-id"] = "Broker:ClusterId",
-        ["--max-message-bytes"] = "Broker:MaxMessageBytes",
-        ["--disk-free-limit"] = "Broker:DiskFreeLimit",
-        ["--clustering"] = "Broker:Clustering",
-        ["--advertised-address"] = "Broker:AdvertisedAddress",
-    };
-
     /// <summary>
-    /// Configures a single broker silo from the <c>Broker</c> configuration section: storage
-    /// (<see cref="BrokerOptions"/>), ports and localhost clustering (<see cref="BrokerSiloOptions"/>).
-    /// Logs where the data lives and which ports it listens on once started.
+    /// Configures a stand-alone broker silo from the <c>Broker</c> configuration section: the broker (<see cref="BrokerOptions"/>),
+    /// its storage (<see cref="BrokerSiloOptions.Storage"/> with <see cref="SqliteBrokerStorageOptions"/> or
+    /// <see cref="AzureBrokerStorageOptions"/>, keys of the same names), ports and clustering (<see cref="BrokerSiloOptions"/>).
+    /// Further <c>Configure&lt;BrokerOptions&gt;</c> calls apply after the section. Logs where the data lives and which ports
+    /// it listens on once started. A bad setting throws <see cref="BrokerException"/> (<c>InvalidOptions</c>) here or at start.
     /// </summary>
     public static ISiloBuilder UseBrokerSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
         var section = configuration.GetSection(BrokerOptions.SectionName);
         var hosting = new BrokerSiloOptions();
         Bind(section, hosting);
-        BrokerOptions? bound = null;
-        silo.AddBroker(options =>
+        hosting.Validate();
+        silo.AddBroker(options => Bind(section, options));
+        switch (hosting.Storage)
         {
-            Bind(section, options);
-            bound = options;
-        });
-        var broker = bound ?? throw new InvalidOperationException("AddBroker() was called before UseBrokerSilo(), which configures the broker itself; call only UseBrokerSilo().");
-        hosting.Validate(broker);
+            case BrokerStorage.Sqlite:
+                silo.UseSqliteBrokerStorage(options => Bind(section, options));
+                break;
+            case BrokerStorage.Azure:
+                silo.UseAzureBrokerStorage(options => Bind(section, options));
+                break;
+            case BrokerStorage.Memory:
+                silo.UseMemoryBrokerStorage();
+                break;
+        }
 
         switch (hosting.Clustering)
         {
@@ -69,17 +63,18 @@ public static partial class BrokerSiloHostExtensions
                     silo.ConfigureEndpoints(hosting.SiloPort, hosting.GatewayPort, listenOnAnyHostAddress: true);
                 }
 
-                silo.UseAzureStorageClustering(membership =>
+                // The membership table is on the storage account, reached as the broker's storage is (key or credential).
+                silo.UseAzureStorageClustering(membership => membership.Configure<IOptions<AzureBrokerStorageOptions>>((table, azure) =>
                 {
-                    membership.TableServiceClient = new Azure.Data.Tables.TableServiceClient(broker.AzureConnectionString);
-                    membership.TableName = hosting.ClusteringTableName;
-                });
+                    table.TableServiceClient = azure.Value.CreateTableServiceClient();
+                    table.TableName = hosting.ClusteringTableName;
+                }));
                 break;
         }
 
         // Failure detection, as Orleans names it (Broker:Membership:ProbeTimeout, :NumMissedProbesLimit, ...); Orleans' defaults otherwise.
         silo.Configure<ClusterMembershipOptions>(section.GetSection("Membership"));
-        silo.Services.AddHostedService(sp => new StartupReport(broker, hosting, sp));
+        silo.Services.AddHostedService(sp => new StartupReport(hosting, sp));
         return silo;
     }
 
@@ -96,7 +91,7 @@ public static partial class BrokerSiloHostExtensions
         }
     }
 
-    private sealed partial class StartupReport(BrokerOptions broker, BrokerSiloOptions hosting, IServiceProvider services) : IHostedService
+    private sealed partial class StartupReport(BrokerSiloOptions hosting, IServiceProvider services) : IHostedService
     {
         private readonly ILogger _logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansBroker.Silo");
 
@@ -108,14 +103,14 @@ public static partial class BrokerSiloHostExtensions
                 await store.ReadAsync(_ => 0).WaitAsync(cancellationToken);
             }
 
-            var where = broker.Storage switch
+            var where = hosting.Storage switch
             {
-                BrokerStorage.Sqlite => broker.SqlitePath,
-                BrokerStorage.Azure => $"Azure Storage container '{broker.AzureContainerName}'",
+                BrokerStorage.Sqlite => services.GetRequiredService<IOptions<SqliteBrokerStorageOptions>>().Value.SqlitePath,
+                BrokerStorage.Azure => $"Azure Storage container '{services.GetRequiredService<IOptions<AzureBrokerStorageOptions>>().Value.AzureContainerName}'",
                 _ => "memory (not durable)",
             };
             var clustering = hosting.Clustering == BrokerClustering.Azure ? $"azure table '{hosting.ClusteringTableName}'" : "localhost";
-            LogReady(broker.Storage, where, clustering, hosting.SiloPort, hosting.GatewayPort);
+            LogReady(hosting.Storage, where, clustering, hosting.SiloPort, hosting.GatewayPort);
         }
 
         public Task StopAsync(CancellationToken cancellationToken)

@@ -8,6 +8,12 @@ namespace OrleansBroker.Server.Hosting;
 /// </summary>
 public sealed class BrokerSiloOptions
 {
+    /// <summary>
+    /// Where messages are kept: <see cref="BrokerStorage.Sqlite"/> (default; <see cref="SqliteBrokerStorageOptions"/>),
+    /// <see cref="BrokerStorage.Azure"/> (<see cref="AzureBrokerStorageOptions"/>) or <see cref="BrokerStorage.Memory"/>.
+    /// </summary>
+    public BrokerStorage Storage { get; set; } = BrokerStorage.Sqlite;
+
     /// <summary>Silo-to-silo port. Default 11111.</summary>
     public int SiloPort { get; set; } = BrokerDefaults.SiloPort;
 
@@ -47,6 +53,17 @@ public sealed class BrokerSiloOptions
             throw new BrokerException(BrokerErrorCode.InvalidOptions, "Broker:ClusterId is empty.");
         }
 
+        if (!Enum.IsDefined(Storage))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Storage '{Storage}' is unknown; use sqlite, azure or memory.");
+        }
+
+        if (Clustering == BrokerClustering.Azure && Storage != BrokerStorage.Azure)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                $"Broker:Clustering=azure needs storage every silo shares: set Broker:Storage=azure (it is {Storage}).");
+        }
+
         if (!Enum.IsDefined(Clustering))
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Clustering '{Clustering}' is unknown; use localhost or azure.");
@@ -55,17 +72,6 @@ public sealed class BrokerSiloOptions
         if (AdvertisedAddress is not null && !System.Net.IPAddress.TryParse(AdvertisedAddress, out _))
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:AdvertisedAddress '{AdvertisedAddress}' is not an IP address.");
-        }
-    }
-
-    /// <summary>Checks the clustering choice against the storage: several silos must share their storage.</summary>
-    public void Validate(BrokerOptions broker)
-    {
-        Validate();
-        if (Clustering == BrokerClustering.Azure && broker.Storage != BrokerStorage.Azure)
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions,
-                $"Broker:Clustering=azure needs storage every silo shares: set Broker:Storage=azure (it is {broker.Storage}).");
         }
     }
 }

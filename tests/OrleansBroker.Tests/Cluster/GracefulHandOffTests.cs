@@ -25,7 +25,7 @@ public sealed class GracefulHandOffTests(ITestOutputHelper output) : IAsyncLifet
     [Fact]
     public async Task Stopping_the_silo_that_hosts_a_queue_hands_its_leases_over_without_redelivery()
     {
-        await using var cluster = await BrokerCluster.StartAsync(_azurite.ClusterStorage(), silos: 3);
+        await using var cluster = await BrokerCluster.StartAsync(storage: _azurite.ClusterStorage(), silos: 3);
         var broker = cluster.Broker;
         var admin = cluster.Admin;
         await admin.CreateQueueAsync("handoff");

@@ -31,7 +31,7 @@ public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
     [InlineData(6)]
     public async Task Killing_the_silo_that_hosts_a_queue_loses_no_confirmed_message_and_delivery_resumes(int partitions)
     {
-        await using var cluster = await BrokerCluster.StartAsync(_azurite.ClusterStorage(), silos: 3, silo: s => s.Configure<ClusterMembershipOptions>(m =>
+        await using var cluster = await BrokerCluster.StartAsync(storage: _azurite.ClusterStorage(), silos: 3, silo: s => s.Configure<ClusterMembershipOptions>(m =>
         {
             // Declare a dead silo within seconds, not the production default's tens of seconds.
             m.ProbeTimeout = TimeSpan.FromSeconds(1);

@@ -97,6 +97,7 @@ public sealed class KillAndRestartTests
     [InlineData("--silo-port", "abc", "Broker:SiloPort")]
     [InlineData("--max-message-bytes", "0", "Broker:MaxMessageBytes")]
     [InlineData("--Broker:CommitLinger", "00:00:05", "Broker:CommitLinger")]
+    [InlineData("--disk-free-limit", "lots", "Broker:DiskFreeLimit")]
     public async Task A_bad_setting_stops_the_silo_with_one_line_naming_it(string option, string value, string setting)
     {
         using var data = new TestData();

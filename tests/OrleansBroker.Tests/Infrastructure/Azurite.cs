@@ -83,17 +83,15 @@ public sealed class Azurite : IAsyncLifetime
     /// Broker storage of one cluster on this Azurite: its container and reminder table are named once, here, because the
     /// returned callback runs on every silo and they must all share them.
     /// </summary>
-    public Action<BrokerOptions> ClusterStorage()
+    public Action<ISiloBuilder> ClusterStorage()
     {
         var container = UniqueName("c");
         var reminders = UniqueName("r");
-        return options =>
+        return silo => silo.UseAzureBrokerStorage(ConnectionString, options =>
         {
-            options.Storage = BrokerStorage.Azure;
-            options.AzureConnectionString = ConnectionString;
             options.AzureContainerName = container;
             options.AzureReminderTableName = reminders;
-        };
+        });
     }
 
     /// <summary>silo-host switches of one cluster on this Azurite: storage, reminders and membership, with their names fresh.</summary>

@@ -30,18 +30,36 @@ public sealed class BrokerCluster : IAsyncDisposable
 
     public IGrainFactory Grains => Cluster.Client;
 
-    public static async Task<BrokerCluster> StartAsync(Action<BrokerOptions>? configure = null, int silos = 1, Action<ISiloBuilder>? silo = null, Action<IClientBuilder>? client = null)
+    /// <summary>
+    /// Starts silos with the broker on SQLite in a fresh folder (<paramref name="sqlite"/> may change its options), or on the
+    /// storage <paramref name="storage"/> chooses; <paramref name="silo"/> runs after, so a test may replace what was registered.
+    /// </summary>
+    public static async Task<BrokerCluster> StartAsync(Action<BrokerOptions>? configure = null, int silos = 1, Action<ISiloBuilder>? silo = null,
+        Action<IClientBuilder>? client = null, Action<ISiloBuilder>? storage = null, Action<SqliteBrokerStorageOptions>? sqlite = null)
     {
         var data = new TestData();
         var builder = new InProcessTestClusterBuilder((short)silos);
-        builder.ConfigureSilo((_, silo) => silo.AddBroker(options =>
+        builder.ConfigureSilo((_, silo) =>
         {
-            options.Storage = BrokerStorage.Sqlite;
-            options.DataDirectory = data.Directory;
-            options.LeaseCheckInterval = TimeSpan.FromMilliseconds(100);
-            options.ConsumerRenewInterval = TimeSpan.FromSeconds(1);
-            configure?.Invoke(options);
-        }));
+            silo.AddBroker(options =>
+            {
+                options.LeaseCheckInterval = TimeSpan.FromMilliseconds(100);
+                options.ConsumerRenewInterval = TimeSpan.FromSeconds(1);
+                configure?.Invoke(options);
+            });
+            if (storage is not null)
+            {
+                storage(silo);
+            }
+            else
+            {
+                silo.UseSqliteBrokerStorage(options =>
+                {
+                    options.DataDirectory = data.Directory;
+                    sqlite?.Invoke(options);
+                });
+            }
+        });
 
         // After AddBroker, so a test may replace what it registered (its storage provider, say).
         if (silo is not null)

@@ -35,7 +35,7 @@ public sealed class DiskFreeLimitTests
     public void A_bad_limit_stops_the_silo_naming_the_setting(string text)
     {
         Assert.False(DiskFreeLimit.TryParse(text, out _));
-        var error = Assert.Throws<BrokerException>(() => new BrokerOptions { DiskFreeLimit = text }.Validate());
+        var error = Assert.Throws<BrokerException>(() => new SqliteBrokerStorageOptions { DiskFreeLimit = text }.Validate());
         Assert.Equal(BrokerErrorCode.InvalidOptions, error.Code);
         Assert.Contains("Broker:DiskFreeLimit", error.Message, StringComparison.Ordinal);
     }

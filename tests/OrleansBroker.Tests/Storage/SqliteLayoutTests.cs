@@ -14,7 +14,7 @@ public sealed class SqliteLayoutTests
     public async Task A_database_in_the_old_layout_is_moved_to_the_new_one_on_start_and_nothing_in_it_is_lost()
     {
         using var data = new TestData();
-        await using (var before = await BrokerCluster.StartAsync(o => o.DataDirectory = data.Directory))
+        await using (var before = await BrokerCluster.StartAsync(sqlite: o => o.DataDirectory = data.Directory))
         {
             await before.Admin.CreateQueueAsync("legacy");
             await before.Broker.PublishBatchAsync("legacy", Enumerable.Range(0, 300).Select(i => new BrokerMessage($"m{i}", Encoding.UTF8.GetBytes($"body {i}"))).ToList());
@@ -29,7 +29,7 @@ public sealed class SqliteLayoutTests
             DROP TABLE records;
             """);
 
-        await using var after = await BrokerCluster.StartAsync(o => o.DataDirectory = data.Directory);
+        await using var after = await BrokerCluster.StartAsync(sqlite: o => o.DataDirectory = data.Directory);
         var info = await after.Admin.GetQueueInfoAsync("legacy");
         Assert.Equal(200, info.Depth);
         Assert.Equal(100, info.Counters.Acked);

@@ -32,8 +32,7 @@ public abstract class StorageBackend : IAsyncLifetime
         // Small segments and little memory per queue, so that a queue of a few MiB pages bodies out and back in.
         options.SegmentMaxBytes = 64 * 1024;
         options.ResidentBytesPerQueue = 256 * 1024;
-        Configure(options);
-    });
+    }, storage: UseStorage);
 
     public virtual async Task DisposeAsync()
     {
@@ -43,7 +42,7 @@ public abstract class StorageBackend : IAsyncLifetime
         }
     }
 
-    protected abstract void Configure(BrokerOptions options);
+    protected abstract void UseStorage(ISiloBuilder silo);
 }
 
 /// <summary>The embedded default: a SQLite file in a folder of the test's own.</summary>
@@ -51,7 +50,15 @@ public sealed class SqliteBackend : StorageBackend
 {
     public const string Collection = "SQLite backend";
 
-    protected override void Configure(BrokerOptions options) => options.Storage = BrokerStorage.Sqlite;
+    private readonly TestData _data = new();
+
+    protected override void UseStorage(ISiloBuilder silo) => silo.UseSqliteBrokerStorage(options => options.DataDirectory = _data.Directory);
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _data.Dispose();
+    }
 }
 
 /// <summary>Orleans in-memory grain storage: the logic-only backend.</summary>
@@ -59,7 +66,7 @@ public sealed class MemoryBackend : StorageBackend
 {
     public const string Collection = "memory backend";
 
-    protected override void Configure(BrokerOptions options) => options.Storage = BrokerStorage.Memory;
+    protected override void UseStorage(ISiloBuilder silo) => silo.UseMemoryBrokerStorage();
 }
 
 /// <summary>Azure blob grain storage and Azure table reminders on a real Azurite, with a container and table of their own.</summary>
@@ -83,13 +90,11 @@ public sealed class AzureBackend : StorageBackend
         await _azurite.DisposeAsync();
     }
 
-    protected override void Configure(BrokerOptions options)
+    protected override void UseStorage(ISiloBuilder silo) => silo.UseAzureBrokerStorage(_azurite.ConnectionString, options =>
     {
-        options.Storage = BrokerStorage.Azure;
-        options.AzureConnectionString = _azurite.ConnectionString;
         options.AzureContainerName = _container;
         options.AzureReminderTableName = _table;
-    }
+    });
 }
 
 [CollectionDefinition(SqliteBackend.Collection)]

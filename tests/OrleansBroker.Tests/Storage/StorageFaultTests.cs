@@ -51,7 +51,7 @@ public sealed class StorageFaultTests
     public async Task A_full_disk_under_sqlite_reaches_the_client_as_StorageFull_with_nothing_of_sqlite_inside()
     {
         using var disk = Tmpfs.Mount(48);
-        await using var cluster = await BrokerCluster.StartAsync(options =>
+        await using var cluster = await BrokerCluster.StartAsync(sqlite: options =>
         {
             options.DataDirectory = Path.Combine(disk.Directory, "data");
             options.DiskFreeLimit = "0";
@@ -71,7 +71,7 @@ public sealed class StorageFaultTests
     {
         await using var azurite = new Azurite();
         await azurite.InitializeAsync();
-        await using var cluster = await BrokerCluster.StartAsync(azurite.ClusterStorage());
+        await using var cluster = await BrokerCluster.StartAsync(storage: azurite.ClusterStorage());
         await cluster.Admin.CreateQueueAsync("orders", new QueueOptions());
         await cluster.Broker.PublishAsync("orders", Body(100));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -102,7 +102,7 @@ public sealed class StorageFaultTests
     public async Task The_disk_alarm_refuses_publishes_while_space_is_short_and_clears_by_itself_when_it_returns()
     {
         using var disk = Tmpfs.Mount(64);
-        await using var cluster = await BrokerCluster.StartAsync(options =>
+        await using var cluster = await BrokerCluster.StartAsync(sqlite: options =>
         {
             options.DataDirectory = Path.Combine(disk.Directory, "data");
             options.DiskFreeLimit = "8MiB";

@@ -18,13 +18,13 @@ public sealed class BrokerStreamStartTests
     {
         using var data = new TestData();
         const string Topic = "stream-start-conflict";
-        await using (var plain = await BrokerCluster.StartAsync(o => o.DataDirectory = data.Directory))
+        await using (var plain = await BrokerCluster.StartAsync(sqlite: o => o.DataDirectory = data.Directory))
         {
             await plain.Admin.CreateTopicAsync(Topic);
             await plain.Admin.CreateSubscriptionAsync(Topic, new Subscription("orleans-broker", new SubscriptionFilter(["only.this"]), new QueueOptions()));
         }
 
-        var failure = await Assert.ThrowsAnyAsync<Exception>(() => BrokerCluster.StartAsync(o => o.DataDirectory = data.Directory,
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => BrokerCluster.StartAsync(sqlite: o => o.DataDirectory = data.Directory,
             silo: s => s.AddBrokerStreams("broker", o => o.Topics.Add(Topic))));
 
         var reason = Causes(failure).OfType<BrokerException>().FirstOrDefault();
