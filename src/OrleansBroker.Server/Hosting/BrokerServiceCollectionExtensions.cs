@@ -34,8 +34,10 @@ public static class BrokerServiceCollectionExtensions
         }
 
         services.AddSingleton<BrokerMarker>();
-        services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(
-            () => sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Validate()));
+
+        // Validated as the options are made (after every Configure), so nothing reads a bad value; the validator makes it happen at start.
+        options.PostConfigure(broker => broker.Validate());
+        services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(() => _ = sp.GetRequiredService<IOptions<BrokerOptions>>().Value));
         services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(() => BrokerStorageExtensions.EnsureChosen(sp)));
         services.AddSingleton<IMessageTransform, CloudEventsWrapTransform>();
         services.AddSingleton<IMessageTransform, CloudEventsUnwrapTransform>();

@@ -34,7 +34,9 @@ public static class BrokerStorageExtensions
             return silo;
         }
 
-        services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(() => Sqlite(sp).Validate()));
+        // Validated as the options are made, so nothing reads a bad value; the validator makes it happen at start.
+        options.PostConfigure(sqlite => sqlite.Validate());
+        services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(() => _ = Sqlite(sp)));
         services.AddSingleton(sp => new DiskSpaceAlarm(Path.GetDirectoryName(Sqlite(sp).SqlitePath), Sqlite(sp).ParsedDiskFreeLimit, sp.GetRequiredService<ILogger<DiskSpaceAlarm>>()));
         services.AddSingleton(sp =>
         {
@@ -75,13 +77,14 @@ public static class BrokerStorageExtensions
         ArgumentNullException.ThrowIfNull(silo);
         ArgumentNullException.ThrowIfNull(configure);
         var services = silo.Services;
-        services.AddOptions<AzureBrokerStorageOptions>().Configure(configure);
+        var options = services.AddOptions<AzureBrokerStorageOptions>().Configure(configure);
         if (!Choose(services, BrokerStorage.Azure))
         {
             return silo;
         }
 
-        services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(() => Azure(sp).Validate()));
+        options.PostConfigure(azure => azure.Validate());
+        services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(() => _ = Azure(sp)));
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new AzureStorageCheck(Azure(sp), sp.GetRequiredService<ILogger<AzureStorageCheck>>()));
         services.AddAzureBlobGrainStorage(BrokerOptions.StorageProviderName, (OptionsBuilder<AzureBlobStorageOptions> builder) =>
             builder.Configure<Serializer, IOptions<AzureBrokerStorageOptions>>((blob, serializer, azure) =>
