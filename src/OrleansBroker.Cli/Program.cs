@@ -25,9 +25,24 @@ AppDomain.CurrentDomain.UnhandledException += (_, e) =>
     Environment.Exit(2);
 };
 
+if (args.Length == 0)
+{
+    // Bare obroker: what it can do, and success.
+    return await root.Parse(["--help"]).InvokeAsync();
+}
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // A bad command, option or argument: one line and exit code 2, with where to read more; not the whole help.
+    var command = string.Join(' ', parsed.CommandResult.Command is var c && c == root ? ["obroker"] : CommandPath(parsed.CommandResult));
+    Console.Error.WriteLine($"obroker: {Plain(parsed.Errors[0].Message)} (see: {command} --help)");
+    return 2;
+}
+
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (CliException exception)
 {
@@ -57,3 +72,27 @@ catch (Exception exception)
 
 static string Describe(Exception? exception) =>
     exception is null ? "unknown" : $"{exception.GetType().Name}: {exception.GetBaseException().Message.ReplaceLineEndings(" ")}";
+
+static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult result)
+{
+    var names = new Stack<string>();
+    for (System.CommandLine.Parsing.SymbolResult? r = result; r is not null; r = r.Parent)
+    {
+        if (r is System.CommandLine.Parsing.CommandResult command)
+        {
+            names.Push(command.Parent is null ? "obroker" : command.Command.Name);
+        }
+    }
+
+    return names;
+}
+
+// The parser names .NET types ("as expected type 'System.Int32'"); a user is told what to type.
+static string Plain(string message) => System.Text.RegularExpressions.Regex.Replace(message, @"as expected type '([^']+)'", m => "as " + (m.Groups[1].Value switch
+{
+    var t when t.Contains("Int32", StringComparison.Ordinal) || t.Contains("Int64", StringComparison.Ordinal) => "a whole number",
+    var t when t.Contains("Double", StringComparison.Ordinal) => "a number",
+    var t when t.Contains("DateTimeOffset", StringComparison.Ordinal) => "a time (ISO 8601, e.g. 2026-12-01T09:00:00Z)",
+    var t when t.Contains("Boolean", StringComparison.Ordinal) => "true or false",
+    _ => "a value of the right kind",
+}));

@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Text;
 using OrleansBroker.Client;
-using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 
 namespace OrleansBroker.Cli.Commands;
@@ -9,8 +7,6 @@ namespace OrleansBroker.Cli.Commands;
 /// <summary><c>obroker dlq peek|redrive|purge &lt;queue&gt;</c>: the dead-letter queue of a queue, found from its options.</summary>
 internal static class DeadLetterCommands
 {
-    private const int BodyPreviewChars = 60;
-
     public static Command Create()
     {
         var dlq = new Command("dlq", "Browse, redrive and purge the dead-letter queue of a queue.");
@@ -22,31 +18,9 @@ internal static class DeadLetterCommands
 
     private static Argument<string> QueueArgument() => new("queue") { Description = "The queue whose dead letters to work on (not the dead-letter queue itself)." };
 
-    private static Command PeekCommand()
-    {
-        var queue = QueueArgument();
-        var max = new Option<int>("--max") { Description = "Messages to show, 1 to 1000.", DefaultValueFactory = _ => 20 };
-        var after = new Option<long>("--after") { Description = "Show messages after this sequence (the last one a previous peek showed).", DefaultValueFactory = _ => 0 };
-        var command = new Command("peek", "Show dead letters without consuming them: sequence, id, attempts, reason, body.") { queue, max, after };
-        command.SetAction(async (parse, cancellationToken) =>
-        {
-            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            var name = await ResolveAsync(connection.Admin, parse.GetValue(queue)!, cancellationToken);
-            var messages = await connection.Broker.PeekAsync(name, parse.GetValue(after), parse.GetValue(max), cancellationToken);
-            Console.WriteLine($"{"SEQ",8}  {"ID",-34} {"ATTEMPTS",8}  {"STATE",-8} {"REASON",-32} BODY");
-            foreach (var message in messages)
-            {
-                var headers = message.Headers ?? new Dictionary<string, string>();
-                var attempts = headers.GetValueOrDefault(BrokerHeaders.Attempts, message.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                var reason = headers.GetValueOrDefault(BrokerHeaders.DeadLetterReason, "");
-                Console.WriteLine($"{message.Sequence,8}  {message.MessageId,-34} {attempts,8}  {message.State,-8} {reason,-32} {Preview(message.Body)}");
-            }
-
-            Console.WriteLine($"{messages.Count} messages shown from {name}" + (messages.Count == parse.GetValue(max) ? $"; more with --after {messages[^1].Sequence}" : ""));
-            return 0;
-        });
-        return command;
-    }
+    private static Command PeekCommand() =>
+        Commands.PeekCommand.Create("Show dead letters without consuming them: sequence, id, attempts, reason, body.", QueueArgument(),
+            (connection, queue, cancellationToken) => ResolveAsync(connection.Admin, queue, cancellationToken));
 
     private static Command RedriveCommand()
     {
@@ -92,12 +66,5 @@ internal static class DeadLetterCommands
         }
 
         return dlq;
-    }
-
-    private static string Preview(byte[] body)
-    {
-        var text = Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, BodyPreviewChars * 4));
-        var printable = new string([.. text.Take(BodyPreviewChars).Select(c => char.IsControl(c) ? '.' : c)]);
-        return body.Length > BodyPreviewChars ? printable + "…" : printable;
     }
 }

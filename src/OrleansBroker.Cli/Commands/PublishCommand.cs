@@ -28,9 +28,15 @@ internal static class PublishCommand
         var priority = new Option<int>("--priority") { Description = "0 (default, lowest) to 9: higher is delivered first." };
         var key = new Option<string?>("--key") { Description = "Ordering key (message group): messages with one key are delivered one at a time, in publish order." };
         var id = new Option<string?>("--id") { Description = "Message id, for deduplication within the queue's window; with --count above 1, each gets <id>-<n>." };
+        var routingKey = new Option<string?>("--routing-key") { Description = "Routing key, matched by topic subscriptions' patterns (orders.eu.created)." };
+        var headers = new Option<string[]>("--header")
+        {
+            Description = "Application header NAME=VALUE, matched by subscriptions' header filters; repeat for several.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var command = new Command("publish", "Publish messages; each is confirmed only once durably stored.")
         {
-            queue, body, size, count, batch, inflight, delay, deliverAt, ttl, priority, key, id,
+            queue, body, size, count, batch, inflight, delay, deliverAt, ttl, priority, key, id, routingKey, headers,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -71,6 +77,8 @@ internal static class PublishCommand
             var level = parse.GetValue(priority);
             var group = parse.GetValue(key);
             var messageId = parse.GetValue(id);
+            var route = parse.GetValue(routingKey);
+            var applicationHeaders = ParseHeaders(parse.GetValue(headers) ?? []);
             if (wait is not null && at is not null)
             {
                 throw new CliException(2, "give --delay or --deliver-at, not both");
@@ -91,11 +99,12 @@ internal static class PublishCommand
                 var body = fixedBody is not null ? (byte[])fixedBody.Clone() : Encoding.UTF8.GetBytes("message " + (index + 1).ToString(CultureInfo.InvariantCulture));
                 var ordinal = (index + 1).ToString(CultureInfo.InvariantCulture);
                 var message = new BrokerMessage(messageId is null ? null : total == 1 ? messageId : $"{messageId}-{ordinal}", body,
-                    fixedBody is null || text is not null ? "text/plain" : "application/octet-stream",
+                    fixedBody is null || text is not null ? "text/plain" : "application/octet-stream", applicationHeaders, route,
                     DeliverAt: at, Delay: wait, TimeToLive: live, Priority: level, OrderingKey: group);
 
-                // Checked here so that a bad value is a usage error before anything is sent.
-                MessageValidator.Validate(message, BrokerLimits.AbsoluteMaxMessageBytes);
+                // Checked here so that a bad value is a usage error before anything is sent; the size is the silo's to
+                // judge (its limit, Broker:MaxMessageBytes, is what it quotes when it refuses).
+                MessageValidator.Validate(message, int.MaxValue);
                 return message;
             }
 
@@ -105,8 +114,7 @@ internal static class PublishCommand
                 if (toTopic)
                 {
                     var routed = await broker.PublishToTopicAsync(name, Create(0), cancellationToken);
-                    Console.WriteLine($"published message {routed.MessageId} to topic {name}: " +
-                        (routed.Subscriptions.Count == 0 ? "no subscription matched" : $"held by {string.Join(", ", routed.Subscriptions)}"));
+                    Console.WriteLine($"published message {routed.MessageId} to topic {name}: {Describe(name, routed)}");
                     return 0;
                 }
 
@@ -138,6 +146,52 @@ internal static class PublishCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Where a topic publish went: the subscriptions that hold it, and those whose copy was dead-lettered (a transform failed).</summary>
+    internal static string Describe(string topic, Topics.TopicReceipt receipt)
+    {
+        var dead = receipt.DeadLettered ?? [];
+        var stored = receipt.Subscriptions.Where(s => !dead.Contains(s, StringComparer.Ordinal)).ToList();
+        if (stored.Count == 0 && dead.Count == 0)
+        {
+            return "no subscription matched";
+        }
+
+        var parts = new List<string>();
+        if (stored.Count > 0)
+        {
+            parts.Add($"stored for {string.Join(", ", stored)}");
+        }
+
+        if (dead.Count > 0)
+        {
+            parts.Add($"dead-lettered by {string.Join(", ", dead)} (its transform failed; obroker dlq peek {topic}/{dead[0]})");
+        }
+
+        return string.Join("; ", parts);
+    }
+
+    private static Dictionary<string, string>? ParseHeaders(string[] values)
+    {
+        if (values.Length == 0)
+        {
+            return null;
+        }
+
+        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var value in values)
+        {
+            var equals = value.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new CliException(2, $"--header '{value}' is not NAME=VALUE");
+            }
+
+            headers[value[..equals]] = value[(equals + 1)..];
+        }
+
+        return headers;
     }
 
     private static async Task<bool> IsTopicAsync(IBrokerAdministrationClient admin, string name, CancellationToken cancellationToken)

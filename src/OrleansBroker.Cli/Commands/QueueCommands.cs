@@ -3,7 +3,7 @@ using OrleansBroker.Queues;
 
 namespace OrleansBroker.Cli.Commands;
 
-/// <summary><c>obroker queue create|info|list|grow|purge|delete</c>.</summary>
+/// <summary><c>obroker queue create|info|list|grow|peek|purge|delete</c>.</summary>
 internal static class QueueCommands
 {
     public static Command Create()
@@ -11,6 +11,13 @@ internal static class QueueCommands
         var queue = new Command("queue", "Create, inspect, list, purge and delete queues.");
         queue.Subcommands.Add(CreateCommand());
         queue.Subcommands.Add(GrowCommand());
+        queue.Subcommands.Add(PeekCommand.Create("Show messages of any queue without consuming them: sequence, id, attempts, state, key, body.",
+            new Argument<string>("name") { Description = "Queue name (a partition as name~N, a subscription as topic/subscription)." },
+            async (connection, name, cancellationToken) =>
+            {
+                await connection.Admin.GetQueueInfoAsync(name, cancellationToken); // QueueNotFound rather than an empty list
+                return name;
+            }));
         queue.Subcommands.Add(Simple("info", "Show depth, consumers, counters and options.", async (admin, name, ct) => Print(await admin.GetQueueInfoAsync(name, ct))));
         queue.Subcommands.Add(Simple("purge", "Remove every ready message (not those in flight).", async (admin, name, ct) =>
             Console.WriteLine($"purged {await admin.PurgeQueueAsync(name, ct)} messages from {name}")));
@@ -98,7 +105,7 @@ internal static class QueueCommands
             dead letters:   {o.ResolveDeadLetterQueue(info.Name) ?? "(none)"}
             time to live:   {(o.DefaultTimeToLive is { } ttl ? $"{ttl}" : "none")}{(o.DeadLetterExpired ? ", expired go to the dead-letter queue" : "")}
             dedup window:   {(o.DeduplicationWindow == TimeSpan.Zero ? "off" : o.DeduplicationWindow)}
-            limits:         {(o.HasLengthLimit ? $"{o.MaxLength?.ToString() ?? "-"} messages, {o.MaxBytes?.ToString() ?? "-"} bytes, overflow {o.Overflow}" : "none")}
+            limits:         {(o.HasLengthLimit ? $"{o.MaxLength?.ToString() ?? "-"} messages, {o.MaxBytes?.ToString() ?? "-"} bytes, overflow {NamedValues.Kebab(o.Overflow)}" : "none")}
             created:        {info.CreatedAt:u}
             published:      {info.Counters.Published}
             delivered:      {info.Counters.Delivered} ({info.Counters.Redelivered} redelivered)

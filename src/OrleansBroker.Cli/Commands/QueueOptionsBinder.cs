@@ -9,7 +9,7 @@ internal sealed class QueueOptionsBinder
     private readonly Option<double?> _lease = new("--lease-seconds") { Description = "Lease (visibility timeout) in seconds, 1 to 43200. Default 30." };
     private readonly Option<int?> _attempts = new("--max-attempts") { Description = "Deliveries before dead-lettering, 1 to 1000, or 0 for unlimited. Default 10." };
     private readonly Option<string?> _dlq = new("--dead-letter-queue") { Description = "Dead-letter queue name. Default <name>.dlq; empty for none (needs --max-attempts 0)." };
-    private readonly Option<RetryKind> _retry = new("--retry") { Description = "Backoff before a failed delivery comes back: Immediate, Fixed or Exponential. Default Immediate." };
+    private readonly Option<RetryKind> _retry = NamedValues.Option("--retry", "Backoff before a failed delivery comes back: immediate, fixed or exponential. Default immediate.", RetryKind.Immediate);
     private readonly Option<double?> _retryDelay = new("--retry-delay-seconds") { Description = "Fixed wait, or the first exponential one, in seconds (0 to 7 days). Default 1." };
     private readonly Option<double?> _retryMax = new("--retry-max-delay-seconds") { Description = "Cap of an exponential wait in seconds. Default 300." };
     private readonly Option<double?> _retryMultiplier = new("--retry-multiplier") { Description = "Growth of an exponential wait per attempt, 1 to 100. Default 2." };
@@ -20,7 +20,9 @@ internal sealed class QueueOptionsBinder
     private readonly Option<long?> _maxLength = new("--max-length") { Description = "Most messages the queue holds. Default no limit." };
     private readonly Option<long?> _maxBytes = new("--max-bytes") { Description = "Most body bytes the queue holds. Default no limit." };
     private readonly Option<int?> _partitions = new("--partitions") { Description = "Partitions (grains, spread over silos) the queue is split into, 1 to 64. Default 1." };
-    private readonly Option<OverflowPolicy> _overflow = new("--overflow") { Description = "At a limit: RejectPublish (default), DropOldest or DeadLetterOldest." };
+    private readonly Option<OverflowPolicy> _overflow = NamedValues.Option("--overflow",
+        "At a limit: reject-publish (default), drop-oldest (RabbitMQ's drop-head) or dead-letter-oldest.", OverflowPolicy.RejectPublish,
+        new Dictionary<string, OverflowPolicy> { ["drop-head"] = OverflowPolicy.DropOldest });
 
     public void AddTo(Command command)
     {

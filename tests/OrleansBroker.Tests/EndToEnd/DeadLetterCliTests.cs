@@ -51,7 +51,7 @@ public sealed class DeadLetterCliTests
         {
             await silo.WaitUntilReadyAsync();
             var created = await cli.OkAsync("queue", "create", "jobs", "--max-length", "2", "--ttl", "1h", "--dedup-window", "5m");
-            Assert.Contains("limits:         2 messages, - bytes, overflow RejectPublish", created, StringComparison.Ordinal);
+            Assert.Contains("limits:         2 messages, - bytes, overflow reject-publish", created, StringComparison.Ordinal);
             Assert.Contains("dedup window:   00:05:00", created, StringComparison.Ordinal);
 
             Assert.Contains("published message job-1 to jobs as sequence 1", await cli.OkAsync("publish", "jobs", "--id", "job-1", "--body", "plain"), StringComparison.Ordinal);

@@ -23,7 +23,7 @@ public sealed class TopicCliTests
             Assert.Contains("orders/eu                                region ^= eu-", info, StringComparison.Ordinal);
             Assert.Contains("retention:      01:00:00", info, StringComparison.Ordinal);
 
-            Assert.Contains("held by ce", await cli.OkAsync("publish", "orders", "--body", "us order"), StringComparison.Ordinal);
+            Assert.Contains("stored for ce", await cli.OkAsync("publish", "orders", "--body", "us order"), StringComparison.Ordinal);
             silo.KillHard();
         }
 
