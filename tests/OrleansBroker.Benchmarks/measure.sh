@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the README's "Performance" table: each scenario 3 times against a Release silo-host started here,
+# Runs the table of docs/performance.md: each scenario 3 times against a Release silo-host started here,
 # one JSON line per run appended to $OUT (default bench-results.jsonl), each tagged with "run".
 # Usage: tests/OrleansBroker.Benchmarks/measure.sh [OUT]   (from the repository root; takes about 10 minutes)
 set -euo pipefail

@@ -5,7 +5,7 @@ using OrleansBroker.Server.Errors;
 namespace OrleansBroker.Server.Log;
 
 /// <summary>
-/// A queue's durable message log over Orleans <see cref="IGrainStorage"/>, as DESIGN.md describes:
+/// A queue's durable message log over Orleans <see cref="IGrainStorage"/> (docs/architecture.md, "How it stores messages"):
 /// <list type="bullet">
 /// <item>each commit writes the new messages as one immutable segment record <c>s{n}</c>, so bytes
 /// written per message stay near its size and a publish never rewrites older messages;</item>

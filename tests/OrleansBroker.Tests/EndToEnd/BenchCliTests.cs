@@ -7,7 +7,7 @@ namespace OrleansBroker.Tests.EndToEnd;
 /// <summary>
 /// <c>obroker bench</c> against a real silo-host: each scenario runs small and reports what a user reads
 /// off it (counts, no loss, latency fields, broker memory). Nothing here is timed; speed is measured by
-/// running the bench by hand (README, "Performance").
+/// running the bench by hand (docs/performance.md).
 /// </summary>
 public sealed class BenchCliTests
 {
