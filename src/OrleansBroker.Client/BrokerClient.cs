@@ -14,25 +14,30 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 {
     private readonly ConcurrentDictionary<string, SettleBatcher> _settlers = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger("OrleansBroker.Client");
-    private readonly PartitionRouter<PublishReceipt> _router = new(queue => cluster.GetGrain<IQueueGrain>(queue).GetPartitions(), (partition, messages, cancellationToken) =>
+    private readonly PartitionRouter<PublishReceipt> _router = new(queue => cluster.GetGrain<IQueueGrain>(queue).GetPartitions(), (partition, messages) =>
     {
         var grain = cluster.GetGrain<IQueueGrain>(partition);
-        return messages.Count == 1 ? One(grain.Publish(messages[0], cancellationToken)) : grain.PublishBatch(messages, cancellationToken);
+        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
     });
 
-    private readonly PartitionRouter<TopicReceipt> _topicRouter = new(topic => cluster.GetGrain<ITopicGrain>(topic).GetPartitions(), (partition, messages, cancellationToken) =>
+    private readonly PartitionRouter<TopicReceipt> _topicRouter = new(topic => cluster.GetGrain<ITopicGrain>(topic).GetPartitions(), (partition, messages) =>
     {
         var grain = cluster.GetGrain<ITopicGrain>(partition);
-        return messages.Count == 1 ? One(grain.Publish(messages[0], cancellationToken)) : grain.PublishBatch(messages, cancellationToken);
+        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
     });
 
     private static async Task<IReadOnlyList<T>> One<T>(Task<T> call) => [await call.ConfigureAwait(false)];
+
+    // Publishes check the caller's token before they are sent and stop waiting when it is cancelled; the grain call takes
+    // none: the queue and topic grains are reentrant, so a publish starts as it arrives and a cancellation could only come
+    // after it had begun, when the store goes on anyway.
 
     public Task<PublishReceipt> PublishAsync(string queue, BrokerMessage message, CancellationToken cancellationToken = default)
     {
         var grain = Queue(queue);
         ArgumentNullException.ThrowIfNull(message);
-        return _router.GoesStraightTo(queue) ? grain.Publish(message, cancellationToken).WaitAsync(cancellationToken) : PlaceAsync();
+        cancellationToken.ThrowIfCancellationRequested();
+        return _router.GoesStraightTo(queue) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync();
 
         async Task<PublishReceipt> PlaceAsync() => (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
     }
@@ -41,14 +46,16 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     {
         var grain = Queue(queue);
         ValidateBatchSize(messages);
-        return _router.GoesStraightTo(queue) ? grain.PublishBatch(messages, cancellationToken).WaitAsync(cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        return _router.GoesStraightTo(queue) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
     }
 
     public Task<TopicReceipt> PublishToTopicAsync(string topic, BrokerMessage message, CancellationToken cancellationToken = default)
     {
         var grain = Topic(topic);
         ArgumentNullException.ThrowIfNull(message);
-        return _topicRouter.GoesStraightTo(topic) ? grain.Publish(message, cancellationToken).WaitAsync(cancellationToken) : PlaceAsync();
+        cancellationToken.ThrowIfCancellationRequested();
+        return _topicRouter.GoesStraightTo(topic) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync();
 
         async Task<TopicReceipt> PlaceAsync() => (await _topicRouter.PublishAsync(topic, [message], cancellationToken).ConfigureAwait(false))[0];
     }
@@ -57,7 +64,8 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     {
         var grain = Topic(topic);
         ValidateBatchSize(messages);
-        return _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages, cancellationToken).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        return _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
     }
 
     public async Task<IBrokerConsumer> ConsumeAsync(string queue, Func<Delivery, CancellationToken, Task> handler, ConsumerOptions? options = null,

@@ -10,8 +10,9 @@ namespace OrleansBroker.Client;
 /// Every failure the broker reports is a <see cref="Errors.BrokerException"/>.
 /// </summary>
 /// <remarks>
-/// Cancellation: a publish cancelled before the broker began to store it is not stored. Once storing has begun it cannot be
-/// called back: the await ends with <see cref="OperationCanceledException"/> at once and the message may be stored. To know,
+/// Cancellation: a publish whose token is cancelled before it is sent is not sent, and throws <see cref="OperationCanceledException"/>.
+/// Once sent it cannot be called back: the await ends with <see cref="OperationCanceledException"/> at once and the message
+/// may be stored. To know,
 /// publish with a <see cref="BrokerMessage.Id"/> and publish it again: within the queue's dedup window the broker
 /// answers with the first publish's receipt instead of storing a second copy. A cancelled settle or lease renewal may
 /// still be applied.

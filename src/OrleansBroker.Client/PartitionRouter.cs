@@ -13,8 +13,8 @@ namespace OrleansBroker.Client;
 /// out of date (<see cref="BrokerErrorCode.WrongPartition"/>) makes the client ask again and place that share again.
 /// </summary>
 /// <param name="countOf">Asks partition 0 of a queue or topic for its partition count.</param>
-/// <param name="send">Publishes messages to one partition (a grain name), all or none; returns one receipt per message. Takes the caller's token.</param>
-internal sealed class PartitionRouter<TReceipt>(Func<string, Task<int>> countOf, Func<string, IReadOnlyList<BrokerMessage>, CancellationToken, Task<IReadOnlyList<TReceipt>>> send)
+/// <param name="send">Publishes messages to one partition (a grain name), all or none; returns one receipt per message.</param>
+internal sealed class PartitionRouter<TReceipt>(Func<string, Task<int>> countOf, Func<string, IReadOnlyList<BrokerMessage>, Task<IReadOnlyList<TReceipt>>> send)
 {
     /// <summary>How old a cached partition count may get before it is asked again (in the background).</summary>
     public static readonly TimeSpan RefreshAfter = TimeSpan.FromSeconds(30);
@@ -37,7 +37,7 @@ internal sealed class PartitionRouter<TReceipt>(Func<string, Task<int>> countOf,
         var count = QueuePartitions.Parse(queue).Index > 0 ? 1 : TryKnown(queue, out var known) ? known : await RefreshAsync(queue).ConfigureAwait(false);
         if (count == 1)
         {
-            return await send(queue, messages, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await send(queue, messages).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var receipts = new TReceipt[messages.Count];
@@ -46,7 +46,7 @@ internal sealed class PartitionRouter<TReceipt>(Func<string, Task<int>> countOf,
         {
             var spreadTo = (int)((uint)Interlocked.Increment(ref _spread) % (uint)count);
             var shares = pending.GroupBy(i => QueuePartitions.KeyOf(messages[i]) is { } key ? QueuePartitions.Of(key, count) : spreadTo)
-                .Select(g => (Indexes: g.ToList(), Call: send(QueuePartitions.NameOf(queue, g.Key), [.. g.Select(i => messages[i])], cancellationToken)))
+                .Select(g => (Indexes: g.ToList(), Call: send(QueuePartitions.NameOf(queue, g.Key), [.. g.Select(i => messages[i])])))
                 .ToList();
             try
             {

@@ -43,18 +43,15 @@ public interface IQueueGrain : IGrainWithStringKey
     Task Delete();
 
     /// <summary>
-    /// Stores one message; completes when it is durable. Cancelled before the queue began to store it, it is not stored;
-    /// once begun, the store goes on and the caller's cancellation only ends its wait.
+    /// Stores one message; completes when it is durable. Takes no cancellation token: the grain is reentrant, so a publish
+    /// starts as it arrives, and a caller that stops waiting (IBrokerClient does on cancellation) leaves it to finish.
     /// </summary>
     [Alias("publish")]
-    Task<PublishReceipt> Publish(BrokerMessage message, CancellationToken cancellationToken = default);
+    Task<PublishReceipt> Publish(BrokerMessage message);
 
-    /// <summary>
-    /// Stores up to <see cref="BrokerLimits.MaxBatchCount"/> messages, all or none; completes when they are durable.
-    /// Cancellation as for <see cref="Publish"/>.
-    /// </summary>
+    /// <summary>Stores up to <see cref="BrokerLimits.MaxBatchCount"/> messages, all or none; completes when they are durable. As <see cref="Publish"/>.</summary>
     [Alias("publish-batch")]
-    Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages);
 
     /// <summary>
     /// Registers (or renews) a push consumer. Idempotent: consumers call it again every

@@ -184,16 +184,13 @@ public interface ITopicGrain : IGrainWithStringKey
     Task Delete();
 
     /// <summary>
-    /// Routes one message; completes when every matching subscription holds it durably. Cancelled before the fan-out
-    /// began, it is stored nowhere; once begun, the fan-out goes on and the caller's cancellation only ends its wait.
+    /// Routes one message; completes when every matching subscription holds it durably. Takes no cancellation token, as
+    /// <see cref="IQueueGrain.Publish"/>: a fan-out that has begun finishes.
     /// </summary>
     [Alias("publish")]
-    Task<TopicReceipt> Publish(BrokerMessage message, CancellationToken cancellationToken = default);
+    Task<TopicReceipt> Publish(BrokerMessage message);
 
-    /// <summary>
-    /// Routes up to 1000 messages, one receipt each, in order; completes when every matching subscription holds its messages.
-    /// Cancellation as for <see cref="Publish"/>.
-    /// </summary>
+    /// <summary>Routes up to 1000 messages, one receipt each, in order; completes when every matching subscription holds its messages.</summary>
     [Alias("publish-batch")]
-    Task<IReadOnlyList<TopicReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<TopicReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages);
 }

@@ -171,21 +171,19 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         DeactivateOnIdle();
     }
 
-    public async Task<PublishReceipt> Publish(BrokerMessage message, CancellationToken cancellationToken)
+    public async Task<PublishReceipt> Publish(BrokerMessage message)
     {
         EnsureCreated();
         MessageValidator.Validate(message, _options.MaxMessageBytes);
         _diskAlarm.ThrowIfRaised();
-        cancellationToken.ThrowIfCancellationRequested();
         return (await StoreAsync([message], deduplicate: true))[0];
     }
 
-    public Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<PublishReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages)
     {
         EnsureCreated();
         Publisher.ValidatePublish(messages, _options.MaxMessageBytes);
         _diskAlarm.ThrowIfRaised();
-        cancellationToken.ThrowIfCancellationRequested();
         return StoreAsync(messages, deduplicate: true);
     }
 

@@ -217,9 +217,9 @@ internal sealed partial class TopicGrain(
         DeactivateOnIdle();
     }
 
-    public async Task<TopicReceipt> Publish(BrokerMessage message, CancellationToken cancellationToken) => (await PublishBatch([message], cancellationToken))[0];
+    public async Task<TopicReceipt> Publish(BrokerMessage message) => (await PublishBatch([message]))[0];
 
-    public async Task<IReadOnlyList<TopicReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<TopicReceipt>> PublishBatch(IReadOnlyList<BrokerMessage> messages)
     {
         EnsureCreated();
         if (messages is null || messages.Count == 0 || messages.Count > BrokerLimits.MaxBatchCount)
@@ -232,7 +232,6 @@ internal sealed partial class TopicGrain(
         diskAlarm.ThrowIfRaised();
         var now = time.GetUtcNow();
         var plan = _router.Plan(messages, now, _options.MaxMessageBytes);
-        cancellationToken.ThrowIfCancellationRequested();
         var writes = plan.Copies.Select(p => (p.Key.Subscription.Name, (Func<Task>)(() => Queue(p.Key.Queue).PublishBatch(p.Value))))
             .Concat(plan.DeadLetters.Select(p => (p.Key.Subscription.Name + " (dead letters)", (Func<Task>)(() => DeadLetterTarget(p.Key).AcceptDeadLetters(p.Value)))))
             .ToList();

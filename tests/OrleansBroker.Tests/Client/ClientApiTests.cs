@@ -95,7 +95,7 @@ public sealed class ClientApiTests : BrokerClusterTest
     }
 
     [Fact]
-    public async Task A_publish_cancelled_before_the_broker_began_to_store_it_is_not_stored_and_the_caller_is_told()
+    public async Task A_publish_cancelled_before_it_is_sent_is_not_stored_and_the_caller_is_told()
     {
         await Admin.CreateQueueAsync("cancelled");
         await Admin.CreateTopicAsync("cancelled-topic");
