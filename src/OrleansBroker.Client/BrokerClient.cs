@@ -26,6 +26,8 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
     });
 
+    private int _receiveTurn;
+
     private static async Task<IReadOnlyList<T>> One<T>(Task<T> call) => [await call.ConfigureAwait(false)];
 
     // Publishes check the caller's token before they are sent and stop waiting when it is cancelled; the grain call takes
@@ -113,6 +115,61 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 
     public Task<IReadOnlyList<PeekedMessage>> PeekAsync(string queue, long afterSequence = 0, int max = 100, CancellationToken cancellationToken = default) =>
         Queue(queue).Peek(afterSequence, max, cancellationToken).WaitAsync(cancellationToken);
+
+    public async Task<IReadOnlyList<Delivery>> ReceiveAsync(string queue, int maxMessages = 1, TimeSpan? maxWait = null, TimeSpan? leaseDuration = null,
+        CancellationToken cancellationToken = default)
+    {
+        var grain = Queue(queue);
+        var wait = maxWait ?? TimeSpan.Zero;
+        ReceiveLimits.Validate(maxMessages, wait, leaseDuration ?? QueueOptions.MinLeaseDuration);
+        var partitions = await _router.CountAsync(queue).ConfigureAwait(false);
+        if (partitions == 1)
+        {
+            return await grain.Receive(maxMessages, wait, leaseDuration, cancellationToken).ConfigureAwait(false);
+        }
+
+        // First what is ready anywhere, starting at a partition in turn; then, if nothing was, a wait on up to maxMessages
+        // partitions at once, each for its share, the others told to stop once one answers (what they took comes along).
+        var start = (int)((uint)Interlocked.Increment(ref _receiveTurn) % (uint)partitions);
+        var taken = new List<Delivery>();
+        for (var i = 0; i < partitions && taken.Count < maxMessages; i++)
+        {
+            var partition = cluster.GetGrain<IQueueGrain>(QueuePartitions.NameOf(queue, (start + i) % partitions));
+            taken.AddRange(await partition.Receive(maxMessages - taken.Count, TimeSpan.Zero, leaseDuration, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (taken.Count > 0 || wait == TimeSpan.Zero)
+        {
+            return taken;
+        }
+
+        var waiting = Math.Min(partitions, maxMessages);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var calls = Enumerable.Range(0, waiting)
+            .Select(i => cluster.GetGrain<IQueueGrain>(QueuePartitions.NameOf(queue, (start + i) % partitions))
+                .Receive(maxMessages / waiting + (i < maxMessages % waiting ? 1 : 0), wait, leaseDuration, stop.Token))
+            .ToList();
+        var pending = calls.ToList();
+        while (pending.Count > 0)
+        {
+            var done = await Task.WhenAny(pending).ConfigureAwait(false);
+            pending.Remove(done);
+            if (done.IsCompletedSuccessfully && done.Result.Count > 0)
+            {
+                await stop.CancelAsync().ConfigureAwait(false);
+            }
+        }
+
+        foreach (var call in calls)
+        {
+            if (call.IsCompletedSuccessfully)
+            {
+                taken.AddRange(call.Result);
+            }
+        }
+
+        return taken.Count > 0 || calls.All(c => !c.IsFaulted) ? taken : await calls.First(c => c.IsFaulted).ConfigureAwait(false);
+    }
 
     /// <summary>Settles through the queue's batcher: settles from many callers go in one call, each caller still told its own outcome.</summary>
     private async Task SettleAsync(Delivery delivery, SettleKind kind, string? reason, TimeSpan? retryAfter, CancellationToken cancellationToken)

@@ -78,4 +78,15 @@ public interface IBrokerClient
     /// <paramref name="afterSequence"/>, in order, without delivering or changing them; dead-letter queues included.
     /// </summary>
     Task<IReadOnlyList<PeekedMessage>> PeekAsync(string queue, long afterSequence = 0, int max = 100, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Pull receive, as Service Bus' <c>ReceiveMessagesAsync</c> or SQS <c>ReceiveMessage</c>: takes up to
+    /// <paramref name="maxMessages"/> ready messages, waiting up to <paramref name="maxWait"/> (0 to 20 seconds, default 0) for
+    /// the first when none is ready, and returns as soon as it has any; an empty list when nothing came. Each is leased for
+    /// <paramref name="leaseDuration"/> (the queue's lease length when null): settle it with <see cref="CompleteAsync"/>,
+    /// <see cref="AbandonAsync"/>, <see cref="DeadLetterAsync"/> or <see cref="RenewLeaseAsync"/> before then, or it is
+    /// delivered again. A partitioned queue is received from across its partitions. Cancelled, it stops waiting and returns
+    /// what it has (nothing); no message is leased to a cancelled receive without being returned.
+    /// </summary>
+    Task<IReadOnlyList<Delivery>> ReceiveAsync(string queue, int maxMessages = 1, TimeSpan? maxWait = null, TimeSpan? leaseDuration = null, CancellationToken cancellationToken = default);
 }

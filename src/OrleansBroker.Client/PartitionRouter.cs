@@ -94,6 +94,10 @@ internal sealed class PartitionRouter<TReceipt>(Func<string, Task<int>> countOf,
         }
     }
 
+    /// <summary>How many partitions <paramref name="queue"/> has (1 for a partition named directly), from the cache when known.</summary>
+    public async ValueTask<int> CountAsync(string queue) =>
+        QueuePartitions.Parse(queue).Index > 0 ? 1 : TryKnown(queue, out var known) ? known : await RefreshAsync(queue).ConfigureAwait(false);
+
     /// <summary>The cached partition count, if there is one; an old one is asked again in the background and used meanwhile.</summary>
     private bool TryKnown(string queue, out int count)
     {

@@ -64,6 +64,15 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("unsubscribe")]
     Task Unsubscribe(string consumerId);
 
+    /// <summary>
+    /// Pull receive (as SQS ReceiveMessage or Service Bus ReceiveMessages): takes up to <paramref name="maxMessages"/> ready
+    /// messages of this partition, each leased for <paramref name="leaseDuration"/> (the queue's lease length when null),
+    /// waiting up to <paramref name="maxWait"/> for the first when none is ready. Answers as soon as it has any, and with none
+    /// when the wait ends or the call is cancelled. Settle what it returns like any delivery. Limits: <see cref="ReceiveLimits"/>.
+    /// </summary>
+    [Alias("receive")]
+    Task<IReadOnlyList<Delivery>> Receive(int maxMessages, TimeSpan maxWait, TimeSpan? leaseDuration, CancellationToken cancellationToken = default);
+
     /// <summary>Acks or nacks deliveries; returns one status per settlement, in order.</summary>
     [Alias("settle")]
     Task<IReadOnlyList<SettleStatus>> Settle(IReadOnlyList<Settlement> settlements);

@@ -146,6 +146,7 @@ internal sealed partial class QueueCore : IMessageLogListener
     /// <summary>Drops every consumer and everything in memory, and deletes the log.</summary>
     public async Task DeleteAsync()
     {
+        Dispatcher.EndReceives();
         foreach (var consumer in State.Consumers.All.ToList())
         {
             Dispatcher.Remove(consumer, requeue: false);

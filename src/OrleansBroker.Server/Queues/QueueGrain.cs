@@ -80,6 +80,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _core.Dispatcher.EndReceives();
         await _core.DeadLetters.FinishAsync(cancellationToken);
         _core.Log.Stop();
         await _core.HandOff.HandOffAsync();
@@ -224,6 +225,14 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<Delivery>> Receive(int maxMessages, TimeSpan maxWait, TimeSpan? leaseDuration, CancellationToken cancellationToken)
+    {
+        EnsureCreated();
+        var lease = leaseDuration ?? State.Options.LeaseDuration;
+        ReceiveLimits.Validate(maxMessages, maxWait, lease);
+        return _core.Dispatcher.ReceiveAsync(maxMessages, maxWait, lease, cancellationToken);
     }
 
     public Task<IReadOnlyList<SettleStatus>> Settle(IReadOnlyList<Settlement> settlements)

@@ -93,15 +93,7 @@ internal sealed partial class DeliverySender(QueueState queue, Dispatcher dispat
             batch.AddRange(consumer.Outbox);
             consumer.Outbox = [];
             LogAttemptCommitFailed(logger, exception, queue.Name, batch.Count);
-            foreach (var delivery in batch)
-            {
-                if (queue.Log.TryGetEntry(delivery.Sequence, out var entry) && IsLeased(delivery))
-                {
-                    queue.Log.UndoAttempt(entry);
-                }
-            }
-
-            ReturnUnsent(consumer, batch);
+            dispatcher.ReturnUnsent(batch, undoAttempts: true);
             return false;
         }
 
@@ -116,10 +108,7 @@ internal sealed partial class DeliverySender(QueueState queue, Dispatcher dispat
     {
         batch.AddRange(consumer.Outbox);
         consumer.Outbox = [];
-        foreach (var delivery in batch)
-        {
-            dispatcher.ReturnIfLeased(delivery.Sequence, delivery.LeaseToken);
-        }
+        dispatcher.ReturnUnsent(batch, undoAttempts: false);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: delivery of {Count} messages to consumer {Consumer} failed; they go back to ready and the consumer gets no more until it registers again")]

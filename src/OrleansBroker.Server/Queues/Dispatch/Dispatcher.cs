@@ -27,6 +27,7 @@ internal sealed partial class Dispatcher
     private readonly Action<DateTimeOffset> _deliveriesOut;
     private readonly ILogger _logger;
     private readonly DeliverySender _sender;
+    private readonly List<PendingReceive> _receives = [];
 
     public Dispatcher(QueueState queue, TimeToLive timeToLive, Retries retries, Action<DateTimeOffset> deliveriesOut, Func<bool> siloTerminating, ILogger logger)
     {
@@ -41,12 +42,15 @@ internal sealed partial class Dispatcher
     /// <summary>Longest consumer id.</summary>
     public const int MaxConsumerIdLength = 128;
 
+    /// <summary>Who holds the leases of receive calls (no consumer registers under it).</summary>
+    public const string ReceiverId = "(receive)";
+
     /// <summary>Registers a consumer, or renews its registration (a new observer, prefetch, and credit again after a failed send).</summary>
     public void Register(string consumerId, int prefetch, IConsumerObserver observer)
     {
-        if (string.IsNullOrEmpty(consumerId) || consumerId.Length > MaxConsumerIdLength)
+        if (string.IsNullOrEmpty(consumerId) || consumerId.Length > MaxConsumerIdLength || consumerId == ReceiverId)
         {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Consumer id must be 1 to {MaxConsumerIdLength} characters.");
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Consumer id must be 1 to {MaxConsumerIdLength} characters, and not '{ReceiverId}'.");
         }
 
         if (prefetch < 1 || prefetch > BrokerLimits.MaxPrefetch)
@@ -74,11 +78,55 @@ internal sealed partial class Dispatcher
         Dispatch();
     }
 
-    /// <summary>Leases ready messages to consumers with credit, round robin, and starts sending.</summary>
+    /// <summary>
+    /// Takes up to <paramref name="max"/> ready messages, each leased for <paramref name="lease"/>, waiting up to
+    /// <paramref name="wait"/> for the first if none is ready. Answers as soon as it has any (once their attempt counts are
+    /// stored), with none when the wait ends or <paramref name="cancellationToken"/> is cancelled first. Waiting receives are
+    /// served before push consumers, oldest first.
+    /// </summary>
+    public async Task<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var receive = new PendingReceive(max, lease);
+        _receives.Add(receive);
+        Dispatch();
+        if (!receive.Taken && wait > TimeSpan.Zero)
+        {
+            try
+            {
+                await receive.Answer.Task.WaitAsync(wait, _queue.Time, cancellationToken);
+            }
+            catch (Exception exception) when (exception is TimeoutException or OperationCanceledException)
+            {
+                // Nothing came in time: answered with nothing below, unless a batch was taken meanwhile.
+            }
+        }
+
+        if (!receive.Taken)
+        {
+            _receives.Remove(receive);
+            return [];
+        }
+
+        return await receive.Answer.Task;
+    }
+
+    /// <summary>Answers every waiting receive with nothing (the queue is being deleted or deactivated).</summary>
+    public void EndReceives()
+    {
+        foreach (var receive in _receives)
+        {
+            receive.Taken = true;
+            receive.Answer.TrySetResult([]);
+        }
+
+        _receives.Clear();
+    }
+
+    /// <summary>Leases ready messages to waiting receives, then to consumers with credit, round robin, and starts sending.</summary>
     public void Dispatch()
     {
         var consumers = _queue.Consumers;
-        if (consumers.Count == 0)
+        if (consumers.Count == 0 && _receives.Count == 0)
         {
             return;
         }
@@ -101,6 +149,11 @@ internal sealed partial class Dispatcher
             {
                 _sender.Start(consumer, durable);
             }
+        }
+
+        if (delivered > 0)
+        {
+            AnswerReceives(durable!);
         }
     }
 
@@ -197,17 +250,32 @@ internal sealed partial class Dispatcher
             }
 
             // A paged-out body is read back in the background; the log's OnPagedIn dispatches again, in the same order.
-            if (!log.TryGetMessage(entry, out var message) || _queue.Consumers.NextWithCredit() is not { } consumer)
+            if (!log.TryGetMessage(entry, out var message))
+            {
+                break;
+            }
+
+            var receive = _receives.Find(r => r.Batch.Count < r.Max);
+            var consumer = receive is null ? _queue.Consumers.NextWithCredit() : null;
+            if (receive is null && consumer is null)
             {
                 break;
             }
 
             ready.Dequeue();
             log.RecordAttempt(entry);
-            var lease = _queue.Leases.Grant(sequence, consumer.Id, now + _queue.Options.LeaseDuration);
-            consumer.InFlight++;
-            consumer.Outbox.Add(new Delivery(_queue.Name, message.MessageId, sequence, message.Body, message.ContentType, message.Headers,
-                message.RoutingKey, message.EnqueuedAt, entry.Attempts, lease.Token, lease.ExpiresAt, message.Priority, message.OrderingKey));
+            var lease = _queue.Leases.Grant(sequence, consumer?.Id ?? ReceiverId, now + (receive?.Lease ?? _queue.Options.LeaseDuration));
+            var delivery = new Delivery(_queue.Name, message.MessageId, sequence, message.Body, message.ContentType, message.Headers,
+                message.RoutingKey, message.EnqueuedAt, entry.Attempts, lease.Token, lease.ExpiresAt, message.Priority, message.OrderingKey);
+            if (consumer is not null)
+            {
+                consumer.InFlight++;
+                consumer.Outbox.Add(delivery);
+            }
+            else
+            {
+                receive!.Batch.Add(delivery);
+            }
             delivered++;
             if (entry.Attempts > 1)
             {
@@ -216,6 +284,61 @@ internal sealed partial class Dispatcher
         }
 
         return (delivered, redelivered);
+    }
+
+    /// <summary>The receives that got a batch leave the waiting list and are answered once <paramref name="durable"/> lands.</summary>
+    private void AnswerReceives(Task durable)
+    {
+        foreach (var receive in _receives)
+        {
+            if (receive.Batch.Count > 0)
+            {
+                receive.Taken = true;
+                _ = AnswerAsync(receive, durable);
+            }
+        }
+
+        _receives.RemoveAll(r => r.Taken);
+    }
+
+    private async Task AnswerAsync(PendingReceive receive, Task durable)
+    {
+        try
+        {
+            await durable;
+        }
+        catch (BrokerException exception)
+        {
+            // The attempts were not stored: the messages go back without them, and the caller hears why (as a publish would).
+            ReturnUnsent(receive.Batch, undoAttempts: true);
+            receive.Answer.TrySetException(exception);
+            return;
+        }
+
+        var batch = receive.Batch.FindAll(d => _queue.Leases.Holds(d.Sequence, d.LeaseToken));
+        foreach (var delivery in batch)
+        {
+            if (_queue.Leases.TryGet(delivery.Sequence, out var lease))
+            {
+                lease.Received = true;
+            }
+        }
+
+        receive.Answer.TrySetResult(batch);
+    }
+
+    /// <summary>Deliveries that did not go out go back to ready for anyone; with <paramref name="undoAttempts"/> their attempt is not counted.</summary>
+    public void ReturnUnsent(IEnumerable<Delivery> deliveries, bool undoAttempts)
+    {
+        foreach (var delivery in deliveries)
+        {
+            if (undoAttempts && _queue.Log.TryGetEntry(delivery.Sequence, out var entry) && _queue.Leases.Holds(delivery.Sequence, delivery.LeaseToken))
+            {
+                _queue.Log.UndoAttempt(entry);
+            }
+
+            ReturnIfLeased(delivery.Sequence, delivery.LeaseToken);
+        }
     }
 
     /// <summary>A lease of the consumer ended: it has room for one more.</summary>
