@@ -58,4 +58,19 @@ public enum BrokerErrorCode
     /// publish again with the same message id to be sure without a duplicate.
     /// </summary>
     Internal = 15,
+
+    /// <summary>No user or API key of that name exists.</summary>
+    PrincipalNotFound = 16,
+
+    /// <summary>A user or API key of that name exists already; names are unique among both.</summary>
+    PrincipalExists = 17,
+
+    /// <summary>The request carried no credentials, or ones the broker does not accept (HTTP 401).</summary>
+    Unauthenticated = 18,
+
+    /// <summary>The principal is known but has no permission for this operation on this name in this tenant (HTTP 403).</summary>
+    Forbidden = 19,
+
+    /// <summary>The principal sent more requests than its configured rate allows; retry after the time given (HTTP 429).</summary>
+    RateLimited = 20,
 }

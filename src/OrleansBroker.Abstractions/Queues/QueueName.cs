@@ -7,7 +7,8 @@ namespace OrleansBroker.Queues;
 /// digits, '.', '-' and '_', starting with a letter or digit. Names are case-sensitive. A topic
 /// subscription's queue is <c>&lt;topic&gt;/&lt;subscription&gt;</c>: two such names joined by one '/',
 /// created by subscribing, never directly. A partition of a partitioned queue is <c>&lt;queue&gt;~&lt;index&gt;</c>
-/// (see <see cref="QueuePartitions"/>), created with its queue.
+/// (see <see cref="QueuePartitions"/>), created with its queue. A queue of a tenant other than the default is
+/// <c>&lt;tenant&gt;@&lt;name&gt;</c> inside the cluster (see <see cref="Identity.Tenants"/>).
 /// </summary>
 public static class QueueName
 {
@@ -26,6 +27,14 @@ public static class QueueName
     /// <summary>Why <paramref name="name"/> is not a valid queue name, or <see langword="null"/> if it is.</summary>
     public static string? Explain(string? name)
     {
+        if (name is not null && name.Contains(Identity.Tenants.Separator, StringComparison.Ordinal))
+        {
+            var (tenant, own) = Identity.Tenants.Split(name);
+            return tenant.Length == 0 ? $"Queue name '{name}' has an empty tenant before '{Identity.Tenants.Separator}'."
+                : own.Contains(Identity.Tenants.Separator, StringComparison.Ordinal) ? $"Queue name '{name}' has more than one '{Identity.Tenants.Separator}'."
+                : Identity.Tenants.Explain(tenant) ?? Explain(own);
+        }
+
         if (name is not null && QueuePartitions.Parse(name) is (var queue, > 0))
         {
             return Explain(queue);

@@ -34,6 +34,8 @@ public static class BrokerServiceCollectionExtensions
         }
 
         services.AddSingleton<BrokerMarker>();
+        services.AddSingleton(sp => new Identity.IdentityDirectory(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<Identity.IdentityDirectory>>()));
 
         // Validated as the options are made (after every Configure), so nothing reads a bad value; the validator makes it happen at start.
         options.PostConfigure(broker => broker.Validate());

@@ -1,0 +1,94 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using OrleansBroker.Errors;
+using OrleansBroker.Http.Hosting;
+using OrleansBroker.Http.Security;
+using OrleansBroker.Server.Identity;
+
+namespace OrleansBroker.Http.Api;
+
+/// <summary>The API's services and routes: authentication, the policies every route names, errors as problem+json.</summary>
+internal static class BrokerApi
+{
+    private const string RatePolicy = "broker:rate";
+
+    public static void AddServices(IServiceCollection services, BrokerHttpOptions settings)
+    {
+        // The authentication core only: the broker signs nothing in cookies, so it needs no data protection keys.
+        services.AddAuthenticationCore(authentication =>
+        {
+            authentication.AddScheme<BrokerAuthentication>(BrokerAuthentication.SchemeName, null);
+            authentication.DefaultScheme = BrokerAuthentication.SchemeName;
+        });
+        services.AddWebEncoders();
+        services.AddTransient<BrokerAuthentication>();
+        services.AddAuthorization(Policies.Add);
+        services.AddSingleton<IAuthorizationHandler, PermissionHandler>();
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(json => JsonBodies.Configure(json.SerializerOptions));
+        if (settings.RequestsPerSecond > 0)
+        {
+            services.AddRateLimiter(limiter =>
+            {
+                limiter.AddPolicy(RatePolicy, http => RateLimitPartition.GetFixedWindowLimiter(http.User.Identity?.Name ?? "",
+                    _ => new FixedWindowRateLimiterOptions { PermitLimit = settings.RequestsPerSecond, Window = TimeSpan.FromSeconds(1), QueueLimit = 0 }));
+                limiter.OnRejected = (rejected, _) =>
+                {
+                    rejected.HttpContext.Response.Headers.RetryAfter = "1";
+                    return new ValueTask(Problems.WriteAsync(rejected.HttpContext, new BrokerException(BrokerErrorCode.RateLimited,
+                        $"More than {settings.RequestsPerSecond} requests in a second (Broker:Http:RequestsPerSecond); retry after a second.")));
+                };
+            });
+        }
+    }
+
+    public static void Map(WebApplication app, BrokerHttpOptions settings)
+    {
+        app.UseMiddleware<ErrorBoundary>();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        if (settings.RequestsPerSecond > 0)
+        {
+            app.UseRateLimiter();
+        }
+
+        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous();
+        app.MapGet("/readyz", ReadyAsync).AllowAnonymous();
+
+        var api = app.MapGroup("/api");
+        if (settings.RequestsPerSecond > 0)
+        {
+            api.RequireRateLimiting(RatePolicy);
+        }
+
+        var queues = api.MapGroup("/queues");
+        var queue = queues.MapGroup("/{queue}");
+        var topics = api.MapGroup("/topics");
+        var topic = topics.MapGroup("/{topic}");
+        var subscription = topic.MapGroup("/subscriptions/{subscription}");
+        QueueEndpoints.Map(queues, queue);
+        TopicEndpoints.Map(topics, topic, subscription);
+        MessageEndpoints.MapPublish(queue, topic);
+        MessageEndpoints.MapReceive(queue);
+        MessageEndpoints.MapReceive(subscription);
+        PrincipalEndpoints.Map(api);
+    }
+
+    /// <summary>Ready when this silo reaches the broker's grains (the identity store answers within 5 s).</summary>
+    private static async Task<IResult> ReadyAsync(IdentityDirectory identity, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await identity.RefreshAsync().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            return TypedResults.Ok(new { status = "ready" });
+        }
+        catch (Exception exception) when (exception is TimeoutException or OrleansException or BrokerException)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready", detail: exception.Message);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using OrleansBroker.Client;
+using OrleansBroker.Errors;
+using OrleansBroker.Http.Security;
+using OrleansBroker.Identity;
+using OrleansBroker.Queues;
+using OrleansBroker.Topics;
+
+namespace OrleansBroker.Http.Api;
+
+/// <summary>Topic management: list, create, show, delete; subscriptions (their queues are received from like any queue).</summary>
+internal static class TopicEndpoints
+{
+    public static void Map(RouteGroupBuilder topics, RouteGroupBuilder topic, RouteGroupBuilder subscription)
+    {
+        topics.MapGet("", ListAsync).RequireAuthorization(Policies.Tenant);
+        topic.MapPut("", CreateAsync).RequireAuthorization(Policies.Manage);
+        topic.MapGet("", GetAsync).RequireAuthorization(Policies.Manage);
+        topic.MapDelete("", DeleteAsync).RequireAuthorization(Policies.Manage);
+        subscription.MapPut("", SubscribeAsync).RequireAuthorization(Policies.Manage);
+        subscription.MapGet("", GetSubscriptionAsync).RequireAuthorization(Policies.Manage);
+        subscription.MapDelete("", UnsubscribeAsync).RequireAuthorization(Policies.Manage);
+    }
+
+    private static async Task<Ok<string[]>> ListAsync(HttpContext http, IBrokerAdministrationClient admin)
+    {
+        var tenant = BrokerRequest.Tenant(http);
+        var access = ((BrokerIdentity)http.User.Identity!).Principal.Access;
+        var names = await admin.ListTopicsAsync(http.RequestAborted);
+        return TypedResults.Ok(names.Where(name => Tenants.Owns(tenant, name)).Select(BrokerRequest.Own)
+            .Where(name => access.Allows(tenant, Operation.Manage, name)).ToArray());
+    }
+
+    /// <summary>Creates the topic with the options in the body (<c>{}</c> for the defaults), or confirms it exists with them.</summary>
+    private static async Task<Ok<TopicInfo>> CreateAsync(HttpContext http, IBrokerAdministrationClient admin)
+    {
+        var topic = BrokerRequest.QualifiedName(http);
+        var options = await JsonBodies.ReadAsync<TopicOptions>(http.Request, "topic options ({} for the defaults)", BrokerErrorCode.InvalidOptions);
+        return TypedResults.Ok(Shown(await admin.CreateTopicAsync(topic, options, http.RequestAborted)));
+    }
+
+    private static async Task<Ok<TopicInfo>> GetAsync(HttpContext http, IBrokerAdministrationClient admin) =>
+        TypedResults.Ok(Shown(await admin.GetTopicInfoAsync(BrokerRequest.QualifiedName(http), http.RequestAborted)));
+
+    private static async Task<NoContent> DeleteAsync(HttpContext http, IBrokerAdministrationClient admin)
+    {
+        var topic = BrokerRequest.QualifiedName(http);
+        await admin.GetTopicInfoAsync(topic, http.RequestAborted);
+        await admin.DeleteTopicAsync(topic, http.RequestAborted);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>Body: <c>{"filter": {"routingKeys": [...], "headers": [...]}, "queue": {options}, "transform": {...}, "replayFrom": time}</c>, all optional.</summary>
+    private static async Task<Ok<TopicInfo>> SubscribeAsync(HttpContext http, IBrokerAdministrationClient admin)
+    {
+        var (topic, name) = Names(http);
+        var request = await JsonBodies.ReadAsync<SubscriptionRequest>(http.Request, "a subscription ({} to receive everything)", BrokerErrorCode.InvalidOptions);
+        var subscription = new Subscription(name, request.Filter ?? SubscriptionFilter.All,
+            QueueEndpoints.Qualified(http, request.Queue ?? new QueueOptions()), request.Transform);
+        return TypedResults.Ok(Shown(await admin.CreateSubscriptionAsync(topic, subscription, request.ReplayFrom, http.RequestAborted)));
+    }
+
+    private static async Task<Ok<Subscription>> GetSubscriptionAsync(HttpContext http, IBrokerAdministrationClient admin)
+    {
+        var (topic, name) = Names(http);
+        var info = Shown(await admin.GetTopicInfoAsync(topic, http.RequestAborted));
+        return TypedResults.Ok(info.Subscriptions.FirstOrDefault(s => s.Name == name)
+            ?? throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{info.Name}' has no subscription '{name}'."));
+    }
+
+    private static async Task<NoContent> UnsubscribeAsync(HttpContext http, IBrokerAdministrationClient admin)
+    {
+        var (topic, name) = Names(http);
+        var info = await admin.GetTopicInfoAsync(topic, http.RequestAborted);
+        if (info.Subscriptions.All(s => s.Name != name))
+        {
+            throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{BrokerRequest.Own(topic)}' has no subscription '{name}'.");
+        }
+
+        await admin.DeleteSubscriptionAsync(topic, name, http.RequestAborted);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>The topic inside the cluster and the subscription's name, both checked.</summary>
+    private static (string Topic, string Subscription) Names(HttpContext http)
+    {
+        var queue = BrokerRequest.QualifiedName(http);
+        var slash = queue.LastIndexOf('/');
+        return (queue[..slash], queue[(slash + 1)..]);
+    }
+
+    private static TopicInfo Shown(TopicInfo info) => info with
+    {
+        Name = BrokerRequest.Own(info.Name),
+        Subscriptions = [.. info.Subscriptions.Select(s => s with { Queue = QueueEndpoints.Shown(s.Queue) })],
+    };
+}
+
+/// <summary>A subscription as <c>PUT /api/topics/{topic}/subscriptions/{subscription}</c> takes it.</summary>
+internal sealed record SubscriptionRequest(SubscriptionFilter? Filter = null, QueueOptions? Queue = null, SubscriptionTransform? Transform = null,
+    DateTimeOffset? ReplayFrom = null);

@@ -1,0 +1,103 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansBroker.Client;
+using OrleansBroker.Http.Api;
+using OrleansBroker.Server.Hosting;
+using OrleansBroker.Server.Identity;
+
+namespace OrleansBroker.Http.Hosting;
+
+/// <summary>
+/// The silo's HTTP listener: a Kestrel server with the broker's API, started once the silo is active (so it answers only
+/// when the silo can serve) and stopped first when the silo stops. Its requests reach the broker through the silo's own
+/// <see cref="IBrokerClient"/>, the same calls a .NET client makes.
+/// </summary>
+internal sealed partial class BrokerHttpServer(IServiceProvider silo, IOptions<BrokerHttpOptions> options, ILogger<BrokerHttpServer> logger)
+    : ILifecycleParticipant<ISiloLifecycle>
+{
+    private WebApplication? _app;
+
+    /// <summary>Where it listens once started, as <c>http://127.0.0.1:30080</c>.</summary>
+    public IReadOnlyList<string> Addresses { get; private set; } = [];
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(BrokerHttpServer), ServiceLifecycleStage.Active, StartAsync, StopAsync);
+
+    private async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        await silo.GetRequiredService<AdminBootstrap>().RunAsync(settings.AdminPassword, cancellationToken);
+        _app = Build(settings);
+        await _app.StartAsync(cancellationToken);
+        Addresses = [.. _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
+        LogListening(logger, string.Join(", ", Addresses));
+    }
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is { } app)
+        {
+            await app.StopAsync(cancellationToken);
+            await app.DisposeAsync();
+        }
+    }
+
+    private WebApplication Build(BrokerHttpOptions settings)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "OrleansBroker.Http", ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IHostLifetime, SiloOwnedLifetime>();
+        builder.Services.AddSingleton(silo.GetRequiredService<ILoggerFactory>());
+        builder.Services.AddSingleton(silo.GetRequiredService<IBrokerClient>());
+        builder.Services.AddSingleton(silo.GetRequiredService<IBrokerAdministrationClient>());
+        builder.Services.AddSingleton(silo.GetRequiredService<IdentityDirectory>());
+        builder.Services.AddSingleton(silo.GetRequiredService<IGrainFactory>());
+        builder.Services.AddSingleton(silo.GetRequiredService<IOptions<BrokerOptions>>());
+        builder.Services.AddSingleton(silo.GetRequiredService<TimeProvider>());
+        builder.Services.AddSingleton(options);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = HttpLimits.MaxRequestBodyBytes;
+            kestrel.Listen(IPAddress.Parse(settings.Address), settings.Port, listen =>
+            {
+                if (LoadCertificate(settings) is { } certificate)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
+        });
+        BrokerApi.AddServices(builder.Services, settings);
+        var app = builder.Build();
+        BrokerApi.Map(app, settings);
+        return app;
+    }
+
+    private static X509Certificate2? LoadCertificate(BrokerHttpOptions settings) => settings.CertificatePath switch
+    {
+        null => null,
+        var path when settings.CertificateKeyPath is { } key => settings.CertificatePassword is { } password
+            ? X509Certificate2.CreateFromEncryptedPemFile(path, password, key)
+            : X509Certificate2.CreateFromPemFile(path, key),
+        var path => X509CertificateLoader.LoadPkcs12FromFile(path, settings.CertificatePassword),
+    };
+
+    /// <summary>The silo's host owns Ctrl+C, signals and the start and stop messages; the listener starts and stops with the silo.</summary>
+    private sealed class SiloOwnedLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker HTTP API listening on {Addresses}")]
+    private static partial void LogListening(ILogger logger, string addresses);
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OrleansBroker.Errors;
+
+namespace OrleansBroker.Http.Hosting;
+
+/// <summary>Silo-builder entry points of the HTTP API.</summary>
+public static class BrokerHttpSiloBuilderExtensions
+{
+    /// <summary>As <see cref="BrokerHttpServiceCollectionExtensions.AddBrokerHttp"/>, on a silo builder.</summary>
+    public static ISiloBuilder AddBrokerHttp(this ISiloBuilder silo, Action<BrokerHttpOptions>? configure = null)
+    {
+        silo.Services.AddBrokerHttp(configure);
+        return silo;
+    }
+
+    /// <summary>Serves the HTTP API with the settings of the <c>Broker:Http</c> section (<see cref="BrokerHttpOptions"/>).</summary>
+    public static ISiloBuilder UseBrokerHttp(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(BrokerHttpOptions.SectionName);
+        return silo.AddBrokerHttp(http =>
+        {
+            try
+            {
+                section.Bind(http);
+            }
+            catch (InvalidOperationException exception) when (exception.InnerException is not null)
+            {
+                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"{exception.Message} {exception.InnerException.Message}", exception);
+            }
+        });
+    }
+}
