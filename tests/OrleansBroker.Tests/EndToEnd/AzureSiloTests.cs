@@ -53,7 +53,7 @@ public sealed class AzureSiloTests : IAsyncLifetime
         using var data = new TestData();
         var result = await RealProcess.RunAsync(RealProcess.SiloDll, data.Directory, CommandTimeout,
             "--data-dir", data.Directory, "--clustering", "azure", "--azure-connection-string", _azurite.ConnectionString,
-            "--silo-port", $"{RealProcess.FreePort()}", "--gateway-port", $"{RealProcess.FreePort()}");
+            "--silo-port", $"{RealProcess.FreePort()}", "--gateway-port", $"{RealProcess.FreePort()}", "--http-port", "0");
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("Broker:Clustering=azure needs storage every silo shares", result.Out + result.Err, StringComparison.Ordinal);
     }
@@ -74,7 +74,7 @@ public sealed class AzureSiloTests : IAsyncLifetime
         // Before, Orleans' reminder table retried a wrong key for as long as the silo ran: this would time out.
         var result = await RealProcess.RunAsync(RealProcess.SiloDll, data.Directory, CommandTimeout,
             "--data-dir", data.Directory, "--storage", "azure", "--azure-connection-string", connectionString,
-            "--silo-port", $"{RealProcess.FreePort()}", "--gateway-port", $"{RealProcess.FreePort()}");
+            "--silo-port", $"{RealProcess.FreePort()}", "--gateway-port", $"{RealProcess.FreePort()}", "--http-port", "0");
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("obroker-silo: Broker:AzureConnectionString", line, StringComparison.Ordinal);

@@ -98,11 +98,14 @@ public sealed class KillAndRestartTests
     [InlineData("--max-message-bytes", "0", "Broker:MaxMessageBytes")]
     [InlineData("--Broker:CommitLinger", "00:00:05", "Broker:CommitLinger")]
     [InlineData("--disk-free-limit", "lots", "Broker:DiskFreeLimit")]
+    [InlineData("--http-port", "web", "Broker:Http:Port")]
+    [InlineData("--http-address", "localhost.example", "Broker:Http:Address")]
+    [InlineData("--Broker:Http:AdminPassword", "short", "Broker:Http:AdminPassword")]
     public async Task A_bad_setting_stops_the_silo_with_one_line_naming_it(string option, string value, string setting)
     {
         using var data = new TestData();
         var result = await RealProcess.RunAsync(RealProcess.SiloDll, data.Directory, CommandTimeout,
-            "--data-dir", data.Directory, "--gateway-port", $"{RealProcess.FreePort()}", option, value);
+            "--data-dir", data.Directory, "--gateway-port", $"{RealProcess.FreePort()}", "--http-port", "0", option, value);
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("obroker-silo: ", line, StringComparison.Ordinal);

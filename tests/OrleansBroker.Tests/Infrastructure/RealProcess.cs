@@ -89,7 +89,10 @@ public static class RealProcess
     }
 }
 
-/// <summary>A silo-host process on free ports and its own data folder; its output is collected for assertions.</summary>
+/// <summary>
+/// A silo-host process on free ports and its own data folder; its output is collected for assertions. Its HTTP API listens
+/// on a free port too unless <c>extraArgs</c> names one (<see cref="HttpAddress"/> says where).
+/// </summary>
 public sealed class SiloProcess : IDisposable
 {
     private readonly Process _process;
@@ -98,11 +101,17 @@ public sealed class SiloProcess : IDisposable
     public SiloProcess(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
     {
         _process = RealProcess.Start(RealProcess.SiloDll, dataDirectory,
-            ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", .. extraArgs]);
+            ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--http-port", "0", .. extraArgs]);
         _output = new CapturedOutput(_process);
     }
 
     public string Output => _output.Text;
+
+    /// <summary>Where its HTTP API listens, from its start-up line (once ready).</summary>
+    public Uri HttpAddress =>
+        System.Text.RegularExpressions.Regex.Match(Output, @"HTTP API listening on (\S+)") is { Success: true } found
+            ? new Uri(found.Groups[1].Value)
+            : throw new InvalidOperationException($"silo-host has not said where its HTTP API listens: {Output}");
 
     public int Pid => _process.Id;
 
