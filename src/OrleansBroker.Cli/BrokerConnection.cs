@@ -21,6 +21,9 @@ internal sealed class BrokerConnection : IAsyncDisposable
 
     public IBrokerAdministrationClient Admin => _host.Services.GetRequiredService<IBrokerAdministrationClient>();
 
+    /// <summary>Users, API keys and permissions (the gateway is trusted: no sign-in).</summary>
+    public Identity.IIdentityGrain Identity => _host.Services.GetRequiredService<IClusterClient>().GetGrain<Identity.IIdentityGrain>(0);
+
     /// <summary>Connects as <c>UseBrokerClient</c> does; a bad setting is exit code 2, a broker out of reach exit code 3.</summary>
     public static async Task<BrokerConnection> ConnectAsync(BrokerClientOptions options, CancellationToken cancellationToken)
     {

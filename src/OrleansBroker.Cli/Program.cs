@@ -15,6 +15,9 @@ var root = new RootCommand("obroker: publish to, consume from and administer an 
     QueueCommands.Create(),
     TopicCommands.Create(),
     DeadLetterCommands.Create(),
+    PrincipalCommands.User(),
+    PrincipalCommands.Key(),
+    PrincipalCommands.Permission(),
     BenchCommand.Create(),
 };
 

@@ -34,13 +34,14 @@ public static class RealProcess
     public static Process Start(string dll, string workingDirectory, params string[] args) => StartProgram("dotnet", workingDirectory, [dll, .. args]);
 
     /// <summary>Starts a program found on PATH with its output redirected.</summary>
-    public static Process StartProgram(string program, string workingDirectory, IEnumerable<string> args)
+    public static Process StartProgram(string program, string workingDirectory, IEnumerable<string> args, bool redirectInput = false)
     {
         var info = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = redirectInput,
             UseShellExecute = false,
         };
         foreach (var arg in args)
@@ -56,9 +57,22 @@ public static class RealProcess
         RunProgramAsync("dotnet", workingDirectory, timeout, [dll, .. args]);
 
     /// <summary>Runs a program found on PATH to its end, killing it after <paramref name="timeout"/>; returns exit code, stdout and stderr.</summary>
-    public static async Task<(int ExitCode, string Out, string Err)> RunProgramAsync(string program, string workingDirectory, TimeSpan timeout, params string[] args)
+    public static Task<(int ExitCode, string Out, string Err)> RunProgramAsync(string program, string workingDirectory, TimeSpan timeout, params string[] args) =>
+        RunProgramAsync(program, workingDirectory, timeout, null, args);
+
+    /// <summary>As <see cref="RunAsync"/>, with <paramref name="input"/> written to its standard input (then closed).</summary>
+    public static Task<(int ExitCode, string Out, string Err)> RunWithInputAsync(string dll, string workingDirectory, TimeSpan timeout, string input, params string[] args) =>
+        RunProgramAsync("dotnet", workingDirectory, timeout, input, [dll, .. args]);
+
+    private static async Task<(int ExitCode, string Out, string Err)> RunProgramAsync(string program, string workingDirectory, TimeSpan timeout, string? input, string[] args)
     {
-        using var process = StartProgram(program, workingDirectory, args);
+        using var process = StartProgram(program, workingDirectory, args, redirectInput: input is not null);
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+            process.StandardInput.Close();
+        }
+
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(timeout);
