@@ -29,6 +29,12 @@ internal static class BrokerApi
         services.AddSingleton<IAuthorizationHandler, PermissionHandler>();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(json => JsonBodies.Configure(json.SerializerOptions));
+        services.AddOpenApi("v1", openApi => openApi.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "OrleansBroker HTTP API";
+            document.Info.Description = "Publish, receive and settle messages; manage queues, topics, users and API keys. Sign in with HTTP Basic or 'Authorization: Bearer <API key>'.";
+            return Task.CompletedTask;
+        }));
         if (settings.RequestsPerSecond > 0)
         {
             services.AddRateLimiter(limiter =>
@@ -65,9 +71,9 @@ internal static class BrokerApi
             api.RequireRateLimiting(RatePolicy);
         }
 
-        var queues = api.MapGroup("/queues");
+        var queues = api.MapGroup("/queues").WithTags("queues");
         var queue = queues.MapGroup("/{queue}");
-        var topics = api.MapGroup("/topics");
+        var topics = api.MapGroup("/topics").WithTags("topics");
         var topic = topics.MapGroup("/{topic}");
         var subscription = topic.MapGroup("/subscriptions/{subscription}");
         QueueEndpoints.Map(queues, queue);
@@ -76,6 +82,8 @@ internal static class BrokerApi
         MessageEndpoints.MapReceive(queue);
         MessageEndpoints.MapReceive(subscription);
         PrincipalEndpoints.Map(api);
+        OverviewEndpoints.Map(api);
+        app.MapOpenApi("/openapi/{documentName}.json");
     }
 
     /// <summary>Ready when this silo reaches the broker's grains (the identity store answers within 5 s).</summary>

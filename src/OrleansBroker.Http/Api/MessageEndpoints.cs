@@ -19,10 +19,10 @@ internal static class MessageEndpoints
 {
     public static void MapPublish(RouteGroupBuilder queue, RouteGroupBuilder topic)
     {
-        queue.MapPost("/messages", PublishToQueueAsync).RequireAuthorization(Policies.Send);
-        queue.MapPost("/messages/batch", PublishBatchToQueueAsync).RequireAuthorization(Policies.Send);
-        topic.MapPost("/messages", PublishToTopicAsync).RequireAuthorization(Policies.Send);
-        topic.MapPost("/messages/batch", PublishBatchToTopicAsync).RequireAuthorization(Policies.Send);
+        queue.MapPost("/messages", PublishToQueueAsync).RequireAuthorization(Policies.Send).Accepts<byte[]>("application/octet-stream", "*/*");
+        queue.MapPost("/messages/batch", PublishBatchToQueueAsync).RequireAuthorization(Policies.Send).Accepts<JsonMessage[]>("application/json");
+        topic.MapPost("/messages", PublishToTopicAsync).RequireAuthorization(Policies.Send).Accepts<byte[]>("application/octet-stream", "*/*");
+        topic.MapPost("/messages/batch", PublishBatchToTopicAsync).RequireAuthorization(Policies.Send).Accepts<JsonMessage[]>("application/json");
     }
 
     /// <summary>Receive and settle, on a queue's route or a subscription's.</summary>
@@ -30,14 +30,15 @@ internal static class MessageEndpoints
     {
         group.MapPost("/messages/receive", ReceiveAsync).RequireAuthorization(Policies.Receive);
         group.MapPost("/messages/{sequence:long}/complete", (HttpContext http, long sequence, IBrokerClient broker) =>
-            SettleAsync(http, sequence, (delivery, request, ct) => broker.CompleteAsync(delivery, ct))).RequireAuthorization(Policies.Receive);
+            SettleAsync(http, sequence, (delivery, request, ct) => broker.CompleteAsync(delivery, ct))).RequireAuthorization(Policies.Receive).Accepts<SettleRequest>("application/json");
         group.MapPost("/messages/{sequence:long}/abandon", (HttpContext http, long sequence, IBrokerClient broker) =>
             SettleAsync(http, sequence, (delivery, request, ct) => broker.AbandonAsync(delivery,
                 request.RetryAfterSeconds is { } seconds ? MessageHeaders.Seconds(seconds, "retryAfterSeconds") : null, ct)))
-            .RequireAuthorization(Policies.Receive);
+            .RequireAuthorization(Policies.Receive).Accepts<SettleRequest>("application/json");
         group.MapPost("/messages/{sequence:long}/dead-letter", (HttpContext http, long sequence, IBrokerClient broker) =>
-            SettleAsync(http, sequence, (delivery, request, ct) => broker.DeadLetterAsync(delivery, request.Reason, ct))).RequireAuthorization(Policies.Receive);
-        group.MapPost("/messages/{sequence:long}/renew", RenewAsync).RequireAuthorization(Policies.Receive);
+            SettleAsync(http, sequence, (delivery, request, ct) => broker.DeadLetterAsync(delivery, request.Reason, ct))).RequireAuthorization(Policies.Receive)
+            .Accepts<SettleRequest>("application/json");
+        group.MapPost("/messages/{sequence:long}/renew", RenewAsync).RequireAuthorization(Policies.Receive).Accepts<SettleRequest>("application/json");
     }
 
     private static async Task<Created<PublishReceipt>> PublishToQueueAsync(HttpContext http, IBrokerClient broker, IOptions<BrokerOptions> options)

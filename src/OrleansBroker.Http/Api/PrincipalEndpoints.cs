@@ -15,14 +15,14 @@ internal static class PrincipalEndpoints
     public static void Map(RouteGroupBuilder api)
     {
         api.MapGet("/whoami", (HttpContext http) => TypedResults.Ok(((BrokerIdentity)http.User.Identity!).Principal with { }));
-        var principals = api.MapGroup("/principals").RequireAuthorization(Policies.Administrator);
+        var principals = api.MapGroup("/principals").RequireAuthorization(Policies.Administrator).WithTags("principals");
         principals.MapGet("", async (IGrainFactory grains) => TypedResults.Ok(await Identity(grains).List()));
         principals.MapGet("/{name}", GetAsync);
-        principals.MapPut("/{name}/access", SetAccessAsync);
+        principals.MapPut("/{name}/access", SetAccessAsync).Accepts<PrincipalAccess>("application/json");
         principals.MapDelete("/{name}", DeleteAsync);
-        api.MapPut("/users/{name}", CreateUserAsync).RequireAuthorization(Policies.Administrator);
-        api.MapPut("/users/{name}/password", SetPasswordAsync).RequireAuthorization(Policies.Administrator);
-        api.MapPost("/keys/{name}", CreateKeyAsync).RequireAuthorization(Policies.Administrator);
+        api.MapPut("/users/{name}", CreateUserAsync).RequireAuthorization(Policies.Administrator).WithTags("principals").Accepts<NewUser>("application/json");
+        api.MapPut("/users/{name}/password", SetPasswordAsync).RequireAuthorization(Policies.Administrator).WithTags("principals").Accepts<NewPassword>("application/json");
+        api.MapPost("/keys/{name}", CreateKeyAsync).RequireAuthorization(Policies.Administrator).WithTags("principals").Accepts<NewKey>("application/json");
     }
 
     private static async Task<Ok<PrincipalInfo>> GetAsync(string name, IGrainFactory grains) =>

@@ -16,12 +16,12 @@ internal static class QueueEndpoints
     public static void Map(RouteGroupBuilder queues, RouteGroupBuilder queue)
     {
         queues.MapGet("", ListAsync).RequireAuthorization(Policies.Tenant);
-        queue.MapPut("", CreateAsync).RequireAuthorization(Policies.Manage);
+        queue.MapPut("", CreateAsync).RequireAuthorization(Policies.Manage).Accepts<QueueOptions>("application/json");
         queue.MapGet("", GetAsync).RequireAuthorization(Policies.Manage);
         queue.MapDelete("", DeleteAsync).RequireAuthorization(Policies.Manage);
         queue.MapPost("/purge", PurgeAsync).RequireAuthorization(Policies.Manage);
         queue.MapGet("/messages", PeekAsync).RequireAuthorization(Policies.Manage);
-        queue.MapPost("/redrive", RedriveAsync).RequireAuthorization(Policies.Manage);
+        queue.MapPost("/redrive", RedriveAsync).RequireAuthorization(Policies.Manage).Accepts<RedriveRequest>("application/json");
     }
 
     /// <summary>The tenant's queues the caller may manage, with their figures, by name.</summary>

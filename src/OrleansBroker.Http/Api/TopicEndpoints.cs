@@ -17,10 +17,10 @@ internal static class TopicEndpoints
     public static void Map(RouteGroupBuilder topics, RouteGroupBuilder topic, RouteGroupBuilder subscription)
     {
         topics.MapGet("", ListAsync).RequireAuthorization(Policies.Tenant);
-        topic.MapPut("", CreateAsync).RequireAuthorization(Policies.Manage);
+        topic.MapPut("", CreateAsync).RequireAuthorization(Policies.Manage).Accepts<TopicOptions>("application/json");
         topic.MapGet("", GetAsync).RequireAuthorization(Policies.Manage);
         topic.MapDelete("", DeleteAsync).RequireAuthorization(Policies.Manage);
-        subscription.MapPut("", SubscribeAsync).RequireAuthorization(Policies.Manage);
+        subscription.MapPut("", SubscribeAsync).RequireAuthorization(Policies.Manage).Accepts<SubscriptionRequest>("application/json");
         subscription.MapGet("", GetSubscriptionAsync).RequireAuthorization(Policies.Manage);
         subscription.MapDelete("", UnsubscribeAsync).RequireAuthorization(Policies.Manage);
     }

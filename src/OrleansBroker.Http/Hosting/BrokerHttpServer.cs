@@ -62,6 +62,7 @@ internal sealed partial class BrokerHttpServer(IServiceProvider silo, IOptions<B
         builder.Services.AddSingleton(silo.GetRequiredService<IGrainFactory>());
         builder.Services.AddSingleton(silo.GetRequiredService<IOptions<BrokerOptions>>());
         builder.Services.AddSingleton(silo.GetRequiredService<TimeProvider>());
+        builder.Services.AddSingleton(silo.GetRequiredService<IClusterMembershipService>());
         builder.Services.AddSingleton(options);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

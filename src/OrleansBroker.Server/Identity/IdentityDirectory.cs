@@ -37,6 +37,7 @@ public sealed partial class IdentityDirectory
     private const int MaxRemembered = 10_000;
 
     private readonly ConcurrentDictionary<string, long> _verified = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _deriving = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _derivations = new(Math.Max(1, Environment.ProcessorCount / 2));
     private View _view = new(-1, new Dictionary<string, PrincipalRecord>(StringComparer.Ordinal));
     private DateTimeOffset _refreshedAt = DateTimeOffset.MinValue;
@@ -99,16 +100,17 @@ public sealed partial class IdentityDirectory
             return true;
         }
 
-        // Key derivation is deliberately slow: at most half the cores at once, so failed sign-ins cannot starve the broker.
-        await _derivations.WaitAsync().ConfigureAwait(false);
+        // Requests that arrive together with the same credentials share one derivation.
+        var deriving = string.Concat(remembered, "\n", user.Stamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var derivation = _deriving.GetOrAdd(deriving, _ => new Lazy<Task<bool>>(() => DeriveAsync(user, password)));
         bool valid;
         try
         {
-            valid = await Task.Run(() => SecretHasher.Verify(password, user.SecretHash)).ConfigureAwait(false);
+            valid = await derivation.Value.ConfigureAwait(false);
         }
         finally
         {
-            _derivations.Release();
+            _deriving.TryRemove(new KeyValuePair<string, Lazy<Task<bool>>>(deriving, derivation));
         }
 
         if (valid)
@@ -122,6 +124,20 @@ public sealed partial class IdentityDirectory
         }
 
         return valid;
+    }
+
+    /// <summary>Key derivation is deliberately slow: at most half the cores derive at once, so failed sign-ins cannot starve the broker.</summary>
+    private async Task<bool> DeriveAsync(PrincipalRecord user, string password)
+    {
+        await _derivations.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return await Task.Run(() => SecretHasher.Verify(password, user.SecretHash)).ConfigureAwait(false);
+        }
+        finally
+        {
+            _derivations.Release();
+        }
     }
 
     /// <summary>

@@ -187,4 +187,26 @@ public sealed class HttpApiTests : IAsyncLifetime
         await ExpectAsync(await SettleAsync(Admin, "events/subscriptions/eu", eu[0]!, "complete", topicSubscription: true), HttpStatusCode.NoContent);
         Assert.Equal(2, (await ReceiveAsync(Admin, "events%2Fall", max: 10)).Count);
     }
+
+    [Fact]
+    public async Task The_overview_sums_the_tenants_queues_and_lists_the_silos_and_the_openapi_document_describes_the_routes()
+    {
+        await CreateQueueAsync(Admin, "first");
+        await CreateQueueAsync(Admin, "second");
+        await ExpectAsync(await Admin.PostAsync("/api/queues/first/messages/batch", Json(new[] { new { body = "a" }, new { body = "b" }, new { body = "c" } })), HttpStatusCode.Created);
+        await ReceiveAsync(Admin, "first");
+
+        var overview = JsonNode.Parse(await ExpectAsync(await Admin.GetAsync("/api/overview"), HttpStatusCode.OK))!;
+        Assert.Equal(2, overview["queues"]!.GetValue<int>());
+        Assert.Equal(2, overview["messages"]!["ready"]!.GetValue<long>());
+        Assert.Equal(1, overview["messages"]!["inFlight"]!.GetValue<long>());
+        Assert.Equal(3, overview["counters"]!["published"]!.GetValue<long>());
+        Assert.Equal("active", Assert.Single(overview["silos"]!.AsArray())!["status"]!.GetValue<string>());
+
+        var openApi = JsonNode.Parse(await ExpectAsync(await Admin.GetAsync("/openapi/v1.json"), HttpStatusCode.OK))!;
+        var paths = openApi["paths"]!.AsObject();
+        Assert.Contains("/api/queues/{queue}/messages", paths.Select(p => p.Key));
+        Assert.Contains("/api/topics/{topic}/subscriptions/{subscription}/messages/receive", paths.Select(p => p.Key));
+        await ExpectProblemAsync(await _broker.Client().GetAsync("/openapi/v1.json"), HttpStatusCode.Unauthorized);
+    }
 }

@@ -1,0 +1,59 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using OrleansBroker.Client;
+using OrleansBroker.Errors;
+using OrleansBroker.Http.Security;
+using OrleansBroker.Identity;
+using OrleansBroker.Queues;
+
+namespace OrleansBroker.Http.Api;
+
+/// <summary><c>GET /api/overview</c>: the tenant at a glance (RabbitMQ's overview): queues, topics, messages, counters, silos.</summary>
+internal static class OverviewEndpoints
+{
+    public static void Map(RouteGroupBuilder api) => api.MapGet("/overview", GetAsync).RequireAuthorization(Policies.Tenant).WithTags("overview");
+
+    private static async Task<Ok<Overview>> GetAsync(HttpContext http, IBrokerAdministrationClient admin, IClusterMembershipService membership)
+    {
+        var tenant = BrokerRequest.Tenant(http);
+        var access = ((BrokerIdentity)http.User.Identity!).Principal.Access;
+        bool Shown(string name) => Tenants.Owns(tenant, name) && access.Allows(tenant, Operation.Manage, BrokerRequest.Own(name));
+        var queues = (await admin.ListQueuesAsync(http.RequestAborted)).Where(Shown).ToList();
+        var topics = (await admin.ListTopicsAsync(http.RequestAborted)).Count(Shown);
+        var infos = (await Task.WhenAll(queues.Select(async name =>
+        {
+            try
+            {
+                return await admin.GetQueueInfoAsync(name, http.RequestAborted);
+            }
+            catch (BrokerException error) when (error.Code == BrokerErrorCode.QueueNotFound)
+            {
+                return null;
+            }
+        }))).OfType<QueueInfo>().ToList();
+        var silos = membership.CurrentSnapshot.Members.Values
+            .Select(m => new SiloSummary(m.Name, m.SiloAddress.ToParsableString(), m.Status.ToString().ToLowerInvariant()))
+            .OrderBy(s => s.Address, StringComparer.Ordinal)
+            .ToArray();
+        return TypedResults.Ok(new Overview(
+            tenant,
+            queues.Count,
+            topics,
+            new MessageTotals(infos.Sum(i => i.Ready), infos.Sum(i => i.InFlight), infos.Sum(i => i.Delayed), infos.Sum(i => i.Bytes)),
+            new CounterTotals(infos.Sum(i => i.Counters.Published), infos.Sum(i => i.Counters.Delivered), infos.Sum(i => i.Counters.Redelivered),
+                infos.Sum(i => i.Counters.Acked), infos.Sum(i => i.Counters.DeadLettered), infos.Sum(i => i.Counters.Expired)),
+            silos));
+    }
+}
+
+/// <summary>The answer of <c>GET /api/overview</c>: over the queues and topics of the tenant the caller may manage.</summary>
+internal sealed record Overview(string Tenant, int Queues, int Topics, MessageTotals Messages, CounterTotals Counters, SiloSummary[] Silos);
+
+internal sealed record MessageTotals(long Ready, long InFlight, long Delayed, long Bytes);
+
+internal sealed record CounterTotals(long Published, long Delivered, long Redelivered, long Acked, long DeadLettered, long Expired);
+
+/// <summary>A silo of the cluster as membership sees it: <c>active</c>, <c>joining</c>, <c>shuttingdown</c>, <c>dead</c>...</summary>
+internal sealed record SiloSummary(string Name, string Address, string Status);
