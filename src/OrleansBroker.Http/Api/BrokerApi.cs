@@ -1,6 +1,7 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansBroker.Errors;
@@ -54,7 +55,7 @@ internal static class BrokerApi
     public static void Map(WebApplication app, BrokerHttpOptions settings)
     {
         app.UseMiddleware<ErrorBoundary>();
-        app.UseStatusCodePages();
+        app.UseStatusCodePages(StatusPageAsync);
         app.UseAuthentication();
         app.UseAuthorization();
         if (settings.RequestsPerSecond > 0)
@@ -84,6 +85,23 @@ internal static class BrokerApi
         PrincipalEndpoints.Map(api);
         OverviewEndpoints.Map(api);
         app.MapOpenApi("/openapi/{documentName}.json");
+    }
+
+    /// <summary>
+    /// Answers the framework gives without a body (an unknown route, a method the route does not take, a JSON route sent
+    /// something else) as problem+json too; a JSON route sent another content type carries <c>InvalidMessage</c>.
+    /// </summary>
+    private static async Task StatusPageAsync(StatusCodeContext context)
+    {
+        var http = context.HttpContext;
+        if (http.Response.StatusCode == StatusCodes.Status415UnsupportedMediaType)
+        {
+            await Problems.WriteAsync(http, new BrokerException(BrokerErrorCode.InvalidMessage, "This route takes JSON: send Content-Type: application/json."),
+                StatusCodes.Status415UnsupportedMediaType);
+            return;
+        }
+
+        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext { HttpContext = http });
     }
 
     /// <summary>Ready when this silo reaches the broker's grains (the identity store answers within 5 s).</summary>

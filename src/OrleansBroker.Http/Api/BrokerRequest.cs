@@ -29,10 +29,10 @@ internal static class BrokerRequest
         return tenant;
     }
 
-    /// <summary>The tenant for a message: the default one is called so.</summary>
+    /// <summary>The request's tenant for a message (as the request named it; the default one called so).</summary>
     public static string DisplayTenant(HttpContext http)
     {
-        var tenant = Tenants.Explain(http.Request.Headers[TenantHeader].ToString()) is null ? Tenant(http) : http.Request.Headers[TenantHeader].ToString();
+        var tenant = http.Items.TryGetValue(TenantHeader, out var resolved) && resolved is string known ? known : http.Request.Headers[TenantHeader].ToString();
         return tenant.Length == 0 ? "(default)" : tenant;
     }
 

@@ -19,9 +19,9 @@ internal static class MessageEndpoints
 {
     public static void MapPublish(RouteGroupBuilder queue, RouteGroupBuilder topic)
     {
-        queue.MapPost("/messages", PublishToQueueAsync).RequireAuthorization(Policies.Send).Accepts<byte[]>("application/octet-stream", "*/*");
+        queue.MapPost("/messages", PublishToQueueAsync).RequireAuthorization(Policies.Send);
         queue.MapPost("/messages/batch", PublishBatchToQueueAsync).RequireAuthorization(Policies.Send).Accepts<JsonMessage[]>("application/json");
-        topic.MapPost("/messages", PublishToTopicAsync).RequireAuthorization(Policies.Send).Accepts<byte[]>("application/octet-stream", "*/*");
+        topic.MapPost("/messages", PublishToTopicAsync).RequireAuthorization(Policies.Send);
         topic.MapPost("/messages/batch", PublishBatchToTopicAsync).RequireAuthorization(Policies.Send).Accepts<JsonMessage[]>("application/json");
     }
 

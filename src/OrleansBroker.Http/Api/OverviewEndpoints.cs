@@ -3,10 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using OrleansBroker.Client;
-using OrleansBroker.Errors;
 using OrleansBroker.Http.Security;
-using OrleansBroker.Identity;
-using OrleansBroker.Queues;
 
 namespace OrleansBroker.Http.Api;
 
@@ -17,28 +14,15 @@ internal static class OverviewEndpoints
 
     private static async Task<Ok<Overview>> GetAsync(HttpContext http, IBrokerAdministrationClient admin, IClusterMembershipService membership)
     {
-        var tenant = BrokerRequest.Tenant(http);
-        var access = ((BrokerIdentity)http.User.Identity!).Principal.Access;
-        bool Shown(string name) => Tenants.Owns(tenant, name) && access.Allows(tenant, Operation.Manage, BrokerRequest.Own(name));
-        var queues = (await admin.ListQueuesAsync(http.RequestAborted)).Where(Shown).ToList();
-        var topics = (await admin.ListTopicsAsync(http.RequestAborted)).Count(Shown);
-        var infos = (await Task.WhenAll(queues.Select(async name =>
-        {
-            try
-            {
-                return await admin.GetQueueInfoAsync(name, http.RequestAborted);
-            }
-            catch (BrokerException error) when (error.Code == BrokerErrorCode.QueueNotFound)
-            {
-                return null;
-            }
-        }))).OfType<QueueInfo>().ToList();
+        var queues = TenantLists.Manageable(http, await admin.ListQueuesAsync(http.RequestAborted));
+        var topics = TenantLists.Manageable(http, await admin.ListTopicsAsync(http.RequestAborted)).Count;
+        var infos = await TenantLists.QueueInfosAsync(admin, queues, http.RequestAborted);
         var silos = membership.CurrentSnapshot.Members.Values
             .Select(m => new SiloSummary(m.Name, m.SiloAddress.ToParsableString(), m.Status.ToString().ToLowerInvariant()))
             .OrderBy(s => s.Address, StringComparer.Ordinal)
             .ToArray();
         return TypedResults.Ok(new Overview(
-            tenant,
+            BrokerRequest.Tenant(http),
             queues.Count,
             topics,
             new MessageTotals(infos.Sum(i => i.Ready), infos.Sum(i => i.InFlight), infos.Sum(i => i.Delayed), infos.Sum(i => i.Bytes)),

@@ -27,23 +27,8 @@ internal static class QueueEndpoints
     /// <summary>The tenant's queues the caller may manage, with their figures, by name.</summary>
     private static async Task<Ok<QueueInfo[]>> ListAsync(HttpContext http, IBrokerAdministrationClient admin)
     {
-        var tenant = BrokerRequest.Tenant(http);
-        var access = ((BrokerIdentity)http.User.Identity!).Principal.Access;
-        var names = (await admin.ListQueuesAsync(http.RequestAborted))
-            .Where(name => Tenants.Owns(tenant, name) && access.Allows(tenant, Operation.Manage, BrokerRequest.Own(name)))
-            .ToList();
-        var infos = await Task.WhenAll(names.Select(async name =>
-        {
-            try
-            {
-                return await admin.GetQueueInfoAsync(name, http.RequestAborted);
-            }
-            catch (BrokerException error) when (error.Code == BrokerErrorCode.QueueNotFound)
-            {
-                return null;
-            }
-        }));
-        return TypedResults.Ok(infos.OfType<QueueInfo>().Select(Shown).ToArray());
+        var queues = TenantLists.Manageable(http, await admin.ListQueuesAsync(http.RequestAborted));
+        return TypedResults.Ok((await TenantLists.QueueInfosAsync(admin, queues, http.RequestAborted)).Select(Shown).ToArray());
     }
 
     /// <summary>Creates the queue with the options in the body (<c>{}</c> for the defaults), or confirms it exists with them: 200 either way.</summary>

@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Routing;
 using OrleansBroker.Client;
 using OrleansBroker.Errors;
 using OrleansBroker.Http.Security;
-using OrleansBroker.Identity;
 using OrleansBroker.Queues;
 using OrleansBroker.Topics;
 
@@ -25,14 +24,8 @@ internal static class TopicEndpoints
         subscription.MapDelete("", UnsubscribeAsync).RequireAuthorization(Policies.Manage);
     }
 
-    private static async Task<Ok<string[]>> ListAsync(HttpContext http, IBrokerAdministrationClient admin)
-    {
-        var tenant = BrokerRequest.Tenant(http);
-        var access = ((BrokerIdentity)http.User.Identity!).Principal.Access;
-        var names = await admin.ListTopicsAsync(http.RequestAborted);
-        return TypedResults.Ok(names.Where(name => Tenants.Owns(tenant, name)).Select(BrokerRequest.Own)
-            .Where(name => access.Allows(tenant, Operation.Manage, name)).ToArray());
-    }
+    private static async Task<Ok<string[]>> ListAsync(HttpContext http, IBrokerAdministrationClient admin) =>
+        TypedResults.Ok(TenantLists.Manageable(http, await admin.ListTopicsAsync(http.RequestAborted)).Select(BrokerRequest.Own).ToArray());
 
     /// <summary>Creates the topic with the options in the body (<c>{}</c> for the defaults), or confirms it exists with them.</summary>
     private static async Task<Ok<TopicInfo>> CreateAsync(HttpContext http, IBrokerAdministrationClient admin)
