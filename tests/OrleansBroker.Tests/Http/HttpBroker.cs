@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansBroker.Http.Hosting;
 using OrleansBroker.Identity;
+using OrleansBroker.Server.Hosting;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 
@@ -36,14 +37,14 @@ public sealed class HttpBroker : IAsyncDisposable
     /// <summary>Signed in as the first administrator.</summary>
     public HttpClient Admin { get; }
 
-    public static async Task<HttpBroker> StartAsync(Action<BrokerHttpOptions>? configure = null)
+    public static async Task<HttpBroker> StartAsync(Action<BrokerHttpOptions>? configure = null, Action<SqliteBrokerStorageOptions>? sqlite = null)
     {
         var cluster = await BrokerCluster.StartAsync(silo: silo => silo.AddBrokerHttp(http =>
         {
             http.Port = 0;
             http.AdminPassword = AdminPassword;
             configure?.Invoke(http);
-        }));
+        }), sqlite: sqlite);
         var server = cluster.SiloServices.GetRequiredService<BrokerHttpServer>();
         return new HttpBroker(cluster, new Uri(server.Addresses.Single()));
     }
