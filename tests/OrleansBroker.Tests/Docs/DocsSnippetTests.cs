@@ -101,12 +101,16 @@ public sealed partial class DocsSnippetTests
 
     private static SyntaxTree Parse(string code) => CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Latest));
 
-    /// <summary>The runtime and every assembly beside the tests: the broker's libraries, Orleans, the hosting stack.</summary>
+    /// <summary>
+    /// The runtime, every assembly beside the tests (the broker's libraries, Orleans) and the ASP.NET Core shared framework,
+    /// which holds the hosting stack since the tests reference the HTTP API.
+    /// </summary>
     private static IEnumerable<MetadataReference> References()
     {
         var runtime = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         var here = Path.GetDirectoryName(Assembly.GetExecutingAssembly().Location)!;
-        return Directory.GetFiles(runtime, "*.dll").Concat(Directory.GetFiles(here, "*.dll"))
+        var aspNetCore = Path.GetDirectoryName(typeof(Microsoft.Extensions.Hosting.IHost).Assembly.Location)!;
+        return Directory.GetFiles(runtime, "*.dll").Concat(Directory.GetFiles(here, "*.dll")).Concat(Directory.GetFiles(aspNetCore, "*.dll"))
             .Where(IsManaged)
             .GroupBy(Path.GetFileName, StringComparer.OrdinalIgnoreCase)
             .Select(g => MetadataReference.CreateFromFile(g.First()));
