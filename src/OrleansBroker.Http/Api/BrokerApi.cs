@@ -84,6 +84,7 @@ internal static class BrokerApi
         MessageEndpoints.MapReceive(subscription);
         PrincipalEndpoints.Map(api);
         OverviewEndpoints.Map(api);
+        DefinitionsEndpoints.Map(api);
         app.MapOpenApi("/openapi/{documentName}.json");
     }
 

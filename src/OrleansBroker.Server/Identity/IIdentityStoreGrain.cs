@@ -1,3 +1,5 @@
+using OrleansBroker.Identity;
+
 namespace OrleansBroker.Server.Identity;
 
 /// <summary>What silos ask of the identity grain: the stored principals with their hashes, and the first administrator.</summary>
@@ -14,4 +16,8 @@ internal interface IIdentityStoreGrain : IGrainWithIntegerKey
     /// </summary>
     [Alias("bootstrap")]
     Task<bool> Bootstrap(string name, string password);
+
+    /// <summary>Adds a principal from a broker's definitions, with its stored hash; false (and nothing changed) when the name is taken.</summary>
+    [Alias("import")]
+    Task<bool> Import(string name, PrincipalKind kind, PrincipalAccess access, string secretHash);
 }

@@ -151,6 +151,23 @@ public sealed partial class IdentityDirectory
         return made;
     }
 
+    /// <summary>Every principal with its stored hash, for a broker's definitions (administrators only).</summary>
+    public async Task<IReadOnlyList<PrincipalDefinition>> ExportAsync(CancellationToken cancellationToken = default)
+    {
+        var snapshot = await _grains.GetGrain<IIdentityStoreGrain>(0).GetSnapshot(-1).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. (snapshot?.Principals ?? []).OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => new PrincipalDefinition(p.Name, p.Kind, p.Access, p.SecretHash))];
+    }
+
+    /// <summary>Adds a principal from a broker's definitions; false when one of its name exists (it is kept as it is).</summary>
+    public async Task<bool> ImportAsync(PrincipalDefinition principal, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        var added = await _grains.GetGrain<IIdentityStoreGrain>(0).Import(principal.Name, principal.Kind, principal.Access, principal.SecretHash)
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        await RefreshAsync().ConfigureAwait(false);
+        return added;
+    }
+
     /// <summary>Refreshes the view now (after a change made through this silo); returns once it holds the change.</summary>
     public Task RefreshAsync()
     {

@@ -97,6 +97,24 @@ internal sealed class IdentityGrain(
         return true;
     }
 
+    public async Task<bool> Import(string name, PrincipalKind kind, PrincipalAccess access, string secretHash)
+    {
+        if (Store.Principals.ContainsKey(name))
+        {
+            return false;
+        }
+
+        ValidateNew(name, access);
+        if (!Enum.IsDefined(kind) || !SecretHasher.IsStoredForm(secretHash))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Principal '{name}': its kind or secret hash is not one this broker stores.");
+        }
+
+        Store.Bootstrapped = true;
+        await SaveAsync(new PrincipalRecord(name, kind, access, time.GetUtcNow(), secretHash, 1));
+        return true;
+    }
+
     private async Task<PrincipalRecord> SaveAsync(PrincipalRecord principal)
     {
         Store.Principals[principal.Name] = principal;

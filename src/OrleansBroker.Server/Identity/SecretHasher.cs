@@ -27,6 +27,21 @@ internal static class SecretHasher
 
     public static string HashKeySecret(string secret) => string.Join('$', Sha256, Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(secret))));
 
+    /// <summary>Whether <paramref name="stored"/> has the form of a stored hash (one imported from another broker's definitions).</summary>
+    public static bool IsStoredForm(string? stored)
+    {
+        var parts = stored?.Split('$') ?? [];
+        return parts switch
+        {
+            [Pbkdf2, var iterations, var salt, var hash] => int.TryParse(iterations, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count >= 100_000
+                && IsBase64(salt) && IsBase64(hash),
+            [Sha256, var digest] => IsBase64(digest) && digest.Length == 44,
+            _ => false,
+        };
+
+        static bool IsBase64(string text) => text.Length > 0 && Convert.TryFromBase64String(text, new byte[text.Length], out _);
+    }
+
     /// <summary>Whether <paramref name="secret"/> is the one <paramref name="stored"/> was made from; false for anything malformed.</summary>
     public static bool Verify(string secret, string stored)
     {
