@@ -42,6 +42,22 @@ internal static class GlobalOptions
         DefaultValueFactory = _ => BrokerDefaults.ClusteringTableName,
     };
 
+    public static readonly Option<string?> TlsCertificate = TlsOption("--tls-certificate", "OBROKER_TLS_CERTIFICATE",
+        "Mutual TLS: this client's certificate (PFX, or PEM with --tls-key), for silos started with Broker:Tls.");
+
+    public static readonly Option<string?> TlsKey = TlsOption("--tls-key", "OBROKER_TLS_KEY", "Mutual TLS: the PEM private key of --tls-certificate.");
+
+    public static readonly Option<string?> TlsPassword = TlsOption("--tls-password", "OBROKER_TLS_PASSWORD", "Mutual TLS: password of the PFX or encrypted PEM key.");
+
+    public static readonly Option<string?> TlsTrust = TlsOption("--tls-trust", "OBROKER_TLS_TRUST", "Mutual TLS: PEM certificate of the authority the silos' certificates are issued by.");
+
+    private static Option<string?> TlsOption(string name, string variable, string description) => new(name)
+    {
+        Description = $"{description} Default: ${variable}.",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable(variable),
+    };
+
     public static Task<BrokerConnection> ConnectAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         var clustering = parse.GetValue(Clustering)!;
@@ -51,6 +67,13 @@ internal static class GlobalOptions
             Gateways = [.. parse.GetValue(Gateway)!],
             ClusteringTableName = parse.GetValue(ClusteringTable)!,
             AzureConnectionString = parse.GetValue(AzureConnectionString),
+            Tls = new BrokerTlsOptions
+            {
+                CertificatePath = parse.GetValue(TlsCertificate),
+                CertificateKeyPath = parse.GetValue(TlsKey),
+                CertificatePassword = parse.GetValue(TlsPassword),
+                TrustedCertificatePath = parse.GetValue(TlsTrust),
+            },
             Clustering = clustering.ToUpperInvariant() switch
             {
                 "LOCALHOST" => BrokerClustering.Localhost,

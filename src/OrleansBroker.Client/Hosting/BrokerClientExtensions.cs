@@ -55,6 +55,12 @@ public static class BrokerClientHostingExtensions
         }
 
         client.Configure<ClusterOptions>(cluster => cluster.ClusterId = cluster.ServiceId = options.ClusterId);
+        if (options.Tls.Enabled)
+        {
+            var trust = options.Tls.Trust();
+            client.UseTls(options.Tls.LoadCertificate(), tls => tls.RemoteCertificateValidation = (certificate, _, _) => trust(certificate));
+        }
+
         return client.AddBrokerClient();
     }
 

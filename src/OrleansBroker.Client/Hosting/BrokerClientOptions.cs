@@ -31,6 +31,9 @@ public sealed class BrokerClientOptions
     /// <summary>Membership table with <see cref="BrokerClustering.Azure"/>. Default <c>BrokerMembership</c>, as the silos'.</summary>
     public string ClusteringTableName { get; set; } = BrokerDefaults.ClusteringTableName;
 
+    /// <summary>Mutual TLS to the gateways (<c>Broker:Tls</c>, as the silos'): this client's certificate and the authority the silos' must be issued by. Default off.</summary>
+    public BrokerTlsOptions Tls { get; set; } = new();
+
     /// <summary>The gateways to connect to with <see cref="BrokerClustering.Localhost"/>, resolved; throws <c>InvalidOptions</c> naming a bad one.</summary>
     public IReadOnlyList<IPEndPoint> GatewayEndPoints() =>
         Gateways.Count == 0 ? [new IPEndPoint(IPAddress.Loopback, ValidPort(GatewayPort))] : [.. Gateways.Select(ParseGateway)];
@@ -42,6 +45,8 @@ public sealed class BrokerClientOptions
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, "Broker:ClusterId is empty.");
         }
+
+        Tls.Validate();
 
         switch (Clustering)
         {

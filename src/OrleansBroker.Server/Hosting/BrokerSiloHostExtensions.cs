@@ -72,6 +72,17 @@ public static partial class BrokerSiloHostExtensions
                 break;
         }
 
+        if (hosting.Tls.Enabled)
+        {
+            // Mutual TLS on both ports: peers and clients must present a certificate the configured authority issued.
+            var trust = hosting.Tls.Trust();
+            silo.UseTls(hosting.Tls.LoadCertificate(), tls =>
+            {
+                tls.RemoteCertificateMode = Orleans.Connections.Security.RemoteCertificateMode.RequireCertificate;
+                tls.RemoteCertificateValidation = (certificate, _, _) => trust(certificate);
+            });
+        }
+
         // Failure detection, as Orleans names it (Broker:Membership:ProbeTimeout, :NumMissedProbesLimit, ...); Orleans' defaults otherwise.
         silo.Configure<ClusterMembershipOptions>(section.GetSection("Membership"));
         silo.Services.AddHostedService(sp => new StartupReport(hosting, sp));
@@ -110,7 +121,7 @@ public static partial class BrokerSiloHostExtensions
                 _ => "memory (not durable)",
             };
             var clustering = hosting.Clustering == BrokerClustering.Azure ? $"azure table '{hosting.ClusteringTableName}'" : "localhost";
-            LogReady(hosting.Storage, where, clustering, hosting.SiloPort, hosting.GatewayPort);
+            LogReady(hosting.Storage, where, clustering, hosting.SiloPort, hosting.GatewayPort, hosting.Tls.Enabled ? "mutual TLS" : "no TLS");
         }
 
         public Task StopAsync(CancellationToken cancellationToken)
@@ -119,8 +130,8 @@ public static partial class BrokerSiloHostExtensions
             return Task.CompletedTask;
         }
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker silo: storage {Storage} at {Where}; clustering {Clustering}; silo port {SiloPort}, gateway port {GatewayPort}")]
-        private partial void LogReady(BrokerStorage storage, string where, string clustering, int siloPort, int gatewayPort);
+        [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker silo: storage {Storage} at {Where}; clustering {Clustering}; silo port {SiloPort}, gateway port {GatewayPort} ({Tls})")]
+        private partial void LogReady(BrokerStorage storage, string where, string clustering, int siloPort, int gatewayPort, string tls);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker silo stopping: queues flush their pending writes as they deactivate")]
         private partial void LogStopping();

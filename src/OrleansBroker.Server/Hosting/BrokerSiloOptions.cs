@@ -39,6 +39,12 @@ public sealed class BrokerSiloOptions
     /// </summary>
     public string? AdvertisedAddress { get; set; }
 
+    /// <summary>
+    /// Mutual TLS on the silo and gateway ports (<c>Broker:Tls</c>): this silo's certificate and the authority every peer's and
+    /// client's certificate must be issued by. Default off.
+    /// </summary>
+    public BrokerTlsOptions Tls { get; set; } = new();
+
     /// <summary>Throws <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidOptions"/>) naming the bad setting.</summary>
     public void Validate()
     {
@@ -69,6 +75,7 @@ public sealed class BrokerSiloOptions
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Clustering '{Clustering}' is unknown; use localhost or azure.");
         }
 
+        Tls.Validate();
         if (AdvertisedAddress is not null && !System.Net.IPAddress.TryParse(AdvertisedAddress, out _))
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:AdvertisedAddress '{AdvertisedAddress}' is not an IP address.");
