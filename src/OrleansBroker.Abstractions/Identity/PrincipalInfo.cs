@@ -8,6 +8,12 @@ public enum PrincipalKind
 
     /// <summary>An API key: a service presents <c>Authorization: Bearer &lt;key&gt;</c>.</summary>
     ApiKey = 2,
+
+    /// <summary>
+    /// A caller with a token (JWT) from the identity provider the broker trusts: not stored by the broker; its permissions
+    /// come from the token's scopes.
+    /// </summary>
+    Token = 3,
 }
 
 /// <summary>What a principal is allowed, set when it is made and changed with <see cref="IIdentityGrain.SetAccess"/>.</summary>

@@ -25,6 +25,12 @@ internal static class BrokerApi
             authentication.DefaultScheme = BrokerAuthentication.SchemeName;
         });
         services.AddWebEncoders();
+        if (settings.Jwt.Enabled)
+        {
+            // Made now, so a bad key stops the silo at start with one line rather than failing the first request.
+            services.AddSingleton(new TokenSignIn(settings, TimeProvider.System));
+        }
+
         services.AddTransient<BrokerAuthentication>();
         services.AddAuthorization(Policies.Add);
         services.AddSingleton<IAuthorizationHandler, PermissionHandler>();

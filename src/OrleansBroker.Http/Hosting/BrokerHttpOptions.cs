@@ -44,6 +44,9 @@ public sealed class BrokerHttpOptions
     /// </summary>
     public string? AdminPassword { get; set; }
 
+    /// <summary>Bearer tokens from an identity provider (<c>Broker:Http:Jwt</c>). Default off.</summary>
+    public BrokerJwtOptions Jwt { get; set; } = new();
+
     /// <summary>
     /// Requests per second one principal may make on one silo; past it, 429 with <c>Retry-After</c>. Default 0: no limit.
     /// </summary>
@@ -82,6 +85,7 @@ public sealed class BrokerHttpOptions
             throw new BrokerException(BrokerErrorCode.InvalidOptions, "Broker:Http:AdminPassword must be at least 8 characters.");
         }
 
+        Jwt.Validate();
         if (RequestsPerSecond < 0)
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Http:RequestsPerSecond must be 0 (no limit) or more (it is {RequestsPerSecond}).");

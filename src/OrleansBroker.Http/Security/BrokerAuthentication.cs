@@ -12,11 +12,11 @@ namespace OrleansBroker.Http.Security;
 
 /// <summary>
 /// Signs callers in: <c>Authorization: Basic</c> with a user's name and password, or <c>Authorization: Bearer</c> with an
-/// API key (<c>obk.…</c>). A request without credentials is anonymous (401 on every route but health); one with wrong
+/// API key (<c>obk.…</c>) or, when an identity provider is configured, a JWT it issued. A request without credentials is anonymous (401 on every route but health); one with wrong
 /// credentials is 401 too. Challenges and refusals are problem+json, like every other error.
 /// </summary>
 internal sealed class BrokerAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    IdentityDirectory identity)
+    IdentityDirectory identity, TokenSignIn? tokens = null)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Broker";
@@ -31,7 +31,8 @@ internal sealed class BrokerAuthentication(IOptionsMonitor<AuthenticationSchemeO
         var principal = header.Scheme.ToUpperInvariant() switch
         {
             "BASIC" => await BasicAsync(credentials),
-            "BEARER" => await identity.SignInWithKeyAsync(credentials),
+            "BEARER" when credentials.StartsWith("obk.", StringComparison.Ordinal) || tokens is null => await identity.SignInWithKeyAsync(credentials),
+            "BEARER" => await tokens.SignInAsync(credentials, Context.RequestAborted),
             _ => null,
         };
         return principal is null

@@ -105,7 +105,7 @@ internal sealed class IdentityGrain(
         }
 
         ValidateNew(name, access);
-        if (!Enum.IsDefined(kind) || !SecretHasher.IsStoredForm(secretHash))
+        if (kind is not (PrincipalKind.User or PrincipalKind.ApiKey) || !SecretHasher.IsStoredForm(secretHash))
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Principal '{name}': its kind or secret hash is not one this broker stores.");
         }

@@ -18,7 +18,7 @@ public sealed record PrincipalDefinition(string Name, PrincipalKind Kind, Princi
     {
         IdentityGrain.ValidateName(Name);
         IdentityGrain.ValidateAccess(Access);
-        if (!Enum.IsDefined(Kind) || !SecretHasher.IsStoredForm(SecretHash))
+        if (Kind is not (PrincipalKind.User or PrincipalKind.ApiKey) || !SecretHasher.IsStoredForm(SecretHash))
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Principal '{Name}': its kind or secret hash is not one this broker stores.");
         }
