@@ -37,9 +37,14 @@ public sealed class HttpBroker : IAsyncDisposable
     /// <summary>Signed in as the first administrator.</summary>
     public HttpClient Admin { get; }
 
-    public static async Task<HttpBroker> StartAsync(Action<BrokerHttpOptions>? configure = null, Action<SqliteBrokerStorageOptions>? sqlite = null)
+    /// <summary>Where each silo's HTTP API listens.</summary>
+    public IReadOnlyList<Uri> SiloAddresses => [.. Cluster.Cluster.Silos.Select(s => new Uri(s.ServiceProvider
+        .GetRequiredService<BrokerHttpServer>().Addresses.Single()))];
+
+    public static async Task<HttpBroker> StartAsync(Action<BrokerHttpOptions>? configure = null, Action<SqliteBrokerStorageOptions>? sqlite = null,
+        int silos = 1, Action<ISiloBuilder>? storage = null)
     {
-        var cluster = await BrokerCluster.StartAsync(silo: silo => silo.AddBrokerHttp(http =>
+        var cluster = await BrokerCluster.StartAsync(silos: silos, storage: storage, silo: silo => silo.AddBrokerHttp(http =>
         {
             http.Port = 0;
             http.AdminPassword = AdminPassword;
