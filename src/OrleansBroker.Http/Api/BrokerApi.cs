@@ -25,6 +25,7 @@ internal static class BrokerApi
             authentication.DefaultScheme = BrokerAuthentication.SchemeName;
         });
         services.AddWebEncoders();
+        services.AddSingleton<QueueRates>();
         if (settings.Jwt.Enabled)
         {
             // Made now, so a bad key stops the silo at start with one line rather than failing the first request.

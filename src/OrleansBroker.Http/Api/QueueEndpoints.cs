@@ -25,22 +25,22 @@ internal static class QueueEndpoints
     }
 
     /// <summary>The tenant's queues the caller may manage, with their figures, by name.</summary>
-    private static async Task<Ok<QueueInfo[]>> ListAsync(HttpContext http, IBrokerAdministrationClient admin)
+    private static async Task<Ok<QueueSummary[]>> ListAsync(HttpContext http, IBrokerAdministrationClient admin, QueueRates rates)
     {
         var queues = TenantLists.Manageable(http, await admin.ListQueuesAsync(http.RequestAborted));
-        return TypedResults.Ok((await TenantLists.QueueInfosAsync(admin, queues, http.RequestAborted)).Select(Shown).ToArray());
+        return TypedResults.Ok((await TenantLists.QueueInfosAsync(admin, queues, http.RequestAborted)).Select(info => QueueSummary.Of(info, rates)).ToArray());
     }
 
     /// <summary>Creates the queue with the options in the body (<c>{}</c> for the defaults), or confirms it exists with them: 200 either way.</summary>
-    private static async Task<Ok<QueueInfo>> CreateAsync(HttpContext http, IBrokerAdministrationClient admin)
+    private static async Task<Ok<QueueSummary>> CreateAsync(HttpContext http, IBrokerAdministrationClient admin, QueueRates rates)
     {
         var queue = BrokerRequest.QualifiedName(http);
         var options = Qualified(http, await JsonBodies.ReadAsync<QueueOptions>(http.Request, "queue options ({} for the defaults)", BrokerErrorCode.InvalidOptions));
-        return TypedResults.Ok(Shown(await admin.CreateQueueAsync(queue, options, http.RequestAborted)));
+        return TypedResults.Ok(QueueSummary.Of(await admin.CreateQueueAsync(queue, options, http.RequestAborted), rates));
     }
 
-    private static async Task<Ok<QueueInfo>> GetAsync(HttpContext http, IBrokerAdministrationClient admin) =>
-        TypedResults.Ok(Shown(await admin.GetQueueInfoAsync(BrokerRequest.QualifiedName(http), http.RequestAborted)));
+    private static async Task<Ok<QueueSummary>> GetAsync(HttpContext http, IBrokerAdministrationClient admin, QueueRates rates) =>
+        TypedResults.Ok(QueueSummary.Of(await admin.GetQueueInfoAsync(BrokerRequest.QualifiedName(http), http.RequestAborted), rates));
 
     private static async Task<NoContent> DeleteAsync(HttpContext http, IBrokerAdministrationClient admin)
     {

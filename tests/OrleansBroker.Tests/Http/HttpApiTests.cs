@@ -203,6 +203,10 @@ public sealed class HttpApiTests : IAsyncLifetime
         Assert.Equal(3, overview["counters"]!["published"]!.GetValue<long>());
         Assert.Equal("active", Assert.Single(overview["silos"]!.AsArray())!["status"]!.GetValue<string>());
 
+        // Rates come from successive readings at least a second apart, as a console polling the list sees them.
+        await Eventually.HoldsAsync(async () => JsonNode.Parse(await (await Admin.GetAsync("/api/queues/first")).Content.ReadAsStringAsync())!["rates"] is JsonObject rates
+            && rates["published"]!.GetValue<double>() == 0, "the queue shows its rates");
+
         var openApi = JsonNode.Parse(await ExpectAsync(await Admin.GetAsync("/openapi/v1.json"), HttpStatusCode.OK))!;
         var paths = openApi["paths"]!.AsObject();
         Assert.Contains("/api/queues/{queue}/messages", paths.Select(p => p.Key));
