@@ -1,6 +1,9 @@
 using System.Net;
 using System.Security.Claims;
 using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using OrleansBroker.Http.Security;
@@ -59,6 +62,32 @@ public sealed class HttpJwtTests
     }
 
     [Fact]
+    public async Task With_an_authority_the_signing_keys_come_from_its_discovery_document()
+    {
+        using var signing = RSA.Create(2048);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var issuer = builder.Build();
+        var key = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(signing.ExportParameters(false)) { KeyId = "k1" });
+        string? authority = null;
+        issuer.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, string> { ["issuer"] = authority!, ["jwks_uri"] = authority + "/keys" }));
+        issuer.MapGet("/keys", () => Results.Json(new { keys = new[] { new { kty = key.Kty, kid = key.Kid, n = key.N, e = key.E, use = "sig", alg = "RS256" } } }));
+        await issuer.StartAsync();
+        authority = issuer.Urls.Single();
+
+        await using var broker = await HttpBroker.StartAsync(http =>
+        {
+            http.Jwt.Authority = authority;
+            http.Jwt.Audience = Audience;
+            http.Jwt.RequireHttpsMetadata = false;
+        });
+        var token = Token(signing, "svc-b", "obroker.manage:/*", issuer: authority, keyId: "k1");
+        await ExpectAsync(await broker.Client(Bearer(token)).PutAsync("/api/queues/discovered", Json(new { })), HttpStatusCode.OK);
+        await ExpectProblemAsync(await broker.Client(Bearer(Token(signing, "svc-b", "obroker.manage:/*", keyId: "k1"))).GetAsync("/api/queues"),
+            HttpStatusCode.Unauthorized, "Unauthenticated");
+    }
+
+    [Fact]
     public void Scopes_become_permissions_per_tenant_with_alternatives_and_unknown_scopes_are_ignored()
     {
         var access = TokenScopes.Access(["obroker.send:shop/orders.*", "obroker.send:shop/invoices", "obroker.receive:/audit", "openid", "obroker.bogus:x/y",
@@ -74,7 +103,7 @@ public sealed class HttpJwtTests
         Assert.Equal(2, access.Permissions.Count);
     }
 
-    private static string Token(RSA key, string subject, string scope, string issuer = Issuer, string audience = Audience, DateTime? expires = null) =>
+    private static string Token(RSA key, string subject, string scope, string issuer = Issuer, string audience = Audience, DateTime? expires = null, string? keyId = null) =>
         new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
         {
             Issuer = issuer,
@@ -83,6 +112,6 @@ public sealed class HttpJwtTests
             NotBefore = (expires ?? DateTime.UtcNow.AddMinutes(10)).AddMinutes(-20),
             Expires = expires ?? DateTime.UtcNow.AddMinutes(10),
             IssuedAt = (expires ?? DateTime.UtcNow.AddMinutes(10)).AddMinutes(-20),
-            SigningCredentials = new SigningCredentials(new RsaSecurityKey(key), SecurityAlgorithms.RsaSha256),
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(key) { KeyId = keyId }, SecurityAlgorithms.RsaSha256),
         });
 }
