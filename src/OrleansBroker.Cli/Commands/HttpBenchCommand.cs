@@ -134,7 +134,9 @@ internal static class HttpBenchCommand
     private static async Task PublishAsync(HttpClient http, string queue, Settings settings, List<double> latencies, CancellationToken cancellationToken)
     {
         var body = new string('x', settings.Size);
-        var batchJson = Encoding.UTF8.GetBytes("[" + string.Join(',', Enumerable.Repeat(JsonSerializer.Serialize(new { body }), settings.Batch)) + "]");
+        var message = JsonSerializer.Serialize(new { body });
+        byte[] Batch(int count) => Encoding.UTF8.GetBytes("[" + string.Join(',', Enumerable.Repeat(message, count)) + "]");
+        var batchJson = Batch(settings.Batch);
         var single = Encoding.UTF8.GetBytes(body);
         long taken = 0, done = 0;
         var progress = Stopwatch.StartNew();
@@ -152,7 +154,7 @@ internal static class HttpBenchCommand
                 var count = (int)Math.Min(settings.Batch, settings.Messages - start);
                 var content = settings.Batch == 1
                     ? new ByteArrayContent(single) { Headers = { ContentType = new MediaTypeHeaderValue("text/plain") } }
-                    : count == settings.Batch ? Json(batchJson) : Json(Encoding.UTF8.GetBytes("[" + string.Join(',', Enumerable.Repeat(JsonSerializer.Serialize(new { body }), count)) + "]"));
+                    : Json(count == settings.Batch ? batchJson : Batch(count));
                 var sent = Stopwatch.GetTimestamp();
                 try
                 {

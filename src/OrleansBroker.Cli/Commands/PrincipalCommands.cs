@@ -94,7 +94,7 @@ internal static class PrincipalCommands
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             foreach (var principal in await connection.Identity.List().WaitAsync(cancellationToken))
             {
-                var permissions = string.Join("; ", principal.Access.Permissions.Select(p => $"{Shown(p.Tenant)}: manage '{p.Manage}' send '{p.Send}' receive '{p.Receive}'"));
+                var permissions = Describe(principal.Access.Permissions);
                 var kind = principal.Kind == PrincipalKind.User ? "user" : "key";
                 Console.WriteLine($"{principal.Name}\t{kind}\ttenant {Shown(principal.Access.Tenant)}{(principal.Access.Administrator ? "\tadministrator" : "")}\t{permissions}");
             }
@@ -128,7 +128,7 @@ internal static class PrincipalCommands
         var principal = await connection.Identity.Get(parse.GetValue(name)!).WaitAsync(cancellationToken)
             ?? throw new CliException(2, $"there is no user or API key '{parse.GetValue(name)}'");
         var changed = await connection.Identity.SetAccess(principal.Name, change(principal.Access, parse.GetValue(Tenant)!)).WaitAsync(cancellationToken);
-        Console.WriteLine($"{changed.Name}: " + string.Join("; ", changed.Access.Permissions.Select(p => $"{Shown(p.Tenant)}: manage '{p.Manage}' send '{p.Send}' receive '{p.Receive}'")));
+        Console.WriteLine($"{changed.Name}: {Describe(changed.Access.Permissions)}");
         return 0;
     }
 
@@ -142,6 +142,9 @@ internal static class PrincipalCommands
     private static string ReadPassword(ParseResult parse) =>
         parse.GetValue(PasswordStdin) ? Console.In.ReadLine() ?? throw new CliException(2, "--password-stdin: standard input is empty")
         : parse.GetValue(Password) ?? throw new CliException(2, "give the password with --password-stdin (or --password)");
+
+    private static string Describe(IEnumerable<TenantPermission> permissions) =>
+        string.Join("; ", permissions.Select(p => $"{Shown(p.Tenant)}: manage '{p.Manage}' send '{p.Send}' receive '{p.Receive}'"));
 
     private static string Shown(string tenant) => tenant.Length == 0 ? "(default)" : tenant;
 }

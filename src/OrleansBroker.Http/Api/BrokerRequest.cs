@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using OrleansBroker.Errors;
 using OrleansBroker.Http.Security;
 using OrleansBroker.Identity;
 
@@ -57,19 +56,7 @@ internal static class BrokerRequest
     }
 
     /// <summary>The route's name inside the cluster: checked against the naming rules, qualified with the tenant.</summary>
-    public static string QualifiedName(HttpContext http)
-    {
-        var name = AddressedName(http) ?? throw new InvalidOperationException("The route names no queue or topic.");
-        if (name.Contains(Tenants.Separator, StringComparison.Ordinal))
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidName, $"Name '{name}' has '{Tenants.Separator}'; choose the tenant with the {TenantHeader} header.");
-        }
-
-        var qualified = Tenants.Qualify(Tenant(http), name);
-        OrleansBroker.Queues.QueueName.Validate(qualified);
-        return qualified;
-    }
-
-    /// <summary>The tenant's own name of a name inside the cluster.</summary>
-    public static string Own(string qualified) => Tenants.Split(qualified).Name;
+    public static string QualifiedName(HttpContext http) =>
+        TenantNames.Qualify(Tenant(http), AddressedName(http) ?? throw new InvalidOperationException("The route names no queue or topic."),
+            $"the {TenantHeader} header");
 }

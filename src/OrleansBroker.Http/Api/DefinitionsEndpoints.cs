@@ -31,15 +31,14 @@ internal static class DefinitionsEndpoints
         var cancellationToken = http.RequestAborted;
         var queueNames = (await admin.ListQueuesAsync(cancellationToken)).Where(name => !QueueName.IsSubscriptionQueue(name));
         var queues = (await TenantLists.QueueInfosAsync(admin, queueNames, cancellationToken))
-            .Select(info => new QueueDefinition(Tenants.Split(info.Name).Tenant, BrokerRequest.Own(info.Name), QueueEndpoints.Shown(info.Options)));
+            .Select(info => new QueueDefinition(Tenants.Split(info.Name).Tenant, TenantNames.Own(info.Name), TenantNames.Own(info.Options)));
         var topics = new List<TopicDefinition>();
         foreach (var name in await admin.ListTopicsAsync(cancellationToken))
         {
             try
             {
-                var info = await admin.GetTopicInfoAsync(name, cancellationToken);
-                topics.Add(new TopicDefinition(Tenants.Split(name).Tenant, BrokerRequest.Own(name), info.Options ?? new TopicOptions(),
-                    [.. info.Subscriptions.Select(s => s with { Queue = QueueEndpoints.Shown(s.Queue) })]));
+                var info = TenantNames.Own(await admin.GetTopicInfoAsync(name, cancellationToken));
+                topics.Add(new TopicDefinition(Tenants.Split(name).Tenant, info.Name, info.Options ?? new TopicOptions(), [.. info.Subscriptions]));
             }
             catch (BrokerException error) when (error.Code == BrokerErrorCode.TopicNotFound)
             {
@@ -116,21 +115,9 @@ internal static class DefinitionsEndpoints
         }
     }
 
-    private static string Qualified(string? tenant, string name)
-    {
-        Tenants.Validate(tenant ?? Tenants.Default);
-        if (name.Contains(Tenants.Separator, StringComparison.Ordinal))
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidName, $"Name '{name}' has '{Tenants.Separator}': give the tenant in its own field.");
-        }
+    private static string Qualified(string? tenant, string name) => TenantNames.Qualify(tenant ?? Tenants.Default, name, "the entry's tenant field");
 
-        var qualified = Tenants.Qualify(tenant ?? Tenants.Default, name);
-        QueueName.Validate(qualified);
-        return qualified;
-    }
-
-    private static QueueOptions Qualified(string? tenant, QueueOptions options) =>
-        options.DeadLetterQueue is { Length: > 0 } deadLetters ? options with { DeadLetterQueue = Qualified(tenant, deadLetters) } : options;
+    private static QueueOptions Qualified(string? tenant, QueueOptions options) => TenantNames.Qualify(tenant ?? Tenants.Default, options, "the entry's tenant field");
 }
 
 /// <summary>A broker's layout: what <c>GET /api/definitions</c> gives and <c>POST /api/definitions</c> takes.</summary>

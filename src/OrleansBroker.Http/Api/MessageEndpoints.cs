@@ -126,12 +126,21 @@ internal static class MessageEndpoints
     private static async Task<byte[]> ReadBodyAsync(HttpContext http, int maxBytes)
     {
         var request = http.Request;
-        if (request.ContentLength > maxBytes)
+        if (request.ContentLength is { } length)
         {
-            throw TooLarge(maxBytes);
+            // The usual request: the length is known (Kestrel holds the body to it), so the body is read once into its array.
+            if (length > maxBytes)
+            {
+                throw TooLarge(maxBytes);
+            }
+
+            var body = new byte[length];
+            await request.Body.ReadExactlyAsync(body, http.RequestAborted);
+            return body;
         }
 
-        using var buffer = new MemoryStream(request.ContentLength is { } length ? (int)length : 4096);
+        // Chunked: read until the end, refused as soon as it passes the limit.
+        using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         int read;
         while ((read = await request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
@@ -170,8 +179,8 @@ internal static class MessageEndpoints
     /// <summary>A topic receipt with the tenant's own subscription names.</summary>
     private static TopicReceipt Shown(TopicReceipt receipt) => receipt with
     {
-        Subscriptions = [.. receipt.Subscriptions.Select(BrokerRequest.Own)],
-        DeadLettered = receipt.DeadLettered is { } dead ? [.. dead.Select(BrokerRequest.Own)] : null,
+        Subscriptions = [.. receipt.Subscriptions.Select(TenantNames.Own)],
+        DeadLettered = receipt.DeadLettered is { } dead ? [.. dead.Select(TenantNames.Own)] : null,
     };
 }
 

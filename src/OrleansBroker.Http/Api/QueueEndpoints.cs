@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Routing;
 using OrleansBroker.Client;
 using OrleansBroker.Errors;
 using OrleansBroker.Http.Security;
-using OrleansBroker.Identity;
 using OrleansBroker.Queues;
 
 namespace OrleansBroker.Http.Api;
@@ -35,7 +34,7 @@ internal static class QueueEndpoints
     private static async Task<Ok<QueueSummary>> CreateAsync(HttpContext http, IBrokerAdministrationClient admin, QueueRates rates)
     {
         var queue = BrokerRequest.QualifiedName(http);
-        var options = Qualified(http, await JsonBodies.ReadAsync<QueueOptions>(http.Request, "queue options ({} for the defaults)", BrokerErrorCode.InvalidOptions));
+        var options = QualifiedOptions(http, await JsonBodies.ReadAsync<QueueOptions>(http.Request, "queue options ({} for the defaults)", BrokerErrorCode.InvalidOptions));
         return TypedResults.Ok(QueueSummary.Of(await admin.CreateQueueAsync(queue, options, http.RequestAborted), rates));
     }
 
@@ -74,32 +73,9 @@ internal static class QueueEndpoints
         return TypedResults.Ok(await admin.RedriveAsync(queue, request, http.RequestAborted));
     }
 
-    /// <summary>Options with the dead-letter queue named inside the tenant.</summary>
-    public static QueueOptions Qualified(HttpContext http, QueueOptions options)
-    {
-        if (options.DeadLetterQueue is not { Length: > 0 } deadLetters)
-        {
-            return options;
-        }
-
-        if (deadLetters.Contains(Tenants.Separator, StringComparison.Ordinal))
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidName, $"deadLetterQueue '{deadLetters}' has '{Tenants.Separator}': it is a queue of this tenant.");
-        }
-
-        return options with { DeadLetterQueue = Tenants.Qualify(BrokerRequest.Tenant(http), deadLetters) };
-    }
-
-    /// <summary>A queue's figures with the tenant's own names.</summary>
-    public static QueueInfo Shown(QueueInfo info) => info with
-    {
-        Name = BrokerRequest.Own(info.Name),
-        Options = Shown(info.Options),
-        Partitions = info.Partitions is { } partitions ? [.. partitions.Select(p => p with { Name = BrokerRequest.Own(p.Name) })] : null,
-    };
-
-    public static QueueOptions Shown(QueueOptions options) =>
-        options.DeadLetterQueue is { Length: > 0 } deadLetters ? options with { DeadLetterQueue = BrokerRequest.Own(deadLetters) } : options;
+    /// <summary>Options of a request: the dead-letter queue they name is a queue of the request's tenant.</summary>
+    public static QueueOptions QualifiedOptions(HttpContext http, QueueOptions options) =>
+        TenantNames.Qualify(BrokerRequest.Tenant(http), options, $"the {BrokerRequest.TenantHeader} header");
 }
 
 /// <summary>What a purge removed.</summary>

@@ -68,7 +68,7 @@ internal sealed record QueueSummary(
 {
     public static QueueSummary Of(QueueInfo info, QueueRates rates)
     {
-        var shown = QueueEndpoints.Shown(info);
+        var shown = TenantNames.Own(info);
         return new QueueSummary(shown.Name, shown.Options, info.Ready, info.InFlight, info.Delayed, info.Depth, info.Bytes, info.Consumers, info.Counters,
             rates.Observe(info), info.CreatedAt, shown.Partitions, info.PublishesRefused);
     }

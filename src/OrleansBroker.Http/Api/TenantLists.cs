@@ -15,7 +15,7 @@ internal static class TenantLists
     {
         var tenant = BrokerRequest.Tenant(http);
         var access = ((BrokerIdentity)http.User.Identity!).Principal.Access;
-        return [.. all.Where(name => Tenants.Owns(tenant, name) && access.Allows(tenant, Operation.Manage, BrokerRequest.Own(name)))];
+        return [.. all.Where(name => Tenants.Owns(tenant, name) && access.Allows(tenant, Operation.Manage, TenantNames.Own(name)))];
     }
 
     /// <summary>The figures of <paramref name="queues"/>, in order; a queue deleted since it was listed is left out.</summary>

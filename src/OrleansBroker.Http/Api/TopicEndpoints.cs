@@ -25,18 +25,18 @@ internal static class TopicEndpoints
     }
 
     private static async Task<Ok<string[]>> ListAsync(HttpContext http, IBrokerAdministrationClient admin) =>
-        TypedResults.Ok(TenantLists.Manageable(http, await admin.ListTopicsAsync(http.RequestAborted)).Select(BrokerRequest.Own).ToArray());
+        TypedResults.Ok(TenantLists.Manageable(http, await admin.ListTopicsAsync(http.RequestAborted)).Select(TenantNames.Own).ToArray());
 
     /// <summary>Creates the topic with the options in the body (<c>{}</c> for the defaults), or confirms it exists with them.</summary>
     private static async Task<Ok<TopicInfo>> CreateAsync(HttpContext http, IBrokerAdministrationClient admin)
     {
         var topic = BrokerRequest.QualifiedName(http);
         var options = await JsonBodies.ReadAsync<TopicOptions>(http.Request, "topic options ({} for the defaults)", BrokerErrorCode.InvalidOptions);
-        return TypedResults.Ok(Shown(await admin.CreateTopicAsync(topic, options, http.RequestAborted)));
+        return TypedResults.Ok(TenantNames.Own(await admin.CreateTopicAsync(topic, options, http.RequestAborted)));
     }
 
     private static async Task<Ok<TopicInfo>> GetAsync(HttpContext http, IBrokerAdministrationClient admin) =>
-        TypedResults.Ok(Shown(await admin.GetTopicInfoAsync(BrokerRequest.QualifiedName(http), http.RequestAborted)));
+        TypedResults.Ok(TenantNames.Own(await admin.GetTopicInfoAsync(BrokerRequest.QualifiedName(http), http.RequestAborted)));
 
     private static async Task<NoContent> DeleteAsync(HttpContext http, IBrokerAdministrationClient admin)
     {
@@ -52,14 +52,14 @@ internal static class TopicEndpoints
         var (topic, name) = Names(http);
         var request = await JsonBodies.ReadAsync<SubscriptionRequest>(http.Request, "a subscription ({} to receive everything)", BrokerErrorCode.InvalidOptions);
         var subscription = new Subscription(name, request.Filter ?? SubscriptionFilter.All,
-            QueueEndpoints.Qualified(http, request.Queue ?? new QueueOptions()), request.Transform);
-        return TypedResults.Ok(Shown(await admin.CreateSubscriptionAsync(topic, subscription, request.ReplayFrom, http.RequestAborted)));
+            QueueEndpoints.QualifiedOptions(http, request.Queue ?? new QueueOptions()), request.Transform);
+        return TypedResults.Ok(TenantNames.Own(await admin.CreateSubscriptionAsync(topic, subscription, request.ReplayFrom, http.RequestAborted)));
     }
 
     private static async Task<Ok<Subscription>> GetSubscriptionAsync(HttpContext http, IBrokerAdministrationClient admin)
     {
         var (topic, name) = Names(http);
-        var info = Shown(await admin.GetTopicInfoAsync(topic, http.RequestAborted));
+        var info = TenantNames.Own(await admin.GetTopicInfoAsync(topic, http.RequestAborted));
         return TypedResults.Ok(info.Subscriptions.FirstOrDefault(s => s.Name == name)
             ?? throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{info.Name}' has no subscription '{name}'."));
     }
@@ -70,7 +70,7 @@ internal static class TopicEndpoints
         var info = await admin.GetTopicInfoAsync(topic, http.RequestAborted);
         if (info.Subscriptions.All(s => s.Name != name))
         {
-            throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{BrokerRequest.Own(topic)}' has no subscription '{name}'.");
+            throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{TenantNames.Own(topic)}' has no subscription '{name}'.");
         }
 
         await admin.DeleteSubscriptionAsync(topic, name, http.RequestAborted);
@@ -84,12 +84,6 @@ internal static class TopicEndpoints
         var slash = queue.LastIndexOf('/');
         return (queue[..slash], queue[(slash + 1)..]);
     }
-
-    private static TopicInfo Shown(TopicInfo info) => info with
-    {
-        Name = BrokerRequest.Own(info.Name),
-        Subscriptions = [.. info.Subscriptions.Select(s => s with { Queue = QueueEndpoints.Shown(s.Queue) })],
-    };
 }
 
 /// <summary>A subscription as <c>PUT /api/topics/{topic}/subscriptions/{subscription}</c> takes it.</summary>

@@ -104,11 +104,8 @@ internal sealed class IdentityGrain(
             return false;
         }
 
+        new PrincipalDefinition(name, kind, access, secretHash).Validate();
         ValidateNew(name, access);
-        if (kind is not (PrincipalKind.User or PrincipalKind.ApiKey) || !SecretHasher.IsStoredForm(secretHash))
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Principal '{name}': its kind or secret hash is not one this broker stores.");
-        }
 
         Store.Bootstrapped = true;
         await SaveAsync(new PrincipalRecord(name, kind, access, time.GetUtcNow(), secretHash, 1));

@@ -151,7 +151,7 @@ internal sealed partial class Dispatcher
             }
         }
 
-        if (delivered > 0)
+        if (delivered > 0 && _receives.Count > 0)
         {
             AnswerReceives(durable!);
         }
