@@ -62,6 +62,11 @@ internal static class BrokerApi
     public static void Map(WebApplication app, BrokerHttpOptions settings)
     {
         app.UseMiddleware<ErrorBoundary>();
+        if (settings.Console)
+        {
+            ConsoleSite.Use(app);
+        }
+
         app.UseStatusCodePages(StatusPageAsync);
         app.UseAuthentication();
         app.UseAuthorization();
@@ -91,6 +96,7 @@ internal static class BrokerApi
         MessageEndpoints.MapReceive(subscription);
         PrincipalEndpoints.Map(api);
         OverviewEndpoints.Map(api);
+        ClusterEndpoints.Map(api);
         DefinitionsEndpoints.Map(api);
         app.MapOpenApi("/openapi/{documentName}.json");
     }

@@ -23,10 +23,18 @@ internal static class QueueEndpoints
         queue.MapPost("/redrive", RedriveAsync).RequireAuthorization(Policies.Manage).Accepts<RedriveRequest>("application/json");
     }
 
-    /// <summary>The tenant's queues the caller may manage, with their figures, by name.</summary>
-    private static async Task<Ok<QueueSummary[]>> ListAsync(HttpContext http, IBrokerAdministrationClient admin, QueueRates rates)
+    /// <summary>
+    /// The tenant's queues the caller may manage, with their figures, by name; with <c>?page=</c>, one page of them
+    /// (<see cref="QueuePage"/>), which reads the figures of that page's queues only unless sorted by a figure.
+    /// </summary>
+    private static async Task<IResult> ListAsync(HttpContext http, IBrokerAdministrationClient admin, QueueRates rates)
     {
         var queues = TenantLists.Manageable(http, await admin.ListQueuesAsync(http.RequestAborted));
+        if (QueuePageRequest.From(http.Request) is { } page)
+        {
+            return TypedResults.Ok(await page.ReadAsync(admin, rates, queues, http.RequestAborted));
+        }
+
         return TypedResults.Ok((await TenantLists.QueueInfosAsync(admin, queues, http.RequestAborted)).Select(info => QueueSummary.Of(info, rates)).ToArray());
     }
 

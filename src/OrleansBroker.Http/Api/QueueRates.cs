@@ -66,6 +66,9 @@ internal sealed record QueueSummary(
     IReadOnlyList<QueuePartitionInfo>? Partitions,
     string? PublishesRefused)
 {
+    /// <summary>Messages in the queue's dead-letter queue (0 when it has none yet); in paged lists only, else null.</summary>
+    public long? DeadLetterDepth { get; init; }
+
     public static QueueSummary Of(QueueInfo info, QueueRates rates)
     {
         var shown = TenantNames.Own(info);

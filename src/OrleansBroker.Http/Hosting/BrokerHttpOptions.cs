@@ -44,6 +44,12 @@ public sealed class BrokerHttpOptions
     /// </summary>
     public string? AdminPassword { get; set; }
 
+    /// <summary>
+    /// Whether the silo serves the management console at <c>/</c> (static files; everything it shows comes through this API
+    /// with the signed-in identity). Default true.
+    /// </summary>
+    public bool Console { get; set; } = true;
+
     /// <summary>Bearer tokens from an identity provider (<c>Broker:Http:Jwt</c>). Default off.</summary>
     public BrokerJwtOptions Jwt { get; set; } = new();
 

@@ -58,7 +58,8 @@ internal sealed class BrokerAuthentication(IOptionsMonitor<AuthenticationSchemeO
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        Response.Headers.WWWAuthenticate = "Basic realm=\"OrleansBroker\", Bearer";
+        // A script (the console sends X-Requested-With) shows its own sign-in: no Basic challenge, so no browser dialog.
+        Response.Headers.WWWAuthenticate = Request.Headers.XRequestedWith.Count > 0 ? "Bearer" : "Basic realm=\"OrleansBroker\", Bearer";
         return Problems.WriteAsync(Context, new BrokerException(BrokerErrorCode.Unauthenticated,
             "Sign in: HTTP Basic with a user name and password, or 'Authorization: Bearer <API key>'."));
     }
