@@ -31,7 +31,7 @@ internal static class ClusterEndpoints
             .Where(a => manageable.Contains(a.Parsed.Queue))
             .ToLookup(a => a.SiloAddress);
         var silos = members
-            .Select(m => new ClusterSilo(m.Name, m.SiloAddress.ToParsableString(), m.Status.ToString().ToLowerInvariant(),
+            .Select(m => new ClusterSilo(m.Name, m.SiloAddress.ToString(), m.Status.ToString().ToLowerInvariant(),
                 [.. hosted[m.SiloAddress].Select(a => new HostedPartition(TenantNames.Own(a.Parsed.Queue), a.Parsed.Index)).OrderBy(p => p.Queue, StringComparer.Ordinal).ThenBy(p => p.Partition)]))
             .OrderBy(s => s.Address, StringComparer.Ordinal)
             .ToArray();

@@ -19,7 +19,7 @@ internal static class OverviewEndpoints
         var infos = await TenantLists.QueueInfosAsync(admin, queues, http.RequestAborted);
         var observed = infos.Select(rates.Observe).ToList();
         var silos = membership.CurrentSnapshot.Members.Values
-            .Select(m => new SiloSummary(m.Name, m.SiloAddress.ToParsableString(), m.Status.ToString().ToLowerInvariant()))
+            .Select(m => new SiloSummary(m.Name, m.SiloAddress.ToString(), m.Status.ToString().ToLowerInvariant()))
             .OrderBy(s => s.Address, StringComparer.Ordinal)
             .ToArray();
         return TypedResults.Ok(new Overview(

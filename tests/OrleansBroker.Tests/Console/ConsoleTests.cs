@@ -84,6 +84,48 @@ public sealed class ConsoleTests(Chromium chromium) : IClassFixture<Chromium>
     }
 
     [Fact]
+    public async Task Redrive_all_moves_a_large_dead_letter_queue_back_in_steps_and_the_cluster_page_shows_where_the_queue_lives()
+    {
+        const int count = 1_200;
+        await using var broker = await HttpBroker.StartAsync();
+        await HttpBroker.CreateQueueAsync(broker.Admin, "payments");
+        foreach (var batch in Enumerable.Range(0, count).Select(i => new { body = $"payment {i}" }).Chunk(600))
+        {
+            await HttpBroker.ExpectAsync(await broker.Admin.PostAsync("/api/queues/payments/messages/batch", HttpBroker.Json(batch)), HttpStatusCode.Created);
+        }
+
+        var deliveries = new List<JsonNode?>();
+        while (deliveries.Count < count)
+        {
+            deliveries.AddRange(await HttpBroker.ReceiveAsync(broker.Admin, "payments", max: 1000, lease: 300));
+        }
+
+        foreach (var chunk in deliveries.Chunk(16))
+        {
+            await Task.WhenAll(chunk.Select(async d => await HttpBroker.ExpectAsync(
+                await HttpBroker.SettleAsync(broker.Admin, "payments", d!, "dead-letter", new { reason = "card declined" }), HttpStatusCode.NoContent)));
+        }
+
+        var (context, page, errors) = await chromium.OpenAsync(broker.Address);
+        await using var _ = context;
+        await SignInAsync(page, "admin", HttpBroker.AdminPassword);
+        await page.GotoAsync("/#/dead-letters/payments.dlq");
+        await Expect(page.Locator("#dead-letter-count")).ToHaveTextAsync("1,200 messages");
+        await Expect(page.Locator("#dead-letters tbody")).ToContainTextAsync("Showing the oldest 100 of 1,200.");
+        await page.Locator("#redrive-all").ClickAsync();
+        await Expect(page.Locator("#notice")).ToHaveTextAsync("Redrove 1,200 messages.");
+        await Expect(page.Locator("#dead-letter-count")).ToHaveTextAsync("0 messages");
+        var payments = await broker.Admin.GetFromJsonAsync<JsonObject>("/api/queues/payments");
+        Assert.Equal(count, payments!["ready"]!.GetValue<long>());
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Cluster" }).ClickAsync();
+        var silo = page.Locator("#cluster section").First;
+        await Expect(silo).ToContainTextAsync("active");
+        await Expect(silo.GetByRole(AriaRole.Link, new() { Name = "payments", Exact = true })).ToBeVisibleAsync();
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task A_user_who_may_only_receive_gets_no_purge_button_and_the_API_refuses_the_purge_anyway()
     {
         await using var broker = await HttpBroker.StartAsync();

@@ -45,5 +45,16 @@ public sealed class HttpClusterTests : IAsyncLifetime
         Assert.True(info["partitions"]!.AsArray().Select(p => p!["silo"]!.GetValue<string>()).Distinct().Count() > 1, "the partitions live on one silo");
         var overview = JsonNode.Parse(await ExpectAsync(await third.GetAsync("/api/overview"), HttpStatusCode.OK))!;
         Assert.Equal(3, overview["silos"]!.AsArray().Count(s => s!["status"]!.GetValue<string>() == "active"));
+
+        // Where each partition is active, as the console's cluster page shows it: the same silos the queue names.
+        var cluster = JsonNode.Parse(await ExpectAsync(await first.GetAsync("/api/cluster"), HttpStatusCode.OK))!["silos"]!.AsArray();
+        Assert.Equal(3, cluster.Count);
+        var hosting = cluster
+            .SelectMany(s => s!["partitions"]!.AsArray().Where(p => p!["queue"]!.GetValue<string>() == "spread").Select(p => (Silo: s["address"]!.GetValue<string>(), Partition: p!["partition"]!.GetValue<int>())))
+            .ToList();
+        Assert.Equal([0, 1, 2], hosting.Select(h => h.Partition).Order());
+        Assert.Equal(
+            info["partitions"]!.AsArray().Select(p => p!["silo"]!.GetValue<string>()).Order(),
+            hosting.OrderBy(h => h.Partition).Select(h => h.Silo).Order());
     }
 }
