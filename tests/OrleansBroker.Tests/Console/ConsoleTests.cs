@@ -39,6 +39,7 @@ public sealed class ConsoleTests(Chromium chromium) : IClassFixture<Chromium>
         await Expect(row).ToBeVisibleAsync();
         await Expect(row.Locator("td").Nth(1)).ToHaveTextAsync("1");
 
+        await SaveScreenshotAsync(page, "console-queues.png");
         await row.GetByRole(AriaRole.Link, new() { Name = "orders" }).ClickAsync();
         await Expect(page.Locator("#queue-figures [data-figure=ready] .value")).ToHaveTextAsync("1");
         var message = page.Locator("#messages details.message").First;
@@ -186,6 +187,7 @@ public sealed class ConsoleTests(Chromium chromium) : IClassFixture<Chromium>
         await HttpBroker.ExpectAsync(await broker.Admin.PostAsync("/api/topics/events/messages",
             new StringContent("paid", Encoding.UTF8, "text/plain") { Headers = { { "Broker-Routing-Key", "orders.paid" } } }), HttpStatusCode.Created);
         await Expect(subscription.Locator("td").Nth(3)).ToHaveTextAsync("1");
+        await SaveScreenshotAsync(page, "console-topic.png");
 
         await subscription.GetByRole(AriaRole.Button, new() { Name = "Remove subscription billing" }).ClickAsync();
         await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Remove" }).ClickAsync();
@@ -206,6 +208,16 @@ public sealed class ConsoleTests(Chromium chromium) : IClassFixture<Chromium>
         var deployer = broker.Client(HttpBroker.Bearer(key!));
         var whoami = await deployer.GetFromJsonAsync<JsonObject>("/api/whoami");
         Assert.Equal("deployer", whoami!["name"]!.GetValue<string>());
+
+        // An administrator types any tenant; the pages then show that tenant's queues only.
+        await HttpBroker.CreateQueueAsync(broker.Admin, "orders");
+        await page.Locator("#tenant-name").FillAsync("acme");
+        await page.Locator("#tenant-name").PressAsync("Enter");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Queues", Exact = true }).ClickAsync();
+        await Expect(page.Locator("#queues tbody")).ToContainTextAsync("No queues yet.");
+        await HttpBroker.CreateQueueAsync(broker.Client(HttpBroker.Basic("admin", HttpBroker.AdminPassword), tenant: "acme"), "invoices");
+        await Expect(page.Locator("#queues tr[data-queue=invoices]")).ToBeVisibleAsync();
+        await Expect(page.Locator("#queues tr[data-queue=orders]")).ToHaveCountAsync(0);
         Assert.Empty(errors);
     }
 

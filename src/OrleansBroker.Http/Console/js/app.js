@@ -90,11 +90,23 @@ function showSession() {
   document.querySelector('#nav [data-administrator]').hidden = !isAdministrator();
   document.getElementById('who').textContent = principal.name;
   const select = document.getElementById('tenant');
+  const typed = document.getElementById('tenant-name');
   const known = tenants();
   if (sessionStorage.getItem('obroker.tenant') === null) session.tenant = principal.access.tenant ?? '';
   if (!known.includes(session.tenant)) known.push(session.tenant);
+  // An administrator reaches every tenant: it types one, with the tenants its users and keys name as suggestions.
+  select.hidden = isAdministrator();
+  typed.hidden = !isAdministrator();
   select.replaceChildren(...known.map(t => h('option', { value: t }, t === '' ? '(default)' : t)));
   select.value = session.tenant;
+  typed.value = session.tenant;
+  if (isAdministrator()) {
+    get('principals').then(all => {
+      const names = new Set(known);
+      for (const p of all) { names.add(p.access.tenant ?? ''); (p.access.permissions ?? []).forEach(q => names.add(q.tenant ?? '')); }
+      document.getElementById('tenant-names').replaceChildren(...[...names].filter(Boolean).sort().map(t => h('option', { value: t })));
+    }).catch(() => {});
+  }
 }
 
 function showSignIn(message) {
@@ -134,6 +146,7 @@ document.getElementById('sign-out').addEventListener('click', () => {
   showSignIn();
 });
 document.getElementById('tenant').addEventListener('change', (event) => { session.tenant = event.target.value; route(); });
+document.getElementById('tenant-name').addEventListener('change', (event) => { session.tenant = event.target.value.trim(); route(); });
 window.addEventListener('obroker:signed-out', () => { session.signOut(); setPrincipal(null); current?.leave(); showSignIn('Signed out: sign in again.'); });
 window.addEventListener('hashchange', route);
 route();

@@ -17,28 +17,16 @@ export class RateChart {
     if (!histories.has(key)) histories.set(key, { data: [[], [], [], [], []], last: null });
     this.history = histories.get(key);
     this.data = this.history.data;
-    const width = Math.max(320, container.clientWidth || 800);
-    this.plot = new window.uPlot({
-      title, width, height: 220,
-      scales: {
-        // The readings so far (at least the last minute, at most ten), ending now.
-        x: {
-          time: true,
-          range: (u, min, max) => {
-            const end = Math.max(max ?? 0, Date.now() / 1000);
-            return [Math.max(end - keep, Math.min(min ?? end, end - 60)), end];
-          },
-        },
-        y: { range: (u, min, max) => [0, Math.max(1, max ?? 0)] },
-      },
-      axes: [{}, { label: 'msg/s', size: 60 }],
-      series: [{}, ...series.map(s => ({ ...s, width: 2, value: (u, v) => v === null ? '–' : `${v.toFixed(1)}/s` }))],
-    }, this.data, container);
     this.container = container;
-    container.dataset.points = String(this.data[0].length);
-    this.resize = () => this.plot.setSize({ width: Math.max(320, container.clientWidth), height: 220 });
+    this.title = title;
+    this.plot = null;
+    this.resize = () => this.plot?.setSize({ width: this.width(), height: 220 });
     window.addEventListener('resize', this.resize);
+    container.replaceChildren(Object.assign(document.createElement('p'), { className: 'muted', textContent: `${title}: shown from the second reading, a few seconds from now.` }));
+    this.draw();
   }
+
+  width() { return Math.max(320, this.container.clientWidth || 800); }
 
   /** Adds a reading of the counters {published, delivered, acked, deadLettered}. */
   add(counters, at = Date.now() / 1000) {
@@ -49,14 +37,36 @@ export class RateChart {
       this.data[0].push(at);
       ['published', 'delivered', 'acked', 'deadLettered'].forEach((key, i) => this.data[i + 1].push(per(key)));
       while (this.data[0].length && this.data[0][0] < at - keep) this.data.forEach(column => column.shift());
-      this.plot.setData(this.data);
-      this.container.dataset.points = String(this.data[0].length);
+      this.draw();
     }
     this.history.last = { at, counters };
   }
 
+  draw() {
+    this.container.dataset.points = String(this.data[0].length);
+    if (this.data[0].length === 0) return;
+    if (this.plot) { this.plot.setData(this.data); return; }
+    this.container.replaceChildren();
+    this.plot = new window.uPlot({
+      title: this.title, width: this.width(), height: 220,
+      scales: {
+        // The readings so far (at least the last minute, at most ten), ending now.
+        x: {
+          time: true,
+          range: (u, min, max) => {
+            const end = Math.max(Number.isFinite(max) ? max : 0, Date.now() / 1000);
+            return [Math.max(end - keep, Math.min(Number.isFinite(min) ? min : end, end - 60)), end];
+          },
+        },
+        y: { range: (u, min, max) => [0, Math.max(1, Number.isFinite(max) ? max : 0)] },
+      },
+      axes: [{}, { label: 'msg/s', size: 60 }],
+      series: [{}, ...series.map(s => ({ ...s, width: 2, value: (u, v) => v === null || v === undefined ? '–' : `${v.toFixed(1)}/s` }))],
+    }, this.data, this.container);
+  }
+
   destroy() {
     window.removeEventListener('resize', this.resize);
-    this.plot.destroy();
+    this.plot?.destroy();
   }
 }

@@ -136,6 +136,7 @@ export async function queuePage(main, [name], page) {
   const chartBox = h('div', { class: 'chart' });
   const partitions = h('div');
   main.querySelector('h1').append(
+    h('small', {}, `created ${time(info.createdAt)}`),
     h('span', { class: 'toolbar' },
       deadLetterQueue ? h('a', { class: 'button', href: `#/dead-letters/${seg(deadLetterQueue)}`, id: 'dead-letters-link' }, 'Dead letters') : null,
       may('manage') ? action('Purge', () => purge(name), { id: 'purge', class: 'danger' }) : null,
@@ -154,8 +155,7 @@ export async function queuePage(main, [name], page) {
       tile('Consumers', number(q.consumers), 'consumers'), tile('Stored', bytes(q.bytes), 'bytes'),
       tile('Published', number(q.counters.published), 'published'), tile('Delivered', number(q.counters.delivered), 'delivered'),
       tile('Redelivered', number(q.counters.redelivered), 'redelivered'), tile('Acked', number(q.counters.acked), 'acked'),
-      tile('Dead-lettered', number(q.counters.deadLettered), 'dead-lettered'), tile('Expired', number(q.counters.expired), 'expired'),
-      tile('Created', time(q.createdAt), 'created'));
+      tile('Dead-lettered', number(q.counters.deadLettered), 'dead-lettered'), tile('Expired', number(q.counters.expired), 'expired'));
     if (q.publishesRefused) tiles.prepend(h('p', { class: 'notice error' }, `Publishes refused: ${q.publishesRefused}`));
     chart.add(q.counters);
     partitions.replaceChildren(...(q.partitions?.length ? [h('h2', {}, 'Partitions'), h('table', { 'aria-label': 'Partitions' },
