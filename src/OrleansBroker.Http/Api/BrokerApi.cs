@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
 using OrleansBroker.Errors;
 using OrleansBroker.Http.Hosting;
 using OrleansBroker.Http.Security;
@@ -99,6 +100,10 @@ internal static class BrokerApi
         ClusterEndpoints.Map(api);
         DefinitionsEndpoints.Map(api);
         app.MapOpenApi("/openapi/{documentName}.json");
+        if (settings.Metrics)
+        {
+            app.MapPrometheusScrapingEndpoint("/metrics", app.Services.GetRequiredService<MeterProvider>(), null, null).RequireAuthorization(Policies.Metrics);
+        }
     }
 
     /// <summary>

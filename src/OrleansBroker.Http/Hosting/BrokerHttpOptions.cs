@@ -50,6 +50,12 @@ public sealed class BrokerHttpOptions
     /// </summary>
     public bool Console { get; set; } = true;
 
+    /// <summary>
+    /// Whether the silo serves Prometheus metrics at <c>/metrics</c>: to anyone on this machine, to administrators from
+    /// elsewhere. Default true.
+    /// </summary>
+    public bool Metrics { get; set; } = true;
+
     /// <summary>Bearer tokens from an identity provider (<c>Broker:Http:Jwt</c>). Default off.</summary>
     public BrokerJwtOptions Jwt { get; set; } = new();
 

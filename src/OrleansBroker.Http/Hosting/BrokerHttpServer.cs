@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using OrleansBroker.Client;
 using OrleansBroker.Http.Api;
 using OrleansBroker.Server.Hosting;
@@ -63,6 +64,7 @@ internal sealed partial class BrokerHttpServer(IServiceProvider silo, IOptions<B
         builder.Services.AddSingleton(silo.GetRequiredService<IOptions<BrokerOptions>>());
         builder.Services.AddSingleton(silo.GetRequiredService<TimeProvider>());
         builder.Services.AddSingleton(silo.GetRequiredService<IClusterMembershipService>());
+        builder.Services.AddSingleton(silo.GetRequiredService<MeterProvider>());
         builder.Services.AddSingleton(options);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

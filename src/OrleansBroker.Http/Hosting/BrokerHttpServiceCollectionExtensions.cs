@@ -27,6 +27,7 @@ public static class BrokerHttpServiceCollectionExtensions
         }
 
         options.PostConfigure(http => http.Validate());
+        BrokerTelemetrySetup.Add(services, otlpEndpoint: null);
         services.AddBrokerClient();
         services.AddSingleton(sp => new AdminBootstrap(sp.GetRequiredService<IdentityDirectory>(), sp.GetRequiredService<ILogger<AdminBootstrap>>()));
         services.AddSingleton<BrokerHttpServer>();

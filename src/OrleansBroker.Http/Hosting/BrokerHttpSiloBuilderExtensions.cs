@@ -19,6 +19,7 @@ public static class BrokerHttpSiloBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var section = configuration.GetSection(BrokerHttpOptions.SectionName);
+        BrokerTelemetrySetup.Add(silo.Services, configuration["Broker:Otlp:Endpoint"]);
         return silo.AddBrokerHttp(http =>
         {
             try

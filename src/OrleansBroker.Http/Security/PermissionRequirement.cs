@@ -48,6 +48,7 @@ internal static class Policies
     public const string Receive = "broker:receive";
     public const string Tenant = "broker:tenant";
     public const string Administrator = "broker:administrator";
+    public const string Metrics = "broker:metrics";
 
     public static void Add(AuthorizationOptions options)
     {
@@ -56,6 +57,9 @@ internal static class Policies
         options.AddPolicy(Receive, p => p.AddRequirements(new PermissionRequirement(Operation.Receive)));
         options.AddPolicy(Tenant, p => p.AddRequirements(new PermissionRequirement(null)));
         options.AddPolicy(Administrator, p => p.AddRequirements(new PermissionRequirement(null, administrator: true)));
+        options.AddPolicy(Metrics, p => p.RequireAssertion(context => context.Resource is HttpContext http
+            && (http.Connection.RemoteIpAddress is { } remote && System.Net.IPAddress.IsLoopback(remote)
+                || context.User.Identity is BrokerIdentity { Principal.Access.Administrator: true })));
         options.FallbackPolicy = new AuthorizationPolicyBuilder(BrokerAuthentication.SchemeName).RequireAuthenticatedUser().Build();
     }
 }

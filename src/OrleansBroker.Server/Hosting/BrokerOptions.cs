@@ -48,6 +48,12 @@ public sealed class BrokerOptions
     /// <summary>How often consumers renew their registration. Default 10 s; a consumer silent for three intervals is dropped.</summary>
     public TimeSpan ConsumerRenewInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Most queue partitions one silo reports per-queue metrics for (ready, unacked, consumers, counters...): all active ones
+    /// up to this, else the deepest, then the busiest. Silo-wide counters cover every queue. Default 1000; 0 for none.
+    /// </summary>
+    public int MetricsMaxQueueSeries { get; set; } = 1000;
+
     /// <summary>How often a queue checks for expired leases. Default 1 s: a lease ends at most this late.</summary>
     public TimeSpan LeaseCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -88,6 +94,11 @@ public sealed class BrokerOptions
         if (CommitLinger < TimeSpan.Zero || CommitLinger > TimeSpan.FromSeconds(1))
         {
             Fail($"Broker:CommitLinger {CommitLinger} is out of range 0..00:00:01.");
+        }
+
+        if (MetricsMaxQueueSeries < 0)
+        {
+            Fail($"Broker:MetricsMaxQueueSeries must be 0 or more (it is {MetricsMaxQueueSeries}).");
         }
 
         if (ConsumerRenewInterval < TimeSpan.FromMilliseconds(100) || LeaseCheckInterval < TimeSpan.FromMilliseconds(10))

@@ -6,6 +6,7 @@ using Orleans.Storage;
 using OrleansBroker.Server.Errors;
 using OrleansBroker.Server.Queues;
 using OrleansBroker.Server.Storage;
+using OrleansBroker.Server.Telemetry;
 using OrleansBroker.Server.Topics.Transforms;
 
 namespace OrleansBroker.Server.Hosting;
@@ -34,6 +35,8 @@ public static class BrokerServiceCollectionExtensions
         }
 
         services.AddSingleton<BrokerMarker>();
+        services.AddMetrics();
+        services.AddSingleton<BrokerMetrics>();
         services.AddSingleton(sp => new Identity.IdentityDirectory(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<Identity.IdentityDirectory>>()));
 

@@ -17,4 +17,9 @@ internal interface IMessageLogListener
     /// silo that was dying, or a second activation). This activation's view is stale; it must stop and load again.
     /// </summary>
     void OnLogTakenOver();
+
+    /// <summary>A commit was written in <paramref name="duration"/>, storing <paramref name="appends"/> new messages.</summary>
+    void OnWritten(TimeSpan duration, int appends)
+    {
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Storage;
 using OrleansBroker.Server.Errors;
@@ -384,6 +385,7 @@ internal sealed partial class MessageLog
         _commitWaiters = NewWaiter();
         _skipLinger = false;
         _writing = plan;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await plan.WriteAsync(_store, _meta, _index);
@@ -403,6 +405,7 @@ internal sealed partial class MessageLog
         }
 
         _writing = null;
+        _listener.OnWritten(Stopwatch.GetElapsedTime(started), plan.Size.Appends);
         var entries = plan.Apply(_index, _dedup);
         if (entries.Count > 0)
         {

@@ -11,6 +11,7 @@ using OrleansBroker.Server.Queues.Limits;
 using OrleansBroker.Server.Queues.Partitions;
 using OrleansBroker.Server.Queues.Publishing;
 using OrleansBroker.Server.Queues.Scheduling;
+using OrleansBroker.Server.Telemetry;
 
 namespace OrleansBroker.Server.Queues;
 
@@ -29,13 +30,14 @@ internal sealed partial class QueueCore : IMessageLogListener
     private readonly LengthLimit _limit;
     private readonly Retries _retries;
 
-    public QueueCore(string name, IGrainStorage storage, GrainId grainId, BrokerOptions options, TimeProvider time, IQueueHost host, ILogger logger)
+    public QueueCore(string name, IGrainStorage storage, GrainId grainId, BrokerOptions options, TimeProvider time, IQueueHost host, ILogger logger,
+        BrokerMetrics? metrics = null)
     {
         _options = options;
         _host = host;
         _logger = logger;
         var log = new MessageLog(storage, grainId, new MessageLogOptions(options.SegmentMaxBytes, options.SegmentMaxMessages, options.ResidentBytesPerQueue, options.CommitLinger), logger, this);
-        State = new QueueState(name, log, time);
+        State = new QueueState(name, log, time) { Metrics = metrics ?? BrokerMetrics.Unobserved };
         DeadLetters = new DeadLetterOutbox(State, host.StoreDeadLettersAsync, logger);
         _timeToLive = new TimeToLive(State, DeadLetters);
         _limit = new LengthLimit(State, DeadLetters);
@@ -208,6 +210,8 @@ internal sealed partial class QueueCore : IMessageLogListener
     }
 
     void IMessageLogListener.OnPagedIn() => Dispatcher.Dispatch();
+
+    void IMessageLogListener.OnWritten(TimeSpan duration, int appends) => State.Metrics.Committed(duration, appends);
 
     void IMessageLogListener.OnLogTakenOver()
     {

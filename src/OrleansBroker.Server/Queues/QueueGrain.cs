@@ -11,6 +11,7 @@ using OrleansBroker.Server.Queues.Browsing;
 using OrleansBroker.Server.Queues.Publishing;
 using OrleansBroker.Server.Queues.Scheduling;
 using OrleansBroker.Server.Storage;
+using OrleansBroker.Server.Telemetry;
 
 namespace OrleansBroker.Server.Queues;
 
@@ -31,13 +32,16 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
     private readonly IGrainStorage _storage;
     private readonly ISiloStatusOracle _silo;
     private readonly DiskSpaceAlarm _diskAlarm;
+    private readonly BrokerMetrics _metrics;
     private QueueCore _core = null!;
     private QueueAdmin _admin = null!;
     private DurableWakeUp _wakeUp = null!;
     private IGrainTimer? _wakeTimer;
 
-    public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time, ISiloStatusOracle silo, DiskSpaceAlarm diskAlarm)
+    public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time, ISiloStatusOracle silo, DiskSpaceAlarm diskAlarm,
+        BrokerMetrics metrics)
     {
+        _metrics = metrics;
         _silo = silo;
         _diskAlarm = diskAlarm;
         _options = options.Value;
@@ -68,7 +72,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _core = new QueueCore(this.GetPrimaryKeyString(), _storage, this.GetGrainId(), _options, _time, this, _logger);
+        _core = new QueueCore(this.GetPrimaryKeyString(), _storage, this.GetGrainId(), _options, _time, this, _logger, _metrics);
         _admin = new QueueAdmin(_core, GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues), Snapshot, _logger);
         _wakeUp = new DurableWakeUp(Name, _options.ReminderPeriod, () => _core.NeedsWakeUp,
             () => this.RegisterOrUpdateReminder(ReminderName, _options.ReminderPeriod, _options.ReminderPeriod), UnregisterReminderAsync, _logger);
@@ -80,6 +84,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _metrics.Remove(State.Name);
         _core.Dispatcher.EndReceives();
         await _core.DeadLetters.FinishAsync(cancellationToken);
         _core.Log.Stop();
@@ -269,6 +274,11 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
     {
         var now = _time.GetUtcNow();
         _core.Tick(now);
+        if (_core.Log.Meta.Created)
+        {
+            _metrics.Update(State.Name, new QueueSnapshot(_core.Info(_diskAlarm.Reason)));
+        }
+
         return _wakeUp.UpdateAsync(now);
     }
 

@@ -4,6 +4,7 @@ using OrleansBroker.Server.Queues.Consumers;
 using OrleansBroker.Server.Queues.Leases;
 using OrleansBroker.Server.Queues.Ready;
 using OrleansBroker.Server.Queues.Scheduling;
+using OrleansBroker.Server.Telemetry;
 
 namespace OrleansBroker.Server.Queues;
 
@@ -78,5 +79,13 @@ internal sealed class QueueState
         Ready.Finish(entry);
     }
 
-    public void Count(Func<QueueCounters, QueueCounters> change) => Log.UpdateMeta(meta => meta.Counters = change(meta.Counters));
+    /// <summary>Where the queue's events are counted for the silo's meter.</summary>
+    public BrokerMetrics Metrics { get; set; } = BrokerMetrics.Unobserved;
+
+    public void Count(Func<QueueCounters, QueueCounters> change) => Log.UpdateMeta(meta =>
+    {
+        var before = meta.Counters;
+        meta.Counters = change(before);
+        Metrics.Counted(before, meta.Counters);
+    });
 }

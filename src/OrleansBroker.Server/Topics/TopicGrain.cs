@@ -7,6 +7,7 @@ using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Queues;
 using OrleansBroker.Server.Storage;
+using OrleansBroker.Server.Telemetry;
 using OrleansBroker.Server.Topics.Replay;
 using OrleansBroker.Server.Topics.Routing;
 using OrleansBroker.Server.Topics.Transforms;
@@ -30,7 +31,8 @@ internal sealed partial class TopicGrain(
     TransformRegistry transforms,
     ILogger<TopicGrain> logger,
     TimeProvider time,
-    DiskSpaceAlarm diskAlarm) : Grain, ITopicGrain, ITopicPartitionGrain, IRemindable
+    DiskSpaceAlarm diskAlarm,
+    BrokerMetrics metrics) : Grain, ITopicGrain, ITopicPartitionGrain, IRemindable
 {
     private const string ReplayReminder = "replays";
 
@@ -243,6 +245,7 @@ internal sealed partial class TopicGrain(
         await FanOut.RunAsync(_name, writes, time, (failed, attempt) => LogFanOutRetry(_name, failed, attempt));
         State.Published += messages.Count;
         State.Unrouted += plan.Unrouted;
+        metrics.DeadLettered(DeadLetterCause.Transform, plan.DeadLetters.Sum(d => d.Value.Count));
         _store.Dirty = true;
         return plan.Receipts;
     }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Telemetry;
 
 namespace OrleansBroker.Server.Queues.DeadLetters;
 
@@ -18,7 +19,7 @@ internal sealed partial class DeadLetterOutbox(QueueState queue, Func<string, IR
     /// <summary>Dead letters moved per call to the dead-letter queue.</summary>
     public const int Batch = 100;
 
-    private readonly List<(LogEntry Entry, string Reason)> _outbox = [];
+    private readonly List<(LogEntry Entry, string Reason, DeadLetterCause Cause)> _outbox = [];
     private Task _move = Task.CompletedTask;
 
     public int Count => _outbox.Count;
@@ -28,9 +29,10 @@ internal sealed partial class DeadLetterOutbox(QueueState queue, Func<string, IR
 
     /// <summary>
     /// Sends the message to the dead-letter queue with <paramref name="reason"/>. A queue without one (only an explicit
-    /// dead-letter settle gets here: such a queue has unlimited attempts) drops it, as the consumer asked.
+    /// dead-letter settle gets here: such a queue has unlimited attempts) drops it, as the consumer asked. The silo's meter
+    /// counts it by <paramref name="cause"/> once it is in the dead-letter queue.
     /// </summary>
-    public void Add(LogEntry entry, string reason)
+    public void Add(LogEntry entry, string reason, DeadLetterCause cause)
     {
         if (queue.Options.ResolveDeadLetterQueue(queue.Queue) is null)
         {
@@ -43,7 +45,7 @@ internal sealed partial class DeadLetterOutbox(QueueState queue, Func<string, IR
         {
             // Gone for this queue: the next message of its group may go.
             queue.Ready.Finish(entry);
-            _outbox.Add((entry, reason));
+            _outbox.Add((entry, reason, cause));
             EnsureMoving();
         }
     }
@@ -86,7 +88,7 @@ internal sealed partial class DeadLetterOutbox(QueueState queue, Func<string, IR
             try
             {
                 var letters = new List<BrokerMessage>(batch.Count);
-                foreach (var (entry, reason) in batch)
+                foreach (var (entry, reason, _) in batch)
                 {
                     letters.Add(ToDeadLetter(entry, await queue.Log.ReadMessageAsync(entry), reason));
                 }
@@ -100,13 +102,18 @@ internal sealed partial class DeadLetterOutbox(QueueState queue, Func<string, IR
             }
 
             _outbox.RemoveRange(0, batch.Count);
-            foreach (var (entry, _) in batch)
+            foreach (var (entry, _, _) in batch)
             {
                 queue.Leaving.Remove(entry.Sequence);
                 queue.Log.Settle(entry);
             }
 
             queue.Count(c => c with { DeadLettered = c.DeadLettered + batch.Count });
+            foreach (var cause in batch.GroupBy(b => b.Cause))
+            {
+                queue.Metrics.DeadLettered(cause.Key, cause.Count());
+            }
+
             try
             {
                 await queue.Log.CommitAsync();

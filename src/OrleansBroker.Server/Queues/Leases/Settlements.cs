@@ -3,6 +3,7 @@ using OrleansBroker.Queues;
 using OrleansBroker.Server.Queues.DeadLetters;
 using OrleansBroker.Server.Queues.Dispatch;
 using OrleansBroker.Server.Queues.Scheduling;
+using OrleansBroker.Server.Telemetry;
 
 namespace OrleansBroker.Server.Queues.Leases;
 
@@ -107,9 +108,10 @@ internal sealed class Settlements(QueueState queue, Dispatcher dispatcher, Retri
                     break;
                 case SettleKind.Requeue:
                     retries.Retry(entry, settlement.Delay);
+                    queue.Metrics.Abandoned(1);
                     break;
                 default:
-                    deadLetters.Add(entry, string.IsNullOrWhiteSpace(settlement.Reason) ? "rejected by consumer" : settlement.Reason);
+                    deadLetters.Add(entry, string.IsNullOrWhiteSpace(settlement.Reason) ? "rejected by consumer" : settlement.Reason, DeadLetterCause.Rejected);
                     break;
             }
         }

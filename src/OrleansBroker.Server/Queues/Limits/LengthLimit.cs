@@ -3,6 +3,7 @@ using OrleansBroker.Errors;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Server.Queues.DeadLetters;
+using OrleansBroker.Server.Telemetry;
 
 namespace OrleansBroker.Server.Queues.Limits;
 
@@ -85,7 +86,7 @@ internal sealed class LengthLimit(QueueState queue, DeadLetterOutbox deadLetters
             queue.StopWaiting(entry);
             if (options.Overflow == OverflowPolicy.DeadLetterOldest)
             {
-                deadLetters.Add(entry, $"queue full: over MaxLength {options.MaxLength?.ToString(CultureInfo.InvariantCulture) ?? "-"} / MaxBytes {options.MaxBytes?.ToString(CultureInfo.InvariantCulture) ?? "-"}");
+                deadLetters.Add(entry, $"queue full: over MaxLength {options.MaxLength?.ToString(CultureInfo.InvariantCulture) ?? "-"} / MaxBytes {options.MaxBytes?.ToString(CultureInfo.InvariantCulture) ?? "-"}", DeadLetterCause.Overflow);
             }
             else
             {

@@ -2,6 +2,7 @@ using System.Globalization;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Server.Queues.DeadLetters;
+using OrleansBroker.Server.Telemetry;
 
 namespace OrleansBroker.Server.Queues.Limits;
 
@@ -57,7 +58,7 @@ internal sealed class TimeToLive(QueueState queue, DeadLetterOutbox deadLetters)
         if (queue.Options.DeadLetterExpired)
         {
             var at = new DateTimeOffset(entry.ExpiresAt, TimeSpan.Zero);
-            deadLetters.Add(entry, $"expired: time to live ended at {at.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)}");
+            deadLetters.Add(entry, $"expired: time to live ended at {at.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)}", DeadLetterCause.Expired);
         }
         else
         {

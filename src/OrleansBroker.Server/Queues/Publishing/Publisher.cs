@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
@@ -28,6 +29,7 @@ internal sealed class Publisher(QueueState queue, LengthLimit limit, Func<IQueue
     /// </summary>
     public async Task<IReadOnlyList<PublishReceipt>> AppendAsync(IReadOnlyList<BrokerMessage> messages, bool deduplicate)
     {
+        var started = Stopwatch.GetTimestamp();
         var atSource = deduplicate && InGrowthDedupWindow() ? await FindAtGrowthSourceAsync(messages) : null;
         var now = queue.Time.GetUtcNow();
         var window = deduplicate ? queue.Options.DeduplicationWindow : TimeSpan.Zero;
@@ -57,6 +59,7 @@ internal sealed class Publisher(QueueState queue, LengthLimit limit, Func<IQueue
         if (stored.Length > 0)
         {
             await StoreAsync(stored, marks, sort.FreshBytes);
+            queue.Metrics.Published(stored.Length, started);
         }
 
         if (sort.Earlier is not null)

@@ -2,6 +2,7 @@ using OrleansBroker.Queues;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Server.Queues.DeadLetters;
 using OrleansBroker.Server.Queues.Limits;
+using OrleansBroker.Server.Telemetry;
 
 namespace OrleansBroker.Server.Queues.Scheduling;
 
@@ -115,7 +116,7 @@ internal sealed class Retries(QueueState queue, TimeToLive timeToLive, DeadLette
         var max = queue.Options.MaxDeliveryAttempts;
         if (max > 0 && entry.Attempts >= max)
         {
-            deadLetters.Add(entry, $"delivery attempts exhausted ({entry.Attempts} of {max})");
+            deadLetters.Add(entry, $"delivery attempts exhausted ({entry.Attempts} of {max})", DeadLetterCause.MaxAttempts);
             return true;
         }
 

@@ -1,0 +1,48 @@
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using OrleansBroker.Errors;
+
+namespace OrleansBroker.Http.Hosting;
+
+/// <summary>
+/// OpenTelemetry in the silo: the broker's and Orleans' meters for the Prometheus endpoint (<c>/metrics</c> on the HTTP
+/// port) and, when <c>Broker:Otlp:Endpoint</c> names a collector, metrics and traces (the broker's spans) over OTLP too.
+/// Without a collector no tracer listens, so publishing and handling make no spans at all.
+/// </summary>
+internal static class BrokerTelemetrySetup
+{
+    /// <summary>The meter Orleans reports under (calls, activations, messaging, storage).</summary>
+    public const string OrleansMeterName = "Microsoft.Orleans";
+
+    public static void Add(IServiceCollection services, string? otlpEndpoint)
+    {
+        if (services.Any(d => d.ServiceType == typeof(Marker)))
+        {
+            return;
+        }
+
+        services.AddSingleton<Marker>();
+        var endpoint = otlpEndpoint is { Length: > 0 } given
+            ? Uri.TryCreate(given, UriKind.Absolute, out var uri) ? uri
+                : throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Otlp:Endpoint '{given}' is not an absolute URI (as http://collector:4317).")
+            : null;
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("orleans-broker"))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(BrokerTelemetry.MeterName, BrokerTelemetry.ClientMeterName, OrleansMeterName).AddPrometheusExporter();
+                if (endpoint is not null)
+                {
+                    metrics.AddOtlpExporter(otlp => otlp.Endpoint = endpoint);
+                }
+            });
+        if (endpoint is not null)
+        {
+            telemetry.WithTracing(tracing => tracing.AddSource(BrokerTelemetry.ActivitySourceName).AddOtlpExporter(otlp => otlp.Endpoint = endpoint));
+        }
+    }
+
+    private sealed class Marker;
+}
