@@ -39,9 +39,16 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         var grain = Queue(queue);
         ArgumentNullException.ThrowIfNull(message);
         cancellationToken.ThrowIfCancellationRequested();
-        return _router.GoesStraightTo(queue) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync();
+        if (ClientTelemetry.Listening)
+        {
+            return ClientTelemetry.SendAsync(queue, [message], traced => Send(traced[0]), receipt => receipt.MessageId);
+        }
 
-        async Task<PublishReceipt> PlaceAsync() => (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
+        return Send(message);
+
+        Task<PublishReceipt> Send(BrokerMessage message) => _router.GoesStraightTo(queue) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync(message);
+
+        async Task<PublishReceipt> PlaceAsync(BrokerMessage message) => (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
     }
 
     public Task<IReadOnlyList<PublishReceipt>> PublishBatchAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
@@ -49,7 +56,10 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         var grain = Queue(queue);
         ValidateBatchSize(messages);
         cancellationToken.ThrowIfCancellationRequested();
-        return _router.GoesStraightTo(queue) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
+        return ClientTelemetry.Listening ? ClientTelemetry.SendAsync(queue, messages, Send, receipts => receipts.Count == 1 ? receipts[0].MessageId : null) : Send(messages);
+
+        Task<IReadOnlyList<PublishReceipt>> Send(IReadOnlyList<BrokerMessage> messages) =>
+            _router.GoesStraightTo(queue) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
     }
 
     public Task<TopicReceipt> PublishToTopicAsync(string topic, BrokerMessage message, CancellationToken cancellationToken = default)
@@ -57,9 +67,16 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         var grain = Topic(topic);
         ArgumentNullException.ThrowIfNull(message);
         cancellationToken.ThrowIfCancellationRequested();
-        return _topicRouter.GoesStraightTo(topic) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync();
+        if (ClientTelemetry.Listening)
+        {
+            return ClientTelemetry.SendAsync(topic, [message], traced => Send(traced[0]), receipt => receipt.MessageId);
+        }
 
-        async Task<TopicReceipt> PlaceAsync() => (await _topicRouter.PublishAsync(topic, [message], cancellationToken).ConfigureAwait(false))[0];
+        return Send(message);
+
+        Task<TopicReceipt> Send(BrokerMessage message) => _topicRouter.GoesStraightTo(topic) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync(message);
+
+        async Task<TopicReceipt> PlaceAsync(BrokerMessage message) => (await _topicRouter.PublishAsync(topic, [message], cancellationToken).ConfigureAwait(false))[0];
     }
 
     public Task<IReadOnlyList<TopicReceipt>> PublishBatchToTopicAsync(string topic, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
@@ -67,7 +84,10 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         var grain = Topic(topic);
         ValidateBatchSize(messages);
         cancellationToken.ThrowIfCancellationRequested();
-        return _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
+        return ClientTelemetry.Listening ? ClientTelemetry.SendAsync(topic, messages, Send, receipts => receipts.Count == 1 ? receipts[0].MessageId : null) : Send(messages);
+
+        Task<IReadOnlyList<TopicReceipt>> Send(IReadOnlyList<BrokerMessage> messages) =>
+            _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
     }
 
     public async Task<IBrokerConsumer> ConsumeAsync(string queue, Func<Delivery, CancellationToken, Task> handler, ConsumerOptions? options = null,

@@ -134,6 +134,10 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
             renewing = Task.CompletedTask;
         }
 
+        var activity = ClientTelemetry.StartProcess(delivery);
+        var started = Stopwatch.GetTimestamp();
+        Exception? failure = null;
+        completed = false;
         try
         {
             await _handler(delivery, leaseLost.Token).ConfigureAwait(false);
@@ -157,11 +161,13 @@ internal sealed partial class HandlerConsumer : IBrokerConsumer
         catch (Exception exception)
         {
             LogHandlerFailed(OwnLogLevel, exception, Queue, delivery.MessageId, delivery.Attempt);
+            failure = exception;
             await ReportAsync(ConsumerErrorSource.Handler, exception, delivery).ConfigureAwait(false);
             completed = false;
         }
         finally
         {
+            ClientTelemetry.EndProcess(activity, delivery, started, completed, failure);
             await handled.CancelAsync().ConfigureAwait(false);
             await renewing.ConfigureAwait(false);
         }

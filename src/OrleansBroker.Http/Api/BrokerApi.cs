@@ -8,7 +8,6 @@ using OpenTelemetry.Metrics;
 using OrleansBroker.Errors;
 using OrleansBroker.Http.Hosting;
 using OrleansBroker.Http.Security;
-using OrleansBroker.Server.Identity;
 
 namespace OrleansBroker.Http.Api;
 
@@ -37,6 +36,7 @@ internal static class BrokerApi
         services.AddAuthorization(Policies.Add);
         services.AddSingleton<IAuthorizationHandler, PermissionHandler>();
         services.AddProblemDetails();
+        BrokerHealth.AddServices(services);
         services.ConfigureHttpJsonOptions(json => JsonBodies.Configure(json.SerializerOptions));
         services.AddOpenApi("v1", openApi => openApi.AddDocumentTransformer((document, _, _) =>
         {
@@ -76,8 +76,7 @@ internal static class BrokerApi
             app.UseRateLimiter();
         }
 
-        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous();
-        app.MapGet("/readyz", ReadyAsync).AllowAnonymous();
+        BrokerHealth.Map(app);
 
         var api = app.MapGroup("/api");
         if (settings.RequestsPerSecond > 0)
@@ -121,19 +120,5 @@ internal static class BrokerApi
         }
 
         await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext { HttpContext = http });
-    }
-
-    /// <summary>Ready when this silo reaches the broker's grains (the identity store answers within 5 s).</summary>
-    private static async Task<IResult> ReadyAsync(IdentityDirectory identity, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await identity.RefreshAsync().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
-            return TypedResults.Ok(new { status = "ready" });
-        }
-        catch (Exception exception) when (exception is TimeoutException or OrleansException or BrokerException)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready", detail: exception.Message);
-        }
     }
 }

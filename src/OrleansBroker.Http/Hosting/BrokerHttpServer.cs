@@ -13,6 +13,7 @@ using OrleansBroker.Client;
 using OrleansBroker.Http.Api;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Identity;
+using OrleansBroker.Server.Storage;
 
 namespace OrleansBroker.Http.Hosting;
 
@@ -65,6 +66,8 @@ internal sealed partial class BrokerHttpServer(IServiceProvider silo, IOptions<B
         builder.Services.AddSingleton(silo.GetRequiredService<TimeProvider>());
         builder.Services.AddSingleton(silo.GetRequiredService<IClusterMembershipService>());
         builder.Services.AddSingleton(silo.GetRequiredService<MeterProvider>());
+        builder.Services.AddSingleton(silo.GetRequiredService<ILocalSiloDetails>());
+        builder.Services.AddSingleton(silo.GetRequiredService<DiskSpaceAlarm>());
         builder.Services.AddSingleton(options);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

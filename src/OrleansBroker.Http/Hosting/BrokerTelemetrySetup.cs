@@ -16,6 +16,9 @@ internal static class BrokerTelemetrySetup
     /// <summary>The meter Orleans reports under (calls, activations, messaging, storage).</summary>
     public const string OrleansMeterName = "Microsoft.Orleans";
 
+    /// <summary>ASP.NET Core's request spans: an HTTP publish continues the trace of the request that carries it.</summary>
+    public const string AspNetCoreSourceName = "Microsoft.AspNetCore";
+
     public static void Add(IServiceCollection services, string? otlpEndpoint)
     {
         if (services.Any(d => d.ServiceType == typeof(Marker)))
@@ -40,7 +43,7 @@ internal static class BrokerTelemetrySetup
             });
         if (endpoint is not null)
         {
-            telemetry.WithTracing(tracing => tracing.AddSource(BrokerTelemetry.ActivitySourceName).AddOtlpExporter(otlp => otlp.Endpoint = endpoint));
+            telemetry.WithTracing(tracing => tracing.AddSource(BrokerTelemetry.ActivitySourceName, AspNetCoreSourceName).AddOtlpExporter(otlp => otlp.Endpoint = endpoint));
         }
     }
 

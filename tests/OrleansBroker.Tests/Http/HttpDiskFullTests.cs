@@ -6,7 +6,10 @@ using static OrleansBroker.Tests.Http.HttpBroker;
 
 namespace OrleansBroker.Tests.Http;
 
-/// <summary>The disk alarm over HTTP: publishes are 507 StorageFull while receives and settles go on; then publishing works again.</summary>
+/// <summary>
+/// The disk alarm over HTTP: publishes are 507 StorageFull and <c>/readyz</c> is 503 saying why, while receives and settles go
+/// on; then publishing works again and the silo is ready.
+/// </summary>
 public sealed class HttpDiskFullTests
 {
     [Fact]
@@ -20,6 +23,11 @@ public sealed class HttpDiskFullTests
             options.DiskCheckInterval = TimeSpan.FromMilliseconds(100);
         });
         var admin = broker.Admin;
+        var anonymous = broker.Client();
+        var ready = JsonNode.Parse(await ExpectAsync(await anonymous.GetAsync("/readyz"), HttpStatusCode.OK))!;
+        Assert.Equal("ready", ready["status"]!.GetValue<string>());
+        Assert.Equal("active", ready["checks"]!["membership"]!.GetValue<string>());
+        Assert.Equal("takes writes", ready["checks"]!["storage"]!.GetValue<string>());
         await CreateQueueAsync(admin, "alarmed");
         await ExpectAsync(await admin.PostAsync("/api/queues/alarmed/messages", new StringContent("before")), HttpStatusCode.Created);
 
@@ -28,6 +36,10 @@ public sealed class HttpDiskFullTests
             "the alarm raised");
         var refused = await ExpectProblemAsync(await admin.PostAsync("/api/queues/alarmed/messages", new StringContent("refused")), HttpStatusCode.InsufficientStorage, "StorageFull");
         Assert.Contains("Broker:DiskFreeLimit", refused["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        var unready = JsonNode.Parse(await ExpectAsync(await anonymous.GetAsync("/readyz"), HttpStatusCode.ServiceUnavailable))!;
+        Assert.Equal("unavailable", unready["status"]!.GetValue<string>());
+        Assert.Contains("Broker:DiskFreeLimit", unready["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        await ExpectAsync(await anonymous.GetAsync("/healthz"), HttpStatusCode.OK);
 
         var delivery = Assert.Single(await ReceiveAsync(admin, "alarmed", max: 10, wait: 10))!;
         Assert.Equal("before", delivery["body"]!.GetValue<string>());
@@ -36,5 +48,6 @@ public sealed class HttpDiskFullTests
         File.Delete(filler);
         await Eventually.HoldsAsync(async () => (await admin.PostAsync("/api/queues/alarmed/messages", new StringContent("after"))).StatusCode == HttpStatusCode.Created,
             "publishing works again once space returns");
+        await ExpectAsync(await anonymous.GetAsync("/readyz"), HttpStatusCode.OK);
     }
 }
