@@ -55,20 +55,27 @@ internal static class ClientTelemetry
             activity.SetTag("messaging.batch.message_count", messages.Count);
         }
 
-        var parent = activity.Id!;
-        var state = activity.TraceStateString;
+        // Messages without headers of their own share one dictionary holding the context (messages are never changed).
+        var context = new Dictionary<string, string>(2, StringComparer.Ordinal) { [TraceParent] = activity.Id! };
+        if (activity.TraceStateString is { } state)
+        {
+            context[TraceState] = state;
+        }
+
         var traced = new BrokerMessage[messages.Count];
         for (var i = 0; i < traced.Length; i++)
         {
-            var headers = messages[i].Headers is { } given ? new Dictionary<string, string>(given, StringComparer.Ordinal) : new Dictionary<string, string>(StringComparer.Ordinal);
-            headers[TraceParent] = parent;
-            if (state is not null)
+            if (messages[i].Headers is not { Count: > 0 } given)
             {
-                headers[TraceState] = state;
+                traced[i] = messages[i] with { Headers = context };
+                continue;
             }
-            else
+
+            var headers = new Dictionary<string, string>(given, StringComparer.Ordinal);
+            headers.Remove(TraceState);
+            foreach (var (name, value) in context)
             {
-                headers.Remove(TraceState);
+                headers[name] = value;
             }
 
             traced[i] = messages[i] with { Headers = headers };

@@ -35,6 +35,11 @@ internal static class BenchCommand
         Description = "Seconds of the same load first, on the same queue, not measured (its losses still count): a fresh bench process "
             + "and newly used broker code paths run slowly until the JIT has optimized them. Default 5 for latency, 0 for queue.",
     };
+    private static readonly Option<bool> Trace = new("--trace")
+    {
+        Description = "Record every span the client makes (send and process, as a tracer would; none are exported), to measure what tracing costs. Default off.",
+    };
+
     private static readonly Option<int?> BrokerPid = new("--broker-pid") { Description = "PID of the silo on this machine: its RSS goes in the result (Linux)." };
 
     public static Command Create()
@@ -53,7 +58,7 @@ internal static class BenchCommand
     {
         var command = new Command("queue", "P producers publish N messages (durable, confirmed) while C consumers receive and ack each.")
         {
-            Messages, Size, Producers, Consumers, Batch, Inflight, Prefetch, Queue, Timeout, BrokerPid, Partitions, RetryPublishes, Handler, Warmup,
+            Messages, Size, Producers, Consumers, Batch, Inflight, Prefetch, Queue, Timeout, BrokerPid, Partitions, RetryPublishes, Handler, Warmup, Trace,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(parse, async (connection, settings) =>
         {
@@ -171,6 +176,18 @@ internal static class BenchCommand
     private static async Task<int> RunAsync(ParseResult parse, Func<BrokerConnection, BenchSettings, Task<IReadOnlyList<BenchResult>>> run, CancellationToken cancellationToken, long? messages = null)
     {
         var settings = Settings(parse, messages);
+        long spans = 0;
+        using var tracer = parse.GetResult(Trace) is not null && parse.GetValue(Trace) ? new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == BrokerTelemetry.ActivitySourceName,
+            Sample = (ref _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = _ => Interlocked.Increment(ref spans),
+        } : null;
+        if (tracer is not null)
+        {
+            System.Diagnostics.ActivitySource.AddActivityListener(tracer);
+        }
+
         await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
         try
         {
@@ -178,6 +195,11 @@ internal static class BenchCommand
         }
         finally
         {
+            if (tracer is not null)
+            {
+                Console.Error.WriteLine($"spans recorded: {Interlocked.Read(ref spans)}");
+            }
+
             if (parse.GetValue(Queue) is null)
             {
                 await DeleteBenchQueueAsync(connection, settings.Queue);

@@ -99,9 +99,9 @@ internal static class BrokerApi
         ClusterEndpoints.Map(api);
         DefinitionsEndpoints.Map(api);
         app.MapOpenApi("/openapi/{documentName}.json");
-        if (settings.Metrics)
+        if (settings.Metrics && app.Services.GetService<MeterProvider>() is { } meters)
         {
-            app.MapPrometheusScrapingEndpoint("/metrics", app.Services.GetRequiredService<MeterProvider>(), null, null).RequireAuthorization(Policies.Metrics);
+            app.MapPrometheusScrapingEndpoint("/metrics", meters, null, null).RequireAuthorization(Policies.Metrics);
         }
     }
 

@@ -65,7 +65,11 @@ internal sealed partial class BrokerHttpServer(IServiceProvider silo, IOptions<B
         builder.Services.AddSingleton(silo.GetRequiredService<IOptions<BrokerOptions>>());
         builder.Services.AddSingleton(silo.GetRequiredService<TimeProvider>());
         builder.Services.AddSingleton(silo.GetRequiredService<IClusterMembershipService>());
-        builder.Services.AddSingleton(silo.GetRequiredService<MeterProvider>());
+        if (silo.GetService<MeterProvider>() is { } meters)
+        {
+            builder.Services.AddSingleton(meters);
+        }
+
         builder.Services.AddSingleton(silo.GetRequiredService<ILocalSiloDetails>());
         builder.Services.AddSingleton(silo.GetRequiredService<DiskSpaceAlarm>());
         builder.Services.AddSingleton(options);

@@ -19,7 +19,7 @@ public static class BrokerHttpSiloBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var section = configuration.GetSection(BrokerHttpOptions.SectionName);
-        BrokerTelemetrySetup.Add(silo.Services, configuration["Broker:Otlp:Endpoint"]);
+        BrokerTelemetrySetup.Add(silo.Services, configuration["Broker:Otlp:Endpoint"], !string.Equals(section["Metrics"], "false", StringComparison.OrdinalIgnoreCase));
         return silo.AddBrokerHttp(http =>
         {
             try

@@ -19,7 +19,11 @@ internal static class BrokerTelemetrySetup
     /// <summary>ASP.NET Core's request spans: an HTTP publish continues the trace of the request that carries it.</summary>
     public const string AspNetCoreSourceName = "Microsoft.AspNetCore";
 
-    public static void Add(IServiceCollection services, string? otlpEndpoint)
+    /// <summary>
+    /// Adds OpenTelemetry once: metrics unless <paramref name="metrics"/> is false and no collector is named (then nothing
+    /// listens to the broker's meter at all), traces only with a collector.
+    /// </summary>
+    public static void Add(IServiceCollection services, string? otlpEndpoint, bool metrics = true)
     {
         if (services.Any(d => d.ServiceType == typeof(Marker)))
         {
@@ -31,14 +35,24 @@ internal static class BrokerTelemetrySetup
             ? Uri.TryCreate(given, UriKind.Absolute, out var uri) ? uri
                 : throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Otlp:Endpoint '{given}' is not an absolute URI (as http://collector:4317).")
             : null;
+        if (!metrics && endpoint is null)
+        {
+            return;
+        }
+
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("orleans-broker"))
-            .WithMetrics(metrics =>
+            .WithMetrics(meters =>
             {
-                metrics.AddMeter(BrokerTelemetry.MeterName, BrokerTelemetry.ClientMeterName, OrleansMeterName).AddPrometheusExporter();
+                meters.AddMeter(BrokerTelemetry.MeterName, BrokerTelemetry.ClientMeterName, OrleansMeterName);
+                if (metrics)
+                {
+                    meters.AddPrometheusExporter();
+                }
+
                 if (endpoint is not null)
                 {
-                    metrics.AddOtlpExporter(otlp => otlp.Endpoint = endpoint);
+                    meters.AddOtlpExporter(otlp => otlp.Endpoint = endpoint);
                 }
             });
         if (endpoint is not null)

@@ -19,7 +19,7 @@ public sealed class MetricsEndpointTests
     private const string Password = "metrics-test-password";
 
     [Fact]
-    public async Task The_scrape_holds_exactly_what_was_published_delivered_acked_and_dead_lettered()
+    public async Task The_scrape_holds_exactly_what_was_published_delivered_redelivered_acked_abandoned_and_dead_lettered()
     {
         using var data = new TestData();
         using var silo = new SiloProcess(data.Directory, RealProcess.FreePort(), RealProcess.FreePort(), "--Broker:Http:AdminPassword", Password);
@@ -29,17 +29,32 @@ public sealed class MetricsEndpointTests
 
         await ExpectAsync(await http.PutAsync("/api/queues/orders", Json(new { })), HttpStatusCode.OK);
         await ExpectAsync(await http.PostAsync("/api/queues/orders/messages/batch", Json(Enumerable.Range(0, 7).Select(i => new { body = $"order {i}" }).ToArray())), HttpStatusCode.Created);
-        var deliveries = await ReceiveAsync(http, "orders", max: 5, lease: 300);
-        Assert.Equal(5, deliveries.Count);
+        var deliveries = await ReceiveAsync(http, "orders", max: 6, lease: 300);
+        Assert.Equal(6, deliveries.Count);
         foreach (var delivery in deliveries.Take(3))
         {
             await ExpectAsync(await SettleAsync(http, "orders", delivery!, "complete"), HttpStatusCode.NoContent);
         }
 
-        foreach (var delivery in deliveries.Skip(3))
+        foreach (var delivery in deliveries.Skip(3).Take(2))
         {
             await ExpectAsync(await SettleAsync(http, "orders", delivery!, "dead-letter", new { reason = "bad address" }), HttpStatusCode.NoContent);
         }
+
+        await ExpectAsync(await SettleAsync(http, "orders", deliveries[5]!, "abandon"), HttpStatusCode.NoContent);
+
+        // The one never delivered and the abandoned one (its second delivery), both completed.
+        var rest = 0;
+        for (var round = 0; round < 10 && rest < 2; round++)
+        {
+            foreach (var delivery in await ReceiveAsync(http, "orders", max: 10, wait: 5, lease: 300))
+            {
+                await ExpectAsync(await SettleAsync(http, "orders", delivery!, "complete"), HttpStatusCode.NoContent);
+                rest++;
+            }
+        }
+
+        Assert.Equal(2, rest);
 
         // Per-queue series come from each queue's timer (every second in silo-host): wait until they have caught up.
         using var scraper = new HttpClient { BaseAddress = silo.HttpAddress };
@@ -47,26 +62,34 @@ public sealed class MetricsEndpointTests
         await Eventually.HoldsAsync(async () =>
         {
             scrape = await scraper.GetStringAsync("/metrics");
-            return Value(scrape, "obroker_queue_messages_ready", "orders.dlq") == 2 && Value(scrape, "obroker_queue_messages_acked_total", "orders") == 3;
+            return Value(scrape, "obroker_queue_messages_ready", "orders.dlq") == 2 && Value(scrape, "obroker_queue_messages_acked_total", "orders") == 5;
         }, "the scrape showing the dead letters and the acks");
 
         Assert.Equal(7, Value(scrape, "obroker_queue_messages_published_total", "orders"));
-        Assert.Equal(5, Value(scrape, "obroker_queue_messages_delivered_total", "orders"));
-        Assert.Equal(0, Value(scrape, "obroker_queue_messages_redelivered_total", "orders"));
-        Assert.Equal(2, Value(scrape, "obroker_queue_messages_ready", "orders"));
+        Assert.Equal(8, Value(scrape, "obroker_queue_messages_delivered_total", "orders"));
+        Assert.Equal(1, Value(scrape, "obroker_queue_messages_redelivered_total", "orders"));
+        Assert.Equal(0, Value(scrape, "obroker_queue_messages_ready", "orders"));
         Assert.Equal(0, Value(scrape, "obroker_queue_messages_unacked", "orders"));
         Assert.Equal(2, Value(scrape, "obroker_queue_messages_dead_lettered_total", "orders"));
         Assert.Equal(2, Value(scrape, "obroker_queue_messages_published_total", "orders.dlq"));
 
         // Silo-wide: the 7 published and the 2 stored in the dead-letter queue; dead-lettered by reason.
         Assert.Equal(9, Value(scrape, "obroker_messages_published_total"));
-        Assert.Equal(5, Value(scrape, "obroker_messages_delivered_total"));
-        Assert.Equal(3, Value(scrape, "obroker_messages_acked_total"));
+        Assert.Equal(8, Value(scrape, "obroker_messages_delivered_total"));
+        Assert.Equal(1, Value(scrape, "obroker_messages_redelivered_total"));
+        Assert.Equal(5, Value(scrape, "obroker_messages_acked_total"));
+        Assert.Equal(1, Value(scrape, "obroker_messages_abandoned_total"));
         Assert.Equal(2, Value(scrape, "obroker_messages_dead_lettered_total", reason: "rejected"));
         Assert.Null(Value(scrape, "obroker_messages_dead_lettered_total", reason: "expired"));
         Assert.True(Value(scrape, "obroker_publish_duration_seconds_count") >= 1, "no publish measured");
         Assert.True(Value(scrape, "obroker_storage_commit_duration_seconds_count") > 0, "no commit measured");
         Assert.Contains("orleans_", scrape, StringComparison.Ordinal);
+
+        // The Grafana dashboard in docs/ asks only for series this scrape has.
+        var dashboard = File.ReadAllText(Path.Combine(RealProcess.RepoRoot, "docs", "grafana", "orleans-broker.json"));
+        var asked = Regex.Matches(dashboard, "obroker_[a-z_]+").Select(m => m.Value).Distinct().ToList();
+        Assert.NotEmpty(asked);
+        Assert.All(asked, name => Assert.Matches($"(?m)^{name}[{{ ]", scrape));
     }
 
     /// <summary>The value of the series <paramref name="name"/> (with queue or reason label when given), or null when absent.</summary>

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What metrics and tracing cost: P1 C1 (`bench queue`, 1 KiB, batches of 100) on one Release build, alternating round by
+# round between "off" (Broker:Http:Metrics=false: nothing listens to the broker's meter; no tracer in the bench) and "on"
+# (the Prometheus endpoint scraped every SCRAPE_SECONDS, default 5, during the run; the bench records every span with --trace), a fresh silo
+# each run. VARIANTS="off metrics trace on" also runs metrics alone and tracing alone. Prints each run's msg/s and the
+# medians against "off". Usage, from the repository root:
+#   tests/OrleansBroker.Benchmarks/telemetry-cost.sh [ROUNDS] [MESSAGES]
+set -euo pipefail
+ROUNDS=${1:-3}; MESSAGES=${2:-200000}
+SILO_PORT=${SILO_PORT:-21511}; GATEWAY_PORT=${GATEWAY_PORT:-31500}; HTTP_PORT=${HTTP_PORT:-31580}
+WORK=$(mktemp -d)
+SILO_PID=; SCRAPER_PID=
+cleanup() {
+  [ -n "$SCRAPER_PID" ] && kill "$SCRAPER_PID" 2>/dev/null || true
+  [ -n "$SILO_PID" ] && kill -TERM "$SILO_PID" 2>/dev/null && wait "$SILO_PID" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+dotnet build -c Release -v q -nologo silo-host/silo-host.csproj > /dev/null
+dotnet build -c Release -v q -nologo src/OrleansBroker.Cli/OrleansBroker.Cli.csproj > /dev/null
+for round in $(seq 1 "$ROUNDS"); do
+  for variant in ${VARIANTS:-off on}; do
+    rm -rf "$WORK/data"
+    metrics=$([ "$variant" = on ] || [ "$variant" = metrics ] && echo true || echo false)
+    dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT" --http-port "$HTTP_PORT" \
+      --data-dir "$WORK/data" --Broker:Http:Metrics "$metrics" > "$WORK/silo.log" 2>&1 &
+    SILO_PID=$!
+    for _ in $(seq 1 120); do grep -q "Application started" "$WORK/silo.log" && break; sleep 0.5; done
+    trace=()
+    if [ "$metrics" = true ]; then
+      (while true; do curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/metrics"; sleep "${SCRAPE_SECONDS:-5}"; done) &
+      SCRAPER_PID=$!
+    fi
+    if [ "$variant" = on ] || [ "$variant" = trace ]; then trace=(--trace); fi
+    line=$(dotnet src/OrleansBroker.Cli/bin/Release/net10.0/obroker.dll --gateway "localhost:$GATEWAY_PORT" bench queue --messages "$MESSAGES" "${trace[@]}" 2>/dev/null | tail -1)
+    rate=$(/usr/bin/python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["throughput_msgs_per_s"]))' "$line")
+    echo "round $round $variant: $rate msg/s"
+    echo "$variant $rate" >> "$WORK/rates"
+    if [ -n "$SCRAPER_PID" ]; then kill "$SCRAPER_PID"; wait "$SCRAPER_PID" 2>/dev/null || true; SCRAPER_PID=; fi
+    kill -TERM "$SILO_PID"; wait "$SILO_PID" || true; SILO_PID=
+  done
+done
+/usr/bin/python3 - "$WORK/rates" <<'PY'
+import statistics, sys
+rates = {}
+for line in open(sys.argv[1]):
+    variant, rate = line.split()
+    rates.setdefault(variant, []).append(float(rate))
+off = statistics.median(rates["off"])
+print(f"median off: {off:.0f} msg/s ({' / '.join(f'{r:.0f}' for r in rates['off'])})")
+for variant, runs in rates.items():
+    if variant != "off":
+        median = statistics.median(runs)
+        print(f"median {variant}: {median:.0f} msg/s ({' / '.join(f'{r:.0f}' for r in runs)}), {100 * (median - off) / off:+.1f}% against off")
+PY
