@@ -139,6 +139,27 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
     public async Task<IReadOnlyList<Delivery>> ReceiveAsync(string queue, int maxMessages = 1, TimeSpan? maxWait = null, TimeSpan? leaseDuration = null,
         CancellationToken cancellationToken = default)
     {
+        if (!ClientTelemetry.Listening)
+        {
+            return await ReceiveUntracedAsync(queue, maxMessages, maxWait, leaseDuration, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var activity = ClientTelemetry.StartReceive(queue);
+        try
+        {
+            var deliveries = await ReceiveUntracedAsync(queue, maxMessages, maxWait, leaseDuration, cancellationToken).ConfigureAwait(false);
+            ClientTelemetry.Received(activity, deliveries);
+            return deliveries;
+        }
+        catch (Exception exception)
+        {
+            ClientTelemetry.Failed(activity, exception);
+            throw;
+        }
+    }
+
+    private async Task<IReadOnlyList<Delivery>> ReceiveUntracedAsync(string queue, int maxMessages, TimeSpan? maxWait, TimeSpan? leaseDuration, CancellationToken cancellationToken)
+    {
         var grain = Queue(queue);
         var wait = maxWait ?? TimeSpan.Zero;
         ReceiveLimits.Validate(maxMessages, wait, leaseDuration ?? QueueOptions.MinLeaseDuration);

@@ -126,6 +126,43 @@ internal static class ClientTelemetry
         activity.Dispose();
     }
 
+    /// <summary>The consumer span of a pull receive from <paramref name="queue"/> (a .NET receive, or one over HTTP in the silo).</summary>
+    public static Activity? StartReceive(string queue)
+    {
+        var activity = Source.StartActivity($"receive {queue}", ActivityKind.Consumer);
+        activity?.SetTag("messaging.system", System);
+        activity?.SetTag("messaging.operation.type", "receive");
+        activity?.SetTag("messaging.operation.name", "receive");
+        activity?.SetTag("messaging.destination.name", queue);
+        return activity;
+    }
+
+    /// <summary>Links a receive span to the trace each received message was published in.</summary>
+    public static void Received(Activity? activity, IReadOnlyList<Delivery> deliveries)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag("messaging.batch.message_count", deliveries.Count);
+        foreach (var delivery in deliveries)
+        {
+            if (delivery.Headers is { } headers && headers.TryGetValue(TraceParent, out var traceParent)
+                && ActivityContext.TryParse(traceParent, headers.GetValueOrDefault(TraceState), isRemote: true, out var context))
+            {
+                activity.AddLink(new ActivityLink(context, new ActivityTagsCollection { ["messaging.message.id"] = delivery.MessageId }));
+            }
+        }
+    }
+
+    /// <summary>Marks a span failed.</summary>
+    public static void Failed(Activity? activity, Exception error)
+    {
+        activity?.SetStatus(ActivityStatusCode.Error, error.Message);
+        activity?.SetTag("error.type", error.GetType().FullName);
+    }
+
     /// <summary>The consumer span of handling <paramref name="delivery"/>, in the trace its message was published in.</summary>
     public static Activity? StartProcess(Delivery delivery)
     {

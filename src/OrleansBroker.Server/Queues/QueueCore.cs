@@ -172,6 +172,13 @@ internal sealed partial class QueueCore : IMessageLogListener
             State.Delayed.Count, Log.LandedBytes, PublishesRefused: publishesRefused);
     }
 
+    /// <summary>
+    /// When the message first in delivery order was enqueued (the oldest ready one, at the highest priority waiting), or null
+    /// when none is ready or its body is not in memory (paged out, or recovery has not read it yet).
+    /// </summary>
+    public DateTimeOffset? HeadEnqueuedAt() =>
+        State.Ready.TryPeek(out var sequence) && State.Idle(sequence) is { } entry && Log.TryGetMessage(entry, out var message) ? message.EnqueuedAt : null;
+
     /// <summary>A commit is durable: the new messages become deliverable (or wait for their time), in sequence order.</summary>
     void IMessageLogListener.OnCommitted(IReadOnlyList<LogEntry> entries)
     {

@@ -276,7 +276,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         _core.Tick(now);
         if (_core.Log.Meta.Created)
         {
-            _metrics.Update(State.Name, new QueueSnapshot(_core.Info(_diskAlarm.Reason)));
+            _metrics.Update(State.Name, new QueueSnapshot(_core.Info(_diskAlarm.Reason), _core.HeadEnqueuedAt() is { } head ? Math.Max(0, (now - head).TotalSeconds) : null));
         }
 
         return _wakeUp.UpdateAsync(now);

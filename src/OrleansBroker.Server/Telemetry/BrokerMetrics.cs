@@ -81,6 +81,8 @@ internal sealed class BrokerMetrics
         QueueGauge(meter, "obroker.queue.messages", "All messages held: ready, scheduled and unacked (RabbitMQ: messages).", s => s.Info.Depth);
         QueueGauge(meter, "obroker.queue.consumers", "Consumers registered (RabbitMQ: consumers).", s => s.Info.Consumers, "{consumer}");
         QueueGauge(meter, "obroker.queue.messages.bytes", "Body bytes held (RabbitMQ: messages_bytes).", s => s.Info.Bytes, "By");
+        meter.CreateObservableGauge("obroker.queue.head_message.age", () => HeadAges(), "s",
+            "Age of the message first in delivery order: the oldest ready one (RabbitMQ: head_message_timestamp, as an age). Absent while none is ready.");
         QueueCounter(meter, "published", "Messages stored in the queue since it was created.", c => c.Published);
         QueueCounter(meter, "delivered", "Deliveries since the queue was created.", c => c.Delivered);
         QueueCounter(meter, "redelivered", "Redeliveries since the queue was created.", c => c.Redelivered);
@@ -189,6 +191,17 @@ internal sealed class BrokerMetrics
         }
     }
 
+    private IEnumerable<Measurement<double>> HeadAges()
+    {
+        foreach (var measurement in QueueMeasurements(s => s.HeadAge ?? -1))
+        {
+            if (measurement.Value >= 0)
+            {
+                yield return measurement;
+            }
+        }
+    }
+
     /// <summary>The queue partitions with series: all active ones up to the cap, else the deepest, then the busiest. Chosen once per collection.</summary>
     private List<KeyValuePair<string, QueueSnapshot>> Shown()
     {
@@ -210,5 +223,5 @@ internal sealed class BrokerMetrics
     }
 }
 
-/// <summary>A queue activation's figures as its timer last saw them.</summary>
-internal sealed record QueueSnapshot(QueueInfo Info);
+/// <summary>A queue activation's figures as its timer last saw them, and the age in seconds of the message first in delivery order (null: none known).</summary>
+internal sealed record QueueSnapshot(QueueInfo Info, double? HeadAge = null);

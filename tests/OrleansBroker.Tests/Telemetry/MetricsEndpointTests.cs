@@ -28,6 +28,9 @@ public sealed class MetricsEndpointTests
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"admin:{Password}")));
 
         await ExpectAsync(await http.PutAsync("/api/queues/orders", Json(new { })), HttpStatusCode.OK);
+        await ExpectAsync(await http.PutAsync("/api/queues/backlog", Json(new { })), HttpStatusCode.OK);
+        var published = DateTimeOffset.UtcNow;
+        await ExpectAsync(await http.PostAsync("/api/queues/backlog/messages", new StringContent("waiting")), HttpStatusCode.Created);
         await ExpectAsync(await http.PostAsync("/api/queues/orders/messages/batch", Json(Enumerable.Range(0, 7).Select(i => new { body = $"order {i}" }).ToArray())), HttpStatusCode.Created);
         var deliveries = await ReceiveAsync(http, "orders", max: 6, lease: 300);
         Assert.Equal(6, deliveries.Count);
@@ -62,7 +65,8 @@ public sealed class MetricsEndpointTests
         await Eventually.HoldsAsync(async () =>
         {
             scrape = await scraper.GetStringAsync("/metrics");
-            return Value(scrape, "obroker_queue_messages_ready", "orders.dlq") == 2 && Value(scrape, "obroker_queue_messages_acked_total", "orders") == 5;
+            return Value(scrape, "obroker_queue_messages_ready", "orders.dlq") == 2 && Value(scrape, "obroker_queue_messages_acked_total", "orders") == 5
+                && Value(scrape, "obroker_queue_head_message_age_seconds", "backlog") is not null;
         }, "the scrape showing the dead letters and the acks");
 
         Assert.Equal(7, Value(scrape, "obroker_queue_messages_published_total", "orders"));
@@ -73,8 +77,8 @@ public sealed class MetricsEndpointTests
         Assert.Equal(2, Value(scrape, "obroker_queue_messages_dead_lettered_total", "orders"));
         Assert.Equal(2, Value(scrape, "obroker_queue_messages_published_total", "orders.dlq"));
 
-        // Silo-wide: the 7 published and the 2 stored in the dead-letter queue; dead-lettered by reason.
-        Assert.Equal(9, Value(scrape, "obroker_messages_published_total"));
+        // Silo-wide: the 8 published and the 2 stored in the dead-letter queue; dead-lettered by reason.
+        Assert.Equal(10, Value(scrape, "obroker_messages_published_total"));
         Assert.Equal(8, Value(scrape, "obroker_messages_delivered_total"));
         Assert.Equal(1, Value(scrape, "obroker_messages_redelivered_total"));
         Assert.Equal(5, Value(scrape, "obroker_messages_acked_total"));
@@ -82,6 +86,11 @@ public sealed class MetricsEndpointTests
         Assert.Equal(2, Value(scrape, "obroker_messages_dead_lettered_total", reason: "rejected"));
         Assert.Null(Value(scrape, "obroker_messages_dead_lettered_total", reason: "expired"));
         Assert.True(Value(scrape, "obroker_publish_duration_seconds_count") >= 1, "no publish measured");
+
+        // The oldest ready message's age: backlog's one message, as old as the test's run; orders has none ready.
+        var age = Value(scrape, "obroker_queue_head_message_age_seconds", "backlog");
+        Assert.InRange(age!.Value, 0, (DateTimeOffset.UtcNow - published).TotalSeconds + 1);
+        Assert.Null(Value(scrape, "obroker_queue_head_message_age_seconds", "orders"));
         Assert.True(Value(scrape, "obroker_storage_commit_duration_seconds_count") > 0, "no commit measured");
         Assert.Contains("orleans_", scrape, StringComparison.Ordinal);
 

@@ -69,6 +69,34 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task A_receive_is_a_consumer_span_linked_to_the_trace_of_each_message_it_took()
+    {
+        var spans = new List<Activity>();
+        using var tracer = Sdk.CreateTracerProviderBuilder().AddSource(BrokerTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        await using var cluster = await BrokerCluster.StartAsync();
+        var queue = $"pulled-{Guid.NewGuid():N}";
+        await cluster.Admin.CreateQueueAsync(queue, new QueueOptions());
+        await cluster.Broker.PublishAsync(queue, new BrokerMessage("first", Encoding.UTF8.GetBytes("1")));
+        await cluster.Broker.PublishAsync(queue, new BrokerMessage("second", Encoding.UTF8.GetBytes("2")));
+
+        var taken = await cluster.Broker.ReceiveAsync(queue, maxMessages: 10, maxWait: TimeSpan.FromSeconds(10));
+        Assert.Equal(2, taken.Count);
+        tracer.ForceFlush();
+
+        Activity receive;
+        List<Activity> sends;
+        lock (spans)
+        {
+            receive = Assert.Single(spans, s => s.DisplayName == $"receive {queue}");
+            sends = [.. spans.Where(s => s.DisplayName == $"send {queue}")];
+        }
+
+        Assert.Equal(ActivityKind.Consumer, receive.Kind);
+        Assert.Equal(2, receive.GetTagItem("messaging.batch.message_count"));
+        Assert.Equal(sends.Select(s => s.Context.SpanId.ToHexString()).Order(), receive.Links.Select(l => l.Context.SpanId.ToHexString()).Order());
+    }
+
+    [Fact]
     public async Task Without_a_tracer_a_publish_adds_no_trace_headers()
     {
         await using var cluster = await BrokerCluster.StartAsync();
