@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What metrics and tracing cost: P1 C1 (`bench queue`, 1 KiB, batches of 100) on one Release build, alternating round by
-# round between "off" (Broker:Http:Metrics=false: nothing listens to the broker's meter; no tracer in the bench) and "on"
+# round (in turn first and last) between "off" (Broker:Http:Metrics=false: nothing listens to the broker's meter; no tracer in the bench) and "on"
 # (the Prometheus endpoint scraped every SCRAPE_SECONDS, default 5, during the run; the bench records every span with --trace), a fresh silo
 # each run. VARIANTS="off metrics trace on" also runs metrics alone and tracing alone. Prints each run's msg/s and the
 # medians against "off". Usage, from the repository root:
@@ -18,8 +18,14 @@ cleanup() {
 trap cleanup EXIT
 dotnet build -c Release -v q -nologo silo-host/silo-host.csproj > /dev/null
 dotnet build -c Release -v q -nologo src/OrleansBroker.Cli/OrleansBroker.Cli.csproj > /dev/null
+read -r -a ORDER <<< "${VARIANTS:-off on}"
 for round in $(seq 1 "$ROUNDS"); do
-  for variant in ${VARIANTS:-off on}; do
+  # Every other round runs the variants in reverse order, so running first or last in a round favours none of them.
+  variants=("${ORDER[@]}")
+  if [ $((round % 2)) -eq 0 ]; then
+    variants=(); for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do variants+=("${ORDER[i]}"); done
+  fi
+  for variant in "${variants[@]}"; do
     rm -rf "$WORK/data"
     metrics=$([ "$variant" = on ] || [ "$variant" = metrics ] && echo true || echo false)
     dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT" --http-port "$HTTP_PORT" \
