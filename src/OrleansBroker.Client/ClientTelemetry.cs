@@ -119,8 +119,7 @@ internal static class ClientTelemetry
 
         if (error is not null)
         {
-            activity.SetStatus(ActivityStatusCode.Error, error.Message);
-            activity.SetTag("error.type", error.GetType().FullName);
+            Failed(activity, error);
         }
 
         activity.Dispose();
@@ -205,8 +204,7 @@ internal static class ClientTelemetry
         {
             if (error is not null)
             {
-                activity.SetStatus(ActivityStatusCode.Error, error.Message);
-                activity.SetTag("error.type", error.GetType().FullName);
+                Failed(activity, error);
             }
 
             activity.Dispose();

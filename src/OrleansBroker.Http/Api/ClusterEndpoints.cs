@@ -27,12 +27,13 @@ internal static class ClusterEndpoints
         var activations = active.Length == 0 ? [] : await grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics(hostsIds: active);
         var hosted = activations
             .Where(a => a.GrainId.Type.Equals(QueueGrainType))
-            .Select(a => (a.SiloAddress, Key: a.GrainId.Key.ToString()!, Parsed: QueuePartitions.Parse(a.GrainId.Key.ToString()!)))
+            .Select(a => (a.SiloAddress, Parsed: QueuePartitions.Parse(a.GrainId.Key.ToString()!)))
             .Where(a => manageable.Contains(a.Parsed.Queue))
             .ToLookup(a => a.SiloAddress);
         var silos = members
-            .Select(m => new ClusterSilo(m.Name, m.SiloAddress.ToString(), m.Status.ToString().ToLowerInvariant(),
-                [.. hosted[m.SiloAddress].Select(a => new HostedPartition(TenantNames.Own(a.Parsed.Queue), a.Parsed.Index)).OrderBy(p => p.Queue, StringComparer.Ordinal).ThenBy(p => p.Partition)]))
+            .Select(m => (Silo: SiloSummary.Of(m), Hosted: hosted[m.SiloAddress]))
+            .Select(m => new ClusterSilo(m.Silo.Name, m.Silo.Address, m.Silo.Status,
+                [.. m.Hosted.Select(a => new HostedPartition(TenantNames.Own(a.Parsed.Queue), a.Parsed.Index)).OrderBy(p => p.Queue, StringComparer.Ordinal).ThenBy(p => p.Partition)]))
             .OrderBy(s => s.Address, StringComparer.Ordinal)
             .ToArray();
         return TypedResults.Ok(new ClusterView(silos));

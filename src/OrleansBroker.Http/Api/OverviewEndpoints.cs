@@ -18,10 +18,7 @@ internal static class OverviewEndpoints
         var topics = TenantLists.Manageable(http, await admin.ListTopicsAsync(http.RequestAborted)).Count;
         var infos = await TenantLists.QueueInfosAsync(admin, queues, http.RequestAborted);
         var observed = infos.Select(rates.Observe).ToList();
-        var silos = membership.CurrentSnapshot.Members.Values
-            .Select(m => new SiloSummary(m.Name, m.SiloAddress.ToString(), m.Status.ToString().ToLowerInvariant()))
-            .OrderBy(s => s.Address, StringComparer.Ordinal)
-            .ToArray();
+        var silos = membership.CurrentSnapshot.Members.Values.Select(SiloSummary.Of).OrderBy(s => s.Address, StringComparer.Ordinal).ToArray();
         return TypedResults.Ok(new Overview(
             BrokerRequest.Tenant(http),
             queues.Count,
@@ -43,4 +40,8 @@ internal sealed record MessageTotals(long Ready, long InFlight, long Delayed, lo
 internal sealed record CounterTotals(long Published, long Delivered, long Redelivered, long Acked, long DeadLettered, long Expired);
 
 /// <summary>A silo of the cluster as membership sees it: <c>active</c>, <c>joining</c>, <c>shuttingdown</c>, <c>dead</c>...</summary>
-internal sealed record SiloSummary(string Name, string Address, string Status);
+internal sealed record SiloSummary(string Name, string Address, string Status)
+{
+    /// <summary>A member as every answer names a silo (the address as queue partitions name their silo).</summary>
+    public static SiloSummary Of(ClusterMember member) => new(member.Name, member.SiloAddress.ToString(), member.Status.ToString().ToLowerInvariant());
+}

@@ -274,7 +274,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
     {
         var now = _time.GetUtcNow();
         _core.Tick(now);
-        if (_core.Log.Meta.Created)
+        if (_core.Log.Meta.Created && _metrics.Observed)
         {
             _metrics.Update(State.Name, new QueueSnapshot(_core.Info(_diskAlarm.Reason), _core.HeadEnqueuedAt() is { } head ? Math.Max(0, (now - head).TotalSeconds) : null));
         }

@@ -52,7 +52,8 @@ internal sealed class BrokerMetrics
     private readonly Histogram<double>? _publishDuration;
     private readonly Histogram<double>? _commitDuration;
     private readonly Histogram<long>? _commitMessages;
-    private (long At, List<KeyValuePair<string, QueueSnapshot>> Queues) _shown = (0, []);
+    private readonly ObservableGauge<long>? _activeQueues;
+    private (long At, List<(KeyValuePair<string, object?>[] Tags, QueueSnapshot Snapshot)> Queues) _shown = (0, []);
 
     public BrokerMetrics(IMeterFactory meters, IOptions<BrokerOptions> options)
     {
@@ -90,10 +91,13 @@ internal sealed class BrokerMetrics
         QueueCounter(meter, "dead_lettered", "Messages dead-lettered since the queue was created.", c => c.DeadLettered);
         QueueCounter(meter, "expired", "Messages expired since the queue was created.", c => c.Expired);
         QueueCounter(meter, "dropped", "Messages dropped by overflow since the queue was created.", c => c.Dropped);
-        meter.CreateObservableGauge("obroker.queues.active", () => (long)_queues.Count, "{queue}", "Queue partitions active on this silo (those with per-queue series are capped).");
+        _activeQueues = meter.CreateObservableGauge("obroker.queues.active", () => (long)_queues.Count, "{queue}", "Queue partitions active on this silo (those with per-queue series are capped).");
     }
 
     private BrokerMetrics() => _maxQueueSeries = 0;
+
+    /// <summary>Whether a listener (the silo's meter provider) reads the per-queue series: queues leave snapshots only then.</summary>
+    public bool Observed => _activeQueues?.Enabled == true;
 
     /// <summary>A queue activation's latest figures; <paramref name="key"/> is its grain name (<c>queue</c> or <c>queue~i</c>).</summary>
     public void Update(string key, QueueSnapshot snapshot)
@@ -182,12 +186,9 @@ internal sealed class BrokerMetrics
     private IEnumerable<Measurement<T>> QueueMeasurements<T>(Func<QueueSnapshot, T> value)
         where T : struct
     {
-        foreach (var (key, snapshot) in Shown())
+        foreach (var (tags, snapshot) in Shown())
         {
-            var (qualified, partition) = QueuePartitions.Parse(key);
-            var (tenant, queue) = Tenants.Split(qualified);
-            yield return new Measurement<T>(value(snapshot), new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("queue", queue),
-                new KeyValuePair<string, object?>("partition", partition));
+            yield return new Measurement<T>(value(snapshot), tags);
         }
     }
 
@@ -202,8 +203,11 @@ internal sealed class BrokerMetrics
         }
     }
 
-    /// <summary>The queue partitions with series: all active ones up to the cap, else the deepest, then the busiest. Chosen once per collection.</summary>
-    private List<KeyValuePair<string, QueueSnapshot>> Shown()
+    /// <summary>
+    /// The queue partitions with series, with their labels: all active ones up to the cap, else the deepest, then the busiest.
+    /// Chosen once per collection, so every instrument of one scrape reports the same partitions.
+    /// </summary>
+    private List<(KeyValuePair<string, object?>[] Tags, QueueSnapshot Snapshot)> Shown()
     {
         var now = Stopwatch.GetTimestamp();
         var shown = _shown;
@@ -212,14 +216,23 @@ internal sealed class BrokerMetrics
             return shown.Queues;
         }
 
-        var all = _queues.ToList();
-        if (all.Count > _maxQueueSeries)
+        IEnumerable<KeyValuePair<string, QueueSnapshot>> all = _queues;
+        if (_queues.Count > _maxQueueSeries)
         {
-            all = [.. all.OrderByDescending(q => q.Value.Info.Depth).ThenByDescending(q => q.Value.Info.Counters.Published).Take(_maxQueueSeries)];
+            all = all.OrderByDescending(q => q.Value.Info.Depth).ThenByDescending(q => q.Value.Info.Counters.Published).Take(_maxQueueSeries);
         }
 
-        _shown = (now, all);
-        return all;
+        var chosen = all.Select(q => (Tags(q.Key), q.Value)).ToList();
+        _shown = (now, chosen);
+        return chosen;
+    }
+
+    /// <summary>The labels of a queue partition's series, from its grain name (<c>tenant@queue~i</c>).</summary>
+    private static KeyValuePair<string, object?>[] Tags(string key)
+    {
+        var (qualified, partition) = QueuePartitions.Parse(key);
+        var (tenant, queue) = Tenants.Split(qualified);
+        return [new("tenant", tenant), new("queue", queue), new("partition", partition)];
     }
 }
 

@@ -15,6 +15,12 @@ export function tenants() {
   return [...names];
 }
 
+/** Whether the principal may manage some names in the tenant (so it sees the forms that create them). */
+export function managesSome(tenant) {
+  const access = principal?.access;
+  return !!access && (access.administrator || (access.permissions ?? []).some(p => (p.tenant ?? '') === tenant && p.manage));
+}
+
 /** Whether the principal may `operation` ('manage' | 'send' | 'receive') the name in the tenant. */
 export function allows(tenant, operation, name) {
   if (!principal) return false;

@@ -1,5 +1,5 @@
 import { get, post, put, del, api, seg, session, ApiError } from '../api.js';
-import { allows, getPrincipal } from '../access.js';
+import { allows, managesSome } from '../access.js';
 import { h, number, rate, bytes, time, tile, notify, action, confirmAction } from '../ui.js';
 import { RateChart } from '../chart.js';
 import { messageList } from './messages.js';
@@ -20,12 +20,6 @@ const columns = [
 // The list's state is kept while the console is open, so coming back from a queue shows the same page.
 const view = { page: 1, pageSize: 50, name: '', sort: 'name', reverse: false };
 
-/** Whether the principal may manage some names in the tenant (so it sees the create form). */
-function managesAny() {
-  const access = getPrincipal().access;
-  return access.administrator || (access.permissions ?? []).some(p => (p.tenant ?? '') === session.tenant && p.manage);
-}
-
 /** A sortable, filterable, paged table of the tenant's queues: the server pages, so 10,000 queues cost one page. */
 export async function queuesPage(main, _, page) {
   const body = h('tbody');
@@ -39,7 +33,7 @@ export async function queuesPage(main, _, page) {
   }, key ? h('button', { class: 'sort', type: 'button', onclick: () => sortBy(key) }, label) : label)));
   main.append(
     h('h1', {}, 'Queues', h('small', { id: 'queues-count' })),
-    managesAny() ? createForm() : null,
+    managesSome(session.tenant) ? createForm() : null,
     h('div', { class: 'toolbar' }, filter, h('span', { class: 'grow' }), size, previous, pager, next),
     h('table', { 'aria-label': 'Queues', id: 'queues' }, h('thead', {}, header), body));
 

@@ -1,13 +1,11 @@
 import { get, put, del, seg, session, ApiError } from '../api.js';
-import { allows, getPrincipal } from '../access.js';
+import { allows, managesSome } from '../access.js';
 import { h, number, time, notify, action, confirmAction } from '../ui.js';
 
 /** The tenant's topics with their subscriptions and counters. */
 export async function topicsPage(main, _, page) {
   const body = h('tbody');
-  const access = getPrincipal().access;
-  const managesAny = access.administrator || (access.permissions ?? []).some(p => (p.tenant ?? '') === session.tenant && p.manage);
-  main.append(h('h1', {}, 'Topics'), managesAny ? createTopicForm() : null,
+  main.append(h('h1', {}, 'Topics'), managesSome(session.tenant) ? createTopicForm() : null,
     h('table', { 'aria-label': 'Topics', id: 'topics' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', { class: 'num' }, 'Subscriptions'), h('th', { class: 'num' }, 'Published'),
         h('th', { class: 'num' }, 'Unrouted'), h('th', {}, 'Created'))), body));
