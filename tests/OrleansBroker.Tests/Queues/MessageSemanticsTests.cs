@@ -227,8 +227,8 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
     [Fact]
     public async Task A_long_handler_keeps_its_lease_through_renewals_and_a_graceful_restart()
     {
-        await Admin.CreateQueueAsync("long", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(2) });
-        await Broker.PublishAsync("long", Text("slow", "takes 5 s"));
+        await Admin.CreateQueueAsync("long", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(4) });
+        await Broker.PublishAsync("long", Text("slow", "takes 9 s"));
 
         var calls = new ConcurrentQueue<(string Id, int Attempt)>();
         var cancelled = new ConcurrentQueue<string>();
@@ -240,8 +240,9 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
             switch (d.MessageId)
             {
                 case "slow":
-                    // Runs 2.5 leases: renewal keeps the message from being delivered again meanwhile.
-                    await Task.Delay(TimeSpan.FromSeconds(5), token);
+                    // Runs over two leases: renewal (every half lease, so a late one on a busy machine still lands in
+                    // time) keeps the message from being delivered again meanwhile.
+                    await Task.Delay(TimeSpan.FromSeconds(9), token);
                     break;
                 case "stuck" when calls.Count(c => c.Id == "stuck") == 1:
                     stuckStarted.TrySetResult();
@@ -264,7 +265,7 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
         Assert.Equal(0, info.Counters.Redelivered);
         Assert.Equal([("slow", 1)], calls);
 
-        // A graceful restart hands the lease over: the held handler's renewals land on the new activation (2 s leases, so
+        // A graceful restart hands the lease over: the held handler's renewals land on the new activation (4 s leases, so
         // several of them), its token is never cancelled, and its ack after the restart is the message's only settlement.
         // A message handled meanwhile by the other worker is unaffected.
         await Broker.PublishAsync("long", Text("stuck", "held across the restart"));
@@ -278,7 +279,7 @@ public sealed class MessageSemanticsTests : BrokerClusterTest
         async Task<bool> RenewedPastTwoLeasesAsync()
         {
             var stuck = (await Broker.PeekAsync("long")).SingleOrDefault(m => m.MessageId == "stuck");
-            return stuck is { State: MessageState.InFlight, Attempts: 1, LeaseExpiresAt: { } until } && until > restarted + TimeSpan.FromSeconds(4);
+            return stuck is { State: MessageState.InFlight, Attempts: 1, LeaseExpiresAt: { } until } && until > restarted + TimeSpan.FromSeconds(8);
         }
 
         await Eventually.HoldsAsync(RenewedPastTwoLeasesAsync, "renewals of the held message landed on the new activation");
