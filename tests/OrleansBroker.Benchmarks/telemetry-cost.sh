@@ -28,7 +28,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for variant in "${variants[@]}"; do
     rm -rf "$WORK/data"
     metrics=$([ "$variant" = on ] || [ "$variant" = metrics ] && echo true || echo false)
-    dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT" --http-port "$HTTP_PORT" \
+    dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT" --mqtt-port 0 --http-port "$HTTP_PORT" \
       --data-dir "$WORK/data" --Broker:Http:Metrics "$metrics" > "$WORK/silo.log" 2>&1 &
     SILO_PID=$!
     for _ in $(seq 1 120); do grep -q "Application started" "$WORK/silo.log" && break; sleep 0.5; done

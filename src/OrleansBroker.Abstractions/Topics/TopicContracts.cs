@@ -175,6 +175,14 @@ public interface ITopicGrain : IGrainWithStringKey
     [Alias("seek")]
     Task Seek(string subscription, DateTimeOffset to);
 
+    /// <summary>
+    /// Changes which messages a subscription takes from now on, keeping its queue and the messages already in it (as adding
+    /// or removing a binding of a RabbitMQ queue). Every partition routes by the new filter before this returns. An unknown
+    /// subscription fails with <c>QueueNotFound</c>, a bad filter with <c>InvalidFilter</c>.
+    /// </summary>
+    [Alias("change-filter")]
+    Task<TopicInfo> ChangeFilter(string subscription, SubscriptionFilter filter);
+
     /// <summary>Removes a subscription and deletes its queue with the messages in it.</summary>
     [Alias("unsubscribe")]
     Task<TopicInfo> Unsubscribe(string subscription);

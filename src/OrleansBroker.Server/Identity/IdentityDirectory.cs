@@ -85,6 +85,14 @@ public sealed partial class IdentityDirectory
         return ReferenceEquals(fresh, view) ? null : Key(fresh, name, key)?.ToInfo();
     }
 
+    /// <summary>The principal named <paramref name="name"/>, without a credential (for settings that name one, as MQTT's anonymous principal), or null.</summary>
+    public async ValueTask<PrincipalInfo?> FindAsync(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var view = await CurrentAsync(RefreshInterval).ConfigureAwait(false);
+        return view.ByName.TryGetValue(name, out var principal) ? principal.ToInfo() : null;
+    }
+
     private static PrincipalRecord? User(View view, string name) =>
         view.ByName.TryGetValue(name, out var principal) && principal.Kind == PrincipalKind.User ? principal : null;
 

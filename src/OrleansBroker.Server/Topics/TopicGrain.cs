@@ -179,6 +179,29 @@ internal sealed partial class TopicGrain(
         await _replays.StartAsync(replay, _router);
     }
 
+    public async Task<TopicInfo> ChangeFilter(string subscription, SubscriptionFilter filter)
+    {
+        EnsureCreated();
+        TopicPartitionRules.RefuseAdmin(_name, _partition, "change a subscription of");
+        ArgumentNullException.ThrowIfNull(filter);
+        filter.Validate();
+        if (!State.Subscriptions.TryGetValue(subscription, out var existing))
+        {
+            throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{_name}' has no subscription '{subscription}'.");
+        }
+
+        if (existing.Filter != filter)
+        {
+            State.Subscriptions[subscription] = existing with { Filter = filter };
+            await _store.WriteAsync();
+            Recompile();
+        }
+
+        // Also when unchanged: changing again mends a partition that missed the change.
+        await SyncPartitionsAsync();
+        return Info();
+    }
+
     public async Task<TopicInfo> Unsubscribe(string subscription)
     {
         EnsureCreated();

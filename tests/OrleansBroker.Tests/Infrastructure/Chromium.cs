@@ -14,8 +14,6 @@ public sealed class Chromium : IAsyncLifetime
     public const string ExecutableVariable = "OBROKER_TEST_CHROMIUM";
 
     private const string DebianExecutable = "/usr/bin/chromium";
-    private static readonly TimeSpan InstallTimeout = TimeSpan.FromMinutes(15);
-    private static readonly SemaphoreSlim InstallGate = new(1, 1);
 
     private IPlaywright? _playwright;
 
@@ -72,34 +70,7 @@ public sealed class Chromium : IAsyncLifetime
             return File.Exists(given) ? given : throw new InvalidOperationException($"{ExecutableVariable} names '{given}', which does not exist.");
         }
 
-        await InstallGate.WaitAsync();
-        try
-        {
-            if (File.Exists(DebianExecutable))
-            {
-                return DebianExecutable;
-            }
-
-            if (Environment.UserName != "root" || !File.Exists("/usr/bin/apt-get"))
-            {
-                throw new InvalidOperationException(
-                    $"The console's browser tests need Chromium: install Debian's package ('sudo apt-get install chromium') or set {ExecutableVariable} to a Chromium executable.");
-            }
-
-            foreach (var args in new[] { new[] { "update", "-qq" }, new[] { "install", "-y", "-qq", "--no-install-recommends", "chromium" } })
-            {
-                var (code, output, error) = await RealProcess.RunProgramAsync("apt-get", Path.GetTempPath(), InstallTimeout, args);
-                if (code != 0)
-                {
-                    throw new InvalidOperationException($"apt-get {string.Join(' ', args)} failed ({code}): {error}{output}");
-                }
-            }
-
-            return File.Exists(DebianExecutable) ? DebianExecutable : throw new InvalidOperationException($"apt-get installed chromium but {DebianExecutable} is missing.");
-        }
-        finally
-        {
-            InstallGate.Release();
-        }
+        return await DebianPackage.EnsureAsync(DebianExecutable, "chromium",
+            $"The console's browser tests (or set {ExecutableVariable} to a Chromium executable)");
     }
 }

@@ -115,7 +115,7 @@ public sealed class SiloProcess : IDisposable
     public SiloProcess(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
     {
         _process = RealProcess.Start(RealProcess.SiloDll, dataDirectory,
-            ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--http-port", "0", .. extraArgs]);
+            ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--http-port", "0", "--mqtt-port", "0", .. extraArgs]);
         _output = new CapturedOutput(_process);
     }
 
@@ -126,6 +126,12 @@ public sealed class SiloProcess : IDisposable
         System.Text.RegularExpressions.Regex.Match(Output, @"HTTP API listening on (\S+)") is { Success: true } found
             ? new Uri(found.Groups[1].Value)
             : throw new InvalidOperationException($"silo-host has not said where its HTTP API listens: {Output}");
+
+    /// <summary>The port of its MQTT listener, from its start-up line (once ready).</summary>
+    public int MqttPort =>
+        System.Text.RegularExpressions.Regex.Match(Output, @"MQTT listening on mqtt://[^:]+:(\d+)") is { Success: true } found
+            ? int.Parse(found.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"silo-host has not said where it listens for MQTT: {Output}");
 
     public int Pid => _process.Id;
 

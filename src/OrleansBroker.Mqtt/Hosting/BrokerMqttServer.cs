@@ -1,0 +1,111 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansBroker.Mqtt.Protocol;
+
+namespace OrleansBroker.Mqtt.Hosting;
+
+/// <summary>
+/// The silo's MQTT listener: Kestrel connections handed to <see cref="MqttConnection"/>, started once the silo is active and
+/// stopped first when it stops (open connections are closed; persistent sessions go on in their grains).
+/// </summary>
+internal sealed partial class BrokerMqttServer(MqttEdge edge, IOptions<BrokerMqttOptions> options, ILoggerFactory loggers, ILogger<BrokerMqttServer> logger)
+    : ILifecycleParticipant<ISiloLifecycle>
+{
+    private WebApplication? _app;
+
+    /// <summary>Where it listens once started, as <c>mqtt://127.0.0.1:1883</c> and <c>mqtts://127.0.0.1:8883</c>.</summary>
+    public IReadOnlyList<string> Addresses { get; private set; } = [];
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(BrokerMqttServer), ServiceLifecycleStage.Active, StartAsync, StopAsync);
+
+    private async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "OrleansBroker.Mqtt", ContentRootPath = AppContext.BaseDirectory });
+        // Kestrel's own lines go to the silo's logging, but not its "Now listening on: http://..." (this port is not HTTP).
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(new SiloLoggers(loggers));
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.None);
+        builder.Services.AddSingleton<IHostLifetime, SiloOwnedLifetime>();
+        var address = IPAddress.Parse(settings.Address);
+        var certificate = LoadCertificate(settings);
+        ListenOptions? plain = null;
+        ListenOptions? tls = null;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            if (settings.Port >= 0)
+            {
+                kestrel.Listen(address, settings.Port, listen =>
+                {
+                    plain = listen;
+                    listen.Run(ServeAsync);
+                });
+            }
+
+            if (certificate is not null)
+            {
+                kestrel.Listen(address, settings.TlsPort, listen =>
+                {
+                    tls = listen;
+                    listen.UseHttps(certificate);
+                    listen.Run(ServeAsync);
+                });
+            }
+        });
+        _app = builder.Build();
+        await _app.StartAsync(cancellationToken);
+        Addresses = [.. new[] { ("mqtt", plain), ("mqtts", tls) }.Where(l => l.Item2 is not null).Select(l => $"{l.Item1}://{l.Item2!.IPEndPoint}")];
+        LogListening(logger, string.Join(", ", Addresses));
+    }
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is { } app)
+        {
+            await app.StopAsync(cancellationToken);
+            await app.DisposeAsync();
+        }
+    }
+
+    private Task ServeAsync(ConnectionContext connection) => new MqttConnection(edge, connection).RunAsync();
+
+    private static X509Certificate2? LoadCertificate(BrokerMqttOptions settings) => settings.CertificatePath switch
+    {
+        null => null,
+        var path when settings.CertificateKeyPath is { } key => settings.CertificatePassword is { } password
+            ? X509Certificate2.CreateFromEncryptedPemFile(path, password, key)
+            : X509Certificate2.CreateFromPemFile(path, key),
+        var path => X509CertificateLoader.LoadPkcs12FromFile(path, settings.CertificatePassword),
+    };
+
+    /// <summary>Hands the listener's loggers to the silo's logger factory.</summary>
+    private sealed class SiloLoggers(ILoggerFactory loggers) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => loggers.CreateLogger(categoryName);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    /// <summary>The silo's host owns Ctrl+C, signals and the start and stop messages; the listener starts and stops with the silo.</summary>
+    private sealed class SiloOwnedLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker MQTT listening on {Addresses}")]
+    private static partial void LogListening(ILogger logger, string addresses);
+}

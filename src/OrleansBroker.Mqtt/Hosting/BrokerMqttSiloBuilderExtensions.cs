@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using OrleansBroker.Client.Hosting;
+using OrleansBroker.Errors;
+using OrleansBroker.Mqtt.Protocol;
+
+namespace OrleansBroker.Mqtt.Hosting;
+
+/// <summary>Adds the MQTT listener to a broker silo.</summary>
+public static class BrokerMqttSiloBuilderExtensions
+{
+    /// <summary>
+    /// Serves MQTT 3.1.1 and 5 from this silo (<see cref="BrokerMqttOptions"/>; every call's delegate applies, in order) once
+    /// the silo is active. Needs <c>AddBroker</c>. Idempotent. A bad setting stops the silo at start with one line.
+    /// </summary>
+    public static ISiloBuilder AddBrokerMqtt(this ISiloBuilder silo, Action<BrokerMqttOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        var services = silo.Services;
+        var options = services.AddOptions<BrokerMqttOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        if (services.Any(d => d.ServiceType == typeof(BrokerMqttServer)))
+        {
+            return silo;
+        }
+
+        options.PostConfigure(mqtt => mqtt.Validate());
+        services.AddBrokerClient();
+        services.AddSingleton<MqttEdge>();
+        services.AddSingleton<BrokerMqttServer>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp =>
+            sp.GetRequiredService<IOptions<BrokerMqttOptions>>().Value.Enabled ? sp.GetRequiredService<BrokerMqttServer>() : new Disabled());
+        return silo;
+    }
+
+    /// <summary>Serves MQTT with the settings of the <c>Broker:Mqtt</c> section (<see cref="BrokerMqttOptions"/>).</summary>
+    public static ISiloBuilder UseBrokerMqtt(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(BrokerMqttOptions.SectionName);
+        return silo.AddBrokerMqtt(mqtt =>
+        {
+            try
+            {
+                section.Bind(mqtt);
+            }
+            catch (InvalidOperationException exception) when (exception.InnerException is not null)
+            {
+                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"{exception.Message} {exception.InnerException.Message}", exception);
+            }
+        });
+    }
+
+    private sealed class Disabled : ILifecycleParticipant<ISiloLifecycle>
+    {
+        public void Participate(ISiloLifecycle observer)
+        {
+        }
+    }
+}
