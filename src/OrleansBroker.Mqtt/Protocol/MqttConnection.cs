@@ -8,11 +8,11 @@ using MQTTnet.Exceptions;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
+using OrleansBroker.Client;
 using OrleansBroker.Errors;
 using OrleansBroker.Identity;
 using OrleansBroker.Messages;
 using OrleansBroker.Mqtt.Sessions;
-using OrleansBroker.Client;
 using OrleansBroker.Queues;
 
 namespace OrleansBroker.Mqtt.Protocol;
