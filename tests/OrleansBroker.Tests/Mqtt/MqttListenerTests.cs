@@ -225,12 +225,12 @@ public sealed class MqttListenerTests(MqttSilo broker) : IClassFixture<MqttSilo>
         await using var watcher = await broker.ConnectAsync();
         await watcher.SubscribeAsync("wills/#");
         var sub = await Mosquitto.SubAsync();
+        var dyingId = $"dying-{Guid.NewGuid():N}";
         using var dying = RealProcess.StartProgram(sub, Path.GetTempPath(),
-            ["-p", $"{broker.Port}", "-u", "admin", "-P", MqttSilo.AdminPassword, "-t", "nothing/here", "-i", $"dying-{Guid.NewGuid():N}",
+            ["-p", $"{broker.Port}", "-u", "admin", "-P", MqttSilo.AdminPassword, "-t", "nothing/here", "-i", dyingId,
              "--will-topic", "wills/dying", "--will-payload", "gone", "--will-qos", "1"]);
         var output = new CapturedOutput(dying);
-        await Eventually.HoldsAsync(async () => (await broker.Dotnet.Admin.GetTopicInfoAsync("mqtt")).Subscriptions.Any(s => s.Name.StartsWith("dying-", StringComparison.Ordinal)),
-            "mosquitto_sub subscribed");
+        await Eventually.HoldsAsync(async () => await MqttKillTests.SubscribedAsync(broker.Dotnet, dyingId), "mosquitto_sub subscribed");
         Assert.Empty(watcher.Received);
         dying.Kill();
         await dying.WaitForExitAsync();
