@@ -51,6 +51,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(DepthBench());
         bench.Subcommands.Add(RecoveryBench());
         bench.Subcommands.Add(HttpBenchCommand.Create());
+        bench.Subcommands.Add(MqttBenchCommand.Create());
         return bench;
     }
 
