@@ -36,12 +36,6 @@ internal sealed partial class MqttConnection : IMqttConnectionObserver
     /// <summary>QoS 1 and 2 publishes a client may have unacknowledged (MQTT 5 Receive Maximum); reading pauses past it.</summary>
     internal const int InboundWindow = 1000;
 
-    private const string QosHeader = "x-mqtt-qos";
-    private const string ClientHeader = "x-mqtt-client";
-    private const string ResponseTopicHeader = "x-mqtt-response-topic";
-    private const string CorrelationHeader = "x-mqtt-correlation-data";
-    private const string InternalHeaderPrefix = "x-mqtt-";
-
     private readonly MqttEdge _edge;
     private readonly ConnectionContext _context;
     private readonly MqttPacketChannel _channel;
@@ -375,7 +369,7 @@ internal sealed partial class MqttConnection : IMqttConnectionObserver
             throw new MqttPacketTooLargeException(publish.Payload.Length, _edge.MaxMessageBytes);
         }
 
-        var message = ToMessage(publish.Topic, publish.Payload.ToArray(), qos, publish.ContentType, publish.MessageExpiryInterval,
+        var message = MqttMessages.ToMessage(_clientId, publish.Topic, publish.Payload.ToArray(), qos, publish.ContentType, publish.MessageExpiryInterval,
             publish.UserProperties, publish.ResponseTopic, publish.CorrelationData);
         try
         {
@@ -436,40 +430,6 @@ internal sealed partial class MqttConnection : IMqttConnectionObserver
 
             return allowed;
         }
-    }
-
-    private BrokerMessage ToMessage(string topic, byte[] payload, MqttQualityOfServiceLevel qos, string? contentType, uint expirySeconds,
-        List<MqttUserProperty>? properties, string? responseTopic, byte[]? correlation)
-    {
-        var headers = new Dictionary<string, string>(StringComparer.Ordinal) { [ClientHeader] = _clientId };
-        if (qos == MqttQualityOfServiceLevel.AtMostOnce)
-        {
-            headers[QosHeader] = "0";
-        }
-
-        if (properties is not null)
-        {
-            foreach (var property in properties)
-            {
-                if (!property.Name.StartsWith(InternalHeaderPrefix, StringComparison.Ordinal))
-                {
-                    headers[property.Name] = property.ReadValueAsString();
-                }
-            }
-        }
-
-        if (!string.IsNullOrEmpty(responseTopic))
-        {
-            headers[ResponseTopicHeader] = responseTopic;
-        }
-
-        if (correlation is { Length: > 0 })
-        {
-            headers[CorrelationHeader] = Convert.ToBase64String(correlation);
-        }
-
-        return new BrokerMessage(null, payload, string.IsNullOrEmpty(contentType) ? null : contentType, headers, MqttNames.ToRoutingKey(topic),
-            TimeToLive: expirySeconds > 0 ? TimeSpan.FromSeconds(expirySeconds) : null);
     }
 
     /// <summary>Stores what the read loop took, a batch per topic call while the previous one is stored, and acknowledges it in order.</summary>
@@ -618,7 +578,7 @@ internal sealed partial class MqttConnection : IMqttConnectionObserver
             foreach (var retained in await _edge.Grains.GetGrain<IMqttRetainedGrain>(IMqttRetainedGrain.Key(_tenant)).Match(grant.Filter))
             {
                 var qos = (MqttQualityOfServiceLevel)Math.Min(retained.QoS, grant.QoS);
-                var packet = ToPacket(retained.Topic, retained.Payload, qos, retained.ContentType, retained.Headers, retain: true, dup: false);
+                var packet = MqttMessages.ToPacket(V5, retained.Topic, retained.Payload, qos, retained.ContentType, retained.Headers, retain: true, dup: false);
                 if (qos != MqttQualityOfServiceLevel.AtMostOnce)
                 {
                     packet.PacketIdentifier = NextPacketId(null);
@@ -708,7 +668,7 @@ internal sealed partial class MqttConnection : IMqttConnectionObserver
     private void Deliver(Delivery delivery)
     {
         var topic = MqttNames.ToTopicName(delivery.RoutingKey, TopicName);
-        var publisher = delivery.Headers?.GetValueOrDefault(ClientHeader);
+        var publisher = delivery.Headers?.GetValueOrDefault(MqttMessages.ClientHeader);
         var qos = -1;
         foreach (var grant in _grants)
         {
@@ -725,12 +685,12 @@ internal sealed partial class MqttConnection : IMqttConnectionObserver
             return;
         }
 
-        if (delivery.Headers?.GetValueOrDefault(QosHeader) == "0")
+        if (delivery.Headers?.GetValueOrDefault(MqttMessages.QosHeader) == "0")
         {
             qos = 0;
         }
 
-        var packet = ToPacket(topic, delivery.Body, (MqttQualityOfServiceLevel)qos, delivery.ContentType, delivery.Headers, retain: false, dup: qos > 0 && delivery.Attempt > 1);
+        var packet = MqttMessages.ToPacket(V5, topic, delivery.Body, (MqttQualityOfServiceLevel)qos, delivery.ContentType, delivery.Headers, retain: false, dup: qos > 0 && delivery.Attempt > 1);
         if (qos == 0)
         {
             _channel.Send(packet);
@@ -740,45 +700,6 @@ internal sealed partial class MqttConnection : IMqttConnectionObserver
 
         packet.PacketIdentifier = NextPacketId(delivery);
         _channel.Send(packet);
-    }
-
-    private MqttPublishPacket ToPacket(string topic, byte[] payload, MqttQualityOfServiceLevel qos, string? contentType,
-        IReadOnlyDictionary<string, string>? headers, bool retain, bool dup)
-    {
-        var packet = new MqttPublishPacket
-        {
-            Topic = topic,
-            Payload = new ReadOnlySequence<byte>(payload),
-            QualityOfServiceLevel = qos,
-            Retain = retain,
-            Dup = dup,
-        };
-        if (V5)
-        {
-            packet.ContentType = contentType;
-            if (headers is not null)
-            {
-                foreach (var (name, value) in headers)
-                {
-                    switch (name)
-                    {
-                        case ResponseTopicHeader:
-                            packet.ResponseTopic = value;
-                            break;
-                        case CorrelationHeader:
-                            packet.CorrelationData = Convert.TryFromBase64String(value, new byte[value.Length], out var length) ? Convert.FromBase64String(value)[..length] : null;
-                            break;
-                        case var _ when name.StartsWith(InternalHeaderPrefix, StringComparison.Ordinal):
-                            break;
-                        default:
-                            (packet.UserProperties ??= []).Add(new MqttUserProperty(name, Encoding.UTF8.GetBytes(value)));
-                            break;
-                    }
-                }
-            }
-        }
-
-        return packet;
     }
 
     private ushort NextPacketId(Delivery? delivery)
@@ -889,7 +810,7 @@ internal sealed partial class MqttConnection : IMqttConnectionObserver
 
     private async Task PublishWillAsync(MqttConnectPacket connect)
     {
-        var message = ToMessage(connect.WillTopic, connect.WillMessage ?? [], connect.WillQoS, connect.WillContentType, connect.WillMessageExpiryInterval,
+        var message = MqttMessages.ToMessage(_clientId, connect.WillTopic, connect.WillMessage ?? [], connect.WillQoS, connect.WillContentType, connect.WillMessageExpiryInterval,
             connect.WillUserProperties, connect.WillResponseTopic, connect.WillCorrelationData);
         try
         {
