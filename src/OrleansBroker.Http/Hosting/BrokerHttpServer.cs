@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -56,7 +55,7 @@ internal sealed partial class BrokerHttpServer(IServiceProvider silo, IOptions<B
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "OrleansBroker.Http", ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<IHostLifetime, SiloOwnedLifetime>();
+        builder.Services.AddSingleton<IHostLifetime, SiloListeners.SiloOwnedLifetime>();
         builder.Services.AddSingleton(silo.GetRequiredService<ILoggerFactory>());
         builder.Services.AddSingleton(silo.GetRequiredService<IBrokerClient>());
         builder.Services.AddSingleton(silo.GetRequiredService<IBrokerAdministrationClient>());
@@ -79,7 +78,7 @@ internal sealed partial class BrokerHttpServer(IServiceProvider silo, IOptions<B
             kestrel.Limits.MaxRequestBodySize = HttpLimits.MaxRequestBodyBytes;
             kestrel.Listen(IPAddress.Parse(settings.Address), settings.Port, listen =>
             {
-                if (LoadCertificate(settings) is { } certificate)
+                if (SiloListeners.LoadCertificate(settings.CertificatePath, settings.CertificateKeyPath, settings.CertificatePassword) is { } certificate)
                 {
                     listen.UseHttps(certificate);
                 }
@@ -89,23 +88,6 @@ internal sealed partial class BrokerHttpServer(IServiceProvider silo, IOptions<B
         var app = builder.Build();
         BrokerApi.Map(app, settings);
         return app;
-    }
-
-    private static X509Certificate2? LoadCertificate(BrokerHttpOptions settings) => settings.CertificatePath switch
-    {
-        null => null,
-        var path when settings.CertificateKeyPath is { } key => settings.CertificatePassword is { } password
-            ? X509Certificate2.CreateFromEncryptedPemFile(path, password, key)
-            : X509Certificate2.CreateFromPemFile(path, key),
-        var path => X509CertificateLoader.LoadPkcs12FromFile(path, settings.CertificatePassword),
-    };
-
-    /// <summary>The silo's host owns Ctrl+C, signals and the start and stop messages; the listener starts and stops with the silo.</summary>
-    private sealed class SiloOwnedLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker HTTP API listening on {Addresses}")]

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -9,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansBroker.Mqtt.Protocol;
+using OrleansBroker.Server.Hosting;
 
 namespace OrleansBroker.Mqtt.Hosting;
 
@@ -35,9 +35,9 @@ internal sealed partial class BrokerMqttServer(MqttEdge edge, IOptions<BrokerMqt
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(new SiloLoggers(loggers));
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.None);
-        builder.Services.AddSingleton<IHostLifetime, SiloOwnedLifetime>();
+        builder.Services.AddSingleton<IHostLifetime, SiloListeners.SiloOwnedLifetime>();
         var address = IPAddress.Parse(settings.Address);
-        var certificate = LoadCertificate(settings);
+        var certificate = SiloListeners.LoadCertificate(settings.CertificatePath, settings.CertificateKeyPath, settings.CertificatePassword);
         ListenOptions? plain = null;
         ListenOptions? tls = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -79,15 +79,6 @@ internal sealed partial class BrokerMqttServer(MqttEdge edge, IOptions<BrokerMqt
 
     private Task ServeAsync(ConnectionContext connection) => new MqttConnection(edge, connection).RunAsync();
 
-    private static X509Certificate2? LoadCertificate(BrokerMqttOptions settings) => settings.CertificatePath switch
-    {
-        null => null,
-        var path when settings.CertificateKeyPath is { } key => settings.CertificatePassword is { } password
-            ? X509Certificate2.CreateFromEncryptedPemFile(path, password, key)
-            : X509Certificate2.CreateFromPemFile(path, key),
-        var path => X509CertificateLoader.LoadPkcs12FromFile(path, settings.CertificatePassword),
-    };
-
     /// <summary>Hands the listener's loggers to the silo's logger factory.</summary>
     private sealed class SiloLoggers(ILoggerFactory loggers) : ILoggerProvider
     {
@@ -96,14 +87,6 @@ internal sealed partial class BrokerMqttServer(MqttEdge edge, IOptions<BrokerMqt
         public void Dispose()
         {
         }
-    }
-
-    /// <summary>The silo's host owns Ctrl+C, signals and the start and stop messages; the listener starts and stops with the silo.</summary>
-    private sealed class SiloOwnedLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker MQTT listening on {Addresses}")]
