@@ -128,10 +128,15 @@ public sealed class SiloProcess : IDisposable
             : throw new InvalidOperationException($"silo-host has not said where its HTTP API listens: {Output}");
 
     /// <summary>The port of its MQTT listener, from its start-up line (once ready).</summary>
-    public int MqttPort =>
-        System.Text.RegularExpressions.Regex.Match(Output, @"MQTT listening on mqtt://[^:]+:(\d+)") is { Success: true } found
+    public int MqttPort => ListenerPort("mqtt");
+
+    /// <summary>The port of its MQTT over TLS listener, from its start-up line (once ready).</summary>
+    public int MqttTlsPort => ListenerPort("mqtts");
+
+    private int ListenerPort(string scheme) =>
+        System.Text.RegularExpressions.Regex.Match(Output, $@"MQTT listening on .*\b{scheme}://[^:]+:(\d+)") is { Success: true } found
             ? int.Parse(found.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
-            : throw new InvalidOperationException($"silo-host has not said where it listens for MQTT: {Output}");
+            : throw new InvalidOperationException($"silo-host has not said where it listens for {scheme}: {Output}");
 
     public int Pid => _process.Id;
 

@@ -1,0 +1,61 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using OrleansBroker.Tests.Infrastructure;
+using Xunit;
+
+namespace OrleansBroker.Tests.Mqtt;
+
+/// <summary>MQTT over TLS from a configured PEM certificate, beside plain MQTT, with MQTTnet and mosquitto clients.</summary>
+public sealed class MqttTlsTests
+{
+    private const string Password = "mqtt-tls-password";
+
+    [Fact]
+    public async Task The_tls_port_serves_mqtt_with_the_configured_certificate()
+    {
+        using var data = new TestData();
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var certificatePath = Path.Combine(data.Directory, "broker.crt");
+        var keyPath = Path.Combine(data.Directory, "broker.key");
+        await File.WriteAllTextAsync(certificatePath, certificate.ExportCertificatePem());
+        await File.WriteAllTextAsync(keyPath, key.ExportPkcs8PrivateKeyPem());
+
+        using var silo = new SiloProcess(data.Directory, RealProcess.FreePort(), RealProcess.FreePort(), "--Broker:Http:AdminPassword", Password,
+            "--Broker:Mqtt:CertificatePath", certificatePath, "--Broker:Mqtt:CertificateKeyPath", keyPath, "--Broker:Mqtt:TlsPort", "0");
+        await silo.WaitUntilReadyAsync();
+
+        // MQTTnet over TLS, checking that the broker presents exactly the configured certificate.
+        string? seen = null;
+        await using var subscriber = new MqttTestClient();
+        await subscriber.ConnectAsync(silo.MqttTlsPort, "tls-subscriber", "admin", Password, MqttProtocolVersion.V500, clean: true, sessionExpiry: 0,
+            options => options.WithTlsOptions(tls => tls.UseTls().WithTargetHost("localhost").WithCertificateValidationHandler(e =>
+            {
+                seen = new X509Certificate2(e.Certificate).Thumbprint;
+                return seen == certificate.Thumbprint;
+            })));
+        Assert.Equal(MqttClientConnectResultCode.Success, subscriber.Connected!.ResultCode);
+        Assert.Equal(certificate.Thumbprint, seen);
+        await subscriber.SubscribeAsync("secure/#");
+
+        // mosquitto_pub trusting that certificate, publishing over TLS; plain MQTT is served beside it.
+        var pub = await Mosquitto.PubAsync();
+        var sent = await RealProcess.RunProgramAsync(pub, data.Directory, TimeSpan.FromSeconds(60),
+            "-h", "127.0.0.1", "-p", $"{silo.MqttTlsPort}", "--cafile", certificatePath, "-u", "admin", "-P", Password, "-t", "secure/tls", "-m", "over tls", "-q", "1");
+        Assert.True(sent.ExitCode == 0, sent.Err + sent.Out);
+        var plain = await RealProcess.RunProgramAsync(pub, data.Directory, TimeSpan.FromSeconds(60),
+            "-h", "127.0.0.1", "-p", $"{silo.MqttPort}", "-u", "admin", "-P", Password, "-t", "secure/plain", "-m", "plain", "-q", "1");
+        Assert.True(plain.ExitCode == 0, plain.Err + plain.Out);
+        await Eventually.HoldsAsync(() => subscriber.Payloads.Contains("over tls") && subscriber.Payloads.Contains("plain"), "both publishes arrived over TLS");
+        Assert.All(subscriber.Received, m => Assert.Equal(MqttQualityOfServiceLevel.AtLeastOnce, m.QualityOfServiceLevel));
+    }
+}
