@@ -31,6 +31,8 @@ public static class BrokerMqttSiloBuilderExtensions
 
         options.PostConfigure(mqtt => mqtt.Validate());
         services.AddBrokerClient();
+        services.AddMetrics();
+        services.AddSingleton<MqttMetrics>();
         services.AddSingleton<MqttEdge>();
         services.AddSingleton<BrokerMqttServer>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp =>

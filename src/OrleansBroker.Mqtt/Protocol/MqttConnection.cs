@@ -67,7 +67,7 @@ internal sealed class MqttConnection : IMqttConnectionObserver
 
     public async Task RunAsync()
     {
-        Interlocked.Increment(ref _edge.Connections);
+        _edge.Metrics.Opened();
         var writing = _channel.WriteLoopAsync(_context.ConnectionClosed);
         var publishing = Task.CompletedTask;
         try
@@ -254,6 +254,7 @@ internal sealed class MqttConnection : IMqttConnectionObserver
     private bool Refuse(MqttConnectReasonCode reason, string why)
     {
         MqttLog.Refused(_edge.Logger, _clientId, _connect?.Username, why);
+        _edge.Metrics.Refused(reason);
         _channel.Send(new MqttConnAckPacket
         {
             ReasonCode = reason,
@@ -437,7 +438,7 @@ internal sealed class MqttConnection : IMqttConnectionObserver
             }
 
             _keepAlive.Dispose();
-            Interlocked.Decrement(ref _edge.Connections);
+            _edge.Metrics.Closed();
         }
     }
 

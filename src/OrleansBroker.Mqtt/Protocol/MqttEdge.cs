@@ -19,6 +19,7 @@ internal sealed class MqttEdge(
     IGrainFactory grains,
     IdentityDirectory identities,
     TimeProvider time,
+    MqttMetrics metrics,
     ILoggerFactory loggers)
 {
     private readonly ConcurrentDictionary<string, Task> _topics = new(StringComparer.Ordinal);
@@ -40,8 +41,7 @@ internal sealed class MqttEdge(
 
     public ILogger Logger { get; } = loggers.CreateLogger("OrleansBroker.Mqtt");
 
-    /// <summary>Connections open on this silo.</summary>
-    public int Connections;
+    public MqttMetrics Metrics { get; } = metrics;
 
     /// <summary>The tenant's MQTT topic inside the cluster, created the first time this silo needs it.</summary>
     public async Task<string> TopicAsync(string tenant)

@@ -68,6 +68,7 @@ internal sealed class MqttInbound(MqttEdge edge, MqttPacketChannel channel, bool
 
             foreach (var item in batch)
             {
+                edge.Metrics.Received(item.QoS);
                 var retained = !item.Retain || await RetainAsync(item.Topic, item.Message, item.QoS);
                 Acknowledge(item.PacketId, item.QoS, retained || !v5 ? MqttPubAckReasonCode.Success : MqttPubAckReasonCode.QuotaExceeded,
                     retained ? null : "published, but not retained: the tenant's retained messages are at their limit");

@@ -67,6 +67,7 @@ internal sealed class MqttOutbound(
         }
 
         channel.Send(packet);
+        edge.Metrics.Sent(qos);
     }
 
     private async Task ConsumeAsync(CancellationToken cancellationToken)
@@ -117,6 +118,7 @@ internal sealed class MqttOutbound(
         }
 
         var packet = MqttMessages.ToPacket(v5, topic, delivery.Body, (MqttQualityOfServiceLevel)qos, delivery.ContentType, delivery.Headers, retain: false, dup: qos > 0 && delivery.Attempt > 1);
+        edge.Metrics.Sent(packet.QualityOfServiceLevel);
         if (qos == 0)
         {
             channel.Send(packet);

@@ -236,4 +236,59 @@ public sealed class MqttListenerTests(MqttSilo broker) : IClassFixture<MqttSilo>
         await dying.WaitForExitAsync();
         await Eventually.HoldsAsync(() => watcher.Payloads.Contains("gone"), $"the will was published; mosquitto_sub said: {output.Text}");
     }
+
+    [Fact]
+    public async Task The_metrics_endpoint_counts_connections_messages_by_qos_and_refused_connects()
+    {
+        using var http = new HttpClient { BaseAddress = broker.Silo.HttpAddress };
+        async Task<string> ScrapeAsync() => await http.GetStringAsync("/metrics");
+        var before = await ScrapeAsync();
+
+        await using (var refused = await broker.TryConnectAsync(user: "admin", password: "wrong password"))
+        {
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, refused.Connected!.ResultCode);
+        }
+
+        await using (var subscriber = await broker.ConnectAsync())
+        await using (var publisher = await broker.ConnectAsync())
+        {
+            await subscriber.SubscribeAsync("metered/#");
+            for (var i = 0; i < 5; i++)
+            {
+                await publisher.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("metered/one").WithPayload($"q1-{i}").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+            }
+
+            for (var i = 0; i < 3; i++)
+            {
+                await publisher.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("metered/zero").WithPayload($"q0-{i}").Build());
+            }
+
+            await Eventually.HoldsAsync(() => subscriber.Received.Count == 8, "the subscriber received all eight");
+            await Eventually.HoldsAsync(async () => Value(await ScrapeAsync(), "obroker_mqtt_connections") == 2, "two connections open");
+            var during = await ScrapeAsync();
+            Assert.Equal(5, Value(during, "obroker_mqtt_messages_received_total", "qos=\"1\"") - Value(before, "obroker_mqtt_messages_received_total", "qos=\"1\""));
+            Assert.Equal(3, Value(during, "obroker_mqtt_messages_received_total", "qos=\"0\"") - Value(before, "obroker_mqtt_messages_received_total", "qos=\"0\""));
+            Assert.Equal(5, Value(during, "obroker_mqtt_messages_sent_total", "qos=\"1\"") - Value(before, "obroker_mqtt_messages_sent_total", "qos=\"1\""));
+            Assert.Equal(3, Value(during, "obroker_mqtt_messages_sent_total", "qos=\"0\"") - Value(before, "obroker_mqtt_messages_sent_total", "qos=\"0\""));
+            Assert.Equal(1, Value(during, "obroker_mqtt_connects_refused_total", "reason=\"BadUserNameOrPassword\"") - Value(before, "obroker_mqtt_connects_refused_total", "reason=\"BadUserNameOrPassword\""));
+        }
+
+        await Eventually.HoldsAsync(async () => Value(await ScrapeAsync(), "obroker_mqtt_connections") == 0, "no connection open");
+    }
+
+    /// <summary>The sum of a metric's series in a Prometheus scrape whose labels contain <paramref name="label"/> (0 when there is none).</summary>
+    private static double Value(string scrape, string name, string label = "")
+    {
+        var total = 0.0;
+        foreach (var line in scrape.Split('\n'))
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(line, $@"^{name}(\{{(?<labels>[^}}]*)\}})? (?<value>\S+)");
+            if (match.Success && match.Groups["labels"].Value.Contains(label, StringComparison.Ordinal))
+            {
+                total += double.Parse(match.Groups["value"].Value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return total;
+    }
 }
