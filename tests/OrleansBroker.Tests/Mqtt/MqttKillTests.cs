@@ -39,6 +39,15 @@ public sealed class MqttKillTests
                 await subscriber.WaitForExitAsync();
             }
 
+            // A retained status, stored before the kill.
+            await using (var status = new MqttTestClient())
+            {
+                await status.ConnectAsync(mqttPort, $"status-{Guid.NewGuid():N}", "admin", Password, MqttProtocolVersion.V311, clean: true, sessionExpiry: 0);
+                var retained = await status.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("status/loader").WithPayload("loading")
+                    .WithRetainFlag().WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+                Assert.True(retained.IsSuccess);
+            }
+
             // More while it is offline, then kill -9 with publishes in flight.
             await PublishAsync(mqttPort, Enumerable.Range(0, Count).Where(i => !acked.ContainsKey(i)), acked, stopAfter: 5_000 - acked.Count);
             var publishing = PublishAsync(mqttPort, Enumerable.Range(0, Count).Where(i => !acked.ContainsKey(i)), acked, stopAfter: int.MaxValue);
@@ -66,6 +75,13 @@ public sealed class MqttKillTests
             }
 
             subscriber.Kill();
+
+            // The retained status outlived the kill.
+            await using var late = new MqttTestClient();
+            await late.ConnectAsync(mqttPort, $"late-{Guid.NewGuid():N}", "admin", Password, MqttProtocolVersion.V500, clean: true, sessionExpiry: 0);
+            await late.SubscribeAsync("status/#");
+            await Eventually.HoldsAsync(() => late.Payloads.Contains("loading"), "the retained message survived the kill");
+            Assert.True(Assert.Single(late.Received).Retain);
         }
     }
 

@@ -238,6 +238,101 @@ public sealed class MqttListenerTests(MqttSilo broker) : IClassFixture<MqttSilo>
     }
 
     [Fact]
+    public async Task A_qos_2_publish_is_stored_once_and_delivered_at_the_granted_qos()
+    {
+        await using var subscriber = await broker.ConnectAsync();
+        await subscriber.SubscribeAsync("exactly/#", MqttQualityOfServiceLevel.ExactlyOnce);
+        await using var publisher = await broker.ConnectAsync(version: MqttProtocolVersion.V311);
+        var result = await publisher.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("exactly/once").WithPayload("two")
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.ExactlyOnce).Build());
+        Assert.True(result.IsSuccess, $"{result.ReasonCode}");
+        await publisher.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("exactly/marker").WithPayload("after").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await Eventually.HoldsAsync(() => subscriber.Payloads.Contains("after"), "the marker arrived");
+        Assert.Equal(["two", "after"], subscriber.Payloads);
+
+        // Subscriptions are granted QoS 1 at most: the message comes at QoS 1.
+        Assert.Equal(MqttQualityOfServiceLevel.AtLeastOnce, subscriber.Received.First().QualityOfServiceLevel);
+    }
+
+    [Fact]
+    public async Task Filters_past_the_session_limit_or_that_patterns_cannot_say_are_refused_per_filter()
+    {
+        await using var client = await broker.ConnectAsync();
+        var subscribe = new MqttClientSubscribeOptionsBuilder();
+        for (var i = 0; i < 101; i++)
+        {
+            subscribe.WithTopicFilter($"many/{i}");
+        }
+
+        subscribe.WithTopicFilter("many//empty").WithTopicFilter("$share/group/many").WithTopicFilter("many/*/star");
+        var codes = (await client.Client.SubscribeAsync(subscribe.Build())).Items.Select(i => i.ResultCode).ToList();
+        Assert.All(codes.Take(100), code => Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS0, code));
+        Assert.Equal(
+            [MqttClientSubscribeResultCode.QuotaExceeded, MqttClientSubscribeResultCode.TopicFilterInvalid, MqttClientSubscribeResultCode.SharedSubscriptionsNotSupported, MqttClientSubscribeResultCode.TopicFilterInvalid],
+            codes.Skip(100));
+        Assert.True(client.Client.IsConnected);
+    }
+
+    [Fact]
+    public async Task A_client_silent_past_its_keep_alive_is_disconnected_and_its_will_published()
+    {
+        await using var watcher = await broker.ConnectAsync();
+        await watcher.SubscribeAsync("silent/#");
+
+        // A raw MQTT 3.1.1 CONNECT asking for a 1 s keep-alive, with a will, then nothing at all: no PINGREQ.
+        using var socket = new TcpClient();
+        await socket.ConnectAsync("127.0.0.1", broker.Port);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(RawConnect($"silent-{Guid.NewGuid():N}", "admin", MqttSilo.AdminPassword, keepAliveSeconds: 1, willTopic: "silent/will", willPayload: "went quiet"));
+        var connAck = new byte[4];
+        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
+        await stream.ReadExactlyAsync(connAck, timeout.Token);
+        Assert.Equal(new byte[] { 0x20, 0x02, 0x00, 0x00 }, connAck);
+
+        // The broker closes the socket (1.5 keep-alive periods) and publishes the will.
+        Assert.Equal(0, await stream.ReadAsync(new byte[16], timeout.Token));
+        await Eventually.HoldsAsync(() => watcher.Payloads.Contains("went quiet"), "the will was published");
+    }
+
+    /// <summary>An MQTT 3.1.1 CONNECT packet with a clean session, user name, password and a QoS 1 will.</summary>
+    private static byte[] RawConnect(string clientId, string user, string password, ushort keepAliveSeconds, string willTopic, string willPayload)
+    {
+        var body = new List<byte>();
+        void Text(string value)
+        {
+            var bytes = Encoding.UTF8.GetBytes(value);
+            body.Add((byte)(bytes.Length >> 8));
+            body.Add((byte)bytes.Length);
+            body.AddRange(bytes);
+        }
+
+        Text("MQTT");
+        body.Add(0x04);
+
+        // user name, password, will QoS 1, will, clean session
+        body.Add(0x80 | 0x40 | 0x08 | 0x04 | 0x02);
+        body.Add((byte)(keepAliveSeconds >> 8));
+        body.Add((byte)keepAliveSeconds);
+        Text(clientId);
+        Text(willTopic);
+        Text(willPayload);
+        Text(user);
+        Text(password);
+        var packet = new List<byte> { 0x10 };
+        var length = body.Count;
+        do
+        {
+            var digit = (byte)(length % 128);
+            length /= 128;
+            packet.Add(length > 0 ? (byte)(digit | 0x80) : digit);
+        }
+        while (length > 0);
+
+        packet.AddRange(body);
+        return [.. packet];
+    }
+
+    [Fact]
     public async Task The_metrics_endpoint_counts_connections_messages_by_qos_and_refused_connects()
     {
         using var http = new HttpClient { BaseAddress = broker.Silo.HttpAddress };

@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
+using OrleansBroker.Identity;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 
@@ -31,8 +32,20 @@ public sealed class MqttTlsTests
         await File.WriteAllTextAsync(keyPath, key.ExportPkcs8PrivateKeyPem());
 
         using var silo = new SiloProcess(data.Directory, RealProcess.FreePort(), RealProcess.FreePort(), "--Broker:Http:AdminPassword", Password,
-            "--Broker:Mqtt:CertificatePath", certificatePath, "--Broker:Mqtt:CertificateKeyPath", keyPath, "--Broker:Mqtt:TlsPort", "0");
+            "--Broker:Mqtt:CertificatePath", certificatePath, "--Broker:Mqtt:CertificateKeyPath", keyPath, "--Broker:Mqtt:TlsPort", "0",
+            "--Broker:Mqtt:AnonymousPrincipal", "device");
         await silo.WaitUntilReadyAsync();
+
+        // Anonymous clients act as 'device', which may publish under secure/anonymous only.
+        using (var http = new HttpClient { BaseAddress = silo.HttpAddress })
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"admin:{Password}")));
+            await Http.HttpBroker.ExpectAsync(await http.PutAsync("/api/users/device", Http.HttpBroker.Json(new
+            {
+                password = "device-password",
+                access = new PrincipalAccess(Tenants.Default, [new TenantPermission(Tenants.Default, "", "mqtt/secure/anonymous/*", "")]),
+            })), HttpStatusCode.Created);
+        }
 
         // MQTTnet over TLS, checking that the broker presents exactly the configured certificate.
         string? seen = null;
@@ -55,7 +68,17 @@ public sealed class MqttTlsTests
         var plain = await RealProcess.RunProgramAsync(pub, data.Directory, TimeSpan.FromSeconds(60),
             "-h", "127.0.0.1", "-p", $"{silo.MqttPort}", "-u", "admin", "-P", Password, "-t", "secure/plain", "-m", "plain", "-q", "1");
         Assert.True(plain.ExitCode == 0, plain.Err + plain.Out);
-        await Eventually.HoldsAsync(() => subscriber.Payloads.Contains("over tls") && subscriber.Payloads.Contains("plain"), "both publishes arrived over TLS");
+        var anonymous = await RealProcess.RunProgramAsync(pub, data.Directory, TimeSpan.FromSeconds(60),
+            "-h", "127.0.0.1", "-p", $"{silo.MqttPort}", "-t", "secure/anonymous/x", "-m", "anonymous", "-q", "1");
+        Assert.True(anonymous.ExitCode == 0, anonymous.Err + anonymous.Out);
+        await using var outside = new MqttTestClient();
+        await outside.ConnectAsync(silo.MqttPort, $"anonymous-{Guid.NewGuid():N}", user: null, password: null, MqttProtocolVersion.V500, clean: true, sessionExpiry: 0);
+        Assert.Equal(MqttClientConnectResultCode.Success, outside.Connected!.ResultCode);
+        var refused = await outside.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("secure/elsewhere").WithPayload("no").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, refused.ReasonCode);
+        await Eventually.HoldsAsync(() => new[] { "over tls", "plain", "anonymous" }.All(subscriber.Payloads.Contains), "the three publishes arrived over TLS");
+        Assert.DoesNotContain("no", subscriber.Payloads);
         Assert.All(subscriber.Received, m => Assert.Equal(MqttQualityOfServiceLevel.AtLeastOnce, m.QualityOfServiceLevel));
     }
+
 }
