@@ -80,5 +80,4 @@ public sealed class MqttTlsTests
         Assert.DoesNotContain("no", subscriber.Payloads);
         Assert.All(subscriber.Received, m => Assert.Equal(MqttQualityOfServiceLevel.AtLeastOnce, m.QualityOfServiceLevel));
     }
-
 }
