@@ -23,6 +23,9 @@ public sealed class KillAndRestartTests
         {
             await silo.WaitUntilReadyAsync();
             Assert.Contains(Path.Combine(data.Directory, "broker.db"), silo.Output, StringComparison.Ordinal);
+
+            // Every log entry starts with its UTC time, so a failure's timeline can be read from the log.
+            Assert.Matches(new System.Text.RegularExpressions.Regex(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info: OrleansBroker", System.Text.RegularExpressions.RegexOptions.Multiline), silo.Output);
             var publish = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "publish", "e2e", "--count", "1000", "--gateway", gateway);
             Assert.True(publish.ExitCode == 0, publish.Err);
             Assert.StartsWith("published 1000 messages to e2e", publish.Out, StringComparison.Ordinal);
