@@ -333,6 +333,20 @@ public sealed class MqttListenerTests(MqttSilo broker) : IClassFixture<MqttSilo>
     }
 
     [Fact]
+    public async Task Obroker_bench_mqtt_measures_a_run_and_leaves_no_session_behind()
+    {
+        var run = await RealProcess.RunAsync(RealProcess.CliDll, Path.GetTempPath(), TimeSpan.FromMinutes(3),
+            "bench", "mqtt", "--port", $"{broker.Port}", "--password", MqttSilo.AdminPassword, "--messages", "2000", "--size", "256", "--warmup", "200");
+        Assert.True(run.ExitCode == 0, run.Err + run.Out);
+        using var result = System.Text.Json.JsonDocument.Parse(run.Out.Trim().Split('\n')[^1]);
+        Assert.Equal("mqtt", result.RootElement.GetProperty("scenario").GetString());
+        Assert.Equal(2000, result.RootElement.GetProperty("messages").GetInt64());
+        Assert.Equal(0, result.RootElement.GetProperty("lost").GetInt64());
+        Assert.True(result.RootElement.GetProperty("throughput_msgs_per_s").GetDouble() > 0);
+        Assert.DoesNotContain((await broker.Dotnet.Admin.GetTopicInfoAsync("mqtt")).Subscriptions, s => s.Name.StartsWith("bench-", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task The_metrics_endpoint_counts_connections_messages_by_qos_and_refused_connects()
     {
         using var http = new HttpClient { BaseAddress = broker.Silo.HttpAddress };
