@@ -172,14 +172,24 @@ internal sealed class MqttConnection : IMqttConnectionObserver
         }
 
         var tenant = Permissions.Tenant;
-        _topic = await _edge.TopicAsync(tenant);
-        _session = _edge.Grains.GetGrain<IMqttSessionGrain>(MqttSessionGrain.Key(tenant, clientId));
-        _self = _edge.Grains.CreateObjectReference<IMqttConnectionObserver>(this);
-        _expiry = V5 ? connect.SessionExpiryInterval : connect.CleanSession ? 0 : uint.MaxValue;
-        var start = await _session.Connect(_topic, _consumerId, connect.CleanSession, _expiry, _self);
-        if (start.PreviousConsumer is { } previous)
+        MqttSessionStart start;
+        try
         {
-            await GiveBackLeasesAsync(start.Queue, previous);
+            _topic = await _edge.TopicAsync(tenant);
+            _session = _edge.Grains.GetGrain<IMqttSessionGrain>(MqttSessionGrain.Key(tenant, clientId));
+            _self = _edge.Grains.CreateObjectReference<IMqttConnectionObserver>(this);
+            _expiry = V5 ? connect.SessionExpiryInterval : connect.CleanSession ? 0 : uint.MaxValue;
+            start = await _session.Connect(_topic, _consumerId, connect.CleanSession, _expiry, _self);
+            if (start.PreviousConsumer is { } previous)
+            {
+                await GiveBackLeasesAsync(start.Queue, previous);
+            }
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // The cluster could not serve the session now (a silo just failed, storage is away): the client tries again.
+            MqttLog.ConnectionFailed(_edge.Logger, exception, clientId);
+            return Refuse(MqttConnectReasonCode.ServerUnavailable, "the broker could not open the session now; connect again");
         }
 
         _inbound = new MqttInbound(_edge, _channel, V5, clientId, tenant, _topic, () => _closing.Cancel());

@@ -177,6 +177,23 @@ public sealed class MqttListenerTests(MqttSilo broker) : IClassFixture<MqttSilo>
     }
 
     [Fact]
+    public async Task An_mqtt_5_session_ends_once_its_client_has_been_away_longer_than_its_expiry()
+    {
+        var clientId = $"expiring-{Guid.NewGuid():N}";
+        await using (var client = await broker.ConnectAsync(clientId, clean: false, sessionExpiry: 2))
+        {
+            await client.SubscribeAsync("expiring/#");
+            Assert.Contains((await broker.Dotnet.Admin.GetTopicInfoAsync("mqtt")).Subscriptions, s => s.Name == clientId);
+        }
+
+        // The session's reminder ends it, with its subscription queue, about two seconds after the disconnect.
+        await Eventually.HoldsAsync(async () => (await broker.Dotnet.Admin.GetTopicInfoAsync("mqtt")).Subscriptions.All(s => s.Name != clientId),
+            "the expired session's subscription was removed");
+        await using var back = await broker.ConnectAsync(clientId, clean: false, sessionExpiry: 2);
+        Assert.False(back.Connected!.IsSessionPresent);
+    }
+
+    [Fact]
     public async Task A_second_connection_with_the_same_client_id_takes_the_session_over()
     {
         var clientId = $"twin-{Guid.NewGuid():N}";
