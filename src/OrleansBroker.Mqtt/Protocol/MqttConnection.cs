@@ -1,15 +1,12 @@
 using System.Buffers;
-using System.Text;
 using Microsoft.AspNetCore.Connections;
 using MQTTnet.Exceptions;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using OrleansBroker.Errors;
-using OrleansBroker.Identity;
 using OrleansBroker.Messages;
 using OrleansBroker.Mqtt.Sessions;
-using OrleansBroker.Queues;
 
 namespace OrleansBroker.Mqtt.Protocol;
 
@@ -153,7 +150,7 @@ internal sealed class MqttConnection : IMqttConnectionObserver
         }
 
         var anonymous = string.IsNullOrEmpty(connect.Username) && connect.Password is null;
-        if (await AuthenticateAsync(connect, anonymous) is not { } principal)
+        if (await _edge.SignInAsync(connect, anonymous) is not { } principal)
         {
             return anonymous
                 ? Refuse(MqttConnectReasonCode.NotAuthorized, "anonymous connects are not allowed")
@@ -182,7 +179,7 @@ internal sealed class MqttConnection : IMqttConnectionObserver
             start = await _session.Connect(_topic, _consumerId, connect.CleanSession, _expiry, _self);
             if (start.PreviousConsumer is { } previous)
             {
-                await GiveBackLeasesAsync(start.Queue, previous);
+                await MqttOutbound.GiveBackLeasesAsync(_edge, start.Queue, previous);
             }
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
@@ -235,24 +232,6 @@ internal sealed class MqttConnection : IMqttConnectionObserver
         }
 
         return true;
-    }
-
-    private async Task<PrincipalInfo?> AuthenticateAsync(MqttConnectPacket connect, bool anonymous)
-    {
-        if (anonymous)
-        {
-            return _edge.Options.AnonymousPrincipal is { } principal ? await _edge.Identities.FindAsync(principal) : null;
-        }
-
-        if (connect.Password is null)
-        {
-            return null;
-        }
-
-        var password = Encoding.UTF8.GetString(connect.Password);
-        return password.StartsWith("obk.", StringComparison.Ordinal)
-            ? await _edge.Identities.SignInWithKeyAsync(password)
-            : await _edge.Identities.SignInAsync(connect.Username ?? "", password);
     }
 
     private (MqttConnectReasonCode Reason, string Why)? ExplainWill(MqttConnectPacket connect, string principal) =>
@@ -393,18 +372,6 @@ internal sealed class MqttConnection : IMqttConnectionObserver
         if (V5)
         {
             _channel.Send(new MqttDisconnectPacket { ReasonCode = reason });
-        }
-    }
-
-    private async Task GiveBackLeasesAsync(string queue, string consumer)
-    {
-        try
-        {
-            await _edge.Grains.GetGrain<IQueueGrain>(queue).Unsubscribe(consumer);
-        }
-        catch (BrokerException exception) when (exception.Code == BrokerErrorCode.QueueNotFound)
-        {
-            // The session has no subscription yet.
         }
     }
 

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MQTTnet.Packets;
 using OrleansBroker.Client;
 using OrleansBroker.Errors;
 using OrleansBroker.Identity;
@@ -71,5 +73,27 @@ internal sealed class MqttEdge(
         {
             // Made by an operator with options of their own (retention, partitions): used as it is.
         }
+    }
+
+    /// <summary>
+    /// The principal a CONNECT signs in as: a user by name and password, an API key given as the password (any user name),
+    /// or, without either, <see cref="BrokerMqttOptions.AnonymousPrincipal"/> when one is set. Null when none.
+    /// </summary>
+    public async Task<PrincipalInfo?> SignInAsync(MqttConnectPacket connect, bool anonymous)
+    {
+        if (anonymous)
+        {
+            return Options.AnonymousPrincipal is { } principal ? await Identities.FindAsync(principal) : null;
+        }
+
+        if (connect.Password is null)
+        {
+            return null;
+        }
+
+        var password = Encoding.UTF8.GetString(connect.Password);
+        return password.StartsWith("obk.", StringComparison.Ordinal)
+            ? await Identities.SignInWithKeyAsync(password)
+            : await Identities.SignInAsync(connect.Username ?? "", password);
     }
 }

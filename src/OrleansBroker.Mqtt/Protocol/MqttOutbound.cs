@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using MQTTnet.Protocol;
 using OrleansBroker.Client;
+using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Mqtt.Sessions;
+using OrleansBroker.Queues;
 
 namespace OrleansBroker.Mqtt.Protocol;
 
@@ -68,6 +70,19 @@ internal sealed class MqttOutbound(
 
         channel.Send(packet);
         edge.Metrics.Sent(qos);
+    }
+
+    /// <summary>Gives the leases <paramref name="consumer"/> (a connection that had the session before) holds back to <paramref name="queue"/>, to be sent again at once.</summary>
+    public static async Task GiveBackLeasesAsync(MqttEdge edge, string queue, string consumer)
+    {
+        try
+        {
+            await edge.Grains.GetGrain<IQueueGrain>(queue).Unsubscribe(consumer);
+        }
+        catch (BrokerException exception) when (exception.Code == BrokerErrorCode.QueueNotFound)
+        {
+            // The session has no subscription yet.
+        }
     }
 
     private async Task ConsumeAsync(CancellationToken cancellationToken)
