@@ -1,18 +1,19 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+using OrleansBroker.Amqp.Hosting;
 using OrleansBroker.Errors;
 using OrleansBroker.Http.Hosting;
 using OrleansBroker.Mqtt.Hosting;
 using OrleansBroker.Server.Hosting;
 
 // One durable broker silo. Settings: appsettings.json, then Broker__* environment variables,
-// then switches (--data-dir, --storage, --clustering, --silo-port, --gateway-port, --http-port, --mqtt-port, ...). Ctrl+C stops it gracefully.
+// then switches (--data-dir, --storage, --clustering, --silo-port, --gateway-port, --http-port, --mqtt-port, --amqp-port, ...). Ctrl+C stops it gracefully.
 // appsettings.json ships beside the binary; the data folder is relative to the working directory.
 try
 {
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
     builder.Configuration.AddCommandLine(args, Switches);
-    builder.UseOrleans(silo => silo.UseBrokerSilo(builder.Configuration).UseBrokerHttp(builder.Configuration).UseBrokerMqtt(builder.Configuration));
+    builder.UseOrleans(silo => silo.UseBrokerSilo(builder.Configuration).UseBrokerHttp(builder.Configuration).UseBrokerMqtt(builder.Configuration).UseBrokerAmqp(builder.Configuration));
     await builder.Build().RunAsync();
     return 0;
 }
@@ -55,5 +56,7 @@ internal static partial class Program
         ["--http-address"] = "Broker:Http:Address",
         ["--mqtt-port"] = "Broker:Mqtt:Port",
         ["--mqtt-address"] = "Broker:Mqtt:Address",
+        ["--amqp-port"] = "Broker:Amqp:Port",
+        ["--amqp-address"] = "Broker:Amqp:Address",
     };
 }

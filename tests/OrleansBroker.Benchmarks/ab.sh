@@ -35,7 +35,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for build in old new; do
     dir=$([ "$build" = old ] && echo "$OLD_DIR" || pwd)
     rm -rf "$WORK/data"
-    dotnet "$dir/silo-host/bin/Release/net10.0/obroker-silo.dll" --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT" --mqtt-port 0 --http-port 0 \
+    dotnet "$dir/silo-host/bin/Release/net10.0/obroker-silo.dll" --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT" --mqtt-port 0 --amqp-port 0 --http-port 0 \
       --data-dir "$WORK/data" > "$WORK/silo.log" 2>&1 &
     SILO_PID=$!
     started=

@@ -12,7 +12,7 @@ PASSWORD=bench-$RANDOM-$RANDOM
 [ -x /usr/bin/chromium ] || { echo "chromium is not installed: apt-get install chromium" >&2; exit 2; }
 dotnet build -c Release -v q -nologo > /dev/null
 dotnet build -c Release -v q -nologo tests/OrleansBroker.Benchmarks > /dev/null
-dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --data-dir "$WORK/data" --silo-port 21411 --gateway-port 31400 --mqtt-port 0 \
+dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --data-dir "$WORK/data" --silo-port 21411 --gateway-port 31400 --mqtt-port 0 --amqp-port 0 \
   --http-port "$HTTP_PORT" --Broker:Http:AdminPassword "$PASSWORD" > "$WORK/silo.log" 2>&1 &
 SILO_PID=$!
 trap 'kill -TERM $SILO_PID; wait $SILO_PID || true; rm -rf "$WORK"' EXIT

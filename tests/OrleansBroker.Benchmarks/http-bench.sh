@@ -13,7 +13,7 @@ PASSWORD=bench-$RANDOM-$RANDOM
 AUTH="Basic $(printf 'admin:%s' "$PASSWORD" | base64 -w0)"
 command -v wrk > /dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 2; }
 dotnet build -c Release -v q -nologo > /dev/null
-dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --data-dir "$WORK/data" --silo-port 21311 --gateway-port 31300 --mqtt-port 0 \
+dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --data-dir "$WORK/data" --silo-port 21311 --gateway-port 31300 --mqtt-port 0 --amqp-port 0 \
   --http-port "$HTTP_PORT" --Broker:Http:AdminPassword "$PASSWORD" > "$WORK/silo.log" 2>&1 &
 SILO_PID=$!
 trap 'kill -TERM $SILO_PID; wait $SILO_PID || true' EXIT

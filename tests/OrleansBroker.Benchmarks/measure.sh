@@ -7,7 +7,7 @@ OUT=${1:-bench-results.jsonl}
 WORK=$(mktemp -d)
 SILO_PORT=${SILO_PORT:-21111}
 GATEWAY_PORT=${GATEWAY_PORT:-31000}
-SILO=(dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT" --mqtt-port 0 --http-port 0)
+SILO=(dotnet silo-host/bin/Release/net10.0/obroker-silo.dll --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT" --mqtt-port 0 --amqp-port 0 --http-port 0)
 B=(dotnet src/OrleansBroker.Cli/bin/Release/net10.0/obroker.dll --gateway "localhost:$GATEWAY_PORT" bench)
 SILO_PID=
 

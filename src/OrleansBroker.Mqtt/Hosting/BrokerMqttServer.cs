@@ -33,7 +33,7 @@ internal sealed partial class BrokerMqttServer(MqttEdge edge, IOptions<BrokerMqt
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "OrleansBroker.Mqtt", ContentRootPath = AppContext.BaseDirectory });
         // Kestrel's own lines go to the silo's logging, but not its "Now listening on: http://..." (this port is not HTTP).
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new SiloLoggers(loggers));
+        builder.Logging.AddProvider(new SiloListeners.SiloLoggers(loggers));
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.None);
         builder.Services.AddSingleton<IHostLifetime, SiloListeners.SiloOwnedLifetime>();
         var address = IPAddress.Parse(settings.Address);
@@ -78,16 +78,6 @@ internal sealed partial class BrokerMqttServer(MqttEdge edge, IOptions<BrokerMqt
     }
 
     private Task ServeAsync(ConnectionContext connection) => new MqttConnection(edge, connection).RunAsync();
-
-    /// <summary>Hands the listener's loggers to the silo's logger factory.</summary>
-    private sealed class SiloLoggers(ILoggerFactory loggers) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => loggers.CreateLogger(categoryName);
-
-        public void Dispose()
-        {
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "OrleansBroker MQTT listening on {Addresses}")]
     private static partial void LogListening(ILogger logger, string addresses);

@@ -1,9 +1,10 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace OrleansBroker.Server.Hosting;
 
-/// <summary>What the silo's own listeners (HTTP, MQTT) share: how they load a certificate, and a host lifetime the silo owns.</summary>
+/// <summary>What the silo's own listeners (HTTP, MQTT, AMQP) share: how they load a certificate, a host lifetime the silo owns, the silo's loggers.</summary>
 internal static class SiloListeners
 {
     /// <summary>
@@ -25,5 +26,15 @@ internal static class SiloListeners
         public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    /// <summary>Hands a listener's loggers (Kestrel's own lines) to the silo's logger factory.</summary>
+    public sealed class SiloLoggers(ILoggerFactory loggers) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => loggers.CreateLogger(categoryName);
+
+        public void Dispose()
+        {
+        }
     }
 }

@@ -50,7 +50,7 @@ public sealed class BenchCliTests
         using var data = new TestData();
         var gatewayPort = RealProcess.FreePort();
         var results = await Bench(data, "recovery", "--messages", "5000", "--gateway", $"127.0.0.1:{gatewayPort}",
-            "--", "dotnet", RealProcess.SiloDll, "--data-dir", data.Directory, "--silo-port", $"{RealProcess.FreePort()}", "--gateway-port", $"{gatewayPort}", "--http-port", "0", "--mqtt-port", "0");
+            "--", "dotnet", RealProcess.SiloDll, "--data-dir", data.Directory, "--silo-port", $"{RealProcess.FreePort()}", "--gateway-port", $"{gatewayPort}", "--http-port", "0", "--mqtt-port", "0", "--amqp-port", "0");
         var result = Assert.Single(results);
         Assert.Equal(0, result.GetProperty("lost").GetInt64());
         var toFirst = result.GetProperty("time_to_first_delivery_s").GetDouble();

@@ -115,7 +115,7 @@ public sealed class SiloProcess : IDisposable
     public SiloProcess(string dataDirectory, int siloPort, int gatewayPort, params string[] extraArgs)
     {
         _process = RealProcess.Start(RealProcess.SiloDll, dataDirectory,
-            ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--http-port", "0", "--mqtt-port", "0", .. extraArgs]);
+            ["--data-dir", dataDirectory, "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--http-port", "0", "--mqtt-port", "0", "--amqp-port", "0", .. extraArgs]);
         _output = new CapturedOutput(_process);
     }
 
@@ -128,13 +128,19 @@ public sealed class SiloProcess : IDisposable
             : throw new InvalidOperationException($"silo-host has not said where its HTTP API listens: {Output}");
 
     /// <summary>The port of its MQTT listener, from its start-up line (once ready).</summary>
-    public int MqttPort => ListenerPort("mqtt");
+    public int MqttPort => ListenerPort("MQTT", "mqtt");
 
     /// <summary>The port of its MQTT over TLS listener, from its start-up line (once ready).</summary>
-    public int MqttTlsPort => ListenerPort("mqtts");
+    public int MqttTlsPort => ListenerPort("MQTT", "mqtts");
 
-    private int ListenerPort(string scheme) =>
-        System.Text.RegularExpressions.Regex.Match(Output, $@"MQTT listening on .*\b{scheme}://[^:]+:(\d+)") is { Success: true } found
+    /// <summary>The port of its AMQP 1.0 listener, from its start-up line (once ready).</summary>
+    public int AmqpPort => ListenerPort("AMQP 1.0", "amqp");
+
+    /// <summary>The port of its AMQP 1.0 over TLS listener, from its start-up line (once ready).</summary>
+    public int AmqpTlsPort => ListenerPort("AMQP 1.0", "amqps");
+
+    private int ListenerPort(string protocol, string scheme) =>
+        System.Text.RegularExpressions.Regex.Match(Output, $@"{protocol} listening on .*\b{scheme}://[^:]+:(\d+)") is { Success: true } found
             ? int.Parse(found.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
             : throw new InvalidOperationException($"silo-host has not said where it listens for {scheme}: {Output}");
 

@@ -21,7 +21,7 @@ public sealed class MqttKillTests
     {
         using var data = new TestData();
         var (siloPort, gatewayPort, mqttPort) = (RealProcess.FreePort(), RealProcess.FreePort(), RealProcess.FreePort());
-        string[] args = ["--mqtt-port", $"{mqttPort}", "--Broker:Http:AdminPassword", Password];
+        string[] args = ["--mqtt-port", $"{mqttPort}", "--amqp-port", "0", "--Broker:Http:AdminPassword", Password];
         var received = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         var acked = new ConcurrentDictionary<int, bool>();
 

@@ -1,0 +1,181 @@
+using System.Collections.Concurrent;
+using Amqp;
+using Amqp.Framing;
+using Amqp.Listener;
+using Amqp.Types;
+using OrleansBroker.Client;
+using OrleansBroker.Messages;
+
+namespace OrleansBroker.Amqp.Protocol;
+
+/// <summary>
+/// A link a client receives on, from a queue or a subscription: a consumer of that queue whose prefetch is the link's first
+/// credit (at most <c>MaxPrefetch</c>), started when that credit arrives. Deliveries go out while the link has credit, in
+/// the order the queue leases them; the client's outcome settles each: accepted completes it, released gives it back at
+/// once, modified gives it back (after the queue's retry backoff when delivery-failed), rejected dead-letters it with the
+/// error as its reason. Every delivery counts as an attempt toward the queue's max attempts, as Service Bus counts them.
+/// A pre-settled link (sender settle mode settled) is at most once: each delivery is completed when it is sent. When the
+/// link closes, what it holds unsettled goes back to the queue.
+/// </summary>
+internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress address, string queue, string principal)
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<Delivery> _waiting = new();
+    private readonly ConcurrentDictionary<Message, Delivery> _sent = new(ReferenceEqualityComparer.Instance);
+    private readonly CancellationTokenSource _stop = new();
+    private int _credit;
+    private bool _started;
+
+    /// <summary>Waits for credit; ends when the link closes.</summary>
+    public void Start()
+    {
+        link.InitializeSender(OnCredit, OnDisposition, this);
+        link.AddClosedCallback((_, _) => _stop.Cancel());
+    }
+
+    private void OnCredit(int delta, Fields properties, object state)
+    {
+        lock (_lock)
+        {
+            _credit = delta > 0 ? _credit + delta : 0;
+            if (!_started && _credit > 0)
+            {
+                _started = true;
+                _ = ConsumeAsync(Math.Clamp(_credit, 1, edge.Options.MaxPrefetch));
+            }
+
+            SendWhileCredit();
+        }
+    }
+
+    private async Task ConsumeAsync(int prefetch)
+    {
+        await Task.Yield();
+        try
+        {
+            var options = new ConsumerOptions { Prefetch = prefetch };
+            await foreach (var delivery in edge.Client.ReadAllAsync(queue, options, _stop.Token))
+            {
+                lock (_lock)
+                {
+                    _waiting.Enqueue(delivery);
+                    SendWhileCredit();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception exception)
+        {
+            // The queue was deleted, or the cluster could not serve it: the link ends with the reason; the client attaches again.
+            AmqpLog.ConsumeFailed(edge.Logger, exception, principal, address.ToString());
+            try
+            {
+                link.Close(TimeSpan.Zero, new Error(new Symbol(AmqpInbound.Condition(exception))) { Description = exception.Message });
+            }
+            catch (Exception closing) when (closing is AmqpException or ObjectDisposedException or InvalidOperationException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Sends waiting deliveries while there is credit; a drain with nothing left to send ends the credit. Under the lock.</summary>
+    private void SendWhileCredit()
+    {
+        while (_credit > 0 && _waiting.TryDequeue(out var delivery))
+        {
+            var message = AmqpMessages.ToAmqp(delivery);
+            _credit--;
+            if (link.SettleOnSend)
+            {
+                Send(message);
+                _ = SettleAsync(delivery, new Accepted());
+            }
+            else
+            {
+                _sent[message] = delivery;
+                Send(message);
+            }
+        }
+
+        if (link.IsDraining && _waiting.Count == 0)
+        {
+            _credit = 0;
+            link.CompleteDrain();
+        }
+    }
+
+    private void Send(Message message)
+    {
+        try
+        {
+            link.SendMessage(message);
+            edge.Metrics.Sent();
+        }
+        catch (Exception exception) when (exception is AmqpException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The link closed: its consumer stops and what it holds goes back to the queue.
+            _sent.TryRemove(message, out _);
+        }
+    }
+
+    private void OnDisposition(Message message, DeliveryState state, bool settled, object context)
+    {
+        if (!_sent.TryRemove(message, out var delivery))
+        {
+            return;
+        }
+
+        if (!settled && state is Outcome)
+        {
+            // The client settles second (receiver settle mode second): the broker settles first, with its outcome.
+            try
+            {
+                link.DisposeMessage(message, state, true);
+            }
+            catch (Exception exception) when (exception is AmqpException or ObjectDisposedException or InvalidOperationException)
+            {
+            }
+        }
+
+        _ = SettleAsync(delivery, state);
+    }
+
+    private async Task SettleAsync(Delivery delivery, DeliveryState? state)
+    {
+        try
+        {
+            switch (state)
+            {
+                case Accepted:
+                    await edge.Client.CompleteAsync(delivery);
+                    break;
+                case Rejected rejected:
+                    await edge.Client.DeadLetterAsync(delivery, Reason(rejected.Error));
+                    break;
+                case Modified { DeliveryFailed: true }:
+                    await edge.Client.AbandonAsync(delivery);
+                    break;
+                default:
+                    // Released, modified without delivery-failed, or no outcome (the link closed first): back at once.
+                    await edge.Client.AbandonAsync(delivery, TimeSpan.Zero);
+                    break;
+            }
+
+            edge.Metrics.Settled(state);
+        }
+        catch (Exception exception)
+        {
+            // Its lease ended first (the message went to another consumer), or the queue is gone.
+            AmqpLog.SettleFailed(edge.Logger, exception, principal, delivery.MessageId);
+        }
+    }
+
+    private static string Reason(Error? error) => error switch
+    {
+        null => "rejected over AMQP",
+        { Description: { Length: > 0 } description } => $"{(string)error.Condition}: {description}",
+        _ => (string)error.Condition,
+    };
+}
