@@ -23,6 +23,7 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
     private readonly Queue<Delivery> _waiting = new();
     private readonly ConcurrentDictionary<Message, Delivery> _sent = new(ReferenceEqualityComparer.Instance);
     private readonly CancellationTokenSource _stop = new();
+    private readonly HashSet<Task> _settling = [];
     private int _credit;
     private bool _started;
 
@@ -30,7 +31,23 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
     public void Start()
     {
         link.InitializeSender(OnCredit, OnDisposition, this);
-        link.AddClosedCallback((_, _) => _stop.Cancel());
+        link.AddClosedCallback((_, _) => _ = StopAsync());
+    }
+
+    /// <summary>
+    /// The link closed: once the outcomes the client sent are applied (so a client that accepted and closed sees no
+    /// redelivery), the consumer stops and gives back what it still holds.
+    /// </summary>
+    private async Task StopAsync()
+    {
+        Task[] settling;
+        lock (_lock)
+        {
+            settling = [.. _settling];
+        }
+
+        await Task.WhenAll(settling);
+        await _stop.CancelAsync();
     }
 
     private void OnCredit(int delta, Fields properties, object state)
@@ -90,7 +107,7 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
             if (link.SettleOnSend)
             {
                 Send(message);
-                _ = SettleAsync(delivery, new Accepted());
+                Track(SettleAsync(delivery, new Accepted()));
             }
             else
             {
@@ -139,7 +156,23 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
             }
         }
 
-        _ = SettleAsync(delivery, state);
+        Track(SettleAsync(delivery, state));
+    }
+
+    private void Track(Task settle)
+    {
+        lock (_lock)
+        {
+            _settling.Add(settle);
+        }
+
+        settle.ContinueWith(done =>
+        {
+            lock (_lock)
+            {
+                _settling.Remove(done);
+            }
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private async Task SettleAsync(Delivery delivery, DeliveryState? state)
