@@ -6,7 +6,7 @@ using Xunit;
 namespace OrleansBroker.Tests.Mqtt;
 
 /// <summary>
-/// MQTT on a cluster as a user runs it: three silo-host processes on one Azurite (storage, reminders, membership), each with
+/// MQTT (and AMQP 1.0) on a cluster as a user runs it: three silo-host processes on one Azurite (storage, reminders, membership), each with
 /// its MQTT listener. Sessions live in grains, so a client may publish on one silo, subscribe on another, and come back to a
 /// third after its silo was killed.
 /// </summary>
@@ -56,6 +56,9 @@ public sealed class MqttClusterTests : IAsyncLifetime
             }
 
             await Eventually.HoldsAsync(() => Enumerable.Range(0, Count).All(i => subscriber.Payloads.Contains($"m{i}")), "the subscriber on A received what B published");
+            await AmqpAcrossSilosAsync(a, b, c);
+            await Eventually.HoldsAsync(() => subscriber.Received.Any(m => m.Topic == "cluster/amqp" && m.ConvertPayloadToString() == "from-amqp"),
+                "the subscriber on A received what an AMQP client sent on B");
 
             // A dies with the subscriber's connection; what is published meanwhile waits in the session.
             a.KillHard();
@@ -78,6 +81,44 @@ public sealed class MqttClusterTests : IAsyncLifetime
                 silo.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// AMQP 1.0 on the same cluster: a send to the MQTT topic on B reaches the MQTT subscriber on A (the subject is the
+    /// routing key), and a queue made over HTTP on C is sent to on A and received from on C.
+    /// </summary>
+    private static async Task AmqpAcrossSilosAsync(SiloProcess a, SiloProcess b, SiloProcess c)
+    {
+        var onB = await new global::Amqp.ConnectionFactory().CreateAsync(new global::Amqp.Address("127.0.0.1", b.AmqpPort, "admin", Password, scheme: "amqp"));
+        var toMqtt = Amqp.AmqpTestExtensions.Text("from-amqp");
+        toMqtt.Properties.Subject = "cluster.amqp";
+        await new global::Amqp.SenderLink(new global::Amqp.Session(onB), "to-mqtt", "/topics/mqtt").SendAsync(toMqtt);
+        await onB.CloseAsync();
+
+        using (var http = new HttpClient { BaseAddress = c.HttpAddress })
+        {
+            http.DefaultRequestHeaders.Authorization = Http.HttpBroker.Basic("admin", Password);
+            await Http.HttpBroker.CreateQueueAsync(http, "amqp-cluster");
+        }
+
+        var onA = await new global::Amqp.ConnectionFactory().CreateAsync(new global::Amqp.Address("127.0.0.1", a.AmqpPort, "admin", Password, scheme: "amqp"));
+        var sender = new global::Amqp.SenderLink(new global::Amqp.Session(onA), "cluster-sender", "/queues/amqp-cluster");
+        for (var i = 0; i < 20; i++)
+        {
+            await sender.SendAsync(Amqp.AmqpTestExtensions.Text($"q{i}", $"q{i}"));
+        }
+
+        await onA.CloseAsync();
+        var onC = await new global::Amqp.ConnectionFactory().CreateAsync(new global::Amqp.Address("127.0.0.1", c.AmqpPort, "admin", Password, scheme: "amqp"));
+        var receiver = new global::Amqp.ReceiverLink(new global::Amqp.Session(onC), "cluster-receiver", "/queues/amqp-cluster");
+        for (var i = 0; i < 20; i++)
+        {
+            var message = await Amqp.AmqpTestExtensions.NextAsync(receiver);
+            Assert.Equal($"q{i}", message.Properties.MessageId);
+            receiver.Accept(message);
+        }
+
+        await onC.CloseAsync();
     }
 
     /// <summary>
