@@ -10,7 +10,7 @@ using Xunit;
 
 namespace OrleansBroker.Tests.Mqtt;
 
-/// <summary>MQTT over TLS from a configured PEM certificate, beside plain MQTT, with MQTTnet and mosquitto clients.</summary>
+/// <summary>MQTT and AMQP 1.0 over TLS from a configured PEM certificate, beside plain ones, with MQTTnet, mosquitto and AMQP.Net Lite clients.</summary>
 public sealed class MqttTlsTests
 {
     private const string Password = "mqtt-tls-password";
@@ -33,7 +33,9 @@ public sealed class MqttTlsTests
 
         using var silo = new SiloProcess(data.Directory, RealProcess.FreePort(), RealProcess.FreePort(), "--Broker:Http:AdminPassword", Password,
             "--Broker:Mqtt:CertificatePath", certificatePath, "--Broker:Mqtt:CertificateKeyPath", keyPath, "--Broker:Mqtt:TlsPort", "0",
-            "--Broker:Mqtt:AnonymousPrincipal", "device");
+            "--Broker:Mqtt:AnonymousPrincipal", "device",
+            "--Broker:Amqp:CertificatePath", certificatePath, "--Broker:Amqp:CertificateKeyPath", keyPath, "--Broker:Amqp:TlsPort", "0",
+            "--Broker:Amqp:AnonymousPrincipal", "device");
         await silo.WaitUntilReadyAsync();
 
         // Anonymous clients act as 'device', which may publish under secure/anonymous only.
@@ -79,5 +81,25 @@ public sealed class MqttTlsTests
         await Eventually.HoldsAsync(() => new[] { "over tls", "plain", "anonymous" }.All(subscriber.Payloads.Contains), "the three publishes arrived over TLS");
         Assert.DoesNotContain("no", subscriber.Payloads);
         Assert.All(subscriber.Received, m => Assert.Equal(MqttQualityOfServiceLevel.AtLeastOnce, m.QualityOfServiceLevel));
+
+        // AMQP 1.0 over TLS with the same certificate: an AMQP.Net Lite sender reaches the MQTT subscriber; SASL ANONYMOUS signs
+        // in as 'device', whose permissions do not reach the topic as a whole.
+        string? amqpSeen = null;
+        var tls = new global::Amqp.ConnectionFactory();
+        tls.SSL.RemoteCertificateValidationCallback = (_, presented, _, _) => (amqpSeen = presented?.GetCertHashString()) == certificate.Thumbprint;
+        var amqps = await tls.CreateAsync(new global::Amqp.Address("127.0.0.1", silo.AmqpTlsPort, "admin", Password, scheme: "amqps"));
+        Assert.Equal(certificate.Thumbprint, amqpSeen);
+        var overAmqps = Amqp.AmqpTestExtensions.Text("over amqps");
+        overAmqps.Properties.Subject = "secure.amqps";
+        await new global::Amqp.SenderLink(new global::Amqp.Session(amqps), "tls-sender", "/topics/mqtt").SendAsync(overAmqps);
+        await amqps.CloseAsync();
+        await Eventually.HoldsAsync(() => subscriber.Payloads.Contains("over amqps"), "the AMQP send over TLS arrived");
+
+        var anonymousAmqp = new global::Amqp.ConnectionFactory();
+        anonymousAmqp.SASL.Profile = global::Amqp.Sasl.SaslProfile.Anonymous;
+        var device = await anonymousAmqp.CreateAsync(new global::Amqp.Address($"amqp://127.0.0.1:{silo.AmqpPort}"));
+        Assert.Equal("amqp:unauthorized-access", await Amqp.AmqpTestExtensions.RefusedAsync(() =>
+            new global::Amqp.SenderLink(new global::Amqp.Session(device), "anonymous-sender", "/topics/mqtt").SendAsync(Amqp.AmqpTestExtensions.Text("no"))));
+        await device.CloseAsync();
     }
 }
