@@ -6,7 +6,7 @@ using OrleansBroker.Queues;
 namespace OrleansBroker.Cli.Commands;
 
 /// <summary>
-/// <c>obroker bench queue|fanout|latency|depth|recovery|http</c>: load against a running broker, like <c>nats bench</c>.
+/// <c>obroker bench queue|fanout|latency|depth|recovery|http|mqtt|amqp</c>: load against a running broker, like <c>nats bench</c>.
 /// One JSON line per run on stdout, progress on stderr; exit 1 when a run lost messages or stopped progressing.
 /// </summary>
 internal static class BenchCommand
@@ -52,6 +52,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(RecoveryBench());
         bench.Subcommands.Add(HttpBenchCommand.Create());
         bench.Subcommands.Add(MqttBenchCommand.Create());
+        bench.Subcommands.Add(AmqpBenchCommand.Create());
         return bench;
     }
 

@@ -253,4 +253,58 @@ public sealed class AmqpListenerTests(AmqpSilo broker) : IClassFixture<AmqpSilo>
         Assert.Null(await receiver.ReceiveAsync(TimeSpan.FromMilliseconds(500)));
         await connection.CloseAsync();
     }
+
+    [Fact]
+    public async Task Obroker_bench_amqp_measures_a_run_and_deletes_its_queue()
+    {
+        var run = await RealProcess.RunAsync(RealProcess.CliDll, Path.GetTempPath(), TimeSpan.FromMinutes(3),
+            "--gateway", $"localhost:{broker.GatewayPort}", "bench", "amqp", "--port", $"{broker.Port}", "--password", AmqpSilo.AdminPassword,
+            "--messages", "2000", "--size", "256", "--warmup", "200");
+        Assert.True(run.ExitCode == 0, run.Err + run.Out);
+        using var result = System.Text.Json.JsonDocument.Parse(run.Out.Trim().Split('\n')[^1]);
+        Assert.Equal("amqp", result.RootElement.GetProperty("scenario").GetString());
+        Assert.Equal(2000, result.RootElement.GetProperty("messages").GetInt64());
+        Assert.Equal(0, result.RootElement.GetProperty("lost").GetInt64());
+        Assert.Equal(0, result.RootElement.GetProperty("publish_retries").GetInt64());
+        Assert.True(result.RootElement.GetProperty("throughput_msgs_per_s").GetDouble() > 0);
+        Assert.DoesNotContain(await broker.Dotnet.Admin.ListQueuesAsync(), q => q.StartsWith("bench-amqp-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_metrics_endpoint_counts_connections_messages_outcomes_and_refusals()
+    {
+        using var http = new HttpClient { BaseAddress = broker.Silo.HttpAddress };
+        async Task<string> ScrapeAsync() => await http.GetStringAsync("/metrics");
+        static double Value(string scrape, string name, string label = "") => Mqtt.MqttListenerTests.Value(scrape, name, label);
+        var before = await ScrapeAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => broker.ConnectAsync("admin", "wrong password"));
+
+        var queue = await broker.CreateQueueAsync();
+        var connection = await broker.ConnectAsync();
+        var session = new Session(connection);
+        var sender = new SenderLink(session, "metered-sender", $"/queues/{queue}");
+        for (var i = 0; i < 4; i++)
+        {
+            await sender.SendAsync(Text($"metered {i}"));
+        }
+
+        Assert.Equal("amqp:not-found", await RefusedAsync(() => new SenderLink(session, "metered-missing", "/queues/orders-metered-missing").SendAsync(Text("x"))));
+        var receiver = new ReceiverLink(session, "metered-receiver", $"/queues/{queue}");
+        receiver.Accept(await receiver.NextAsync());
+        receiver.Accept(await receiver.NextAsync());
+        receiver.Reject(await receiver.NextAsync());
+        receiver.Release(await receiver.NextAsync());
+        await Eventually.HoldsAsync(async () => Value(await ScrapeAsync(), "obroker_amqp_messages_settled_total") - Value(before, "obroker_amqp_messages_settled_total") == 4,
+            "four outcomes counted");
+        var during = await ScrapeAsync();
+        Assert.Equal(1, Value(during, "obroker_amqp_connections"));
+        Assert.Equal(4, Value(during, "obroker_amqp_messages_received_total") - Value(before, "obroker_amqp_messages_received_total"));
+        Assert.InRange(Value(during, "obroker_amqp_messages_sent_total") - Value(before, "obroker_amqp_messages_sent_total"), 4, 5);
+        Assert.Equal(2, Value(during, "obroker_amqp_messages_settled_total", "outcome=\"accepted\"") - Value(before, "obroker_amqp_messages_settled_total", "outcome=\"accepted\""));
+        Assert.Equal(1, Value(during, "obroker_amqp_messages_settled_total", "outcome=\"rejected\"") - Value(before, "obroker_amqp_messages_settled_total", "outcome=\"rejected\""));
+        Assert.Equal(1, Value(during, "obroker_amqp_refused_total", "reason=\"sasl\"") - Value(before, "obroker_amqp_refused_total", "reason=\"sasl\""));
+        Assert.Equal(1, Value(during, "obroker_amqp_refused_total", "reason=\"amqp:not-found\"") - Value(before, "obroker_amqp_refused_total", "reason=\"amqp:not-found\""));
+        await connection.CloseAsync();
+        await Eventually.HoldsAsync(async () => Value(await ScrapeAsync(), "obroker_amqp_connections") == 0, "no connection open");
+    }
 }

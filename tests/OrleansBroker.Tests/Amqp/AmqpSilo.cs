@@ -31,12 +31,14 @@ public sealed class AmqpSilo : IAsyncLifetime
 
     public GatewayClient Dotnet { get; private set; } = null!;
 
+    public int GatewayPort { get; private set; }
+
     /// <summary>The HTTP API, signed in as the administrator.</summary>
     public HttpClient Http { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        var gatewayPort = RealProcess.FreePort();
+        var gatewayPort = GatewayPort = RealProcess.FreePort();
         _silo = new SiloProcess(_data.Directory, RealProcess.FreePort(), gatewayPort,
             "--Broker:Http:AdminPassword", AdminPassword, "--max-message-bytes", $"{MaxMessageBytes}");
         await _silo.WaitUntilReadyAsync();

@@ -403,7 +403,7 @@ public sealed class MqttListenerTests(MqttSilo broker) : IClassFixture<MqttSilo>
     }
 
     /// <summary>The sum of a metric's series in a Prometheus scrape whose labels contain <paramref name="label"/> (0 when there is none).</summary>
-    private static double Value(string scrape, string name, string label = "")
+    internal static double Value(string scrape, string name, string label = "")
     {
         var total = 0.0;
         foreach (var line in scrape.Split('\n'))
