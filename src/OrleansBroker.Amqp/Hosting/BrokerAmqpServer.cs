@@ -2,13 +2,10 @@ using System.Net;
 using Amqp.Listener;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansBroker.Amqp.Protocol;
+using OrleansBroker.Hosting;
 using OrleansBroker.Server.Hosting;
 
 namespace OrleansBroker.Amqp.Hosting;
@@ -44,41 +41,11 @@ internal sealed class BrokerAmqpServer(AmqpEdge edge, IOptions<BrokerAmqpOptions
         _listener.AMQP.ContainerId = $"obroker-{Environment.MachineName}-{Environment.ProcessId}";
         _listener.Open();
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "OrleansBroker.Amqp", ContentRootPath = AppContext.BaseDirectory });
-        // Kestrel's own lines go to the silo's logging, but not its "Now listening on: http://..." (this port is not HTTP).
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new SiloListeners.SiloLoggers(loggers));
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.None);
-        builder.Services.AddSingleton<IHostLifetime, SiloListeners.SiloOwnedLifetime>();
-        var address = IPAddress.Parse(settings.Address);
         var certificate = SiloListeners.LoadCertificate(settings.CertificatePath, settings.CertificateKeyPath, settings.CertificatePassword);
-        ListenOptions? plain = null;
-        ListenOptions? tls = null;
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            if (settings.Port >= 0)
-            {
-                kestrel.Listen(address, settings.Port, listen =>
-                {
-                    plain = listen;
-                    listen.Run(ServeAsync);
-                });
-            }
-
-            if (certificate is not null)
-            {
-                kestrel.Listen(address, settings.TlsPort, listen =>
-                {
-                    tls = listen;
-                    listen.UseHttps(certificate);
-                    listen.Run(ServeAsync);
-                });
-            }
-        });
-        _app = builder.Build();
-        await _app.StartAsync(cancellationToken);
-        Addresses = [.. new[] { ("amqp", plain), ("amqps", tls) }.Where(l => l.Item2 is not null).Select(l => $"{l.Item1}://{l.Item2!.IPEndPoint}")];
+        var started = await ProtocolListener.StartAsync("OrleansBroker.Amqp", loggers, IPAddress.Parse(settings.Address),
+            ("amqp", settings.Port), ("amqps", settings.TlsPort, certificate), ServeAsync, cancellationToken);
+        _app = started.App;
+        Addresses = started.Addresses;
         AmqpLog.Listening(edge.Logger, string.Join(", ", Addresses));
     }
 

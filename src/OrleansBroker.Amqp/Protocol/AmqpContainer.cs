@@ -73,7 +73,7 @@ internal sealed class AmqpContainer : IContainer
             var (condition, reason) = exception switch
             {
                 AttachRefusedException refused => (refused.Condition, refused.Message),
-                BrokerException broker => (AmqpInbound.Condition(broker), broker.Message),
+                BrokerException broker => (AmqpErrors.Condition(broker), broker.Message),
                 _ => (ErrorCode.InternalError, "the broker could not attach the link now; attach again"),
             };
             AmqpLog.AttachRefused(_edge.Logger, attach.LinkName, principal.Name, rawAddress, condition, reason);

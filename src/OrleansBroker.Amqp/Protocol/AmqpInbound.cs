@@ -2,10 +2,8 @@ using System.Threading.Channels;
 using Amqp;
 using Amqp.Framing;
 using Amqp.Listener;
-using Amqp.Types;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
-using ErrorCode = Amqp.ErrorCode;
 
 namespace OrleansBroker.Amqp.Protocol;
 
@@ -41,7 +39,7 @@ internal sealed class AmqpInbound(AmqpEdge edge, ListenerLink link, AmqpAddress 
         }
         catch (BrokerException exception)
         {
-            Settle(message, Rejected(exception));
+            Settle(message, AmqpErrors.Rejected(exception));
             return;
         }
 
@@ -89,7 +87,7 @@ internal sealed class AmqpInbound(AmqpEdge edge, ListenerLink link, AmqpAddress 
             catch (Exception exception)
             {
                 AmqpLog.PublishFailed(edge.Logger, exception, principal, batch.Count, address.ToString());
-                var outcome = Rejected(exception);
+                var outcome = AmqpErrors.Rejected(exception);
                 foreach (var (message, _) in batch)
                 {
                     Settle(message, outcome);
@@ -109,25 +107,4 @@ internal sealed class AmqpInbound(AmqpEdge edge, ListenerLink link, AmqpAddress 
             // The link or connection closed meanwhile: the client sends again what it did not see settled.
         }
     }
-
-    /// <summary>The rejection for a refusal: the error condition a client can act on, and the broker's words.</summary>
-    public static Rejected Rejected(Exception exception) => new()
-    {
-        Error = new Error(new Symbol(Condition(exception)))
-        {
-            Description = exception is BrokerException ? exception.Message : "the broker could not store the message now; send it again",
-        },
-    };
-
-    public static string Condition(Exception exception) => exception is BrokerException broker
-        ? broker.Code switch
-        {
-            BrokerErrorCode.MessageTooLarge => ErrorCode.MessageSizeExceeded,
-            BrokerErrorCode.InvalidMessage or BrokerErrorCode.InvalidBatch => ErrorCode.DecodeError,
-            BrokerErrorCode.QueueNotFound or BrokerErrorCode.TopicNotFound => ErrorCode.NotFound,
-            BrokerErrorCode.QueueFull or BrokerErrorCode.StorageFull or BrokerErrorCode.RateLimited => ErrorCode.ResourceLimitExceeded,
-            BrokerErrorCode.Forbidden or BrokerErrorCode.Unauthenticated => ErrorCode.UnauthorizedAccess,
-            _ => ErrorCode.InternalError,
-        }
-        : ErrorCode.InternalError;
 }

@@ -89,7 +89,7 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
             AmqpLog.ConsumeFailed(edge.Logger, exception, principal, address.ToString());
             try
             {
-                link.Close(TimeSpan.Zero, new Error(new Symbol(AmqpInbound.Condition(exception))) { Description = exception.Message });
+                link.Close(TimeSpan.Zero, AmqpErrors.Error(exception));
             }
             catch (Exception closing) when (closing is AmqpException or ObjectDisposedException or InvalidOperationException)
             {

@@ -1,12 +1,9 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansBroker.Hosting;
 using OrleansBroker.Mqtt.Protocol;
 using OrleansBroker.Server.Hosting;
 
@@ -30,41 +27,11 @@ internal sealed partial class BrokerMqttServer(MqttEdge edge, IOptions<BrokerMqt
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "OrleansBroker.Mqtt", ContentRootPath = AppContext.BaseDirectory });
-        // Kestrel's own lines go to the silo's logging, but not its "Now listening on: http://..." (this port is not HTTP).
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new SiloListeners.SiloLoggers(loggers));
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.None);
-        builder.Services.AddSingleton<IHostLifetime, SiloListeners.SiloOwnedLifetime>();
-        var address = IPAddress.Parse(settings.Address);
         var certificate = SiloListeners.LoadCertificate(settings.CertificatePath, settings.CertificateKeyPath, settings.CertificatePassword);
-        ListenOptions? plain = null;
-        ListenOptions? tls = null;
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            if (settings.Port >= 0)
-            {
-                kestrel.Listen(address, settings.Port, listen =>
-                {
-                    plain = listen;
-                    listen.Run(ServeAsync);
-                });
-            }
-
-            if (certificate is not null)
-            {
-                kestrel.Listen(address, settings.TlsPort, listen =>
-                {
-                    tls = listen;
-                    listen.UseHttps(certificate);
-                    listen.Run(ServeAsync);
-                });
-            }
-        });
-        _app = builder.Build();
-        await _app.StartAsync(cancellationToken);
-        Addresses = [.. new[] { ("mqtt", plain), ("mqtts", tls) }.Where(l => l.Item2 is not null).Select(l => $"{l.Item1}://{l.Item2!.IPEndPoint}")];
+        var started = await ProtocolListener.StartAsync("OrleansBroker.Mqtt", loggers, IPAddress.Parse(settings.Address),
+            ("mqtt", settings.Port), ("mqtts", settings.TlsPort, certificate), ServeAsync, cancellationToken);
+        _app = started.App;
+        Addresses = started.Addresses;
         LogListening(logger, string.Join(", ", Addresses));
     }
 
