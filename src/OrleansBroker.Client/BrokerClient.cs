@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Client.Consuming;
-using OrleansBroker.Client.Publishing;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -14,7 +13,6 @@ namespace OrleansBroker.Client;
 internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory loggers) : IBrokerClient
 {
     private readonly ConcurrentDictionary<string, SettleBatcher> _settlers = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, PublishCoalescer> _publishers = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger("OrleansBroker.Client");
     private readonly PartitionRouter<PublishReceipt> _router = new(queue => cluster.GetGrain<IQueueGrain>(queue).GetPartitions(), (partition, messages) =>
     {
@@ -46,24 +44,11 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
             return ClientTelemetry.SendAsync(queue, [message], traced => Send(traced[0]), receipt => receipt.MessageId);
         }
 
-        // Concurrent single publishes to a queue share calls (see PublishCoalescer); a traced one goes alone, in its own span.
-        return _publishers.GetOrAdd(queue, name => new PublishCoalescer(messages => SendBatch(name, messages))).PublishAsync(message, cancellationToken);
+        return Send(message);
 
         Task<PublishReceipt> Send(BrokerMessage message) => _router.GoesStraightTo(queue) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync(message);
 
         async Task<PublishReceipt> PlaceAsync(BrokerMessage message) => (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
-    }
-
-    /// <summary>A coalesced batch of single publishes: to the queue's grain, or shared among its partitions.</summary>
-    private Task<IReadOnlyList<PublishReceipt>> SendBatch(string queue, IReadOnlyList<BrokerMessage> messages)
-    {
-        if (!_router.GoesStraightTo(queue))
-        {
-            return _router.PublishAsync(queue, messages, CancellationToken.None);
-        }
-
-        var grain = cluster.GetGrain<IQueueGrain>(queue);
-        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
     }
 
     public Task<IReadOnlyList<PublishReceipt>> PublishBatchAsync(string queue, IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken = default)
