@@ -1,5 +1,5 @@
-using System.Net;
 using OrleansBroker.Errors;
+using OrleansBroker.Server.Hosting;
 
 namespace OrleansBroker.Amqp.Hosting;
 
@@ -85,30 +85,7 @@ public sealed class BrokerAmqpOptions
             return;
         }
 
-        if (Port is < -1 or > 65535)
-        {
-            throw Invalid($"Broker:Amqp:Port must be -1 (off), 0 (any free port) or up to 65535 (it is {Port}).");
-        }
-
-        if (TlsPort is < 0 or > 65535)
-        {
-            throw Invalid($"Broker:Amqp:TlsPort must be 0 to 65535 (it is {TlsPort}).");
-        }
-
-        if (!IPAddress.TryParse(Address, out _))
-        {
-            throw Invalid($"Broker:Amqp:Address '{Address}' is not an IP address.");
-        }
-
-        if (CertificatePath is not null && !File.Exists(CertificatePath))
-        {
-            throw Invalid($"Broker:Amqp:CertificatePath '{CertificatePath}' does not exist.");
-        }
-
-        if (CertificateKeyPath is not null && !File.Exists(CertificateKeyPath))
-        {
-            throw Invalid($"Broker:Amqp:CertificateKeyPath '{CertificateKeyPath}' does not exist.");
-        }
+        SiloListeners.Validate("Broker:Amqp", Port, portMayBeOff: true, TlsPort, Address, CertificatePath, CertificateKeyPath);
 
         if (LinkCredit is < 1 or > 100_000)
         {

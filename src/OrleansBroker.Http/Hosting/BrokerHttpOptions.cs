@@ -1,5 +1,5 @@
-using System.Net;
 using OrleansBroker.Errors;
+using OrleansBroker.Server.Hosting;
 
 namespace OrleansBroker.Http.Hosting;
 
@@ -72,25 +72,7 @@ public sealed class BrokerHttpOptions
             return;
         }
 
-        if (Port is < 0 or > 65535)
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Http:Port must be 0 to 65535 (it is {Port}).");
-        }
-
-        if (!IPAddress.TryParse(Address, out _))
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Http:Address '{Address}' is not an IP address.");
-        }
-
-        if (CertificatePath is not null && !File.Exists(CertificatePath))
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Http:CertificatePath '{CertificatePath}' does not exist.");
-        }
-
-        if (CertificateKeyPath is not null && !File.Exists(CertificateKeyPath))
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Http:CertificateKeyPath '{CertificateKeyPath}' does not exist.");
-        }
+        SiloListeners.Validate("Broker:Http", Port, portMayBeOff: false, tlsPort: null, Address, CertificatePath, CertificateKeyPath);
 
         if (AdminPassword is { Length: < 8 })
         {

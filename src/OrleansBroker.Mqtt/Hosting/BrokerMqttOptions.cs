@@ -1,5 +1,5 @@
-using System.Net;
 using OrleansBroker.Errors;
+using OrleansBroker.Server.Hosting;
 using OrleansBroker.Topics;
 
 namespace OrleansBroker.Mqtt.Hosting;
@@ -86,30 +86,7 @@ public sealed class BrokerMqttOptions
             return;
         }
 
-        if (Port is < -1 or > 65535)
-        {
-            throw Invalid($"Broker:Mqtt:Port must be -1 (off), 0 (any free port) or up to 65535 (it is {Port}).");
-        }
-
-        if (TlsPort is < 0 or > 65535)
-        {
-            throw Invalid($"Broker:Mqtt:TlsPort must be 0 to 65535 (it is {TlsPort}).");
-        }
-
-        if (!IPAddress.TryParse(Address, out _))
-        {
-            throw Invalid($"Broker:Mqtt:Address '{Address}' is not an IP address.");
-        }
-
-        if (CertificatePath is not null && !File.Exists(CertificatePath))
-        {
-            throw Invalid($"Broker:Mqtt:CertificatePath '{CertificatePath}' does not exist.");
-        }
-
-        if (CertificateKeyPath is not null && !File.Exists(CertificateKeyPath))
-        {
-            throw Invalid($"Broker:Mqtt:CertificateKeyPath '{CertificateKeyPath}' does not exist.");
-        }
+        SiloListeners.Validate("Broker:Mqtt", Port, portMayBeOff: true, TlsPort, Address, CertificatePath, CertificateKeyPath);
 
         if ((Queues.QueueName.Explain(Topic) ?? (Topic.Contains('/', StringComparison.Ordinal) || Topic.Contains(Identity.Tenants.Separator, StringComparison.Ordinal) ? "it may not have '/' or '@'" : null)) is { } problem)
         {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OrleansBroker.Errors;
 
 namespace OrleansBroker.Server.Hosting;
 
@@ -19,6 +20,43 @@ internal static class SiloListeners
             : X509Certificate2.CreateFromPemFile(path, keyPath),
         _ => X509CertificateLoader.LoadPkcs12FromFile(path, password),
     };
+
+    /// <summary>
+    /// Checks what every listener has, in this order: its plain port (0 for any free one; -1 for off when
+    /// <paramref name="portMayBeOff"/>), its TLS port when it has one, its address, its certificate files. Throws
+    /// <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidOptions"/>) naming the setting under <paramref name="section"/>.
+    /// </summary>
+    public static void Validate(string section, int port, bool portMayBeOff, int? tlsPort, string address, string? certificatePath, string? certificateKeyPath)
+    {
+        if (port is < -1 or > 65535 || (port == -1 && !portMayBeOff))
+        {
+            throw Invalid(portMayBeOff
+                ? $"{section}:Port must be -1 (off), 0 (any free port) or up to 65535 (it is {port})."
+                : $"{section}:Port must be 0 to 65535 (it is {port}).");
+        }
+
+        if (tlsPort is < 0 or > 65535)
+        {
+            throw Invalid($"{section}:TlsPort must be 0 to 65535 (it is {tlsPort}).");
+        }
+
+        if (!System.Net.IPAddress.TryParse(address, out _))
+        {
+            throw Invalid($"{section}:Address '{address}' is not an IP address.");
+        }
+
+        if (certificatePath is not null && !File.Exists(certificatePath))
+        {
+            throw Invalid($"{section}:CertificatePath '{certificatePath}' does not exist.");
+        }
+
+        if (certificateKeyPath is not null && !File.Exists(certificateKeyPath))
+        {
+            throw Invalid($"{section}:CertificateKeyPath '{certificateKeyPath}' does not exist.");
+        }
+
+        static BrokerException Invalid(string message) => new(BrokerErrorCode.InvalidOptions, message);
+    }
 
     /// <summary>The silo's host owns Ctrl+C, signals and the start and stop messages; a listener starts and stops with the silo.</summary>
     public sealed class SiloOwnedLifetime : IHostLifetime
