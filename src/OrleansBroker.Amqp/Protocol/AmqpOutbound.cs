@@ -106,13 +106,18 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
             _credit--;
             if (link.SettleOnSend)
             {
-                Send(message);
-                Track(SettleAsync(delivery, new Accepted()));
+                if (Send(message))
+                {
+                    Track(SettleAsync(delivery, new Accepted()));
+                }
             }
             else
             {
                 _sent[message] = delivery;
-                Send(message);
+                if (!Send(message))
+                {
+                    _sent.TryRemove(message, out _);
+                }
             }
         }
 
@@ -123,17 +128,18 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
         }
     }
 
-    private void Send(Message message)
+    /// <summary>Whether the message went out; false when the link closed (its consumer stops and gives back what it holds).</summary>
+    private bool Send(Message message)
     {
         try
         {
             link.SendMessage(message);
             edge.Metrics.Sent();
+            return true;
         }
         catch (Exception exception) when (exception is AmqpException or ObjectDisposedException or InvalidOperationException)
         {
-            // The link closed: its consumer stops and what it holds goes back to the queue.
-            _sent.TryRemove(message, out _);
+            return false;
         }
     }
 
