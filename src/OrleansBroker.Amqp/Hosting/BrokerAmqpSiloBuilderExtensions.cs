@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using OrleansBroker.Amqp.Protocol;
 using OrleansBroker.Client.Hosting;
-using OrleansBroker.Errors;
+using OrleansBroker.Server.Hosting;
 
 namespace OrleansBroker.Amqp.Hosting;
 
@@ -34,9 +34,7 @@ public static class BrokerAmqpSiloBuilderExtensions
         services.AddMetrics();
         services.AddSingleton<AmqpMetrics>();
         services.AddSingleton<AmqpEdge>();
-        services.AddSingleton<BrokerAmqpServer>();
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp =>
-            sp.GetRequiredService<IOptions<BrokerAmqpOptions>>().Value.Enabled ? sp.GetRequiredService<BrokerAmqpServer>() : new Disabled());
+        SiloListeners.AddListener<BrokerAmqpServer>(services, sp => sp.GetRequiredService<IOptions<BrokerAmqpOptions>>().Value.Enabled);
         return silo;
     }
 
@@ -45,23 +43,6 @@ public static class BrokerAmqpSiloBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var section = configuration.GetSection(BrokerAmqpOptions.SectionName);
-        return silo.AddBrokerAmqp(amqp =>
-        {
-            try
-            {
-                section.Bind(amqp);
-            }
-            catch (InvalidOperationException exception) when (exception.InnerException is not null)
-            {
-                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"{exception.Message} {exception.InnerException.Message}", exception);
-            }
-        });
-    }
-
-    private sealed class Disabled : ILifecycleParticipant<ISiloLifecycle>
-    {
-        public void Participate(ISiloLifecycle observer)
-        {
-        }
+        return silo.AddBrokerAmqp(amqp => SettingSections.Bind(section, amqp));
     }
 }

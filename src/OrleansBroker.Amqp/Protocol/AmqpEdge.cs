@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansBroker.Amqp.Hosting;
@@ -35,28 +34,8 @@ internal sealed class AmqpEdge(
 
     public ILogger Logger { get; } = loggers.CreateLogger("OrleansBroker.Amqp");
 
-    /// <summary>
-    /// The principal a SASL PLAIN response (<c>authzid NUL authcid NUL password</c>) signs in as: a user by name and
-    /// password, or an API key given as the password (any user name). Null when neither holds.
-    /// </summary>
-    public async Task<PrincipalInfo?> SignInPlainAsync(byte[]? response)
-    {
-        if (response is null)
-        {
-            return null;
-        }
-
-        var parts = Encoding.UTF8.GetString(response).Split('\0');
-        if (parts.Length != 3)
-        {
-            return null;
-        }
-
-        var (user, password) = (parts[1], parts[2]);
-        return password.StartsWith("obk.", StringComparison.Ordinal)
-            ? await identities.SignInWithKeyAsync(password)
-            : await identities.SignInAsync(user, password);
-    }
+    /// <summary>The principal SASL PLAIN's user name and password sign in as: a user, or an API key given as the password; null when neither.</summary>
+    public ValueTask<PrincipalInfo?> SignInAsync(string user, string password) => identities.SignInWithUserOrKeyAsync(user, password);
 
     /// <summary>The principal SASL ANONYMOUS signs in as (<see cref="BrokerAmqpOptions.AnonymousPrincipal"/>), when one is set.</summary>
     public async Task<PrincipalInfo?> SignInAnonymousAsync() =>

@@ -24,8 +24,11 @@ internal static class AmqpMessages
     /// <summary>The message's reply-to address.</summary>
     public const string ReplyToHeader = "x-amqp-reply-to";
 
-    private const string DeliveryTime = "x-opt-delivery-time";
-    private const string DeliveryDelay = "x-opt-delivery-delay";
+    // Annotation keys, made once: every message in and out looks them up or sets them.
+    private static readonly Symbol DeliveryTime = new("x-opt-delivery-time");
+    private static readonly Symbol DeliveryDelay = new("x-opt-delivery-delay");
+    private static readonly Symbol SequenceNumber = new("x-opt-sequence-number");
+    private static readonly Symbol EnqueuedTime = new("x-opt-enqueued-time");
 
     /// <summary>The broker message an AMQP message becomes; throws <see cref="BrokerException"/> for what cannot be one.</summary>
     public static BrokerMessage ToBroker(Message message, int maxBodyBytes)
@@ -61,14 +64,14 @@ internal static class AmqpMessages
         TimeSpan? delay = null;
         if (message.MessageAnnotations is { } annotations)
         {
-            deliverAt = annotations[new Symbol(DeliveryTime)] switch
+            deliverAt = annotations[DeliveryTime] switch
             {
                 null => null,
                 DateTime time => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)),
                 long ms => DateTimeOffset.FromUnixTimeMilliseconds(ms),
                 var other => throw Invalid($"{DeliveryTime} must be a timestamp, not {other.GetType().Name}."),
             };
-            delay = annotations[new Symbol(DeliveryDelay)] switch
+            delay = annotations[DeliveryDelay] switch
             {
                 null => null,
                 long ms and >= 0 => TimeSpan.FromMilliseconds(ms),
@@ -124,8 +127,8 @@ internal static class AmqpMessages
             properties.GroupId = group;
         }
 
-        message.MessageAnnotations[new Symbol("x-opt-sequence-number")] = delivery.Sequence;
-        message.MessageAnnotations[new Symbol("x-opt-enqueued-time")] = delivery.EnqueuedAt.UtcDateTime;
+        message.MessageAnnotations[SequenceNumber] = delivery.Sequence;
+        message.MessageAnnotations[EnqueuedTime] = delivery.EnqueuedAt.UtcDateTime;
         string? bodyKind = null;
         if (headers is not null)
         {

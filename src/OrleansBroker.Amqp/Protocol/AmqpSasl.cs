@@ -58,8 +58,9 @@ internal static class AmqpSasl
             var mechanism = (string?)init.Mechanism;
             if (mechanism == "PLAIN")
             {
-                user = PlainUser(init.InitialResponse);
-                principal = await edge.SignInPlainAsync(init.InitialResponse);
+                var credentials = PlainCredentials(init.InitialResponse);
+                user = credentials?.User;
+                principal = credentials is { } given ? await edge.SignInAsync(given.User, given.Password) : null;
                 refusal = "bad user name or password";
             }
             else if (mechanism == "ANONYMOUS" && anonymousOffered)
@@ -91,8 +92,9 @@ internal static class AmqpSasl
         return new(principal, principal is null ? refusal : null, user ?? principal?.Name);
     }
 
-    private static string? PlainUser(byte[]? response) =>
-        response is null ? null : System.Text.Encoding.UTF8.GetString(response).Split('\0') is [_, var user, _] ? user : null;
+    /// <summary>A SASL PLAIN response, <c>authzid NUL authcid NUL password</c>, as its user name and password; null when malformed.</summary>
+    private static (string User, string Password)? PlainCredentials(byte[]? response) =>
+        response is null ? null : System.Text.Encoding.UTF8.GetString(response).Split('\0') is [_, var user, var password] ? (user, password) : null;
 
     private static async Task WriteFrameAsync(PipeWriter output, DescribedList body, CancellationToken cancellationToken)
     {

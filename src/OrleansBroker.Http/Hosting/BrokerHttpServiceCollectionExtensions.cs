@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansBroker.Client.Hosting;
+using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Identity;
 
 namespace OrleansBroker.Http.Hosting;
@@ -30,19 +31,7 @@ public static class BrokerHttpServiceCollectionExtensions
         BrokerTelemetrySetup.Add(services, otlpEndpoint: null);
         services.AddBrokerClient();
         services.AddSingleton(sp => new AdminBootstrap(sp.GetRequiredService<IdentityDirectory>(), sp.GetRequiredService<ILogger<AdminBootstrap>>()));
-        services.AddSingleton<BrokerHttpServer>();
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp =>
-        {
-            var server = sp.GetRequiredService<BrokerHttpServer>();
-            return sp.GetRequiredService<IOptions<BrokerHttpOptions>>().Value.Enabled ? server : new Disabled();
-        });
+        SiloListeners.AddListener<BrokerHttpServer>(services, sp => sp.GetRequiredService<IOptions<BrokerHttpOptions>>().Value.Enabled);
         return services;
-    }
-
-    private sealed class Disabled : ILifecycleParticipant<ISiloLifecycle>
-    {
-        public void Participate(ISiloLifecycle observer)
-        {
-        }
     }
 }

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using OrleansBroker.Errors;
+using OrleansBroker.Server.Hosting;
 
 namespace OrleansBroker.Http.Hosting;
 
@@ -20,16 +19,6 @@ public static class BrokerHttpSiloBuilderExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         var section = configuration.GetSection(BrokerHttpOptions.SectionName);
         BrokerTelemetrySetup.Add(silo.Services, configuration["Broker:Otlp:Endpoint"], !string.Equals(section["Metrics"], "false", StringComparison.OrdinalIgnoreCase));
-        return silo.AddBrokerHttp(http =>
-        {
-            try
-            {
-                section.Bind(http);
-            }
-            catch (InvalidOperationException exception) when (exception.InnerException is not null)
-            {
-                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"{exception.Message} {exception.InnerException.Message}", exception);
-            }
-        });
+        return silo.AddBrokerHttp(http => SettingSections.Bind(section, http));
     }
 }

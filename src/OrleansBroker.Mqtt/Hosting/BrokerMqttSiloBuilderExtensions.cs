@@ -2,8 +2,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using OrleansBroker.Client.Hosting;
-using OrleansBroker.Errors;
 using OrleansBroker.Mqtt.Protocol;
+using OrleansBroker.Server.Hosting;
 
 namespace OrleansBroker.Mqtt.Hosting;
 
@@ -34,9 +34,7 @@ public static class BrokerMqttSiloBuilderExtensions
         services.AddMetrics();
         services.AddSingleton<MqttMetrics>();
         services.AddSingleton<MqttEdge>();
-        services.AddSingleton<BrokerMqttServer>();
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp =>
-            sp.GetRequiredService<IOptions<BrokerMqttOptions>>().Value.Enabled ? sp.GetRequiredService<BrokerMqttServer>() : new Disabled());
+        SiloListeners.AddListener<BrokerMqttServer>(services, sp => sp.GetRequiredService<IOptions<BrokerMqttOptions>>().Value.Enabled);
         return silo;
     }
 
@@ -45,23 +43,6 @@ public static class BrokerMqttSiloBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var section = configuration.GetSection(BrokerMqttOptions.SectionName);
-        return silo.AddBrokerMqtt(mqtt =>
-        {
-            try
-            {
-                section.Bind(mqtt);
-            }
-            catch (InvalidOperationException exception) when (exception.InnerException is not null)
-            {
-                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"{exception.Message} {exception.InnerException.Message}", exception);
-            }
-        });
-    }
-
-    private sealed class Disabled : ILifecycleParticipant<ISiloLifecycle>
-    {
-        public void Participate(ISiloLifecycle observer)
-        {
-        }
+        return silo.AddBrokerMqtt(mqtt => SettingSections.Bind(section, mqtt));
     }
 }

@@ -91,9 +91,6 @@ internal sealed class MqttEdge(
             return null;
         }
 
-        var password = Encoding.UTF8.GetString(connect.Password);
-        return password.StartsWith("obk.", StringComparison.Ordinal)
-            ? await Identities.SignInWithKeyAsync(password)
-            : await Identities.SignInAsync(connect.Username ?? "", password);
+        return await Identities.SignInWithUserOrKeyAsync(connect.Username ?? "", Encoding.UTF8.GetString(connect.Password));
     }
 }

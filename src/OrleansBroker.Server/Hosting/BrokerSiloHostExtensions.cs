@@ -24,16 +24,16 @@ public static partial class BrokerSiloHostExtensions
     {
         var section = configuration.GetSection(BrokerOptions.SectionName);
         var hosting = new BrokerSiloOptions();
-        Bind(section, hosting);
+        SettingSections.Bind(section, hosting);
         hosting.Validate();
-        silo.AddBroker(options => Bind(section, options));
+        silo.AddBroker(options => SettingSections.Bind(section, options));
         switch (hosting.Storage)
         {
             case BrokerStorage.Sqlite:
-                silo.UseSqliteBrokerStorage(options => Bind(section, options));
+                silo.UseSqliteBrokerStorage(options => SettingSections.Bind(section, options));
                 break;
             case BrokerStorage.Azure:
-                silo.UseAzureBrokerStorage(options => Bind(section, options));
+                silo.UseAzureBrokerStorage(options => SettingSections.Bind(section, options));
                 break;
             case BrokerStorage.Memory:
                 silo.UseMemoryBrokerStorage();
@@ -87,19 +87,6 @@ public static partial class BrokerSiloHostExtensions
         silo.Configure<ClusterMembershipOptions>(section.GetSection("Membership"));
         silo.Services.AddHostedService(sp => new StartupReport(hosting, sp));
         return silo;
-    }
-
-    /// <summary>Binds a setting section; a value of the wrong type is a one-line <see cref="BrokerErrorCode.InvalidOptions"/>, not a stack trace.</summary>
-    private static void Bind(IConfigurationSection section, object target)
-    {
-        try
-        {
-            section.Bind(target);
-        }
-        catch (InvalidOperationException exception) when (exception.InnerException is not null)
-        {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"{exception.Message} {exception.InnerException.Message}", exception);
-        }
     }
 
     private sealed partial class StartupReport(BrokerSiloOptions hosting, IServiceProvider services) : IHostedService

@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Errors;
@@ -58,6 +59,17 @@ internal static class SiloListeners
         static BrokerException Invalid(string message) => new(BrokerErrorCode.InvalidOptions, message);
     }
 
+    /// <summary>
+    /// Registers the listener <typeparamref name="TServer"/> to start and stop with the silo when <paramref name="enabled"/>
+    /// says so (asked once the options are built); otherwise nothing starts.
+    /// </summary>
+    public static void AddListener<TServer>(IServiceCollection services, Func<IServiceProvider, bool> enabled)
+        where TServer : class, ILifecycleParticipant<ISiloLifecycle>
+    {
+        services.AddSingleton<TServer>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => enabled(sp) ? sp.GetRequiredService<TServer>() : new Disabled());
+    }
+
     /// <summary>The silo's host owns Ctrl+C, signals and the start and stop messages; a listener starts and stops with the silo.</summary>
     public sealed class SiloOwnedLifetime : IHostLifetime
     {
@@ -72,6 +84,13 @@ internal static class SiloListeners
         public ILogger CreateLogger(string categoryName) => loggers.CreateLogger(categoryName);
 
         public void Dispose()
+        {
+        }
+    }
+
+    private sealed class Disabled : ILifecycleParticipant<ISiloLifecycle>
+    {
+        public void Participate(ISiloLifecycle observer)
         {
         }
     }

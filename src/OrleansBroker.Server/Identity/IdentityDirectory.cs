@@ -85,6 +85,13 @@ public sealed partial class IdentityDirectory
         return ReferenceEquals(fresh, view) ? null : Key(fresh, name, key)?.ToInfo();
     }
 
+    /// <summary>
+    /// For protocols with one user name and password field (MQTT CONNECT, AMQP SASL PLAIN): an API key given as the
+    /// password (<c>obk.</c>...) signs in as its key, whatever the user name; anything else as the user and its password.
+    /// </summary>
+    public ValueTask<PrincipalInfo?> SignInWithUserOrKeyAsync(string user, string password) =>
+        password.StartsWith(IdentityGrain.KeyPrefix, StringComparison.Ordinal) ? SignInWithKeyAsync(password) : SignInAsync(user, password);
+
     /// <summary>The principal named <paramref name="name"/>, without a credential (for settings that name one, as MQTT's anonymous principal), or null.</summary>
     public async ValueTask<PrincipalInfo?> FindAsync(string name)
     {
