@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Amqp;
 using Amqp.Framing;
 using Amqp.Listener;
@@ -25,13 +26,23 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
     private readonly CancellationTokenSource _stop = new();
     private readonly HashSet<Task> _settling = [];
     private int _credit;
+    private int _linkCredit;
     private bool _started;
 
-    /// <summary>Waits for credit; ends when the link closes.</summary>
+    /// <summary>
+    /// Waits for credit; ends when the link closes. A client may grant credit before its attach is answered: the link
+    /// counted it without telling anyone, so it is taken from the link here.
+    /// </summary>
     public void Start()
     {
         link.InitializeSender(OnCredit, OnDisposition, this);
         link.AddClosedCallback((_, _) => _ = StopAsync());
+        lock (_lock)
+        {
+            _linkCredit = unchecked((int)LinkCredit(link));
+            _credit = Math.Max(0, _linkCredit);
+            Serve();
+        }
     }
 
     /// <summary>
@@ -50,20 +61,41 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
         await _stop.CancelAsync();
     }
 
+    /// <summary>
+    /// The receiver changed its credit. The broker keeps the credit the receiver granted itself: AMQP.Net Lite's link
+    /// (<c>ListenerLink.OnFlow</c>) sets its own credit to zero whenever a flow lowers the receiver's limit, although the
+    /// receiver may still grant some, as Qpid Proton's receivers do when they trim their prefetch after the first
+    /// delivery. Taking the link's zero would leave such a receiver waiting for messages the broker never sends.
+    /// The receiver's limit is the link's delivery count plus its credit before the flow plus <paramref name="delta"/>,
+    /// so what it grants now is that credit plus <paramref name="delta"/>; after a flow that raised the limit the link's own
+    /// credit is exact again.
+    /// </summary>
     private void OnCredit(int delta, Fields properties, object state)
     {
         lock (_lock)
         {
-            _credit = delta > 0 ? _credit + delta : 0;
-            if (!_started && _credit > 0)
-            {
-                _started = true;
-                _ = ConsumeAsync(Math.Clamp(_credit, 1, edge.Options.MaxPrefetch));
-            }
-
-            SendWhileCredit();
+            var linkCredit = unchecked((int)LinkCredit(link));
+            _credit = Math.Max(0, delta > 0 ? linkCredit : _linkCredit + delta);
+            _linkCredit = linkCredit;
+            Serve();
         }
     }
+
+    /// <summary>Starts the consumer on the first credit, then sends what waits. Under the lock.</summary>
+    private void Serve()
+    {
+        if (!_started && _credit > 0)
+        {
+            _started = true;
+            _ = ConsumeAsync(Math.Clamp(_credit, 1, edge.Options.MaxPrefetch));
+        }
+
+        SendWhileCredit();
+    }
+
+    /// <summary>The link's credit as AMQP.Net Lite counts it (internal there; read to stay in step with it).</summary>
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Credit")]
+    private static extern uint LinkCredit(ListenerLink link);
 
     private async Task ConsumeAsync(int prefetch)
     {
@@ -104,6 +136,7 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
         {
             var message = AmqpMessages.ToAmqp(delivery);
             _credit--;
+            _linkCredit--;
             if (link.SettleOnSend)
             {
                 if (Send(message))
@@ -124,6 +157,7 @@ internal sealed class AmqpOutbound(AmqpEdge edge, ListenerLink link, AmqpAddress
         if (link.IsDraining && _waiting.Count == 0)
         {
             _credit = 0;
+            _linkCredit = 0;
             link.CompleteDrain();
         }
     }

@@ -202,6 +202,39 @@ public sealed class AmqpListenerTests(AmqpSilo broker) : IClassFixture<AmqpSilo>
     }
 
     [Fact]
+    public async Task A_receiver_that_lowers_its_credit_gets_exactly_what_it_still_grants()
+    {
+        // Qpid Proton's receivers grant their prefetch twice and then trim it: the broker must keep serving what is left.
+        var queue = await broker.CreateQueueAsync();
+        var connection = await broker.ConnectAsync();
+        var session = new Session(connection);
+        var receiver = new ReceiverLink(session, "trimming-receiver", $"/queues/{queue}");
+        receiver.SetCredit(10, CreditMode.Manual);
+        receiver.SetCredit(-6, CreditMode.Manual);
+        receiver.SetCredit(0, CreditMode.Manual); // The same limit again; it also keeps AMQP.Net Lite from granting its default.
+        await broker.Dotnet.Broker.PublishBatchAsync(queue, [.. Enumerable.Range(0, 6).Select(i => new BrokerMessage($"trim-{i}", "x"u8.ToArray()))]);
+
+        for (var i = 0; i < 4; i++)
+        {
+            var message = await receiver.NextAsync();
+            Assert.Equal($"trim-{i}", message.Properties.MessageId);
+            receiver.Accept(message);
+        }
+
+        Assert.Null(await receiver.ReceiveAsync(TimeSpan.FromMilliseconds(500)));
+        receiver.SetCredit(2, CreditMode.Manual);
+        for (var i = 4; i < 6; i++)
+        {
+            var message = await receiver.NextAsync();
+            Assert.Equal($"trim-{i}", message.Properties.MessageId);
+            receiver.Accept(message);
+        }
+
+        await Eventually.HoldsAsync(async () => (await broker.Dotnet.Admin.GetQueueInfoAsync(queue)) is { Ready: 0, InFlight: 0, Counters.Acked: 6 }, "all six acked");
+        await connection.CloseAsync();
+    }
+
+    [Fact]
     public async Task Bad_addresses_missing_permissions_and_oversize_messages_are_refused_with_their_condition_and_nothing_else_is_affected()
     {
         var queue = await broker.CreateQueueAsync();
