@@ -4,6 +4,7 @@ using OrleansBroker.Amqp.Hosting;
 using OrleansBroker.Errors;
 using OrleansBroker.Http.Hosting;
 using OrleansBroker.Mqtt.Hosting;
+using OrleansBroker.Push.Hosting;
 using OrleansBroker.Server.Hosting;
 
 // One durable broker silo. Settings: appsettings.json, then Broker__* environment variables,
@@ -13,7 +14,7 @@ try
 {
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
     builder.Configuration.AddCommandLine(args, Switches);
-    builder.UseOrleans(silo => silo.UseBrokerSilo(builder.Configuration).UseBrokerHttp(builder.Configuration).UseBrokerMqtt(builder.Configuration).UseBrokerAmqp(builder.Configuration));
+    builder.UseOrleans(silo => silo.UseBrokerSilo(builder.Configuration).UseBrokerHttp(builder.Configuration).UseBrokerMqtt(builder.Configuration).UseBrokerAmqp(builder.Configuration).UseBrokerPush(builder.Configuration));
     await builder.Build().RunAsync();
     return 0;
 }

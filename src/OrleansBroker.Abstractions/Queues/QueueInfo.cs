@@ -18,6 +18,7 @@ namespace OrleansBroker.Queues;
 /// Why publishes to the queue are refused now with <c>StorageFull</c> (the disk alarm of a silo hosting it: free disk space
 /// below <c>Broker:DiskFreeLimit</c>), or null while they are taken. Deliveries and acks go on either way.
 /// </param>
+/// <param name="Push">What its push delivery is doing (see <see cref="QueueOptions.Push"/>), or null for a queue without one.</param>
 [GenerateSerializer, Immutable, Alias("ob.queue-info")]
 public sealed record QueueInfo(
     [property: Id(0)] string Name,
@@ -30,7 +31,8 @@ public sealed record QueueInfo(
     [property: Id(7)] long Delayed = 0,
     [property: Id(8)] long Bytes = 0,
     [property: Id(9)] IReadOnlyList<QueuePartitionInfo>? Partitions = null,
-    [property: Id(10)] string? PublishesRefused = null)
+    [property: Id(10)] string? PublishesRefused = null,
+    [property: Id(11)] PushStatus? Push = null)
 {
     /// <summary>All messages the queue holds: ready plus in flight.</summary>
     public long Depth => Ready + InFlight;

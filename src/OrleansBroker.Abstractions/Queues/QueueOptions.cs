@@ -108,6 +108,16 @@ public sealed record QueueOptions
     [Id(10)]
     public int Partitions { get; init; } = 1;
 
+    /// <summary>
+    /// An HTTP endpoint the broker POSTs each message to, instead of waiting for consumers (see <see cref="PushEndpoint"/>);
+    /// <see langword="null"/> (default) for none. Consumers may still consume the queue beside it.
+    /// </summary>
+    [Id(11)]
+    public PushEndpoint? Push { get; init; }
+
+    /// <summary>These options as queue info shows them: a push endpoint's secrets hidden.</summary>
+    public QueueOptions Redacted() => Push is null ? this : this with { Push = Push.Redacted() };
+
     /// <summary>Whether <see cref="MaxLength"/> or <see cref="MaxBytes"/> is set.</summary>
     public bool HasLengthLimit => MaxLength is not null || MaxBytes is not null;
 
@@ -174,6 +184,7 @@ public sealed record QueueOptions
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Unknown overflow policy {Overflow}.");
         }
 
+        Push?.Validate(LeaseDuration);
         ValidateDeadLettering(queue);
     }
 

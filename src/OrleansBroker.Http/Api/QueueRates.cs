@@ -64,7 +64,8 @@ internal sealed record QueueSummary(
     MessageRates? Rates,
     DateTimeOffset CreatedAt,
     IReadOnlyList<QueuePartitionInfo>? Partitions,
-    string? PublishesRefused)
+    string? PublishesRefused,
+    PushStatus? Push)
 {
     /// <summary>Messages in the queue's dead-letter queue (0 when it has none yet); in paged lists only, else null.</summary>
     public long? DeadLetterDepth { get; init; }
@@ -73,6 +74,6 @@ internal sealed record QueueSummary(
     {
         var shown = TenantNames.Own(info);
         return new QueueSummary(shown.Name, shown.Options, info.Ready, info.InFlight, info.Delayed, info.Depth, info.Bytes, info.Consumers, info.Counters,
-            rates.Observe(info), info.CreatedAt, shown.Partitions, info.PublishesRefused);
+            rates.Observe(info), info.CreatedAt, shown.Partitions, info.PublishesRefused, info.Push);
     }
 }

@@ -74,8 +74,8 @@ internal sealed partial class QueueCore : IMessageLogListener
     /// <summary>How long a consumer's registration lasts without renewal: three renew intervals.</summary>
     public TimeSpan ConsumerTimeout => _options.ConsumerRenewInterval * 3;
 
-    /// <summary>Whether anything needs the durable wake-up: deliveries out, dead letters to move, messages waiting for a time.</summary>
-    public bool NeedsWakeUp => State.Leases.Count > 0 || DeadLetters.Count > 0 || State.Delayed.Count > 0;
+    /// <summary>Whether anything needs the durable wake-up: deliveries out, dead letters to move, messages waiting for a time, a push endpoint to serve.</summary>
+    public bool NeedsWakeUp => State.Leases.Count > 0 || DeadLetters.Count > 0 || State.Delayed.Count > 0 || (Log.Meta.Created && State.Options.Push is not null);
 
     /// <summary>
     /// Loads the log and makes its first messages deliverable; recovery reads the rest in the background. A storage failure fails
@@ -168,7 +168,7 @@ internal sealed partial class QueueCore : IMessageLogListener
     public QueueInfo Info(string? publishesRefused)
     {
         var leased = State.Leases.Count;
-        return new QueueInfo(State.Name, State.Options, Log.LandedCount - leased, leased, State.Consumers.Count, Log.Meta.Counters, Log.Meta.CreatedAt,
+        return new QueueInfo(State.Name, State.Options.Redacted(), Log.LandedCount - leased, leased, State.Consumers.Count, Log.Meta.Counters, Log.Meta.CreatedAt,
             State.Delayed.Count, Log.LandedBytes, PublishesRefused: publishesRefused);
     }
 

@@ -7,6 +7,7 @@ using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
+using OrleansBroker.Server.Push;
 using OrleansBroker.Server.Queues.Browsing;
 using OrleansBroker.Server.Queues.Publishing;
 using OrleansBroker.Server.Queues.Scheduling;
@@ -33,6 +34,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
     private readonly ISiloStatusOracle _silo;
     private readonly DiskSpaceAlarm _diskAlarm;
     private readonly BrokerMetrics _metrics;
+    private readonly IPushDelivery? _push;
     private QueueCore _core = null!;
     private QueueAdmin _admin = null!;
     private DurableWakeUp _wakeUp = null!;
@@ -48,6 +50,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         _logger = logger;
         _time = time;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName);
+        _push = services.GetService<IPushDelivery>();
     }
 
     private QueueState State => _core.State;
@@ -80,10 +83,12 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         await _core.LoadAsync();
         _wakeUp.Start(await this.GetReminder(ReminderName, cancellationToken) is not null, _time.GetUtcNow());
         this.RegisterGrainTimer(OnTickAsync, new GrainTimerCreationOptions(_options.LeaseCheckInterval, _options.LeaseCheckInterval) { Interleave = true });
+        StartPush();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        await StopPushAsync();
         _metrics.Remove(State.Name);
         _core.Dispatcher.EndReceives();
         await _core.DeadLetters.FinishAsync(cancellationToken);
@@ -104,18 +109,30 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         }
     }
 
-    public Task<QueueInfo> Create(QueueOptions options) => _admin.CreateByUserAsync(options);
+    public async Task<QueueInfo> Create(QueueOptions options)
+    {
+        CheckPush(options);
+        var info = await _admin.CreateByUserAsync(options);
+        StartPush();
+        return WithPush(info);
+    }
 
-    public Task<QueueInfo> CreateSubscriptionQueue(QueueOptions options) => _admin.CreateAsync(options);
+    public async Task<QueueInfo> CreateSubscriptionQueue(QueueOptions options)
+    {
+        CheckPush(options);
+        var info = await _admin.CreateAsync(options);
+        StartPush();
+        return WithPush(info);
+    }
 
     public Task CreatePartition(QueueOptions options) => _admin.CreatePartitionAsync(options);
 
     public Task CreateGrownPartition(QueueOptions options, int source) => _admin.CreateGrownAsync(options, source);
 
-    public Task<QueueInfo> GetInfo()
+    public async Task<QueueInfo> GetInfo()
     {
         EnsureCreated();
-        return _admin.InfoAsync();
+        return WithPush(await _admin.InfoAsync());
     }
 
     public Task<PartitionSnapshot> GetPartitionInfo()
@@ -172,6 +189,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
     public async Task DeletePartition()
     {
         EnsureCreated();
+        await StopPushAsync();
         await _admin.DeleteAsync();
         await _wakeUp.RemoveAsync();
         DeactivateOnIdle();
@@ -293,6 +311,35 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         _core.Partitions.Count == 1 ? _core.Publisher.AppendAsync(messages, deduplicate) : _core.Partitions.PlaceAsync(messages, deduplicate, _core.Publisher.AppendAsync);
 
     private void EnsureCreated() => _admin.EnsureCreated();
+
+    /// <summary>A push endpoint needs this silo's push delivery and a host it may push to.</summary>
+    private void CheckPush(QueueOptions options)
+    {
+        if (options?.Push is not { } endpoint)
+        {
+            return;
+        }
+
+        if (_push is null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, "Push delivery is not enabled on this silo: host it with AddBrokerPush or UseBrokerPush (silo-host has it).");
+        }
+
+        _push.CheckAllowed(endpoint);
+    }
+
+    /// <summary>The queue (partition 0 of a partitioned one) pushes from the silo it is active on.</summary>
+    private void StartPush()
+    {
+        if (_push is not null && _core.Log.Meta.Created && State.Partition == 0 && State.Options.Push is not null)
+        {
+            _push.Start(Name, State.Options);
+        }
+    }
+
+    private Task StopPushAsync() => _push is not null && State.Partition == 0 ? _push.StopAsync(Name) : Task.CompletedTask;
+
+    private QueueInfo WithPush(QueueInfo info) => State.Partition == 0 && State.Options.Push is not null ? info with { Push = _push?.Status(Name) } : info;
 
     private PartitionSnapshot Snapshot() => new(_core.Info(_diskAlarm.Reason), GrainContext.Address.SiloAddress!.ToString(), State.HeldForGrowth);
 

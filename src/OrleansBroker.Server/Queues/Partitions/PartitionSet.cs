@@ -43,7 +43,7 @@ internal sealed class PartitionSet(QueueState queue, Func<IGrainFactory> grains)
         var counters = all.Select(p => p.Info.Counters).Aggregate((a, b) => new QueueCounters(
             a.Published + b.Published, a.Delivered + b.Delivered, a.Redelivered + b.Redelivered, a.Acked + b.Acked,
             a.DeadLettered + b.DeadLettered, a.Purged + b.Purged, a.Expired + b.Expired, a.Dropped + b.Dropped));
-        return new QueueInfo(queue.Queue, queue.Options, all.Sum(p => p.Info.Ready), all.Sum(p => p.Info.InFlight), all.Max(p => p.Info.Consumers), counters,
+        return new QueueInfo(queue.Queue, queue.Options.Redacted(), all.Sum(p => p.Info.Ready), all.Sum(p => p.Info.InFlight), all.Max(p => p.Info.Consumers), counters,
             queue.Log.Meta.CreatedAt, all.Sum(p => p.Info.Delayed), all.Sum(p => p.Info.Bytes),
             [.. all.Select(p => new QueuePartitionInfo(p.Info.Name, p.Info.Ready, p.Info.InFlight, p.Info.Consumers, p.Silo, p.Held))],
             all.Select(p => p.Info.PublishesRefused).FirstOrDefault(r => r is not null));
