@@ -56,6 +56,7 @@ internal static class QueueCommands
             var queueOptions = options.Bind(parse);
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             Print(await connection.Admin.CreateQueueAsync(parse.GetValue(name)!, queueOptions, cancellationToken));
+            options.ShowMadeSecret();
             return 0;
         });
         return command;
@@ -117,6 +118,16 @@ internal static class QueueCommands
             partitions:     {o.Partitions}
             publishing:     {info.PublishesRefused ?? "taken"}
             """);
+        if (o.Push is { } push)
+        {
+            var status = info.Push;
+            Console.WriteLine($"""
+                push to:        {push.Url} ({NamedValues.Kebab(push.Payload)}, timeout {push.Timeout.TotalSeconds:0.###} s, at most {push.MaxConcurrency} at once, {push.Secrets.Count} secret(s))
+                push state:     {(status is null ? "not running (the queue is not active)" : $"{status.State}, {status.Concurrency} at once, {status.Pushed} pushed, {status.Failed} failed on {status.Silo}")}
+                push error:     {(status?.LastError is { } error ? $"{error} at {status.LastErrorAt:u}" : "none")}
+                """);
+        }
+
         if (info.Partitions is { Count: > 0 } partitions)
         {
             Console.WriteLine($"{"PARTITION",-44} {"READY",10} {"IN-FLIGHT",10} {"CONSUMERS",10}  SILO");

@@ -147,6 +147,7 @@ internal static class TopicCommands
                 var text => throw new CliException(2, $"--replay-from '{text}': write an ISO 8601 time or 'earliest'"),
             };
             Print(await connection.Admin.CreateSubscriptionAsync(parse.GetValue(topic)!, subscription, from, cancellationToken));
+            queueOptions.ShowMadeSecret();
             return 0;
         });
         return command;

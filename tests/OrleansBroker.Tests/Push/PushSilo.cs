@@ -27,6 +27,9 @@ public sealed class PushSilo : IAsyncLifetime
 
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>The obroker CLI on this silo's gateway.</summary>
+    public ObrokerCli Cli { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         Receiver = await PushReceiver.StartAsync();
@@ -35,6 +38,7 @@ public sealed class PushSilo : IAsyncLifetime
             "--Broker:Http:AdminPassword", AdminPassword, "--Broker:Push:AllowedHosts:0", "127.0.0.1", "--Broker:Push:MaxPause", "00:00:01");
         await _silo.WaitUntilReadyAsync();
         Dotnet = await GatewayClient.ConnectAsync(gatewayPort);
+        Cli = new ObrokerCli(_data.Directory, gatewayPort);
         Http = new HttpClient { BaseAddress = Silo.HttpAddress };
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"admin:{AdminPassword}")));
     }

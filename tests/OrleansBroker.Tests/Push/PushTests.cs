@@ -167,4 +167,30 @@ public sealed class PushTests(PushSilo broker) : IClassFixture<PushSilo>
         Assert.Equal(8, info.Options.Push.MaxConcurrency);
         await broker.Dotnet.Admin.DeleteQueueAsync("push-over-http");
     }
+
+    [Fact]
+    public async Task Obroker_creates_a_pushing_queue_prints_the_secret_it_made_once_and_shows_the_push_state()
+    {
+        var hook = broker.Receiver.Add();
+        var queue = $"push-cli-{Guid.NewGuid():N}"[..20];
+        var create = await broker.Cli.RunAsync("queue", "create", queue, "--push-url", hook.Url, "--push-header", "X-Token=t1", "--push-payload", "cloud-events-binary");
+        Assert.True(create.ExitCode == 0, create.Out + create.Err);
+        var secret = System.Text.RegularExpressions.Regex.Match(create.Err, "push secret .*: ([0-9a-f]{64})").Groups[1].Value;
+        Assert.Equal(64, secret.Length);
+        Assert.DoesNotContain(secret, create.Out, StringComparison.Ordinal);
+        await broker.Dotnet.Broker.PublishAsync(queue, new BrokerMessage("cli-1", "x"u8.ToArray()));
+
+        await Eventually.HoldsAsync(() => hook.Acked().Count == 1, "pushed");
+        var pushed = hook.Messages.Single();
+        Assert.True(pushed.SignedWith(secret));
+        Assert.Equal("t1", pushed.Header("X-Token"));
+        Assert.Equal("cli-1", pushed.Header("ce-id"));
+        var info = await broker.Cli.RunAsync("queue", "info", queue);
+        Assert.Contains("push state:     active", info.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, info.Out, StringComparison.Ordinal);
+
+        var orphan = await broker.Cli.RunAsync("queue", "create", queue + "x", "--push-secret", "0123456789abcdef");
+        Assert.Equal(2, orphan.ExitCode);
+        Assert.Contains("need --push-url", orphan.Err, StringComparison.Ordinal);
+    }
 }
