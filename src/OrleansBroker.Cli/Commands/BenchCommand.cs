@@ -53,6 +53,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(HttpBenchCommand.Create());
         bench.Subcommands.Add(MqttBenchCommand.Create());
         bench.Subcommands.Add(AmqpBenchCommand.Create());
+        bench.Subcommands.Add(PushBenchCommand.Create());
         return bench;
     }
 

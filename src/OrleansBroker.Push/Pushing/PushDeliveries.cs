@@ -55,15 +55,13 @@ internal sealed class PushDeliveries(PushEdge edge) : IPushDelivery
         }
     }
 
-    public Task StopAsync(string queue)
+    public void Stop(string queue)
     {
         if (_workers.TryRemove(queue, out var worker))
         {
             edge.Metrics.Stopped();
-            return worker.StopAsync();
+            _ = worker.StopAsync();
         }
-
-        return Task.CompletedTask;
     }
 
     public PushStatus? Status(string queue) => _workers.TryGetValue(queue, out var worker) ? worker.Status : null;

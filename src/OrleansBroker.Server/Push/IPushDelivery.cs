@@ -15,8 +15,11 @@ internal interface IPushDelivery
     /// <summary>Starts pushing <paramref name="queue"/> (idempotent; a changed endpoint restarts it).</summary>
     void Start(string queue, QueueOptions options);
 
-    /// <summary>Stops pushing <paramref name="queue"/>; what it holds goes back to the queue.</summary>
-    Task StopAsync(string queue);
+    /// <summary>
+    /// Stops pushing <paramref name="queue"/> without waiting: its consumer gives back what it holds in the background (a
+    /// deactivating queue cannot wait for that, since giving back is a call to the queue itself).
+    /// </summary>
+    void Stop(string queue);
 
     /// <summary>What pushing <paramref name="queue"/> is doing here, or null when this silo does not push it.</summary>
     PushStatus? Status(string queue);

@@ -88,7 +88,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        await StopPushAsync();
+        StopPush();
         _metrics.Remove(State.Name);
         _core.Dispatcher.EndReceives();
         await _core.DeadLetters.FinishAsync(cancellationToken);
@@ -189,7 +189,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
     public async Task DeletePartition()
     {
         EnsureCreated();
-        await StopPushAsync();
+        StopPush();
         await _admin.DeleteAsync();
         await _wakeUp.RemoveAsync();
         DeactivateOnIdle();
@@ -337,7 +337,13 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         }
     }
 
-    private Task StopPushAsync() => _push is not null && State.Partition == 0 ? _push.StopAsync(Name) : Task.CompletedTask;
+    private void StopPush()
+    {
+        if (State.Partition == 0)
+        {
+            _push?.Stop(Name);
+        }
+    }
 
     private QueueInfo WithPush(QueueInfo info) => State.Partition == 0 && State.Options.Push is not null ? info with { Push = _push?.Status(Name) } : info;
 

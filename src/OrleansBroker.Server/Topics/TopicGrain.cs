@@ -409,7 +409,8 @@ internal sealed partial class TopicGrain(
         }
     }
 
-    private TopicInfo Info() => new(_name, [.. _router.Routes.Select(r => r.Subscription)], State.Published, State.Unrouted, State.CreatedAt, State.Options);
+    /// <summary>The topic as callers see it: a subscription's push secrets hidden.</summary>
+    private TopicInfo Info() => new(_name, [.. _router.Routes.Select(r => r.Subscription with { Queue = r.Subscription.Queue.Redacted() })], State.Published, State.Unrouted, State.CreatedAt, State.Options);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Topic {Topic} created")]
     private partial void LogCreated(string topic);

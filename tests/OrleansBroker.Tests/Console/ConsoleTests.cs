@@ -235,7 +235,7 @@ public sealed class ConsoleTests(Chromium chromium) : IClassFixture<Chromium>
         }
     }
 
-    private static async Task SignInAsync(IPage page, string user, string password)
+    internal static async Task SignInAsync(IPage page, string user, string password)
     {
         await page.GotoAsync("/");
         await page.GetByLabel("User name").FillAsync(user);

@@ -143,6 +143,9 @@ public sealed class PushTests(PushSilo broker) : IClassFixture<PushSilo>
         Assert.Equal("e1", document.RootElement.GetProperty("id").GetString());
         Assert.Equal(12, document.RootElement.GetProperty("data").GetProperty("total").GetInt32());
         Assert.True(s.SignedWith(PushSilo.Secret));
+        var topicInfo = await broker.Http.GetStringAsync($"/api/topics/{topic}");
+        Assert.DoesNotContain(PushSilo.Secret, topicInfo, StringComparison.Ordinal);
+        Assert.All((await broker.Dotnet.Admin.GetTopicInfoAsync(topic)).Subscriptions, s => Assert.Equal(["(hidden)"], s.Queue.Push!.Secrets));
     }
 
     [Fact]
@@ -192,5 +195,17 @@ public sealed class PushTests(PushSilo broker) : IClassFixture<PushSilo>
         var orphan = await broker.Cli.RunAsync("queue", "create", queue + "x", "--push-secret", "0123456789abcdef");
         Assert.Equal(2, orphan.ExitCode);
         Assert.Contains("need --push-url", orphan.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Obroker_bench_push_measures_a_run_against_its_own_receiver_and_deletes_its_queue()
+    {
+        var bench = await broker.Cli.RunAsync("bench", "push", "--messages", "2000", "--warmup", "0", "--concurrency", "16");
+        Assert.True(bench.ExitCode == 0, bench.Out + bench.Err);
+        using var result = JsonDocument.Parse(bench.Out.Trim().Split('\n')[^1]);
+        Assert.Equal("push", result.RootElement.GetProperty("scenario").GetString());
+        Assert.Equal(0, result.RootElement.GetProperty("lost").GetInt64());
+        Assert.True(result.RootElement.GetProperty("throughput_msgs_per_s").GetDouble() > 0);
+        Assert.DoesNotContain(await broker.Dotnet.Admin.ListQueuesAsync(), q => q.StartsWith("bench-push-", StringComparison.Ordinal));
     }
 }

@@ -151,6 +151,7 @@ export async function queuePage(main, [name], page) {
       tile('Redelivered', number(q.counters.redelivered), 'redelivered'), tile('Acked', number(q.counters.acked), 'acked'),
       tile('Dead-lettered', number(q.counters.deadLettered), 'dead-lettered'), tile('Expired', number(q.counters.expired), 'expired'));
     if (q.publishesRefused) tiles.prepend(h('p', { class: 'notice error' }, `Publishes refused: ${q.publishesRefused}`));
+    if (q.options.push) tiles.prepend(pushNotice(q));
     chart.add(q.counters);
     partitions.replaceChildren(...(q.partitions?.length ? [h('h2', {}, 'Partitions'), h('table', { 'aria-label': 'Partitions' },
       h('thead', {}, h('tr', {}, ['Partition', 'Ready', 'In flight', 'Consumers', 'Silo'].map((t, i) => h('th', { class: i && i < 4 ? 'num' : null }, t)))),
@@ -160,6 +161,16 @@ export async function queuePage(main, [name], page) {
   show(info);
   list.reload();
   await page.poll(async () => show(await get(`queues/${seg(name)}`)), 5000);
+}
+
+// What the queue's push delivery is doing: its state, concurrency and counts, and the last failure.
+function pushNotice(q) {
+  const p = q.push;
+  const text = p
+    ? `Pushing to ${q.options.push.url}: ${p.state}, ${number(p.concurrency)} at once, ${number(p.pushed)} pushed, ${number(p.failed)} failed` +
+      (p.lastError ? `; last failure ${p.lastError} at ${time(p.lastErrorAt)}` : '')
+    : `Pushes to ${q.options.push.url}: not running on any silo now (the queue is not active)`;
+  return h('p', { class: p?.state === 'active' ? 'notice' : 'notice error', id: 'push-state' }, text);
 }
 
 function options(o) {
