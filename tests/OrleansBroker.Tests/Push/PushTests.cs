@@ -88,19 +88,24 @@ public sealed class PushTests(PushSilo broker) : IClassFixture<PushSilo>
         var info = await broker.Dotnet.Admin.GetQueueInfoAsync(queue);
         Assert.Equal("HTTP 503", info.Push!.LastError);
         Assert.Equal(15, info.Push.Failed);
+        Assert.Equal("circuit open", info.Push.State); // Failing ever since its fifth request: paused, then probed one at a time.
+        Assert.Equal(1, info.Push.Concurrency);
     }
 
     [Fact]
-    public async Task A_retry_after_in_the_answer_is_waited_for()
+    public async Task A_retry_after_in_the_answer_is_waited_for_and_two_secrets_both_sign()
     {
         var hook = broker.Receiver.Add(n => n == 0 ? (503, "2") : (200, null));
-        var queue = await broker.CreateQueueAsync(hook);
+        var queue = $"push-{Guid.NewGuid():N}"[..20];
+        const string next = "the-next-secret-while-rotating";
+        await broker.Dotnet.Admin.CreateQueueAsync(queue, new QueueOptions { Push = PushSilo.Endpoint(hook) with { Secrets = [PushSilo.Secret, next] } });
         await broker.Dotnet.Broker.PublishAsync(queue, new BrokerMessage("later", "x"u8.ToArray()));
 
         await Eventually.HoldsAsync(async () => (await broker.Dotnet.Admin.GetQueueInfoAsync(queue)) is { Ready: 0, InFlight: 0, Counters.Acked: 1 }, "acked");
         var requests = hook.Messages.OrderBy(m => m.At).ToList();
         Assert.Equal([503, 200], requests.Select(r => r.Status));
         Assert.True(requests[1].At - requests[0].At >= TimeSpan.FromSeconds(1.9), $"came back after {requests[1].At - requests[0].At}");
+        Assert.All(requests, r => Assert.True(r.SignedWith(PushSilo.Secret) && r.SignedWith(next), "signed with both secrets while rotating"));
     }
 
     [Fact]
@@ -191,6 +196,13 @@ public sealed class PushTests(PushSilo broker) : IClassFixture<PushSilo>
         var info = await broker.Cli.RunAsync("queue", "info", queue);
         Assert.Contains("push state:     active", info.Out, StringComparison.Ordinal);
         Assert.DoesNotContain(secret, info.Out, StringComparison.Ordinal);
+
+        var topicHook = broker.Receiver.Add();
+        await broker.Cli.OkAsync("topic", "create", queue + "-t");
+        await broker.Cli.OkAsync("topic", "subscribe", queue + "-t", "hooked", "--key", "orders.#", "--push-url", topicHook.Url, "--push-secret", "0123456789abcdef");
+        await broker.Dotnet.Broker.PublishToTopicAsync(queue + "-t", new BrokerMessage("cli-2", "x"u8.ToArray(), RoutingKey: "orders.created"));
+        await Eventually.HoldsAsync(() => topicHook.Acked().ContainsKey("cli-2"), "pushed from the subscription");
+        Assert.True(topicHook.Messages.Single().SignedWith("0123456789abcdef"));
 
         var orphan = await broker.Cli.RunAsync("queue", "create", queue + "x", "--push-secret", "0123456789abcdef");
         Assert.Equal(2, orphan.ExitCode);
