@@ -18,6 +18,12 @@ internal sealed class BrokerAdministrationClient(IClusterClient cluster) : IBrok
     public Task<QueueInfo> GrowPartitionsAsync(string queue, int partitions, CancellationToken cancellationToken = default) =>
         Queue(queue).GrowPartitions(partitions).WaitAsync(cancellationToken);
 
+    public Task<QueueInfo> SetQueuePushAsync(string queue, PushEndpoint? push, CancellationToken cancellationToken = default) =>
+        Queue(queue).SetPush(push).WaitAsync(cancellationToken);
+
+    public Task<TopicInfo> SetSubscriptionPushAsync(string topic, string subscription, PushEndpoint? push, CancellationToken cancellationToken = default) =>
+        Topic(topic).ChangePush(subscription, push).WaitAsync(cancellationToken);
+
     public Task<long> PurgeQueueAsync(string queue, CancellationToken cancellationToken = default) =>
         Queue(queue).Purge().WaitAsync(cancellationToken);
 

@@ -33,6 +33,13 @@ public interface IBrokerAdministrationClient
     /// </summary>
     Task<QueueInfo> GrowPartitionsAsync(string queue, int partitions, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Replaces a queue's push endpoint, or removes it with null, keeping its messages: to rotate a secret (the old and
+    /// the new one first, then the new one alone) or point it elsewhere. A topic subscription's queue: see
+    /// <see cref="SetSubscriptionPushAsync"/>.
+    /// </summary>
+    Task<QueueInfo> SetQueuePushAsync(string queue, PushEndpoint? push, CancellationToken cancellationToken = default);
+
     /// <summary>Removes all ready messages of a queue; returns how many.</summary>
     Task<long> PurgeQueueAsync(string queue, CancellationToken cancellationToken = default);
 
@@ -66,6 +73,9 @@ public interface IBrokerAdministrationClient
 
     /// <summary>Purges a subscription's queue and delivers again the retained messages published at or after <paramref name="to"/> (retaining topics).</summary>
     Task SeekSubscriptionAsync(string topic, string subscription, DateTimeOffset to, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces the push endpoint of a subscription's queue, or removes it with null, keeping its messages.</summary>
+    Task<TopicInfo> SetSubscriptionPushAsync(string topic, string subscription, PushEndpoint? push, CancellationToken cancellationToken = default);
 
     /// <summary>Removes a subscription and deletes its queue.</summary>
     Task<TopicInfo> DeleteSubscriptionAsync(string topic, string subscription, CancellationToken cancellationToken = default);

@@ -34,6 +34,15 @@ public interface IQueueGrain : IGrainWithStringKey
     [Alias("grow-partitions")]
     Task<QueueInfo> GrowPartitions(int partitions);
 
+    /// <summary>
+    /// Replaces the queue's push endpoint (<see cref="QueueOptions.Push"/>), or removes it with null, keeping every message:
+    /// to rotate a secret (give the old and the new one, move the receiver over, then give the new one alone) or to point it
+    /// elsewhere. Pushing restarts with the new endpoint, which confirms it again. A topic subscription's queue is changed
+    /// through its topic (<c>ITopicGrain.ChangePush</c>), so the subscription keeps its options.
+    /// </summary>
+    [Alias("set-push")]
+    Task<QueueInfo> SetPush(PushEndpoint? push);
+
     /// <summary>Removes every ready message (not those in flight); returns how many.</summary>
     [Alias("purge")]
     Task<long> Purge();

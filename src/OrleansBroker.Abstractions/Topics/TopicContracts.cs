@@ -183,6 +183,13 @@ public interface ITopicGrain : IGrainWithStringKey
     [Alias("change-filter")]
     Task<TopicInfo> ChangeFilter(string subscription, SubscriptionFilter filter);
 
+    /// <summary>
+    /// Replaces the push endpoint of a subscription's queue, or removes it with null, keeping its messages (see
+    /// <see cref="Queues.IQueueGrain.SetPush"/>). An unknown subscription fails with <c>QueueNotFound</c>.
+    /// </summary>
+    [Alias("change-push")]
+    Task<TopicInfo> ChangePush(string subscription, Queues.PushEndpoint? push);
+
     /// <summary>Removes a subscription and deletes its queue with the messages in it.</summary>
     [Alias("unsubscribe")]
     Task<TopicInfo> Unsubscribe(string subscription);

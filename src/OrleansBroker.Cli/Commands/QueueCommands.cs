@@ -3,7 +3,7 @@ using OrleansBroker.Queues;
 
 namespace OrleansBroker.Cli.Commands;
 
-/// <summary><c>obroker queue create|info|list|grow|peek|purge|delete</c>.</summary>
+/// <summary><c>obroker queue create|info|list|grow|push|peek|purge|delete</c>.</summary>
 internal static class QueueCommands
 {
     public static Command Create()
@@ -11,6 +11,7 @@ internal static class QueueCommands
         var queue = new Command("queue", "Create, inspect, list, purge and delete queues.");
         queue.Subcommands.Add(CreateCommand());
         queue.Subcommands.Add(GrowCommand());
+        queue.Subcommands.Add(PushCommand());
         queue.Subcommands.Add(PeekCommand.Create("Show messages of any queue without consuming them: sequence, id, attempts, state, key, body.",
             new Argument<string>("name") { Description = "Queue name (a partition as name~N, a subscription as topic/subscription)." },
             async (connection, name, cancellationToken) =>
@@ -60,6 +61,39 @@ internal static class QueueCommands
             return 0;
         });
         return command;
+    }
+
+    private static Command PushCommand()
+    {
+        var name = new Argument<string>("name") { Description = "Queue name." };
+        var push = new PushOptionsBinder();
+        var off = new Option<bool>("--off") { Description = "Stop pushing: the messages stay in the queue for consumers." };
+        var command = new Command("push", "Replace a queue's push endpoint, keeping its messages (to rotate a secret: give the old and the new --push-secret, then the new alone), or --off.")
+        {
+            name, off,
+        };
+        push.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var endpoint = PushOrOff(parse, push, off);
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            Print(await connection.Admin.SetQueuePushAsync(parse.GetValue(name)!, endpoint, cancellationToken));
+            push.ShowMadeSecret();
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The endpoint the push options give, or null with <c>--off</c>; one of them is needed.</summary>
+    internal static PushEndpoint? PushOrOff(ParseResult parse, PushOptionsBinder push, Option<bool> off)
+    {
+        var endpoint = push.Bind(parse);
+        return (endpoint, parse.GetValue(off)) switch
+        {
+            (null, false) => throw new CliException(2, "give --push-url (with its other --push-* options) or --off"),
+            (not null, true) => throw new CliException(2, "--off takes no --push-url"),
+            _ => endpoint,
+        };
     }
 
     private static Command GrowCommand()

@@ -35,6 +35,7 @@ internal static class TopicCommands
         });
         topic.Subcommands.Add(list);
         topic.Subcommands.Add(SubscribeCommand());
+        topic.Subcommands.Add(PushCommand());
 
         var unsubscribeTopic = new Argument<string>("topic") { Description = "Topic name." };
         var unsubscribeName = new Argument<string>("subscription") { Description = "Subscription name." };
@@ -82,6 +83,25 @@ internal static class TopicCommands
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
             await connection.Admin.SeekSubscriptionAsync(parse.GetValue(topic)!, parse.GetValue(name)!, parse.GetValue(to), cancellationToken);
             Console.WriteLine($"seeking {parse.GetValue(topic)}/{parse.GetValue(name)} to {parse.GetValue(to):O}: replay runs in the broker; watch the queue's depth");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command PushCommand()
+    {
+        var topic = new Argument<string>("topic") { Description = "Topic name." };
+        var name = new Argument<string>("subscription") { Description = "Subscription name." };
+        var push = new PushOptionsBinder();
+        var off = new Option<bool>("--off") { Description = "Stop pushing: the messages stay in the subscription's queue for consumers." };
+        var command = new Command("push", "Replace the push endpoint of a subscription's queue, keeping its messages, or --off.") { topic, name, off };
+        push.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var endpoint = QueueCommands.PushOrOff(parse, push, off);
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            Print(await connection.Admin.SetSubscriptionPushAsync(parse.GetValue(topic)!, parse.GetValue(name)!, endpoint, cancellationToken));
+            push.ShowMadeSecret();
             return 0;
         });
         return command;

@@ -21,7 +21,20 @@ internal static class QueueEndpoints
         queue.MapPost("/purge", PurgeAsync).RequireAuthorization(Policies.Manage);
         queue.MapGet("/messages", PeekAsync).RequireAuthorization(Policies.Manage);
         queue.MapPost("/redrive", RedriveAsync).RequireAuthorization(Policies.Manage).Accepts<RedriveRequest>("application/json");
+        queue.MapPut("/push", SetPushAsync).RequireAuthorization(Policies.Manage).Accepts<PushEndpoint>("application/json");
+        queue.MapDelete("/push", RemovePushAsync).RequireAuthorization(Policies.Manage);
     }
+
+    /// <summary>Replaces the queue's push endpoint (body: the endpoint), keeping its messages; 200 with the queue.</summary>
+    private static async Task<Ok<QueueSummary>> SetPushAsync(HttpContext http, IBrokerAdministrationClient admin, QueueRates rates)
+    {
+        var push = await JsonBodies.ReadAsync<PushEndpoint>(http.Request, "a push endpoint", BrokerErrorCode.InvalidOptions);
+        return TypedResults.Ok(QueueSummary.Of(await admin.SetQueuePushAsync(BrokerRequest.QualifiedName(http), push, http.RequestAborted), rates));
+    }
+
+    /// <summary>Removes the queue's push endpoint: nothing is pushed any more, the messages stay for consumers; 200 with the queue.</summary>
+    private static async Task<Ok<QueueSummary>> RemovePushAsync(HttpContext http, IBrokerAdministrationClient admin, QueueRates rates) =>
+        TypedResults.Ok(QueueSummary.Of(await admin.SetQueuePushAsync(BrokerRequest.QualifiedName(http), null, http.RequestAborted), rates));
 
     /// <summary>
     /// The tenant's queues the caller may manage, with their figures, by name; with <c>?page=</c>, one page of them

@@ -22,6 +22,8 @@ internal static class TopicEndpoints
         subscription.MapPut("", SubscribeAsync).RequireAuthorization(Policies.Manage).Accepts<SubscriptionRequest>("application/json");
         subscription.MapGet("", GetSubscriptionAsync).RequireAuthorization(Policies.Manage);
         subscription.MapDelete("", UnsubscribeAsync).RequireAuthorization(Policies.Manage);
+        subscription.MapPut("/push", SetPushAsync).RequireAuthorization(Policies.Manage).Accepts<PushEndpoint>("application/json");
+        subscription.MapDelete("/push", RemovePushAsync).RequireAuthorization(Policies.Manage);
     }
 
     private static async Task<Ok<string[]>> ListAsync(HttpContext http, IBrokerAdministrationClient admin) =>
@@ -75,6 +77,20 @@ internal static class TopicEndpoints
 
         await admin.DeleteSubscriptionAsync(topic, name, http.RequestAborted);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>Replaces the push endpoint of the subscription's queue (body: the endpoint), keeping its messages; 200 with the topic.</summary>
+    private static async Task<Ok<TopicInfo>> SetPushAsync(HttpContext http, IBrokerAdministrationClient admin)
+    {
+        var (topic, name) = Names(http);
+        var push = await JsonBodies.ReadAsync<PushEndpoint>(http.Request, "a push endpoint", BrokerErrorCode.InvalidOptions);
+        return TypedResults.Ok(TenantNames.Own(await admin.SetSubscriptionPushAsync(topic, name, push, http.RequestAborted)));
+    }
+
+    private static async Task<Ok<TopicInfo>> RemovePushAsync(HttpContext http, IBrokerAdministrationClient admin)
+    {
+        var (topic, name) = Names(http);
+        return TypedResults.Ok(TenantNames.Own(await admin.SetSubscriptionPushAsync(topic, name, null, http.RequestAborted)));
     }
 
     /// <summary>The topic inside the cluster and the subscription's name, both checked.</summary>

@@ -43,6 +43,10 @@ internal interface IQueuePartitionGrain : IGrainWithStringKey
     /// <summary>Deletes this partition and its messages, as part of deleting the queue.</summary>
     [Alias("delete-partition")]
     Task DeletePartition();
+
+    /// <summary>Replaces the push endpoint of this queue (and, on partition 0, of every partition): for the queue's own SetPush and for its topic.</summary>
+    [Alias("change-push")]
+    Task<QueueInfo> ChangePush(PushEndpoint? push);
 }
 
 /// <summary>One partition's <see cref="QueueInfo"/>, the silo hosting it, and whether it holds keyed messages after a growth.</summary>

@@ -87,6 +87,26 @@ internal sealed partial class QueueAdmin(QueueCore core, IQueueRegistryGrain reg
         return await InfoAsync();
     }
 
+    /// <summary>
+    /// Replaces the options of a created queue in place (only its push endpoint changes this way), then, on partition 0,
+    /// those of every other partition (<paramref name="changeOthers"/>).
+    /// </summary>
+    public async Task ChangeOptionsAsync(QueueOptions options, Func<IEnumerable<IQueuePartitionGrain>, Task> changeOthers)
+    {
+        options.Validate(State.Queue);
+        if (options != State.Options)
+        {
+            core.Log.UpdateMeta(meta => meta.Options = options);
+            await core.Log.CommitAsync();
+            LogChanged(logger, State.Name, QueueOptionsText.Describe(options));
+        }
+
+        if (core.Partitions.Leads)
+        {
+            await changeOthers(core.Partitions.Others<IQueuePartitionGrain>());
+        }
+    }
+
     /// <summary>Creates this partition as one added by growth (see <see cref="Partitions.PartitionGrowth"/>).</summary>
     public async Task CreateGrownAsync(QueueOptions options, int source)
     {
@@ -139,6 +159,9 @@ internal sealed partial class QueueAdmin(QueueCore core, IQueueRegistryGrain reg
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue} created: {Options}")]
     private static partial void LogCreated(ILogger logger, string queue, string options);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue} options changed: {Options}")]
+    private static partial void LogChanged(ILogger logger, string queue, string options);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Queue {Queue} deleted")]
     private static partial void LogDeleted(ILogger logger, string queue);

@@ -174,6 +174,38 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         return _core.Publisher.FindPublishedAsync(ids);
     }
 
+    public Task<QueueInfo> SetPush(PushEndpoint? push)
+    {
+        EnsureCreated();
+        _core.Partitions.RefuseAdmin("change the push endpoint of");
+        if (QueueName.IsSubscriptionQueue(Name) && !Name.EndsWith(QueueName.DeadLetterSuffix, StringComparison.Ordinal))
+        {
+            var slash = Name.IndexOf('/', StringComparison.Ordinal);
+            throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                $"Queue '{Name}' is a topic subscription's queue: change its push endpoint through topic '{Name[..slash]}', subscription '{Name[(slash + 1)..]}'.");
+        }
+
+        return ChangePush(push);
+    }
+
+    public async Task<QueueInfo> ChangePush(PushEndpoint? push)
+    {
+        EnsureCreated();
+        var options = State.Options with { Push = push };
+        CheckPush(options);
+        await _admin.ChangeOptionsAsync(options, others => Task.WhenAll(others.Select(p => p.ChangePush(push))));
+        if (push is null)
+        {
+            StopPush();
+        }
+        else
+        {
+            StartPush();
+        }
+
+        return WithPush(await _admin.InfoAsync());
+    }
+
     public Task<long> Purge()
     {
         EnsureCreated();

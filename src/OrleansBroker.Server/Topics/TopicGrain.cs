@@ -202,6 +202,29 @@ internal sealed partial class TopicGrain(
         return Info();
     }
 
+    public async Task<TopicInfo> ChangePush(string subscription, PushEndpoint? push)
+    {
+        EnsureCreated();
+        TopicPartitionRules.RefuseAdmin(_name, _partition, "change a subscription of");
+        if (!State.Subscriptions.TryGetValue(subscription, out var existing))
+        {
+            throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{_name}' has no subscription '{subscription}'.");
+        }
+
+        // The queue first: it checks the endpoint, and the subscription lists only what its queue has.
+        await GrainFactory.GetGrain<IQueuePartitionGrain>(existing.QueueName(_name)).ChangePush(push);
+        var changed = existing with { Queue = existing.Queue with { Push = push } };
+        if (changed != existing)
+        {
+            State.Subscriptions[subscription] = changed;
+            await _store.WriteAsync();
+            Recompile();
+        }
+
+        await SyncPartitionsAsync();
+        return Info();
+    }
+
     public async Task<TopicInfo> Unsubscribe(string subscription)
     {
         EnsureCreated();

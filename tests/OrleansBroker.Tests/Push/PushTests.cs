@@ -220,4 +220,73 @@ public sealed class PushTests(PushSilo broker) : IClassFixture<PushSilo>
         Assert.True(result.RootElement.GetProperty("throughput_msgs_per_s").GetDouble() > 0);
         Assert.DoesNotContain(await broker.Dotnet.Admin.ListQueuesAsync(), q => q.StartsWith("bench-push-", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_secret_is_rotated_in_place_and_pushing_stops_and_starts_again_keeping_every_message()
+    {
+        const string next = "the-secret-after-rotation";
+        var hook = broker.Receiver.Add();
+        var queue = await broker.CreateQueueAsync(hook);
+        async Task<PushReceiver.Request> PushedAsync(string id)
+        {
+            await broker.Dotnet.Broker.PublishAsync(queue, new BrokerMessage(id, "x"u8.ToArray()));
+            await Eventually.HoldsAsync(() => hook.Acked().ContainsKey(id), $"{id} pushed");
+            return hook.Messages.Single(m => m.Header("Broker-Message-Id") == id);
+        }
+
+        var first = await PushedAsync("r1");
+        Assert.True(first.SignedWith(PushSilo.Secret) && !first.SignedWith(next));
+
+        // Both secrets, over HTTP: the receiver moves over while both sign.
+        var both = await broker.Http.PutAsync($"/api/queues/{queue}/push", new StringContent(
+            $$$"""{"url":"{{{hook.Url}}}","secrets":["{{{PushSilo.Secret}}}","{{{next}}}"]}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, both.StatusCode);
+        var second = await PushedAsync("r2");
+        Assert.True(second.SignedWith(PushSilo.Secret) && second.SignedWith(next));
+
+        // The new one alone, with obroker.
+        await broker.Cli.OkAsync("queue", "push", queue, "--push-url", hook.Url, "--push-secret", next);
+        var third = await PushedAsync("r3");
+        Assert.True(third.SignedWith(next) && !third.SignedWith(PushSilo.Secret));
+
+        // Off: the messages stay for consumers; on again: they are pushed.
+        await broker.Cli.OkAsync("queue", "push", queue, "--off");
+        await Eventually.HoldsAsync(async () => (await broker.Dotnet.Admin.GetQueueInfoAsync(queue)) is { Consumers: 0, Push: null, Options.Push: null }, "pushing stopped");
+        await broker.Dotnet.Broker.PublishBatchAsync(queue, [new BrokerMessage("r4", "x"u8.ToArray()), new BrokerMessage("r5", "x"u8.ToArray())]);
+        Assert.Equal(2, (await broker.Dotnet.Admin.GetQueueInfoAsync(queue)).Ready);
+        Assert.Equal(3, hook.Messages.Count);
+        await broker.Dotnet.Admin.SetQueuePushAsync(queue, PushSilo.Endpoint(hook) with { Secrets = [next] });
+        await Eventually.HoldsAsync(() => hook.Acked().ContainsKey("r4") && hook.Acked().ContainsKey("r5"), "pushed again");
+        Assert.Equal(5, (await broker.Dotnet.Admin.GetQueueInfoAsync(queue)).Counters.Acked);
+    }
+
+    [Fact]
+    public async Task A_subscription_changes_its_push_endpoint_through_its_topic_and_not_through_its_queue()
+    {
+        var before = broker.Receiver.Add();
+        var after = broker.Receiver.Add();
+        var topic = $"push-r-{Guid.NewGuid():N}"[..20];
+        await broker.Dotnet.Admin.CreateTopicAsync(topic);
+        await broker.Dotnet.Admin.CreateSubscriptionAsync(topic, new Subscription("hooked", SubscriptionFilter.All, new QueueOptions { Push = PushSilo.Endpoint(before) }));
+        await broker.Dotnet.Broker.PublishToTopicAsync(topic, new BrokerMessage("s1", "x"u8.ToArray()));
+        await Eventually.HoldsAsync(() => before.Acked().ContainsKey("s1"), "pushed before");
+
+        var refused = await Assert.ThrowsAsync<BrokerException>(() => broker.Dotnet.Admin.SetQueuePushAsync($"{topic}/hooked", PushSilo.Endpoint(after)));
+        Assert.Contains($"through topic '{topic}'", refused.Message, StringComparison.Ordinal);
+
+        var changed = await broker.Http.PutAsync($"/api/topics/{topic}/subscriptions/hooked/push", new StringContent(
+            $$$"""{"url":"{{{after.Url}}}","secrets":["{{{PushSilo.Secret}}}"]}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        await broker.Dotnet.Broker.PublishToTopicAsync(topic, new BrokerMessage("s2", "x"u8.ToArray()));
+        await Eventually.HoldsAsync(() => after.Acked().ContainsKey("s2"), "pushed after");
+        Assert.False(before.Acked().ContainsKey("s2"));
+        var subscription = Assert.Single((await broker.Dotnet.Admin.GetTopicInfoAsync(topic)).Subscriptions);
+        Assert.Equal(after.Url, subscription.Queue.Push!.Url);
+        Assert.Equal(after.Url, (await broker.Dotnet.Admin.GetQueueInfoAsync($"{topic}/hooked")).Options.Push!.Url);
+
+        var bad = await broker.Http.PutAsync($"/api/topics/{topic}/subscriptions/hooked/push", new StringContent(
+            """{"url":"http://10.9.9.9/in","secrets":["0123456789abcdef"]}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal(after.Url, Assert.Single((await broker.Dotnet.Admin.GetTopicInfoAsync(topic)).Subscriptions).Queue.Push!.Url);
+    }
 }
