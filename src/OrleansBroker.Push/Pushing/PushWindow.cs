@@ -41,11 +41,12 @@ internal sealed class PushWindow(int max, int failuresToOpen, TimeSpan maxPause,
         }
     }
 
-    /// <summary>Waits until one more request may go out, and counts it.</summary>
+    /// <summary>Waits until one more request may go out, and counts it; never once <paramref name="cancellationToken"/> is cancelled.</summary>
     public async Task EnterAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             Task wait;
             lock (_lock)
             {

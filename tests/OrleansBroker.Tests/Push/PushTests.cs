@@ -289,4 +289,23 @@ public sealed class PushTests(PushSilo broker) : IClassFixture<PushSilo>
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Equal(after.Url, Assert.Single((await broker.Dotnet.Admin.GetTopicInfoAsync(topic)).Subscriptions).Queue.Push!.Url);
     }
+
+    [Fact]
+    public async Task A_partitioned_queue_pushes_from_every_partition_and_changes_its_endpoint_on_all_of_them()
+    {
+        var hook = broker.Receiver.Add();
+        var queue = await broker.CreateQueueAsync(hook, new QueueOptions { Partitions = 3 });
+        await broker.Dotnet.Broker.PublishBatchAsync(queue, [.. Enumerable.Range(0, 30).Select(i => new BrokerMessage($"p{i}", "x"u8.ToArray(), OrderingKey: $"key-{i}"))]);
+        await Eventually.HoldsAsync(() => hook.Acked().Count == 30, "all 30 pushed");
+        var info = await broker.Dotnet.Admin.GetQueueInfoAsync(queue);
+        Assert.Equal(3, info.Partitions!.Count);
+        Assert.True(info.Partitions.Count(p => p.Ready + p.InFlight == 0) == 3 && info.Counters.Acked == 30, "every partition emptied");
+
+        var moved = broker.Receiver.Add();
+        await broker.Dotnet.Admin.SetQueuePushAsync(queue, PushSilo.Endpoint(moved));
+        await broker.Dotnet.Broker.PublishBatchAsync(queue, [.. Enumerable.Range(30, 30).Select(i => new BrokerMessage($"p{i}", "x"u8.ToArray(), OrderingKey: $"key-{i}"))]);
+        await Eventually.HoldsAsync(() => moved.Acked().Count == 30, "the next 30 pushed to the new endpoint");
+        Assert.Equal(30, hook.Acked().Count);
+        await broker.Dotnet.Admin.DeleteQueueAsync(queue);
+    }
 }
