@@ -103,8 +103,8 @@ internal sealed class PushWorker
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(_endpoint.Timeout);
                 using var request = PushRequests.Validate(_endpoint, _url, _queue, token, _edge.Time.GetUtcNow());
-                using var response = await _edge.Http.SendAsync(request, timeout.Token);
-                var answer = (await response.Content.ReadAsStringAsync(timeout.Token)).Trim();
+                using var response = await _edge.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                var answer = await ReadAnswerAsync(response, timeout.Token);
                 problem = response.StatusCode != HttpStatusCode.OK ? $"validation: HTTP {(int)response.StatusCode}"
                     : answer != token ? "validation: the endpoint answered 200 without the token from the Broker-Push-Validation header as its body"
                     : null;
@@ -137,7 +137,9 @@ internal sealed class PushWorker
             {
                 using var timeout = new CancellationTokenSource(_endpoint.Timeout);
                 using var request = PushRequests.Message(_endpoint, _url, _queue, delivery, _edge.Time.GetUtcNow());
-                using var response = await _edge.Http.SendAsync(request, timeout.Token);
+                // The answer's body is not read (an endpoint cannot make the broker hold a large one); the handler drains
+                // what is small enough to keep the connection.
+                using var response = await _edge.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
                 if (response.IsSuccessStatusCode)
                 {
                     success = true;
@@ -175,6 +177,21 @@ internal sealed class PushWorker
         {
             _window.Exit(success);
         }
+    }
+
+    /// <summary>The start of a validation answer's body (the token is 32 characters; at most 1 KiB is read), trimmed.</summary>
+    private static async Task<string> ReadAnswerAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var buffer = new byte[1024];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0)
+        {
+            length += read;
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, length).Trim();
     }
 
     private void Failed(string reason)
