@@ -179,41 +179,36 @@ internal sealed partial class TopicGrain(
         await _replays.StartAsync(replay, _router);
     }
 
-    public async Task<TopicInfo> ChangeFilter(string subscription, SubscriptionFilter filter)
+    public Task<TopicInfo> ChangeFilter(string subscription, SubscriptionFilter filter)
     {
         EnsureCreated();
         TopicPartitionRules.RefuseAdmin(_name, _partition, "change a subscription of");
         ArgumentNullException.ThrowIfNull(filter);
         filter.Validate();
-        if (!State.Subscriptions.TryGetValue(subscription, out var existing))
-        {
-            throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{_name}' has no subscription '{subscription}'.");
-        }
-
-        if (existing.Filter != filter)
-        {
-            State.Subscriptions[subscription] = existing with { Filter = filter };
-            await _store.WriteAsync();
-            Recompile();
-        }
-
-        // Also when unchanged: changing again mends a partition that missed the change.
-        await SyncPartitionsAsync();
-        return Info();
+        return ChangeSubscriptionAsync(subscription, existing => Task.FromResult(existing with { Filter = filter }));
     }
 
-    public async Task<TopicInfo> ChangePush(string subscription, PushEndpoint? push)
+    public Task<TopicInfo> ChangePush(string subscription, PushEndpoint? push)
     {
         EnsureCreated();
         TopicPartitionRules.RefuseAdmin(_name, _partition, "change a subscription of");
+        return ChangeSubscriptionAsync(subscription, async existing =>
+        {
+            // The queue first: it checks the endpoint, and the subscription lists only what its queue has.
+            await GrainFactory.GetGrain<IQueuePartitionGrain>(existing.QueueName(_name)).ChangePush(push);
+            return existing with { Queue = existing.Queue with { Push = push } };
+        });
+    }
+
+    /// <summary>Replaces a subscription by what <paramref name="change"/> makes of it; an unknown one fails with <c>QueueNotFound</c>.</summary>
+    private async Task<TopicInfo> ChangeSubscriptionAsync(string subscription, Func<Subscription, Task<Subscription>> change)
+    {
         if (!State.Subscriptions.TryGetValue(subscription, out var existing))
         {
             throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{_name}' has no subscription '{subscription}'.");
         }
 
-        // The queue first: it checks the endpoint, and the subscription lists only what its queue has.
-        await GrainFactory.GetGrain<IQueuePartitionGrain>(existing.QueueName(_name)).ChangePush(push);
-        var changed = existing with { Queue = existing.Queue with { Push = push } };
+        var changed = await change(existing);
         if (changed != existing)
         {
             State.Subscriptions[subscription] = changed;
@@ -221,6 +216,7 @@ internal sealed partial class TopicGrain(
             Recompile();
         }
 
+        // Also when unchanged: changing again mends a partition that missed the change.
         await SyncPartitionsAsync();
         return Info();
     }
