@@ -344,13 +344,15 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
 
     private void EnsureCreated() => _admin.EnsureCreated();
 
-    /// <summary>A push endpoint needs this silo's push delivery and a host it may push to.</summary>
+    /// <summary>A push endpoint must be valid, and needs this silo's push delivery and a host it may push to.</summary>
     private void CheckPush(QueueOptions options)
     {
         if (options?.Push is not { } endpoint)
         {
             return;
         }
+
+        endpoint.Validate(options.LeaseDuration);
 
         if (_push is null)
         {

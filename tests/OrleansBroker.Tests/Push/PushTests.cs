@@ -165,6 +165,9 @@ public sealed class PushTests(PushSilo broker) : IClassFixture<PushSilo>
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         Assert.Contains("secrets", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var notUrl = await broker.Http.PutAsync("/api/queues/push-not-a-url", new StringContent("""{"push":{"url":"not a url","secrets":["0123456789abcdef"]}}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, notUrl.StatusCode);
+        Assert.Contains("not an absolute http or https URL", await notUrl.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         var created = await broker.Http.PutAsync("/api/queues/push-over-http", new StringContent(
             $$$"""{"push":{"url":"{{{broker.Receiver.Add().Url}}}","secrets":["{{{PushSilo.Secret}}}"],"payload":"cloud-events-binary","timeout":"00:00:05","maxConcurrency":8}}""",
