@@ -117,8 +117,7 @@ internal sealed partial class TopicGrain(
 
     public async Task<TopicInfo> Subscribe(Subscription subscription, DateTimeOffset? replayFrom)
     {
-        EnsureCreated();
-        TopicPartitionRules.RefuseAdmin(_name, _partition, "subscribe to");
+        EnsureAdmin("subscribe to");
         ArgumentNullException.ThrowIfNull(subscription);
         var queue = SubscriptionRules.Validate(_name, subscription, transforms);
         if (replayFrom is not null && !State.Options.Retains)
@@ -162,8 +161,7 @@ internal sealed partial class TopicGrain(
 
     public async Task Seek(string subscription, DateTimeOffset to)
     {
-        EnsureCreated();
-        TopicPartitionRules.RefuseAdmin(_name, _partition, "seek on");
+        EnsureAdmin("seek on");
         if (!State.Options.Retains)
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Topic '{_name}' retains no messages to seek in; create it with RetentionTime or RetentionBytes.");
@@ -181,8 +179,7 @@ internal sealed partial class TopicGrain(
 
     public Task<TopicInfo> ChangeFilter(string subscription, SubscriptionFilter filter)
     {
-        EnsureCreated();
-        TopicPartitionRules.RefuseAdmin(_name, _partition, "change a subscription of");
+        EnsureAdmin("change a subscription of");
         ArgumentNullException.ThrowIfNull(filter);
         filter.Validate();
         return ChangeSubscriptionAsync(subscription, existing => Task.FromResult(existing with { Filter = filter }));
@@ -190,8 +187,7 @@ internal sealed partial class TopicGrain(
 
     public Task<TopicInfo> ChangePush(string subscription, PushEndpoint? push)
     {
-        EnsureCreated();
-        TopicPartitionRules.RefuseAdmin(_name, _partition, "change a subscription of");
+        EnsureAdmin("change a subscription of");
         return ChangeSubscriptionAsync(subscription, async existing =>
         {
             // The queue first: it checks the endpoint, and the subscription lists only what its queue has.
@@ -223,8 +219,7 @@ internal sealed partial class TopicGrain(
 
     public async Task<TopicInfo> Unsubscribe(string subscription)
     {
-        EnsureCreated();
-        TopicPartitionRules.RefuseAdmin(_name, _partition, "unsubscribe from");
+        EnsureAdmin("unsubscribe from");
         if (!State.Subscriptions.Remove(subscription))
         {
             throw new BrokerException(BrokerErrorCode.QueueNotFound, $"Topic '{_name}' has no subscription '{subscription}'.");
@@ -241,8 +236,7 @@ internal sealed partial class TopicGrain(
 
     public async Task Delete()
     {
-        EnsureCreated();
-        TopicPartitionRules.RefuseAdmin(_name, _partition, "delete");
+        EnsureAdmin("delete");
 
         // The other partitions first: a failure part-way leaves partition 0, which can delete again.
         await Task.WhenAll(OtherPartitions().Select(p => p.DeletePartition()));
@@ -417,6 +411,13 @@ internal sealed partial class TopicGrain(
         {
             await this.UnregisterReminder(reminder);
         }
+    }
+
+    /// <summary>An administrative call: the topic exists and this is partition 0 (<paramref name="what"/> names the call in the error).</summary>
+    private void EnsureAdmin(string what)
+    {
+        EnsureCreated();
+        TopicPartitionRules.RefuseAdmin(_name, _partition, what);
     }
 
     private void EnsureCreated()
