@@ -46,6 +46,7 @@ internal static partial class Program
         ["--storage"] = "Broker:Storage",
         ["--data-dir"] = "Broker:DataDirectory",
         ["--azure-connection-string"] = "Broker:AzureConnectionString",
+        ["--postgres-connection-string"] = "Broker:PostgresConnectionString",
         ["--silo-port"] = "Broker:SiloPort",
         ["--gateway-port"] = "Broker:GatewayPort",
         ["--cluster-id"] = "Broker:ClusterId",

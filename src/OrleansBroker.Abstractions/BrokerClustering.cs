@@ -11,6 +11,9 @@ public enum BrokerClustering
 
     /// <summary>Silos register in an Azure Storage table (Azurite works); clients read the gateways from it.</summary>
     Azure = 1,
+
+    /// <summary>Silos register in Orleans' membership table in PostgreSQL; clients read the gateways from it.</summary>
+    Postgres = 2,
 }
 
 /// <summary>Defaults that silos and clients share, so that a client finds a silo started with no settings.</summary>
@@ -28,6 +31,6 @@ public static class BrokerDefaults
     /// <summary>Silo-to-silo port: 11111.</summary>
     public const int SiloPort = 11111;
 
-    /// <summary>Membership table with <see cref="BrokerClustering.Azure"/>: <c>BrokerMembership</c>.</summary>
+    /// <summary>Membership table with <see cref="BrokerClustering.Azure"/>: <c>BrokerMembership</c>. (PostgreSQL uses Orleans' <c>OrleansMembershipTable</c>.)</summary>
     public const string ClusteringTableName = "BrokerMembership";
 }

@@ -42,9 +42,12 @@ internal sealed class BrokerConnection : IAsyncDisposable
             throw new CliException(2, exception.Message);
         }
 
-        var where = options.Clustering == BrokerClustering.Azure
-            ? $"the gateways listed in Azure table '{options.ClusteringTableName}'"
-            : string.Join(", ", options.GatewayEndPoints());
+        var where = options.Clustering switch
+        {
+            BrokerClustering.Azure => $"the gateways listed in Azure table '{options.ClusteringTableName}'",
+            BrokerClustering.Postgres => "the gateways listed in the PostgreSQL membership table",
+            _ => string.Join(", ", options.GatewayEndPoints()),
+        };
         var host = builder.Build();
         using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         connectTimeout.CancelAfter(ConnectTimeout);

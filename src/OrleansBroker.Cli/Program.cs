@@ -9,6 +9,7 @@ var root = new RootCommand("obroker: publish to, consume from and administer an 
     GlobalOptions.ClusterId,
     GlobalOptions.Clustering,
     GlobalOptions.AzureConnectionString,
+    GlobalOptions.PostgresConnectionString,
     GlobalOptions.ClusteringTable,
     GlobalOptions.TlsCertificate,
     GlobalOptions.TlsKey,

@@ -23,7 +23,7 @@ internal static class GlobalOptions
 
     public static readonly Option<string> Clustering = new("--clustering")
     {
-        Description = "How to find gateways: localhost (the --gateway list) or azure (the silos' membership table). Default localhost.",
+        Description = "How to find gateways: localhost (the --gateway list), azure or postgres (the silos' membership table). Default localhost.",
         Recursive = true,
         DefaultValueFactory = _ => "localhost",
     };
@@ -33,6 +33,13 @@ internal static class GlobalOptions
         Description = "Azure Storage connection string of the membership table, with --clustering azure. Default: $OBROKER_AZURE_CONNECTION_STRING.",
         Recursive = true,
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("OBROKER_AZURE_CONNECTION_STRING"),
+    };
+
+    public static readonly Option<string?> PostgresConnectionString = new("--postgres-connection-string")
+    {
+        Description = "PostgreSQL connection string of the silos' database, with --clustering postgres. Default: $OBROKER_POSTGRES_CONNECTION_STRING.",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("OBROKER_POSTGRES_CONNECTION_STRING"),
     };
 
     public static readonly Option<string> ClusteringTable = new("--clustering-table")
@@ -67,6 +74,7 @@ internal static class GlobalOptions
             Gateways = [.. parse.GetValue(Gateway)!],
             ClusteringTableName = parse.GetValue(ClusteringTable)!,
             AzureConnectionString = parse.GetValue(AzureConnectionString),
+            PostgresConnectionString = parse.GetValue(PostgresConnectionString),
             Tls = new BrokerTlsOptions
             {
                 CertificatePath = parse.GetValue(TlsCertificate),
@@ -78,12 +86,18 @@ internal static class GlobalOptions
             {
                 "LOCALHOST" => BrokerClustering.Localhost,
                 "AZURE" => BrokerClustering.Azure,
-                _ => throw new CliException(2, $"--clustering '{clustering}' is unknown; use localhost or azure"),
+                "POSTGRES" => BrokerClustering.Postgres,
+                _ => throw new CliException(2, $"--clustering '{clustering}' is unknown; use localhost, azure or postgres"),
             },
         };
         if (options.Clustering == BrokerClustering.Azure && string.IsNullOrEmpty(options.AzureConnectionString))
         {
             throw new CliException(2, "--clustering azure needs --azure-connection-string (or OBROKER_AZURE_CONNECTION_STRING)");
+        }
+
+        if (options.Clustering == BrokerClustering.Postgres && string.IsNullOrEmpty(options.PostgresConnectionString))
+        {
+            throw new CliException(2, "--clustering postgres needs --postgres-connection-string (or OBROKER_POSTGRES_CONNECTION_STRING)");
         }
 
         return BrokerConnection.ConnectAsync(options, cancellationToken);

@@ -49,6 +49,14 @@ public static class BrokerClientHostingExtensions
                 membership.TableName = options.ClusteringTableName;
             });
         }
+        else if (options.Clustering == BrokerClustering.Postgres)
+        {
+            client.UseAdoNetClustering((AdoNetClusteringClientOptions membership) =>
+            {
+                membership.Invariant = "Npgsql";
+                membership.ConnectionString = options.PostgresConnectionString;
+            });
+        }
         else
         {
             client.UseStaticClustering([.. options.GatewayEndPoints()]);

@@ -28,6 +28,12 @@ public sealed class BrokerClientOptions
     /// <summary>Azure Storage connection string of the silos' membership table; required with <see cref="BrokerClustering.Azure"/>.</summary>
     public string? AzureConnectionString { get; set; }
 
+    /// <summary>
+    /// PostgreSQL connection string of the silos' database, whose membership table lists the gateways; required with
+    /// <see cref="BrokerClustering.Postgres"/>. The role needs only to read Orleans' tables.
+    /// </summary>
+    public string? PostgresConnectionString { get; set; }
+
     /// <summary>Membership table with <see cref="BrokerClustering.Azure"/>. Default <c>BrokerMembership</c>, as the silos'.</summary>
     public string ClusteringTableName { get; set; } = BrokerDefaults.ClusteringTableName;
 
@@ -57,8 +63,12 @@ public sealed class BrokerClientOptions
                 throw new BrokerException(BrokerErrorCode.InvalidOptions, "Broker:Clustering=azure needs Broker:AzureConnectionString, the storage account of the silos' membership table.");
             case BrokerClustering.Azure:
                 break;
+            case BrokerClustering.Postgres when string.IsNullOrWhiteSpace(PostgresConnectionString):
+                throw new BrokerException(BrokerErrorCode.InvalidOptions, "Broker:Clustering=postgres needs Broker:PostgresConnectionString, the database of the silos' membership table.");
+            case BrokerClustering.Postgres:
+                break;
             default:
-                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Clustering '{Clustering}' is unknown; use localhost or azure.");
+                throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Clustering '{Clustering}' is unknown; use localhost, azure or postgres.");
         }
     }
 

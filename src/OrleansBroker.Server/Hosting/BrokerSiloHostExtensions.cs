@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using OrleansBroker.Errors;
 using OrleansBroker.Server.Storage;
+using OrleansBroker.Server.Storage.Postgres;
 
 namespace OrleansBroker.Server.Hosting;
 
@@ -15,8 +16,8 @@ public static partial class BrokerSiloHostExtensions
 {
     /// <summary>
     /// Configures a stand-alone broker silo from the <c>Broker</c> configuration section: the broker (<see cref="BrokerOptions"/>),
-    /// its storage (<see cref="BrokerSiloOptions.Storage"/> with <see cref="SqliteBrokerStorageOptions"/> or
-    /// <see cref="AzureBrokerStorageOptions"/>, keys of the same names), ports and clustering (<see cref="BrokerSiloOptions"/>).
+    /// its storage (<see cref="BrokerSiloOptions.Storage"/> with <see cref="SqliteBrokerStorageOptions"/>,
+    /// <see cref="AzureBrokerStorageOptions"/> or <see cref="PostgresBrokerStorageOptions"/>, keys of the same names), ports and clustering (<see cref="BrokerSiloOptions"/>).
     /// Further <c>Configure&lt;BrokerOptions&gt;</c> calls apply after the section. Logs where the data lives and which ports
     /// it listens on once started. A bad setting throws <see cref="BrokerException"/> (<c>InvalidOptions</c>) here or at start.
     /// </summary>
@@ -35,6 +36,9 @@ public static partial class BrokerSiloHostExtensions
             case BrokerStorage.Azure:
                 silo.UseAzureBrokerStorage(options => SettingSections.Bind(section, options));
                 break;
+            case BrokerStorage.Postgres:
+                silo.UsePostgresBrokerStorage(options => SettingSections.Bind(section, options));
+                break;
             case BrokerStorage.Memory:
                 silo.UseMemoryBrokerStorage();
                 break;
@@ -49,19 +53,7 @@ public static partial class BrokerSiloHostExtensions
                 break;
 
             case BrokerClustering.Azure:
-                silo.Configure<ClusterOptions>(cluster =>
-                {
-                    cluster.ClusterId = hosting.ClusterId;
-                    cluster.ServiceId = hosting.ClusterId;
-                });
-                if (hosting.AdvertisedAddress is { } advertised)
-                {
-                    silo.ConfigureEndpoints(IPAddress.Parse(advertised), hosting.SiloPort, hosting.GatewayPort, listenOnAnyHostAddress: true);
-                }
-                else
-                {
-                    silo.ConfigureEndpoints(hosting.SiloPort, hosting.GatewayPort, listenOnAnyHostAddress: true);
-                }
+                ClusterEndpoints(silo, hosting);
 
                 // The membership table is on the storage account, reached as the broker's storage is (key or credential).
                 silo.UseAzureStorageClustering(membership => membership.Configure<IOptions<AzureBrokerStorageOptions>>((table, azure) =>
@@ -69,6 +61,18 @@ public static partial class BrokerSiloHostExtensions
                     table.TableServiceClient = azure.Value.CreateTableServiceClient();
                     table.TableName = hosting.ClusteringTableName;
                 }));
+                break;
+
+            case BrokerClustering.Postgres:
+                ClusterEndpoints(silo, hosting);
+
+                // Orleans' membership table in the broker's database (created at start with the broker's tables).
+                silo.UseAdoNetClustering((OptionsBuilder<AdoNetClusteringSiloOptions> membership) =>
+                    membership.Configure<IOptions<PostgresBrokerStorageOptions>>((table, postgres) =>
+                    {
+                        table.Invariant = PostgresStartCheck.Invariant;
+                        table.ConnectionString = postgres.Value.PostgresConnectionString;
+                    }));
                 break;
         }
 
@@ -89,6 +93,24 @@ public static partial class BrokerSiloHostExtensions
         return silo;
     }
 
+    /// <summary>Cluster id and endpoints of a silo that joins others through a shared membership table.</summary>
+    private static void ClusterEndpoints(ISiloBuilder silo, BrokerSiloOptions hosting)
+    {
+        silo.Configure<ClusterOptions>(cluster =>
+        {
+            cluster.ClusterId = hosting.ClusterId;
+            cluster.ServiceId = hosting.ClusterId;
+        });
+        if (hosting.AdvertisedAddress is { } advertised)
+        {
+            silo.ConfigureEndpoints(IPAddress.Parse(advertised), hosting.SiloPort, hosting.GatewayPort, listenOnAnyHostAddress: true);
+        }
+        else
+        {
+            silo.ConfigureEndpoints(hosting.SiloPort, hosting.GatewayPort, listenOnAnyHostAddress: true);
+        }
+    }
+
     private sealed partial class StartupReport(BrokerSiloOptions hosting, IServiceProvider services) : IHostedService
     {
         private readonly ILogger _logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansBroker.Silo");
@@ -105,9 +127,15 @@ public static partial class BrokerSiloHostExtensions
             {
                 BrokerStorage.Sqlite => services.GetRequiredService<IOptions<SqliteBrokerStorageOptions>>().Value.SqlitePath,
                 BrokerStorage.Azure => $"Azure Storage container '{services.GetRequiredService<IOptions<AzureBrokerStorageOptions>>().Value.AzureContainerName}'",
+                BrokerStorage.Postgres => services.GetRequiredService<IOptions<PostgresBrokerStorageOptions>>().Value.Describe(),
                 _ => "memory (not durable)",
             };
-            var clustering = hosting.Clustering == BrokerClustering.Azure ? $"azure table '{hosting.ClusteringTableName}'" : "localhost";
+            var clustering = hosting.Clustering switch
+            {
+                BrokerClustering.Azure => $"azure table '{hosting.ClusteringTableName}'",
+                BrokerClustering.Postgres => "postgres (OrleansMembershipTable)",
+                _ => "localhost",
+            };
             LogReady(hosting.Storage, where, clustering, hosting.SiloPort, hosting.GatewayPort, hosting.Tls.Enabled ? "mutual TLS" : "no TLS");
         }
 

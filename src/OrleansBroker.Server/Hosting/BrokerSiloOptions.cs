@@ -10,7 +10,8 @@ public sealed class BrokerSiloOptions
 {
     /// <summary>
     /// Where messages are kept: <see cref="BrokerStorage.Sqlite"/> (default; <see cref="SqliteBrokerStorageOptions"/>),
-    /// <see cref="BrokerStorage.Azure"/> (<see cref="AzureBrokerStorageOptions"/>) or <see cref="BrokerStorage.Memory"/>.
+    /// <see cref="BrokerStorage.Azure"/> (<see cref="AzureBrokerStorageOptions"/>), <see cref="BrokerStorage.Postgres"/>
+    /// (<see cref="PostgresBrokerStorageOptions"/>) or <see cref="BrokerStorage.Memory"/>.
     /// </summary>
     public BrokerStorage Storage { get; set; } = BrokerStorage.Sqlite;
 
@@ -26,7 +27,9 @@ public sealed class BrokerSiloOptions
     /// <summary>
     /// How silos find each other and clients find gateways. Default <see cref="BrokerClustering.Localhost"/>
     /// (one silo on this machine); <see cref="BrokerClustering.Azure"/> uses an Azure Storage table
-    /// from <c>Broker:AzureConnectionString</c> and needs <c>Broker:Storage=azure</c>, shared by every silo.
+    /// from <c>Broker:AzureConnectionString</c> and needs <c>Broker:Storage=azure</c>, shared by every silo;
+    /// <see cref="BrokerClustering.Postgres"/> uses Orleans' membership table in the database of
+    /// <c>Broker:PostgresConnectionString</c> and needs <c>Broker:Storage=postgres</c>.
     /// </summary>
     public BrokerClustering Clustering { get; set; } = BrokerClustering.Localhost;
 
@@ -35,7 +38,7 @@ public sealed class BrokerSiloOptions
 
     /// <summary>
     /// Address this silo advertises to other silos and clients. Default: 127.0.0.1 with localhost
-    /// clustering, this machine's first IPv4 address with azure clustering.
+    /// clustering, this machine's first IPv4 address with azure or postgres clustering.
     /// </summary>
     public string? AdvertisedAddress { get; set; }
 
@@ -61,7 +64,7 @@ public sealed class BrokerSiloOptions
 
         if (!Enum.IsDefined(Storage))
         {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Storage '{Storage}' is unknown; use sqlite, azure or memory.");
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Storage '{Storage}' is unknown; use sqlite, azure, postgres or memory.");
         }
 
         if (Clustering == BrokerClustering.Azure && Storage != BrokerStorage.Azure)
@@ -70,9 +73,15 @@ public sealed class BrokerSiloOptions
                 $"Broker:Clustering=azure needs storage every silo shares: set Broker:Storage=azure (it is {Storage}).");
         }
 
+        if (Clustering == BrokerClustering.Postgres && Storage != BrokerStorage.Postgres)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions,
+                $"Broker:Clustering=postgres needs storage every silo shares: set Broker:Storage=postgres (it is {Storage}).");
+        }
+
         if (!Enum.IsDefined(Clustering))
         {
-            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Clustering '{Clustering}' is unknown; use localhost or azure.");
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:Clustering '{Clustering}' is unknown; use localhost, azure or postgres.");
         }
 
         Tls.Validate();

@@ -14,4 +14,7 @@ public enum BrokerStorage
 
     /// <summary>In memory, lost when the silo stops: for logic tests and benchmarks only.</summary>
     Memory = 2,
+
+    /// <summary>PostgreSQL: the broker's own table for queue logs, Orleans' ADO.NET table for reminders. For a self-hosted cluster.</summary>
+    Postgres = 3,
 }

@@ -3,12 +3,14 @@ using Azure.Storage.Blobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Orleans.Configuration;
 using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansBroker.Errors;
 using OrleansBroker.Server.Storage;
+using OrleansBroker.Server.Storage.Postgres;
 
 namespace OrleansBroker.Server.Hosting;
 
@@ -103,6 +105,46 @@ public static class BrokerStorageExtensions
         return silo;
     }
 
+    /// <summary>PostgreSQL from a connection string: for a self-hosted cluster, every silo on the same database.</summary>
+    public static ISiloBuilder UsePostgresBrokerStorage(this ISiloBuilder silo, string connectionString, Action<PostgresBrokerStorageOptions>? configure = null) =>
+        silo.UsePostgresBrokerStorage(options =>
+        {
+            options.PostgresConnectionString = connectionString;
+            configure?.Invoke(options);
+        });
+
+    /// <summary>
+    /// PostgreSQL configured in full by <paramref name="configure"/>: queue logs and metadata in the broker's table, reminders in
+    /// Orleans' ADO.NET reminder table, both created at start when missing. Clustering is separate (<c>Broker:Clustering=postgres</c>
+    /// in silo-host, or Orleans' <c>UseAdoNetClustering</c> with the invariant <c>Npgsql</c>).
+    /// </summary>
+    public static ISiloBuilder UsePostgresBrokerStorage(this ISiloBuilder silo, Action<PostgresBrokerStorageOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        ArgumentNullException.ThrowIfNull(configure);
+        var services = silo.Services;
+        var options = services.AddOptions<PostgresBrokerStorageOptions>().Configure(configure);
+        if (!Choose(services, BrokerStorage.Postgres))
+        {
+            return silo;
+        }
+
+        options.PostConfigure(postgres => postgres.Validate());
+        services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(() => _ = Postgres(sp)));
+        services.AddSingleton(sp => new PostgresStore(NpgsqlDataSource.Create(Postgres(sp).PostgresConnectionString!), Postgres(sp).PostgresCommandTimeout,
+            sp.GetRequiredService<ILogger<PostgresStore>>()));
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new PostgresStartCheck(Postgres(sp), sp.GetRequiredService<PostgresStore>(),
+            sp.GetRequiredService<ILogger<PostgresStartCheck>>()));
+        services.AddGrainStorage(BrokerOptions.StorageProviderName, (sp, _) => new PostgresGrainStorage(sp.GetRequiredService<PostgresStore>(), sp.GetRequiredService<Serializer>()));
+        UnlessTheApplicationHasOne(services, () => services.UseAdoNetReminderService(reminders =>
+            reminders.Configure<IOptions<PostgresBrokerStorageOptions>>((table, postgres) =>
+            {
+                table.Invariant = PostgresStartCheck.Invariant;
+                table.ConnectionString = postgres.Value.PostgresConnectionString;
+            })));
+        return silo;
+    }
+
     /// <summary>In memory, lost when the silo stops: for tests of logic and for benchmarks, never for messages that matter.</summary>
     public static ISiloBuilder UseMemoryBrokerStorage(this ISiloBuilder silo)
     {
@@ -125,7 +167,7 @@ public static class BrokerStorageExtensions
         if (Chosen(services) is null)
         {
             throw new BrokerException(BrokerErrorCode.InvalidOptions,
-                "The broker has no storage: call UseSqliteBrokerStorage(), UseAzureBrokerStorage(...) or UseMemoryBrokerStorage() on the silo builder.");
+                "The broker has no storage: call UseSqliteBrokerStorage(), UseAzureBrokerStorage(...), UsePostgresBrokerStorage(...) or UseMemoryBrokerStorage() on the silo builder.");
         }
     }
 
@@ -161,6 +203,8 @@ public static class BrokerStorageExtensions
     }
 
     private static SqliteBrokerStorageOptions Sqlite(IServiceProvider services) => services.GetRequiredService<IOptions<SqliteBrokerStorageOptions>>().Value;
+
+    private static PostgresBrokerStorageOptions Postgres(IServiceProvider services) => services.GetRequiredService<IOptions<PostgresBrokerStorageOptions>>().Value;
 
     private static AzureBrokerStorageOptions Azure(IServiceProvider services) => services.GetRequiredService<IOptions<AzureBrokerStorageOptions>>().Value;
 
