@@ -7,33 +7,29 @@ using Xunit.Abstractions;
 namespace OrleansBroker.Tests.Cluster;
 
 /// <summary>
-/// The cluster as a user runs it: three silo-host processes on one Azurite (storage, reminders, membership), <c>obroker bench</c>
+/// The cluster as a user runs it: three silo-host processes on one shared store (storage, reminders, membership), <c>obroker bench</c>
 /// finding them through the membership table, and one silo <c>kill -9</c>ed in the middle of the run. The bench must report
 /// <c>lost: 0</c> and exit 0.
 /// </summary>
-public sealed partial class ProcessFailoverTests(ITestOutputHelper output) : IAsyncLifetime
+public abstract partial class ProcessFailoverTests(ITestOutputHelper output)
 {
     private const int Messages = 30_000;
-    private readonly Azurite _azurite = new();
 
-    public Task InitializeAsync() => _azurite.InitializeAsync();
-
-    public Task DisposeAsync() => _azurite.DisposeAsync();
+    /// <summary>silo-host and obroker switches of one fresh cluster on the store under test.</summary>
+    protected abstract (string[] Silo, string[] Cli) Cluster();
 
     [Fact]
     public async Task Bench_through_a_kill_9_of_a_silo_of_three_loses_nothing()
     {
         using var data = new TestData();
-        var clusterId = Azurite.UniqueName("cluster");
-        var membership = Azurite.UniqueName("m");
+        var (siloArgs, cli) = Cluster();
         string[] shared =
         [
-            .. _azurite.SiloArgs(clusterId, membership),
+            .. siloArgs,
 
             // Declare a dead silo in seconds rather than Orleans' default tens of seconds.
             "--Broker:Membership:ProbeTimeout", "00:00:01", "--Broker:Membership:NumMissedProbesLimit", "2",
         ];
-        var cli = _azurite.CliArgs(clusterId, membership);
 
         var silos = new List<(SiloProcess Process, int SiloPort)>();
         try
@@ -50,21 +46,24 @@ public sealed partial class ProcessFailoverTests(ITestOutputHelper output) : IAs
                 await silo.WaitUntilReadyAsync();
             }
 
-            // Three partitions on three silos: whichever silo dies takes a partition (and its leases) with it.
-            using var bench = RealProcess.Start(RealProcess.CliDll, data.Directory,
-                ["bench", "queue", "--queue", "failover", "--messages", $"{Messages}", "--producers", "2", "--consumers", "2", "--prefetch", "100",
-                 "--batch", "50", "--partitions", "3", "--retry-publishes", "--timeout", "120", .. cli]);
-            var benchOutput = new CapturedOutput(bench);
-            await Eventually.HoldsAsync(() => bench.HasExited || Received(benchOutput.Text) >= Messages / 10, "the bench has received a tenth of the messages", TimeSpan.FromMinutes(3));
-            Assert.False(bench.HasExited, $"the bench ended before the kill: {benchOutput.Text}");
-
-            // The silo that hosts partition 0 (the queue's own grain), found the way an operator would: `obroker queue info`.
+            // Three partitions on three silos: whichever silo dies takes a partition (and its leases) with it. The silo that hosts
+            // partition 0 (the queue's own grain) is found the way an operator would, with `obroker queue info`, before the bench
+            // starts, so that the kill comes early in the run.
+            var create = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, TimeSpan.FromMinutes(2), ["queue", "create", "failover", "--partitions", "3", .. cli]);
+            Assert.True(create.ExitCode == 0, create.Err);
             var info = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, TimeSpan.FromMinutes(2), ["queue", "info", "failover", .. cli]);
             Assert.True(info.ExitCode == 0, info.Err);
             var partitionSilos = PartitionLine().Matches(info.Out).ToDictionary(m => m.Groups["name"].Value, m => int.Parse(m.Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture));
             Assert.Equal(3, partitionSilos.Count);
             Assert.Equal(3, partitionSilos.Values.Distinct().Count());
             var victim = silos.Single(s => s.SiloPort == partitionSilos["failover"]);
+
+            using var bench = RealProcess.Start(RealProcess.CliDll, data.Directory,
+                ["bench", "queue", "--queue", "failover", "--messages", $"{Messages}", "--producers", "2", "--consumers", "2", "--prefetch", "100",
+                 "--batch", "50", "--retry-publishes", "--timeout", "120", .. cli]);
+            var benchOutput = new CapturedOutput(bench);
+            await Eventually.HoldsAsync(() => bench.HasExited || Received(benchOutput.Text) >= Messages / 10, "the bench has received a tenth of the messages", TimeSpan.FromMinutes(3));
+            Assert.False(bench.HasExited, $"the bench ended before the kill: {benchOutput.Text}");
             victim.Process.KillHard();
             output.WriteLine($"killed the silo on port {victim.SiloPort} (pid gone) at {Received(benchOutput.Text)} received");
 
@@ -106,4 +105,38 @@ public sealed partial class ProcessFailoverTests(ITestOutputHelper output) : IAs
     // A partition row of `queue info`: name, ready, in flight, consumers, silo address (S<ip>:<port>:<generation>).
     [GeneratedRegex(@"^(?<name>failover(~\d+)?)\s+\d+\s+\d+\s+\d+\s+S[\d.]+:(?<port>\d+):", RegexOptions.Multiline)]
     private static partial Regex PartitionLine();
+}
+
+/// <summary>Azure Storage (Azurite) for messages, reminders and membership.</summary>
+public sealed class AzureProcessFailoverTests(ITestOutputHelper output) : ProcessFailoverTests(output), IAsyncLifetime
+{
+    private readonly Azurite _azurite = new();
+
+    public Task InitializeAsync() => _azurite.InitializeAsync();
+
+    public Task DisposeAsync() => _azurite.DisposeAsync();
+
+    protected override (string[] Silo, string[] Cli) Cluster()
+    {
+        var clusterId = Azurite.UniqueName("cluster");
+        var membership = Azurite.UniqueName("m");
+        return (_azurite.SiloArgs(clusterId, membership), _azurite.CliArgs(clusterId, membership));
+    }
+}
+
+/// <summary>PostgreSQL for messages, reminders and membership: one database the three silos share.</summary>
+public sealed class PostgresProcessFailoverTests(ITestOutputHelper output) : ProcessFailoverTests(output), IAsyncLifetime
+{
+    private readonly PostgresServer _postgres = new();
+
+    public Task InitializeAsync() => _postgres.InitializeAsync();
+
+    public Task DisposeAsync() => _postgres.DisposeAsync();
+
+    protected override (string[] Silo, string[] Cli) Cluster()
+    {
+        var clusterId = "cluster" + Guid.NewGuid().ToString("N")[..8];
+        var database = PostgresServer.UniqueDatabase();
+        return (_postgres.SiloArgs(clusterId, database), _postgres.CliArgs(clusterId, database));
+    }
 }

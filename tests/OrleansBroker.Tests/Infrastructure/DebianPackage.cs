@@ -11,24 +11,31 @@ public static class DebianPackage
     private static readonly SemaphoreSlim InstallGate = new(1, 1);
 
     /// <summary>Returns <paramref name="executable"/>, installing <paramref name="package"/> first if it is missing.</summary>
-    public static async Task<string> EnsureAsync(string executable, string package, string neededFor)
+    public static Task<string> EnsureAsync(string executable, string package, string neededFor) =>
+        EnsureAsync(() => File.Exists(executable) ? executable : null, executable, package, neededFor);
+
+    /// <summary>
+    /// Returns what <paramref name="locate"/> finds (a path that depends on the package's version, say), installing
+    /// <paramref name="package"/> first if it finds nothing; <paramref name="what"/> names it in errors.
+    /// </summary>
+    public static async Task<string> EnsureAsync(Func<string?> locate, string what, string package, string neededFor)
     {
-        if (File.Exists(executable))
+        if (locate() is { } found)
         {
-            return executable;
+            return found;
         }
 
         await InstallGate.WaitAsync();
         try
         {
-            if (File.Exists(executable))
+            if (locate() is { } installed)
             {
-                return executable;
+                return installed;
             }
 
             if (Environment.UserName != "root" || !File.Exists("/usr/bin/apt-get"))
             {
-                throw new InvalidOperationException($"{neededFor} need {executable}: install Debian's package ('sudo apt-get install {package}').");
+                throw new InvalidOperationException($"{neededFor} need {what}: install Debian's package ('sudo apt-get install {package}').");
             }
 
             foreach (var args in new[] { new[] { "update", "-qq" }, new[] { "install", "-y", "-qq", "--no-install-recommends", package } })
@@ -40,7 +47,7 @@ public static class DebianPackage
                 }
             }
 
-            return File.Exists(executable) ? executable : throw new InvalidOperationException($"apt-get installed {package} but {executable} is missing.");
+            return locate() ?? throw new InvalidOperationException($"apt-get installed {package} but {what} is missing.");
         }
         finally
         {

@@ -507,5 +507,8 @@ public sealed class SqliteMessageLogTests(SqliteBackend backend) : MessageLogOnS
 [Collection(AzureBackend.Collection)]
 public sealed class AzureMessageLogTests(AzureBackend backend) : MessageLogOnStorageTests(backend);
 
+[Collection(PostgresBackend.Collection)]
+public sealed class PostgresMessageLogTests(PostgresBackend backend) : MessageLogOnStorageTests(backend);
+
 [Collection(MemoryBackend.Collection)]
 public sealed class MemoryMessageLogTests(MemoryBackend backend) : MessageLogOnStorageTests(backend);

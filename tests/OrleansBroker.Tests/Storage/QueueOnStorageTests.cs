@@ -104,7 +104,7 @@ public abstract class DurableQueueOnStorageTests(StorageBackend backend) : Queue
         await Backend.Cluster.RestartSilosAsync();
 
         // The restart handed the lease over; the consumer never registers again, so the lease ends once its registration would
-        // have expired (3 × ConsumerRenewInterval, 60 s here), and the message, out of attempts, is dead-lettered.
+        // have expired (3 × ConsumerRenewInterval, 30 s here), and the message, out of attempts, is dead-lettered.
         var dlq = Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue + ".dlq");
         await Eventually.HoldsAsync(async () => (await Admin.ListQueuesAsync()).Contains(queue + ".dlq") && (await dlq.GetInfo()).Ready == 1,
             "the message dead-lettered by the reactivated queue", TimeSpan.FromMinutes(3));
@@ -120,6 +120,9 @@ public sealed class SqliteQueueTests(SqliteBackend backend) : DurableQueueOnStor
 
 [Collection(AzureBackend.Collection)]
 public sealed class AzureQueueTests(AzureBackend backend) : DurableQueueOnStorageTests(backend);
+
+[Collection(PostgresBackend.Collection)]
+public sealed class PostgresQueueTests(PostgresBackend backend) : DurableQueueOnStorageTests(backend);
 
 [Collection(MemoryBackend.Collection)]
 public sealed class MemoryQueueTests(MemoryBackend backend) : QueueOnStorageTests(backend);

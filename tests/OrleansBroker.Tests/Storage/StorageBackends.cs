@@ -26,8 +26,8 @@ public abstract class StorageBackend : IAsyncLifetime
     public virtual async Task InitializeAsync() => Cluster = await BrokerCluster.StartAsync(options =>
     {
         options.ReminderPeriod = ReminderPeriod;
-        // A consumer that stops renewing is dropped only after a minute, so a test decides when leases end.
-        options.ConsumerRenewInterval = TimeSpan.FromSeconds(20);
+        // A consumer that stops renewing is dropped only after 30 s, so a test decides when leases end.
+        options.ConsumerRenewInterval = TimeSpan.FromSeconds(10);
 
         // Small segments and little memory per queue, so that a queue of a few MiB pages bodies out and back in.
         options.SegmentMaxBytes = 64 * 1024;
@@ -97,11 +97,39 @@ public sealed class AzureBackend : StorageBackend
     });
 }
 
+/// <summary>The broker's PostgreSQL store and Orleans' ADO.NET reminders on a real PostgreSQL server, in a database of their own.</summary>
+public sealed class PostgresBackend : StorageBackend
+{
+    public const string Collection = "PostgreSQL backend";
+
+    private readonly PostgresServer _server = new();
+
+    // Named once: the callback below runs again for each silo a restart starts, and they must all find the same data.
+    private readonly string _database = PostgresServer.UniqueDatabase();
+
+    public override async Task InitializeAsync()
+    {
+        await _server.InitializeAsync();
+        await base.InitializeAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    protected override void UseStorage(ISiloBuilder silo) => silo.UsePostgresBrokerStorage(_server.ConnectionString(_database));
+}
+
 [CollectionDefinition(SqliteBackend.Collection)]
 public sealed class SqliteBackendCollection : ICollectionFixture<SqliteBackend>;
 
 [CollectionDefinition(AzureBackend.Collection)]
 public sealed class AzureBackendCollection : ICollectionFixture<AzureBackend>;
+
+[CollectionDefinition(PostgresBackend.Collection)]
+public sealed class PostgresBackendCollection : ICollectionFixture<PostgresBackend>;
 
 [CollectionDefinition(MemoryBackend.Collection)]
 public sealed class MemoryBackendCollection : ICollectionFixture<MemoryBackend>;

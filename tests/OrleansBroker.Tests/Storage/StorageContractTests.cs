@@ -203,5 +203,8 @@ public sealed class SqliteStorageContractTests(SqliteBackend backend) : StorageC
 [Collection(AzureBackend.Collection)]
 public sealed class AzureStorageContractTests(AzureBackend backend) : StorageContractTests(backend);
 
+[Collection(PostgresBackend.Collection)]
+public sealed class PostgresStorageContractTests(PostgresBackend backend) : StorageContractTests(backend);
+
 [Collection(MemoryBackend.Collection)]
 public sealed class MemoryStorageContractTests(MemoryBackend backend) : StorageContractTests(backend);

@@ -48,10 +48,13 @@ internal sealed partial class PostgresStartCheck(PostgresBrokerStorageOptions op
         {
             throw Refused($"the server refused: {exception.MessageText} ({exception.SqlState}).");
         }
-        catch (Exception exception) when (!cancellationToken.IsCancellationRequested &&
-            exception is NpgsqlException or SocketException or TimeoutException or OperationCanceledException)
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested && (timeout.IsCancellationRequested || exception is TimeoutException))
         {
-            throw Refused($"no answer within {options.PostgresStartTimeout.TotalSeconds:F0} s: {FirstLine(exception.GetBaseException().Message)}");
+            throw Refused($"no answer within {options.PostgresStartTimeout.TotalSeconds:F0} s.");
+        }
+        catch (Exception exception) when (exception is NpgsqlException or SocketException)
+        {
+            throw Refused($"cannot connect: {FirstLine(exception.GetBaseException().Message)}");
         }
     }
 
@@ -64,18 +67,29 @@ internal sealed partial class PostgresStartCheck(PostgresBrokerStorageOptions op
         await using var connection = new NpgsqlConnection(server.ConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", connection);
-        try
+        while (true)
         {
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            LogCreatedDatabase(database);
-        }
-        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.DuplicateDatabase)
-        {
-            // Another silo starting at the same time created it.
-        }
-        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.InsufficientPrivilege)
-        {
-            throw Refused($"database '{database}' does not exist and the role may not create it: create it (createdb {database}) or name one that exists.");
+            try
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                LogCreatedDatabase(database);
+                return;
+            }
+            catch (PostgresException exception) when (exception.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)
+            {
+                // Another silo starting at the same time created it (found at the end of the creation: a unique violation).
+                return;
+            }
+            catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.ObjectInUse)
+            {
+                // Another silo is creating it (a database is copied from a template no one else may use meanwhile): again
+                // shortly, until it exists or the start-up timeout ends the wait.
+                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                throw Refused($"database '{database}' does not exist and the role may not create it: create it (createdb {database}) or name one that exists.");
+            }
         }
     }
 
