@@ -4,6 +4,8 @@
 # one JSON line per run to OUT tagged with "build" (old/new), "run" and "round". Medians: ab-summary.py OUT.
 # Usage: tests/OrleansBroker.Benchmarks/ab.sh OLD_COMMIT OUT [ROUNDS]   (from the repository root; about 3 minutes a round)
 # AB_SCENARIOS="name|bench args;name|bench args" replaces the scenarios below (both builds must know the options used).
+# AB_SILO_ARGS="--storage postgres --postgres-connection-string Host=...;Database=ab_%RUN%" adds silo switches; %RUN% becomes
+# the build and round (old1, new1, ...), so that each run can have a database of its own.
 set -euo pipefail
 OLD_REF=$1; OUT=$2; ROUNDS=${3:-3}
 SILO_PORT=${SILO_PORT:-21411}
@@ -36,7 +38,7 @@ for round in $(seq 1 "$ROUNDS"); do
     dir=$([ "$build" = old ] && echo "$OLD_DIR" || pwd)
     rm -rf "$WORK/data"
     dotnet "$dir/silo-host/bin/Release/net10.0/obroker-silo.dll" --silo-port "$SILO_PORT" --gateway-port "$GATEWAY_PORT" --mqtt-port 0 --amqp-port 0 --http-port 0 \
-      --data-dir "$WORK/data" > "$WORK/silo.log" 2>&1 &
+      --data-dir "$WORK/data" ${AB_SILO_ARGS:+${AB_SILO_ARGS//%RUN%/$build$round}} > "$WORK/silo.log" 2>&1 &
     SILO_PID=$!
     started=
     for _ in $(seq 1 120); do grep -q "Application started" "$WORK/silo.log" && started=1 && break; sleep 0.5; done

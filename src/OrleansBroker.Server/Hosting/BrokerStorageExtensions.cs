@@ -131,7 +131,7 @@ public static class BrokerStorageExtensions
 
         options.PostConfigure(postgres => postgres.Validate());
         services.AddSingleton<IConfigurationValidator>(sp => new BrokerConfigurationValidator(() => _ = Postgres(sp)));
-        services.AddSingleton(sp => new PostgresStore(NpgsqlDataSource.Create(Postgres(sp).PostgresConnectionString!), Postgres(sp).PostgresCommandTimeout,
+        services.AddSingleton(sp => new PostgresStore(NpgsqlDataSource.Create(Postgres(sp).StoreConnectionString()), Postgres(sp).PostgresCommandTimeout,
             sp.GetRequiredService<ILogger<PostgresStore>>()));
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new PostgresStartCheck(Postgres(sp), sp.GetRequiredService<PostgresStore>(),
             sp.GetRequiredService<ILogger<PostgresStartCheck>>()));

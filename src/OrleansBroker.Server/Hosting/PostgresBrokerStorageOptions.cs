@@ -33,6 +33,21 @@ public sealed class PostgresBrokerStorageOptions
         return $"PostgreSQL database '{parsed.Database ?? parsed.Username ?? "(default)"}' on {parsed.Host ?? "localhost"}:{parsed.Port}";
     }
 
+    /// <summary>
+    /// The connection string the broker's own store uses: the configured one, with statements prepared automatically unless it
+    /// says otherwise (<c>Max Auto Prepare</c>), so the few kinds of write are parsed and planned once per connection.
+    /// </summary>
+    internal string StoreConnectionString()
+    {
+        var builder = new NpgsqlConnectionStringBuilder(PostgresConnectionString);
+        if (builder.MaxAutoPrepare == 0)
+        {
+            builder.MaxAutoPrepare = 16;
+        }
+
+        return builder.ConnectionString;
+    }
+
     /// <summary>Throws <see cref="BrokerException"/> (<see cref="BrokerErrorCode.InvalidOptions"/>) naming the first bad setting.</summary>
     public void Validate()
     {

@@ -8,7 +8,7 @@ namespace OrleansBroker.Server.Storage.Postgres;
 /// <summary>
 /// The broker's records in PostgreSQL (<c>broker_records</c>, one row per grain and record name, a version number as
 /// ETag). Writes are group-committed as on SQLite: whatever writes are queued go to the server together, one statement
-/// each in one transaction sent in one round trip, so concurrent writers share the commit's flush to disk. Each write is a
+/// each in one transaction sent in one round trip with its commit, so concurrent writers share the commit's flush to disk. Each write is a
 /// single conditional statement that changes its row only at the expected version, so a write that finds another version
 /// changes nothing and fails alone while the rest of the transaction commits. Reads run on pooled connections of their own.
 /// </summary>
@@ -23,6 +23,7 @@ internal sealed partial class PostgresStore : IAsyncDisposable
     private readonly ILogger<PostgresStore> _logger;
     private readonly int _commandTimeoutSeconds;
     private readonly Task _writer;
+    private NpgsqlConnection? _connection;
 
     public PostgresStore(NpgsqlDataSource source, TimeSpan commandTimeout, ILogger<PostgresStore> logger)
     {
@@ -130,35 +131,60 @@ internal sealed partial class PostgresStore : IAsyncDisposable
         }
     }
 
-    /// <summary>One transaction, one round trip for the writes and one for the commit; whether each write found its version.</summary>
+    /// <summary>
+    /// One round trip: the writes go as one batch, which PostgreSQL runs as one implicit transaction and commits (durably,
+    /// <c>synchronous_commit</c> permitting) before it answers; an error in any rolls back all. Whether each write found its version.
+    /// </summary>
     private async Task<bool[]> TryCommitAsync(List<RecordWrite> batch)
     {
-        await using var connection = await Source.OpenConnectionAsync().ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
-        await using var command = new NpgsqlBatch(connection, transaction) { Timeout = _commandTimeoutSeconds };
+        var connection = await WriterConnectionAsync().ConfigureAwait(false);
+        await using var command = new NpgsqlBatch(connection) { Timeout = _commandTimeoutSeconds };
         foreach (var write in batch)
         {
             command.BatchCommands.Add(write.ToCommand());
         }
 
         var found = new bool[batch.Count];
-        await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
+        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+        for (var i = 0; i < batch.Count; i++)
         {
-            for (var i = 0; i < batch.Count; i++)
-            {
-                found[i] = await reader.ReadAsync().ConfigureAwait(false) == batch[i].SucceedsWithRow;
-                await reader.NextResultAsync().ConfigureAwait(false);
-            }
+            found[i] = await reader.ReadAsync().ConfigureAwait(false) == batch[i].SucceedsWithRow;
+            await reader.NextResultAsync().ConfigureAwait(false);
         }
 
-        await transaction.CommitAsync().ConfigureAwait(false);
         return found;
+    }
+
+    /// <summary>
+    /// The writer's own connection, kept open so that its statements stay prepared (the server parses and plans each kind of
+    /// write once); opened again after it broke.
+    /// </summary>
+    private async Task<NpgsqlConnection> WriterConnectionAsync()
+    {
+        if (_connection is { State: System.Data.ConnectionState.Open } open)
+        {
+            return open;
+        }
+
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+            _connection = null;
+        }
+
+        _connection = await Source.OpenConnectionAsync().ConfigureAwait(false);
+        return _connection;
     }
 
     public async ValueTask DisposeAsync()
     {
         _writes.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+
         await Source.DisposeAsync().ConfigureAwait(false);
     }
 
