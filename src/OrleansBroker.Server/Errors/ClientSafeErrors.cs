@@ -56,6 +56,7 @@ internal static class ClientSafeErrors
             {
                 case BrokerException { Code: BrokerErrorCode.StorageFull }:
                 case SqliteException { SqliteErrorCode: SqliteFull }:
+                case Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.DiskFull }:
                 case IOException io when io.HResult == NoSpaceErrno || DiskFullHResults.Contains(io.HResult):
                     return true;
             }

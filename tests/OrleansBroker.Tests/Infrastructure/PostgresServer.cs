@@ -21,6 +21,7 @@ public sealed class PostgresServer : IAsyncLifetime
 
     private TestData? _folder;
     private string? _bin;
+    private int _port;
     private NpgsqlConnectionStringBuilder _server = new();
 
     public async Task InitializeAsync()
@@ -42,28 +43,36 @@ public sealed class PostgresServer : IAsyncLifetime
             await RunAsync("chown", "-R", "postgres:postgres", _folder.Directory);
         }
 
-        var data = Path.Combine(_folder.Directory, "data");
-        await RunAsPostgresAsync("initdb", "-D", data, "-U", "postgres", "--pwfile", passwordFile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-            "--no-sync");
-        var port = RealProcess.FreePort();
-        await RunAsPostgresAsync("pg_ctl", "start", "-D", data, "-l", Path.Combine(_folder.Directory, "server.log"), "-w", "-t", "60",
-            "-o", $"-p {port} -k {_folder.Directory} -c listen_addresses=127.0.0.1 -c max_connections=300");
+        await RunAsPostgresAsync("initdb", "-D", DataFolder, "-U", "postgres", "--pwfile", passwordFile, "--auth-local=trust", "--auth-host=scram-sha-256",
+            "-E", "UTF8", "--no-sync");
+        _port = RealProcess.FreePort();
+        await StartAsync();
         _server = new NpgsqlConnectionStringBuilder
         {
             Host = "127.0.0.1",
-            Port = port,
+            Port = _port,
             Username = "postgres",
             Password = password,
             Database = "postgres",
         };
     }
 
+    private string DataFolder => Path.Combine(_folder!.Directory, "data");
+
+    /// <summary>Starts the server this fixture made (again, after <see cref="StopAsync"/>), on its port.</summary>
+    public Task StartAsync() =>
+        RunAsPostgresAsync("pg_ctl", "start", "-D", DataFolder, "-l", Path.Combine(_folder!.Directory, "server.log"), "-w", "-t", "60",
+            "-o", $"-p {_port} -k {_folder.Directory} -c listen_addresses=127.0.0.1 -c max_connections=300");
+
+    /// <summary>Stops the server this fixture made, closing every connection (<c>pg_ctl stop -m fast</c>).</summary>
+    public Task StopAsync() => RunAsPostgresAsync("pg_ctl", "stop", "-D", DataFolder, "-m", "fast", "-w", "-t", "60");
+
     public async Task DisposeAsync()
     {
-        if (_folder is not null && _bin is not null)
+        if (_folder is not null && _bin is not null && File.Exists(Path.Combine(DataFolder, "postmaster.pid")))
         {
             // Stops the server this fixture started (pg_ctl finds it by the PID file in its own data folder).
-            await RunAsPostgresAsync("pg_ctl", "stop", "-D", Path.Combine(_folder.Directory, "data"), "-m", "fast", "-w", "-t", "60");
+            await StopAsync();
         }
 
         _folder?.Dispose();

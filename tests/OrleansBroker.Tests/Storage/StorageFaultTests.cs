@@ -3,6 +3,7 @@ using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Errors;
+using OrleansBroker.Server.Hosting;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit;
 
@@ -96,6 +97,44 @@ public sealed class StorageFaultTests
         var topic = await Assert.ThrowsAsync<OrleansException>(() => cluster.Admin.GetTopicInfoAsync("not-active-yet"));
         Assert.True(ClientSafeErrors.IsReadableByEveryClient(topic), topic.ToString());
         AssertReadableByEveryClient(Assert.IsType<BrokerException>(topic.InnerException), BrokerErrorCode.StorageUnavailable);
+    }
+
+    [Fact]
+    public async Task PostgreSQL_gone_reaches_the_client_as_StorageUnavailable_and_publishing_resumes_when_it_is_back_with_nothing_confirmed_lost()
+    {
+        await using var postgres = new PostgresServer();
+        await postgres.InitializeAsync();
+        var database = PostgresServer.UniqueDatabase();
+        await using var cluster = await BrokerCluster.StartAsync(storage: silo => silo.UsePostgresBrokerStorage(postgres.ConnectionString(database)));
+        await cluster.Admin.CreateQueueAsync("orders", new QueueOptions());
+        for (var i = 0; i < 50; i++)
+        {
+            await cluster.Broker.PublishAsync("orders", Body(100));
+        }
+
+        // The server stops under the running silo: its connections close, and new ones are refused.
+        await postgres.StopAsync();
+        var publish = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.PublishAsync("orders", Body(100)));
+        AssertReadableByEveryClient(publish, BrokerErrorCode.StorageUnavailable);
+        var again = await Assert.ThrowsAsync<BrokerException>(() => cluster.Broker.PublishAsync("orders", Body(100)));
+        AssertReadableByEveryClient(again, BrokerErrorCode.StorageUnavailable);
+
+        // Back again: the store opens a new connection for its next commit, and what was refused was not stored.
+        await postgres.StartAsync();
+        await Eventually.HoldsAsync(async () =>
+        {
+            try
+            {
+                await cluster.Broker.PublishAsync("orders", Body(100));
+                return true;
+            }
+            catch (BrokerException error) when (error.Code == BrokerErrorCode.StorageUnavailable)
+            {
+                return false;
+            }
+        }, "a publish stored after PostgreSQL came back");
+        Assert.Equal(51, (await cluster.Admin.GetQueueInfoAsync("orders")).Ready);
+        Assert.Equal(51, (await cluster.Broker.ReceiveAndAckAsync("orders", 51)).Count);
     }
 
     [Fact]
