@@ -9,6 +9,9 @@ namespace OrleansBroker.Tests.Storage;
 /// <summary>A queue deeper than one storage record on each backend: deactivation, page-out under a consumer with credit.</summary>
 public abstract class QueueOnStorageTests(StorageBackend backend)
 {
+    /// <summary>1 KiB messages that fill 16 segment records of the backends' 64 KiB and four times the 256 KiB a queue keeps resident.</summary>
+    private const int Deep = 1000;
+
     protected StorageBackend Backend { get; } = backend;
 
     private IBrokerClient Broker => Backend.Cluster.Broker;
@@ -20,13 +23,13 @@ public abstract class QueueOnStorageTests(StorageBackend backend)
     {
         var queue = "deep-" + Guid.NewGuid().ToString("N")[..8];
         await Admin.CreateQueueAsync(queue);
-        await PublishNumberedAsync(queue, 3000);
+        await PublishNumberedAsync(queue, Deep);
 
         await Backend.Cluster.Cluster.DeactivateAsync(Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue));
 
-        Assert.Equal(3000, (await Admin.GetQueueInfoAsync(queue)).Ready);
-        var received = await ReceiveAndAckAsync(queue, 3000);
-        Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"m{i}"), received);
+        Assert.Equal(Deep, (await Admin.GetQueueInfoAsync(queue)).Ready);
+        var received = await ReceiveAndAckAsync(queue, Deep);
+        Assert.Equal(Enumerable.Range(0, Deep).Select(i => $"m{i}"), received);
         Assert.Equal(0, (await Admin.GetQueueInfoAsync(queue)).Depth);
     }
 
@@ -40,11 +43,11 @@ public abstract class QueueOnStorageTests(StorageBackend backend)
         // Every message is leased at once and acked one by one, which on Azurite takes about as long as the default
         // 30 s lease: a long lease keeps the test about dispatch, not about leases ending.
         await Admin.CreateQueueAsync(queue, new QueueOptions { LeaseDuration = TimeSpan.FromMinutes(10) });
-        await PublishNumberedAsync(queue, 3000);
+        await PublishNumberedAsync(queue, Deep);
 
-        var received = await Broker.ReceiveAndAckAsync(queue, 3000, prefetch: 5000, timeout: Eventually.DefaultTimeout * 2);
+        var received = await Broker.ReceiveAndAckAsync(queue, Deep, prefetch: 5000, timeout: Eventually.DefaultTimeout * 2);
 
-        Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"m{i}"), received.Select(d => d.MessageId));
+        Assert.Equal(Enumerable.Range(0, Deep).Select(i => $"m{i}"), received.Select(d => d.MessageId));
         await Eventually.HoldsAsync(async () => (await Admin.GetQueueInfoAsync(queue)).Depth == 0, "every ack landed");
     }
 

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Fault injection against a 3-silo cluster: load, repeated kill -9 and SIGSTOP of random silos, and what it cost.
+
+Starts its own store (Azurite from tests/azurite, or with --store postgres a PostgreSQL server of its own) and three
+Release silo-hosts on it with fast failure detection, runs `obroker bench queue` over a partitioned queue through the
+membership table, and while it runs kills a random silo with SIGKILL every --interval seconds (restarting it
+--restart-after seconds later), then pauses one with SIGSTOP for --pause seconds. It prints, per fault, how long until
+deliveries and publish confirmations went on, whether a paused silo that was declared dead stopped by itself, and the
+bench's lost and duplicates. Exit 1 if anything confirmed was lost or the bench failed.
+
+Usage (from the repository root, after `dotnet build -c Release`):
+  tests/OrleansBroker.Benchmarks/chaos.py [--store azure|postgres] [--messages 300000] [--kills 10] [--interval 15]
+                                          [--restart-after 5] [--pause 20] [--out DIR]
+Takes about --kills x --interval seconds plus the pause and the drain; every process it starts is ended by its PID.
+"""
+import argparse, json, os, random, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SILO = os.path.join(ROOT, "silo-host/bin/Release/net10.0/obroker-silo.dll")
+CLI = os.path.join(ROOT, "src/OrleansBroker.Cli/bin/Release/net10.0/obroker.dll")
+PROGRESS = re.compile(r"published (\d+)/\d+, received (\d+)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, what, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"chaos: timed out waiting for {what}")
+
+
+class Store:
+    """The shared store: Azurite (blobs, tables) or PostgreSQL, in a folder of its own."""
+
+    def __init__(self, kind, work):
+        self.kind, self.work, self.process = kind, work, None
+        self.as_postgres = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"] if os.geteuid() == 0 else []
+        if kind == "azure":
+            entry = os.path.join(ROOT, "tests/azurite/node_modules/azurite/dist/src/azurite.js")
+            if not os.path.exists(entry):
+                subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=os.path.join(ROOT, "tests/azurite"), check=True)
+            blob, queue, table = free_port(), free_port(), free_port()
+            folder = os.path.join(work, "azurite")
+            os.makedirs(folder)
+            self.process = subprocess.Popen(["node", entry, "--location", folder, "--silent", "--skipApiVersionCheck", "--loose",
+                                             "--disableTelemetry", "--blobPort", str(blob), "--queuePort", str(queue),
+                                             "--tablePort", str(table)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for(lambda: accepts(blob) and accepts(table), "Azurite", 60)
+            key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+            cs = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={key};"
+                  f"BlobEndpoint=http://127.0.0.1:{blob}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{table}/devstoreaccount1;")
+            self.silo_args = ["--storage", "azure", "--clustering", "azure", "--azure-connection-string", cs]
+            self.cli_args = ["--clustering", "azure", "--azure-connection-string", cs]
+        else:
+            bins = sorted(d for d in os.listdir("/usr/lib/postgresql")) if os.path.isdir("/usr/lib/postgresql") else []
+            if not bins:
+                raise SystemExit("chaos: --store postgres needs Debian's postgresql (apt-get install postgresql)")
+            self.bin = os.path.join("/usr/lib/postgresql", bins[-1], "bin")
+            self.data = os.path.join(work, "pg")
+            if self.as_postgres:
+                shutil.chown(work, "postgres", "postgres")
+            port = free_port()
+            subprocess.run(self.as_postgres + [os.path.join(self.bin, "initdb"), "-D", self.data, "-U", "postgres", "--auth=trust"],
+                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(self.as_postgres + [os.path.join(self.bin, "pg_ctl"), "start", "-D", self.data, "-l", os.path.join(work, "pg.log"),
+                                               "-w", "-o", f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c max_connections=300"],
+                           check=True, stdout=subprocess.DEVNULL)
+            cs = f"Host=127.0.0.1;Port={port};Username=postgres;Database=chaos"
+            self.silo_args = ["--storage", "postgres", "--clustering", "postgres", "--postgres-connection-string", cs]
+            self.cli_args = ["--clustering", "postgres", "--postgres-connection-string", cs]
+
+    def stop(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        if self.kind == "postgres" and os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            subprocess.run(self.as_postgres + [os.path.join(self.bin, "pg_ctl"), "stop", "-D", self.data, "-m", "fast", "-w"],
+                           stdout=subprocess.DEVNULL)
+
+
+def accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class Silo:
+    def __init__(self, index, work, store_args):
+        self.index, self.work, self.store_args = index, work, store_args
+        self.silo_port, self.gateway_port = free_port(), free_port()
+        self.process, self.log, self.starts = None, None, 0
+
+    def start(self):
+        self.starts += 1
+        self.log = open(os.path.join(self.work, f"silo{self.index}.{self.starts}.log"), "w")
+        self.process = subprocess.Popen(
+            ["dotnet", SILO, "--data-dir", os.path.join(self.work, f"silo{self.index}"), "--silo-port", str(self.silo_port),
+             "--gateway-port", str(self.gateway_port), "--http-port", "0", "--mqtt-port", "0", "--amqp-port", "0",
+             "--advertised-address", "127.0.0.1", "--cluster-id", "chaos",
+             "--Broker:Membership:ProbeTimeout", "00:00:01", "--Broker:Membership:NumMissedProbesLimit", "2", *self.store_args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+
+    def ready(self):
+        with open(self.log.name) as f:
+            return "Application started" in f.read()
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def end(self):
+        if self.alive():
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", choices=["azure", "postgres"], default="azure")
+    parser.add_argument("--messages", type=int, default=300_000)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--interval", type=float, default=15)
+    parser.add_argument("--restart-after", type=float, default=5)
+    parser.add_argument("--pause", type=float, default=20)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--out", default=None, help="folder for the logs (default: a temporary one, kept)")
+    a = parser.parse_args()
+    for path in (SILO, CLI):
+        if not os.path.exists(path):
+            raise SystemExit(f"chaos: {path} is missing: run `dotnet build -c Release` first")
+    rng = random.Random(a.seed)
+    work = a.out or tempfile.mkdtemp(prefix="obroker-chaos-")
+    os.makedirs(work, exist_ok=True)
+    print(f"chaos: logs in {work}", file=sys.stderr)
+
+    store, silos, bench = None, [], None
+    try:
+        store = Store(a.store, work)
+        silos = [Silo(i, work, store.silo_args) for i in range(3)]
+        for silo in silos:
+            silo.start()
+        wait_for(lambda: all(s.ready() for s in silos), "three silos ready", 180)
+
+        progress = []  # (time, published, received)
+        bench = subprocess.Popen(
+            ["dotnet", CLI, *store.cli_args, "--cluster-id", "chaos", "bench", "queue", "--queue", "chaos", "--messages", str(a.messages),
+             "--producers", "2", "--consumers", "2", "--partitions", str(a.partitions), "--retry-publishes", "--timeout", "300"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        result_lines = []
+        threading.Thread(target=lambda: result_lines.extend(bench.stdout), daemon=True).start()
+        bench_err = open(os.path.join(work, "bench.err"), "w")
+
+        def read_progress():
+            for line in bench.stderr:
+                bench_err.write(line)
+                if m := PROGRESS.search(line):
+                    progress.append((time.monotonic(), int(m.group(1)), int(m.group(2))))
+        threading.Thread(target=read_progress, daemon=True).start()
+        wait_for(lambda: bench.poll() is not None or (progress and progress[-1][2] > 0), "the first deliveries", 120)
+
+        faults = []  # dicts: kind, silo, at, and for pauses: stopped_after
+        for n in range(a.kills):
+            time.sleep(a.interval)
+            if bench.poll() is not None:
+                break
+            victim = rng.choice([s for s in silos if s.alive()])
+            faults.append({"kind": "kill -9", "silo": victim.index, "at": time.monotonic()})
+            victim.process.kill()
+            victim.process.wait()
+            print(f"chaos: kill -9 silo {victim.index} ({n + 1}/{a.kills})", file=sys.stderr)
+            time.sleep(a.restart_after)
+            victim.start()
+        if bench.poll() is None and a.pause > 0:
+            time.sleep(a.interval)
+            victim = rng.choice([s for s in silos if s.alive()])
+            fault = {"kind": "SIGSTOP", "silo": victim.index, "at": time.monotonic(), "stopped_after": None}
+            faults.append(fault)
+            victim.process.send_signal(signal.SIGSTOP)
+            print(f"chaos: SIGSTOP silo {victim.index} for {a.pause:.0f} s", file=sys.stderr)
+            time.sleep(a.pause)
+            victim.process.send_signal(signal.SIGCONT)
+            resumed = time.monotonic()
+            deadline = resumed + 60
+            while time.monotonic() < deadline and victim.alive():
+                time.sleep(0.2)
+            fault["stopped_after"] = None if victim.alive() else time.monotonic() - resumed
+            print(f"chaos: the paused silo {'is still running 60 s after SIGCONT' if victim.alive() else 'stopped %.1f s after SIGCONT' % fault['stopped_after']}",
+                  file=sys.stderr)
+            if not victim.alive():
+                victim.start()
+
+        try:
+            bench.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            bench.kill()
+            raise SystemExit("chaos: the bench did not finish within 10 minutes of the last fault")
+        time.sleep(0.5)
+        report(a, faults, progress, result_lines, bench.returncode)
+    finally:
+        if bench is not None and bench.poll() is None:
+            bench.kill()
+        for silo in silos:
+            silo.end()
+        if store is not None:
+            store.stop()
+
+
+def resume_after(progress, at, column):
+    """Seconds from the fault until the count in `column` first grew past what it was at the fault; None if never."""
+    before = [p for p in progress if p[0] <= at]
+    base = before[-1][column] if before else 0
+    after = next((p for p in progress if p[0] > at and p[column] > base), None)
+    return None if after is None else after[0] - at
+
+
+def report(a, faults, progress, result_lines, code):
+    print(f"\n{'fault':<9} {'silo':>4} {'deliveries resumed':>19} {'confirmations resumed':>22}  note")
+    delivered, confirmed = [], []
+    for f in faults:
+        d, c = resume_after(progress, f["at"], 2), resume_after(progress, f["at"], 1)
+        if f["kind"] == "kill -9":
+            delivered += [d] if d is not None else []
+            confirmed += [c] if c is not None else []
+        note = ""
+        if f["kind"] == "SIGSTOP":
+            note = "still running 60 s after SIGCONT" if f["stopped_after"] is None else f"stopped {f['stopped_after']:.1f} s after SIGCONT"
+        fmt = lambda x: "never" if x is None else f"{x:.1f} s"
+        print(f"{f['kind']:<9} {f['silo']:>4} {fmt(d):>19} {fmt(c):>22}  {note}")
+    if delivered:
+        print(f"kill -9, median: deliveries resumed {statistics.median(delivered):.1f} s, confirmations {statistics.median(confirmed) if confirmed else float('nan'):.1f} s "
+              f"(progress is sampled once a second)")
+    result = next((json.loads(l) for l in reversed(result_lines) if l.startswith("{")), None)
+    if result is None:
+        raise SystemExit(f"chaos: the bench printed no result (exit {code}); see bench.err")
+    print(json.dumps({k: result.get(k) for k in ("messages", "lost", "duplicates", "ack_failures", "publish_retries", "throughput_msgs_per_s")}))
+    if result["lost"] != 0 or code != 0:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
