@@ -3,14 +3,14 @@
 
 Starts its own store (Azurite from tests/azurite, or with --store postgres a PostgreSQL server of its own) and three
 Release silo-hosts on it with fast failure detection, runs `obroker bench queue` over a partitioned queue through the
-membership table, and while it runs kills a random silo with SIGKILL every --interval seconds (restarting it
+membership table (run after run, until the faults are done), and while it runs kills a random silo with SIGKILL every --interval seconds (restarting it
 --restart-after seconds later), then pauses one with SIGSTOP for --pause seconds. It prints, per fault, how long until
 deliveries and publish confirmations went on, whether a paused silo that was declared dead stopped by itself, and the
 bench's lost and duplicates. Exit 1 if anything confirmed was lost or the bench failed.
 
 Usage (from the repository root, after `dotnet build -c Release`):
-  tests/OrleansBroker.Benchmarks/chaos.py [--store azure|postgres] [--messages 300000] [--kills 10] [--interval 15]
-                                          [--restart-after 5] [--pause 20] [--out DIR]
+  tests/OrleansBroker.Benchmarks/chaos.py [--store azure|postgres] [--messages 100000] [--kills 10] [--interval 15]
+                                          [--restart-after 5] [--pause 20] [--seed N] [--out DIR] [--silo-arg=--Broker:...]
 Takes about --kills x --interval seconds plus the pause and the drain; every process it starts is ended by its PID.
 """
 import argparse, json, os, random, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
@@ -126,13 +126,14 @@ class Silo:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", choices=["azure", "postgres"], default="azure")
-    parser.add_argument("--messages", type=int, default=300_000)
+    parser.add_argument("--messages", type=int, default=100_000, help="messages per bench run; runs repeat until the faults are done")
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--interval", type=float, default=15)
     parser.add_argument("--restart-after", type=float, default=5)
     parser.add_argument("--pause", type=float, default=20)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--silo-arg", action="append", default=[], help="a further silo-host switch (repeat), e.g. --silo-arg=--Broker:Membership:TableRefreshTimeout=00:01:00")
     parser.add_argument("--out", default=None, help="folder for the logs (default: a temporary one, kept)")
     a = parser.parse_args()
     for path in (SILO, CLI):
@@ -143,35 +144,22 @@ def main():
     os.makedirs(work, exist_ok=True)
     print(f"chaos: logs in {work}", file=sys.stderr)
 
-    store, silos, bench = None, [], None
+    store, silos, runner = None, [], None
     try:
         store = Store(a.store, work)
-        silos = [Silo(i, work, store.silo_args) for i in range(3)]
+        silos = [Silo(i, work, store.silo_args + a.silo_arg) for i in range(3)]
         for silo in silos:
             silo.start()
         wait_for(lambda: all(s.ready() for s in silos), "three silos ready", 180)
 
-        progress = []  # (time, published, received)
-        bench = subprocess.Popen(
-            ["dotnet", CLI, *store.cli_args, "--cluster-id", "chaos", "bench", "queue", "--queue", "chaos", "--messages", str(a.messages),
-             "--producers", "2", "--consumers", "2", "--partitions", str(a.partitions), "--retry-publishes", "--timeout", "300"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        result_lines = []
-        threading.Thread(target=lambda: result_lines.extend(bench.stdout), daemon=True).start()
-        bench_err = open(os.path.join(work, "bench.err"), "w")
-
-        def read_progress():
-            for line in bench.stderr:
-                bench_err.write(line)
-                if m := PROGRESS.search(line):
-                    progress.append((time.monotonic(), int(m.group(1)), int(m.group(2))))
-        threading.Thread(target=read_progress, daemon=True).start()
-        wait_for(lambda: bench.poll() is not None or (progress and progress[-1][2] > 0), "the first deliveries", 120)
+        runner = BenchRunner(store.cli_args, a.messages, a.partitions, work)
+        runner.start()
+        wait_for(lambda: runner.failed or runner.received() > 0, "the first deliveries", 180)
 
         faults = []  # dicts: kind, silo, at, and for pauses: stopped_after
         for n in range(a.kills):
             time.sleep(a.interval)
-            if bench.poll() is not None:
+            if runner.failed:
                 break
             victim = rng.choice([s for s in silos if s.alive()])
             faults.append({"kind": "kill -9", "silo": victim.index, "at": time.monotonic()})
@@ -180,7 +168,7 @@ def main():
             print(f"chaos: kill -9 silo {victim.index} ({n + 1}/{a.kills})", file=sys.stderr)
             time.sleep(a.restart_after)
             victim.start()
-        if bench.poll() is None and a.pause > 0:
+        if a.pause > 0 and not runner.failed:
             time.sleep(a.interval)
             victim = rng.choice([s for s in silos if s.alive()])
             fault = {"kind": "SIGSTOP", "silo": victim.index, "at": time.monotonic(), "stopped_after": None}
@@ -199,20 +187,72 @@ def main():
             if not victim.alive():
                 victim.start()
 
-        try:
-            bench.wait(timeout=600)
-        except subprocess.TimeoutExpired:
-            bench.kill()
-            raise SystemExit("chaos: the bench did not finish within 10 minutes of the last fault")
-        time.sleep(0.5)
-        report(a, faults, progress, result_lines, bench.returncode)
+        runner.finish()
+        report(faults, runner)
     finally:
-        if bench is not None and bench.poll() is None:
-            bench.kill()
+        if runner is not None:
+            runner.stop()
         for silo in silos:
             silo.end()
         if store is not None:
             store.stop()
+
+
+class BenchRunner:
+    """Runs `obroker bench queue` back to back (queue chaos1, chaos2, ...) until told to finish, so that the load lasts as
+    long as the faults whatever the rate; records progress with cumulative counts and each run's result."""
+
+    def __init__(self, cli_args, messages, partitions, work):
+        self.cli_args, self.messages, self.partitions, self.work = cli_args, messages, partitions, work
+        self.progress, self.results, self.failed = [], [], None  # progress: (time, published, received), cumulative
+        self._finish, self._process, self._thread = threading.Event(), None, None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def received(self):
+        return self.progress[-1][2] if self.progress else 0
+
+    def _run(self):
+        done = 0
+        n = 0
+        while True:
+            n += 1
+            self._process = subprocess.Popen(
+                ["dotnet", CLI, *self.cli_args, "--cluster-id", "chaos", "bench", "queue", "--queue", f"chaos{n}", "--messages", str(self.messages),
+                 "--producers", "2", "--consumers", "2", "--partitions", str(self.partitions), "--retry-publishes", "--timeout", "300"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            out = []
+            reader = threading.Thread(target=lambda: out.extend(self._process.stdout), daemon=True)
+            reader.start()
+            with open(os.path.join(self.work, f"bench{n}.err"), "w") as err:
+                for line in self._process.stderr:
+                    err.write(line)
+                    if m := PROGRESS.search(line):
+                        self.progress.append((time.monotonic(), done + int(m.group(1)), done + int(m.group(2))))
+            code = self._process.wait()
+            reader.join()
+            result = next((json.loads(l) for l in reversed(out) if l.startswith("{")), None)
+            if result is None or code != 0:
+                self.failed = f"bench run {n} exited {code}" + ("" if result else " with no result")
+            if result is not None:
+                self.results.append(result)
+            done += self.messages
+            if self.failed or self._finish.is_set():
+                return
+
+    def finish(self, timeout=900):
+        """No new run; waits for the current one to end."""
+        self._finish.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise SystemExit("chaos: the bench did not finish within 15 minutes of the last fault")
+
+    def stop(self):
+        self._finish.set()
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
 
 
 def resume_after(progress, at, column):
@@ -223,7 +263,8 @@ def resume_after(progress, at, column):
     return None if after is None else after[0] - at
 
 
-def report(a, faults, progress, result_lines, code):
+def report(faults, runner):
+    progress = runner.progress
     print(f"\n{'fault':<9} {'silo':>4} {'deliveries resumed':>19} {'confirmations resumed':>22}  note")
     delivered, confirmed = [], []
     for f in faults:
@@ -236,15 +277,13 @@ def report(a, faults, progress, result_lines, code):
             note = "still running 60 s after SIGCONT" if f["stopped_after"] is None else f"stopped {f['stopped_after']:.1f} s after SIGCONT"
         fmt = lambda x: "never" if x is None else f"{x:.1f} s"
         print(f"{f['kind']:<9} {f['silo']:>4} {fmt(d):>19} {fmt(c):>22}  {note}")
-    if delivered:
-        print(f"kill -9, median: deliveries resumed {statistics.median(delivered):.1f} s, confirmations {statistics.median(confirmed) if confirmed else float('nan'):.1f} s "
-              f"(progress is sampled once a second)")
-    result = next((json.loads(l) for l in reversed(result_lines) if l.startswith("{")), None)
-    if result is None:
-        raise SystemExit(f"chaos: the bench printed no result (exit {code}); see bench.err")
-    print(json.dumps({k: result.get(k) for k in ("messages", "lost", "duplicates", "ack_failures", "publish_retries", "throughput_msgs_per_s")}))
-    if result["lost"] != 0 or code != 0:
-        raise SystemExit(1)
+    if delivered and confirmed:
+        print(f"kill -9, median: deliveries resumed {statistics.median(delivered):.1f} s, confirmations {statistics.median(confirmed):.1f} s; "
+              f"max {max(delivered):.1f} s and {max(confirmed):.1f} s (progress is sampled once a second)")
+    total = {k: sum(r.get(k) or 0 for r in runner.results) for k in ("messages", "lost", "duplicates", "ack_failures", "publish_retries")}
+    print(json.dumps({"bench_runs": len(runner.results), **total, "throughput_msgs_per_s": [r["throughput_msgs_per_s"] for r in runner.results]}))
+    if runner.failed or total["lost"] != 0:
+        raise SystemExit(f"chaos: {runner.failed or 'messages lost'}")
 
 
 if __name__ == "__main__":
