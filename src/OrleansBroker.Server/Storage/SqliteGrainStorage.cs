@@ -26,18 +26,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
             return reader.Read() ? (ETag: reader.GetInt64(0), Data: (byte[])reader.GetValue(1)) : default((long ETag, byte[] Data)?);
         });
 
-        if (row is { } found)
-        {
-            grainState.State = serializer.Deserialize<T>(found.Data);
-            grainState.ETag = found.ETag.ToString(CultureInfo.InvariantCulture);
-            grainState.RecordExists = true;
-        }
-        else
-        {
-            grainState.State = Activator.CreateInstance<T>();
-            grainState.ETag = null;
-            grainState.RecordExists = false;
-        }
+        RecordStates.Load(grainState, serializer, row);
     }
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
@@ -48,7 +37,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         var etag = await store.WriteAsync(writer =>
         {
             // One statement that both checks the version and writes: a write that finds another version changes nothing.
-            if (ParseETag(expected) is { } version)
+            if (RecordStates.ParseETag(expected) is { } version)
             {
                 var update = writer.Command("UPDATE records SET etag = etag + 1, data = $d WHERE grain_id = $g AND state_name = $s AND etag = $e");
                 AddKey(update, key, stateName);
@@ -70,7 +59,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
                 }
             }
 
-            throw Conflict(stateName, grainId, expected, CurrentETag(writer, key, stateName));
+            throw RecordStates.Conflict(stateName, grainId, expected, CurrentETag(writer, key, stateName));
         });
 
         grainState.ETag = etag.ToString(CultureInfo.InvariantCulture);
@@ -83,7 +72,7 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         var expected = grainState.ETag;
         await store.WriteAsync(writer =>
         {
-            if (ParseETag(expected) is { } version)
+            if (RecordStates.ParseETag(expected) is { } version)
             {
                 var delete = writer.Command("DELETE FROM records WHERE grain_id = $g AND state_name = $s AND etag = $e");
                 AddKey(delete, key, stateName);
@@ -96,16 +85,11 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
 
             // Clearing a record believed absent succeeds only while it is absent.
             var current = CurrentETag(writer, key, stateName);
-            return expected is null && current is null ? true : throw Conflict(stateName, grainId, expected, current);
+            return expected is null && current is null ? true : throw RecordStates.Conflict(stateName, grainId, expected, current);
         });
 
-        grainState.State = Activator.CreateInstance<T>();
-        grainState.ETag = null;
-        grainState.RecordExists = false;
+        RecordStates.Clear(grainState);
     }
-
-    private static long? ParseETag(string? etag) =>
-        long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var version) ? version : null;
 
     private static void AddKey(SqliteCommand command, string key, string stateName)
     {
@@ -118,14 +102,5 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         var command = writer.Command("SELECT etag FROM records WHERE grain_id = $g AND state_name = $s");
         AddKey(command, key, stateName);
         return command.ExecuteScalar() is long etag ? etag : null;
-    }
-
-    private static InconsistentStateException Conflict(string stateName, GrainId grainId, string? expected, long? current)
-    {
-        var currentText = current?.ToString(CultureInfo.InvariantCulture);
-        return new InconsistentStateException(
-            $"Record '{stateName}' of {grainId} changed underneath: expected version {expected ?? "none"}, found {currentText ?? "none"}.",
-            currentText ?? "none",
-            expected ?? "none");
     }
 }

@@ -11,21 +11,8 @@ namespace OrleansBroker.Server.Storage.Postgres;
 /// </summary>
 internal sealed class PostgresGrainStorage(PostgresStore store, Serializer serializer) : IGrainStorage
 {
-    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-    {
-        if (await store.ReadAsync(grainId.ToString(), stateName).ConfigureAwait(false) is { } found)
-        {
-            grainState.State = serializer.Deserialize<T>(found.Data);
-            grainState.ETag = found.ETag.ToString(CultureInfo.InvariantCulture);
-            grainState.RecordExists = true;
-        }
-        else
-        {
-            grainState.State = Activator.CreateInstance<T>();
-            grainState.ETag = null;
-            grainState.RecordExists = false;
-        }
-    }
+    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        RecordStates.Load(grainState, serializer, await store.ReadAsync(grainId.ToString(), stateName).ConfigureAwait(false));
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
@@ -33,7 +20,7 @@ internal sealed class PostgresGrainStorage(PostgresStore store, Serializer seria
         var expected = grainState.ETag;
         var data = serializer.SerializeToArray(grainState.State);
         var (write, next) = expected is null ? (RecordWrite.Insert(key, stateName, data), 1L)
-            : ParseETag(expected) is { } version ? (RecordWrite.Update(key, stateName, version, data), version + 1)
+            : RecordStates.ParseETag(expected) is { } version ? (RecordWrite.Update(key, stateName, version, data), version + 1)
             : (null, 0L);
         if (write is null || !await store.WriteAsync(write).ConfigureAwait(false))
         {
@@ -49,27 +36,16 @@ internal sealed class PostgresGrainStorage(PostgresStore store, Serializer seria
         var key = grainId.ToString();
         var expected = grainState.ETag;
         RecordWrite? write = expected is null ? RecordWrite.ClearAbsent(key, stateName)
-            : ParseETag(expected) is { } version ? RecordWrite.Delete(key, stateName, version)
+            : RecordStates.ParseETag(expected) is { } version ? RecordWrite.Delete(key, stateName, version)
             : null;
         if (write is null || !await store.WriteAsync(write).ConfigureAwait(false))
         {
             throw await ConflictAsync(key, stateName, grainId, expected).ConfigureAwait(false);
         }
 
-        grainState.State = Activator.CreateInstance<T>();
-        grainState.ETag = null;
-        grainState.RecordExists = false;
+        RecordStates.Clear(grainState);
     }
 
-    private static long? ParseETag(string etag) =>
-        long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var version) ? version : null;
-
-    private async Task<InconsistentStateException> ConflictAsync(string key, string stateName, GrainId grainId, string? expected)
-    {
-        var current = (await store.CurrentETagAsync(key, stateName).ConfigureAwait(false))?.ToString(CultureInfo.InvariantCulture);
-        return new InconsistentStateException(
-            $"Record '{stateName}' of {grainId} changed underneath: expected version {expected ?? "none"}, found {current ?? "none"}.",
-            current ?? "none",
-            expected ?? "none");
-    }
+    private async Task<InconsistentStateException> ConflictAsync(string key, string stateName, GrainId grainId, string? expected) =>
+        RecordStates.Conflict(stateName, grainId, expected, await store.CurrentETagAsync(key, stateName).ConfigureAwait(false));
 }
