@@ -81,10 +81,25 @@ internal sealed class ConsumerGroup
                     return;
                 }
 
-                await foreach (var delivery in broker.ReadAllAsync(queue, options, _stop.Token).ConfigureAwait(false))
+                while (true)
                 {
-                    tracker.Record(delivery.Body);
-                    Acks.Track(broker.CompleteAsync(delivery, CancellationToken.None));
+                    try
+                    {
+                        await foreach (var delivery in broker.ReadAllAsync(queue, options, _stop.Token).ConfigureAwait(false))
+                        {
+                            tracker.Record(delivery.Body);
+                            Acks.Track(broker.CompleteAsync(delivery, CancellationToken.None));
+                        }
+
+                        return;
+                    }
+                    catch (Exception exception) when (exception is not OperationCanceledException || !_stop.IsCancellationRequested)
+                    {
+                        // A consumer that could not register (a silo of the cluster had just died, say) starts again, as an
+                        // application's would; what it held stays leased until its registration ends, then comes again.
+                        Console.Error.WriteLine($"consumer {i} stopped, starting again: {exception.GetBaseException().Message}");
+                        await Task.Delay(TimeSpan.FromSeconds(1), _stop.Token).ConfigureAwait(false);
+                    }
                 }
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
