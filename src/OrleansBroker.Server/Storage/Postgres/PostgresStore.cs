@@ -144,6 +144,8 @@ internal sealed partial class PostgresStore : IAsyncDisposable
             command.BatchCommands.Add(write.ToCommand());
         }
 
+        // The reader is disposed before this returns, which reads to the server's ready message: the implicit transaction
+        // has committed (or its failure has been thrown) before any writer hears back.
         var found = new bool[batch.Count];
         await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
         for (var i = 0; i < batch.Count; i++)
