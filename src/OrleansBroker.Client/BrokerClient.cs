@@ -10,20 +10,20 @@ using OrleansBroker.Topics;
 namespace OrleansBroker.Client;
 
 /// <summary>The <see cref="IBrokerClient"/> over an Orleans cluster client.</summary>
-internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory loggers) : IBrokerClient
+internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory loggers, SiloLossWatch siloLoss) : IBrokerClient
 {
     private readonly ConcurrentDictionary<string, SettleBatcher> _settlers = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger("OrleansBroker.Client");
     private readonly PartitionRouter<PublishReceipt> _router = new(queue => cluster.GetGrain<IQueueGrain>(queue).GetPartitions(), (partition, messages) =>
     {
         var grain = cluster.GetGrain<IQueueGrain>(partition);
-        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
+        return messages.Count == 1 ? One(siloLoss.Await(grain.Publish(messages[0]))) : siloLoss.Await(grain.PublishBatch(messages));
     });
 
     private readonly PartitionRouter<TopicReceipt> _topicRouter = new(topic => cluster.GetGrain<ITopicGrain>(topic).GetPartitions(), (partition, messages) =>
     {
         var grain = cluster.GetGrain<ITopicGrain>(partition);
-        return messages.Count == 1 ? One(grain.Publish(messages[0])) : grain.PublishBatch(messages);
+        return messages.Count == 1 ? One(siloLoss.Await(grain.Publish(messages[0]))) : siloLoss.Await(grain.PublishBatch(messages));
     });
 
     private int _receiveTurn;
@@ -46,7 +46,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 
         return Send(message);
 
-        Task<PublishReceipt> Send(BrokerMessage message) => _router.GoesStraightTo(queue) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync(message);
+        Task<PublishReceipt> Send(BrokerMessage message) => _router.GoesStraightTo(queue) ? siloLoss.Await(grain.Publish(message), cancellationToken) : PlaceAsync(message);
 
         async Task<PublishReceipt> PlaceAsync(BrokerMessage message) => (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
     }
@@ -59,7 +59,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         return ClientTelemetry.Listening ? ClientTelemetry.SendAsync(queue, messages, Send, receipts => receipts.Count == 1 ? receipts[0].MessageId : null) : Send(messages);
 
         Task<IReadOnlyList<PublishReceipt>> Send(IReadOnlyList<BrokerMessage> messages) =>
-            _router.GoesStraightTo(queue) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
+            _router.GoesStraightTo(queue) ? siloLoss.Await(grain.PublishBatch(messages), cancellationToken) : _router.PublishAsync(queue, messages, cancellationToken);
     }
 
     public Task<TopicReceipt> PublishToTopicAsync(string topic, BrokerMessage message, CancellationToken cancellationToken = default)
@@ -74,7 +74,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 
         return Send(message);
 
-        Task<TopicReceipt> Send(BrokerMessage message) => _topicRouter.GoesStraightTo(topic) ? grain.Publish(message).WaitAsync(cancellationToken) : PlaceAsync(message);
+        Task<TopicReceipt> Send(BrokerMessage message) => _topicRouter.GoesStraightTo(topic) ? siloLoss.Await(grain.Publish(message), cancellationToken) : PlaceAsync(message);
 
         async Task<TopicReceipt> PlaceAsync(BrokerMessage message) => (await _topicRouter.PublishAsync(topic, [message], cancellationToken).ConfigureAwait(false))[0];
     }
@@ -87,7 +87,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         return ClientTelemetry.Listening ? ClientTelemetry.SendAsync(topic, messages, Send, receipts => receipts.Count == 1 ? receipts[0].MessageId : null) : Send(messages);
 
         Task<IReadOnlyList<TopicReceipt>> Send(IReadOnlyList<BrokerMessage> messages) =>
-            _topicRouter.GoesStraightTo(topic) ? grain.PublishBatch(messages).WaitAsync(cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
+            _topicRouter.GoesStraightTo(topic) ? siloLoss.Await(grain.PublishBatch(messages), cancellationToken) : _topicRouter.PublishAsync(topic, messages, cancellationToken);
     }
 
     public async Task<IBrokerConsumer> ConsumeAsync(string queue, Func<Delivery, CancellationToken, Task> handler, ConsumerOptions? options = null,

@@ -73,4 +73,11 @@ public enum BrokerErrorCode
 
     /// <summary>The principal sent more requests than its configured rate allows; retry after the time given (HTTP 429).</summary>
     RateLimited = 20,
+
+    /// <summary>
+    /// The client lost its connection to a silo while the call was in flight, and the call had no answer soon after
+    /// (<c>Broker:SiloLossGrace</c>): the silo holding the queue, or the gateway the call went through, is gone. A publish that
+    /// fails with it may or may not have been stored: publish again with the same message id to be sure without a duplicate.
+    /// </summary>
+    SiloLost = 21,
 }

@@ -63,6 +63,8 @@ public static class BrokerClientHostingExtensions
         }
 
         client.Configure<ClusterOptions>(cluster => cluster.ClusterId = cluster.ServiceId = options.ClusterId);
+        client.Configure<GatewayOptions>(gateways => gateways.GatewayListRefreshPeriod = options.GatewayListRefreshPeriod);
+        client.Services.TryAddSingleton(options);
         if (options.Tls.Enabled)
         {
             var trust = options.Tls.Trust();
@@ -75,6 +77,8 @@ public static class BrokerClientHostingExtensions
     /// <summary>Adds <see cref="IBrokerClient"/> and <see cref="IBrokerAdministrationClient"/> as singletons; idempotent.</summary>
     public static IServiceCollection AddBrokerClient(this IServiceCollection services)
     {
+        services.TryAddSingleton<SiloLossWatch>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IClusterConnectionStatusObserver, SiloLossObserver>());
         services.TryAddSingleton<IBrokerClient, BrokerClient>();
         services.TryAddSingleton<IBrokerAdministrationClient, BrokerAdministrationClient>();
         return services;

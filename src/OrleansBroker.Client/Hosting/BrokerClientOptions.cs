@@ -37,6 +37,23 @@ public sealed class BrokerClientOptions
     /// <summary>Membership table with <see cref="BrokerClustering.Azure"/>. Default <c>BrokerMembership</c>, as the silos'.</summary>
     public string ClusteringTableName { get; set; } = BrokerDefaults.ClusteringTableName;
 
+    /// <summary>The default of <see cref="SiloLossGrace"/>: 3 s.</summary>
+    public static readonly TimeSpan DefaultSiloLossGrace = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// When this client loses its connection to a silo (the silo died, stopped, or was declared dead), how long a publish that
+    /// was in flight then may still take before it fails with <see cref="BrokerErrorCode.SiloLost"/> instead of waiting for
+    /// Orleans' 30 s response timeout. Default 3 s; 100 ms to 5 min.
+    /// </summary>
+    public TimeSpan SiloLossGrace { get; set; } = DefaultSiloLossGrace;
+
+    /// <summary>
+    /// How often the client reads the gateway list from the membership table (<see cref="BrokerClustering.Azure"/>,
+    /// <see cref="BrokerClustering.Postgres"/>), and so how soon it drops a silo declared dead that still holds its connection
+    /// open (a paused process). Default 5 s (Orleans' own default is 60 s); 1 s to 10 min.
+    /// </summary>
+    public TimeSpan GatewayListRefreshPeriod { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Mutual TLS to the gateways (<c>Broker:Tls</c>, as the silos'): this client's certificate and the authority the silos' must be issued by. Default off.</summary>
     public BrokerTlsOptions Tls { get; set; } = new();
 
@@ -53,6 +70,15 @@ public sealed class BrokerClientOptions
         }
 
         Tls.Validate();
+        if (SiloLossGrace < TimeSpan.FromMilliseconds(100) || SiloLossGrace > TimeSpan.FromMinutes(5))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:SiloLossGrace {SiloLossGrace} is out of range 00:00:00.1..00:05:00.");
+        }
+
+        if (GatewayListRefreshPeriod < TimeSpan.FromSeconds(1) || GatewayListRefreshPeriod > TimeSpan.FromMinutes(10))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidOptions, $"Broker:GatewayListRefreshPeriod {GatewayListRefreshPeriod} is out of range 00:00:01..00:10:00.");
+        }
 
         switch (Clustering)
         {

@@ -22,7 +22,7 @@ internal static class Problems
             or BrokerErrorCode.PrincipalExists => StatusCodes.Status409Conflict,
         BrokerErrorCode.MessageTooLarge => StatusCodes.Status413PayloadTooLarge,
         BrokerErrorCode.RateLimited => StatusCodes.Status429TooManyRequests,
-        BrokerErrorCode.StorageUnavailable => StatusCodes.Status503ServiceUnavailable,
+        BrokerErrorCode.StorageUnavailable or BrokerErrorCode.SiloLost => StatusCodes.Status503ServiceUnavailable,
         BrokerErrorCode.StorageFull => StatusCodes.Status507InsufficientStorage,
         _ => StatusCodes.Status500InternalServerError,
     };

@@ -21,10 +21,12 @@ public sealed class GatewayClient : IAsyncDisposable
 
     public IBrokerAdministrationClient Admin { get; }
 
-    public static async Task<GatewayClient> ConnectAsync(int gatewayPort)
+    public static Task<GatewayClient> ConnectAsync(int gatewayPort) => ConnectAsync(new BrokerClientOptions { GatewayPort = gatewayPort });
+
+    public static async Task<GatewayClient> ConnectAsync(BrokerClientOptions options)
     {
         var host = new HostBuilder()
-            .UseOrleansClient(client => client.UseBrokerClient(new BrokerClientOptions { GatewayPort = gatewayPort }))
+            .UseOrleansClient(client => client.UseBrokerClient(options))
             .Build();
         using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
         await host.StartAsync(timeout.Token);

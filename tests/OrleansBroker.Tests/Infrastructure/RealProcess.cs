@@ -149,12 +149,34 @@ public sealed class SiloProcess : IDisposable
     public Task WaitUntilReadyAsync() =>
         Eventually.HoldsAsync(() => _process.HasExited ? throw new InvalidOperationException($"silo exited: {Output}") : Output.Contains("Application started", StringComparison.Ordinal), "silo-host ready");
 
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGSTOP: the process stops running, its sockets stay open, as a silo stalled by a long GC pause or a frozen VM.</summary>
+    public void Pause() => Signal(SigStop);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal(SigCont);
+
     /// <summary>kill -9: no shutdown, no flush.</summary>
     public void KillHard()
     {
         _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
     }
+
+    private const int SigCont = 18;
+    private const int SigStop = 19;
+
+    private void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     public void Dispose()
     {
