@@ -5,8 +5,9 @@ Starts its own store (Azurite from tests/azurite, or with --store postgres a Pos
 Release silo-hosts on it with fast failure detection, runs `obroker bench queue` over a partitioned queue through the
 membership table (run after run, until the faults are done), and while it runs kills a random silo with SIGKILL every --interval seconds (restarting it
 --restart-after seconds later), then pauses one with SIGSTOP for --pause seconds. It prints, per fault, how long until
-deliveries and publish confirmations went on, whether a paused silo that was declared dead stopped by itself, and the
-bench's lost and duplicates. Exit 1 if anything confirmed was lost or the bench failed.
+deliveries and publish confirmations went on and how many messages were leased (in flight to consumers) just before it,
+whether a paused silo that was declared dead stopped by itself, and the bench's lost and duplicates, set beside the
+leased total: a fault can cost a duplicate only of a message leased when it struck. Exit 1 if anything confirmed was lost or the bench failed.
 
 Usage (from the repository root, after `dotnet build -c Release`):
   tests/OrleansBroker.Benchmarks/chaos.py [--store azure|postgres] [--messages 100000] [--kills 10] [--interval 15]
@@ -19,6 +20,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SILO = os.path.join(ROOT, "silo-host/bin/Release/net10.0/obroker-silo.dll")
 CLI = os.path.join(ROOT, "src/OrleansBroker.Cli/bin/Release/net10.0/obroker.dll")
 PROGRESS = re.compile(r"published (\d+)/\d+, received (\d+)")
+IN_FLIGHT = re.compile(r"^in flight:\s+(\d+)", re.M)
 
 
 def free_port():
@@ -162,7 +164,8 @@ def main():
             if runner.failed:
                 break
             victim = rng.choice([s for s in silos if s.alive()])
-            faults.append({"kind": "kill -9", "silo": victim.index, "at": time.monotonic()})
+            leased = runner.leased()
+            faults.append({"kind": "kill -9", "silo": victim.index, "at": time.monotonic(), "leased": leased})
             victim.process.kill()
             victim.process.wait()
             print(f"chaos: kill -9 silo {victim.index} ({n + 1}/{a.kills})", file=sys.stderr)
@@ -171,7 +174,8 @@ def main():
         if a.pause > 0 and not runner.failed:
             time.sleep(a.interval)
             victim = rng.choice([s for s in silos if s.alive()])
-            fault = {"kind": "SIGSTOP", "silo": victim.index, "at": time.monotonic(), "stopped_after": None}
+            leased = runner.leased()
+            fault = {"kind": "SIGSTOP", "silo": victim.index, "at": time.monotonic(), "stopped_after": None, "leased": leased}
             faults.append(fault)
             victim.process.send_signal(signal.SIGSTOP)
             print(f"chaos: SIGSTOP silo {victim.index} for {a.pause:.0f} s", file=sys.stderr)
@@ -206,6 +210,7 @@ class BenchRunner:
         self.cli_args, self.messages, self.partitions, self.work = cli_args, messages, partitions, work
         self.progress, self.results, self.failed = [], [], None  # progress: (time, published, received), cumulative
         self._finish, self._process, self._thread = threading.Event(), None, None
+        self.queue = "chaos1"
 
     def start(self):
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -214,11 +219,22 @@ class BenchRunner:
     def received(self):
         return self.progress[-1][2] if self.progress else 0
 
+    def leased(self):
+        """Messages of the current run's queue leased to consumers now, as `obroker queue info` reports them; None if it fails."""
+        try:
+            info = subprocess.run(["dotnet", CLI, *self.cli_args, "--cluster-id", "chaos", "queue", "info", self.queue],
+                                  capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return None
+        m = IN_FLIGHT.search(info.stdout) if info.returncode == 0 else None
+        return int(m.group(1)) if m else None
+
     def _run(self):
         done = 0
         n = 0
         while True:
             n += 1
+            self.queue = f"chaos{n}"
             self._process = subprocess.Popen(
                 ["dotnet", CLI, *self.cli_args, "--cluster-id", "chaos", "bench", "queue", "--queue", f"chaos{n}", "--messages", str(self.messages),
                  "--producers", "2", "--consumers", "2", "--partitions", str(self.partitions), "--retry-publishes", "--timeout", "300"],
@@ -265,7 +281,7 @@ def resume_after(progress, at, column):
 
 def report(faults, runner):
     progress = runner.progress
-    print(f"\n{'fault':<9} {'silo':>4} {'deliveries resumed':>19} {'confirmations resumed':>22}  note")
+    print(f"\n{'fault':<9} {'silo':>4} {'leased before':>13} {'deliveries resumed':>19} {'confirmations resumed':>22}  note")
     delivered, confirmed = [], []
     for f in faults:
         d, c = resume_after(progress, f["at"], 2), resume_after(progress, f["at"], 1)
@@ -276,11 +292,13 @@ def report(faults, runner):
         if f["kind"] == "SIGSTOP":
             note = "still running 60 s after SIGCONT" if f["stopped_after"] is None else f"stopped {f['stopped_after']:.1f} s after SIGCONT"
         fmt = lambda x: "never" if x is None else f"{x:.1f} s"
-        print(f"{f['kind']:<9} {f['silo']:>4} {fmt(d):>19} {fmt(c):>22}  {note}")
+        leased = "?" if f.get("leased") is None else str(f["leased"])
+        print(f"{f['kind']:<9} {f['silo']:>4} {leased:>13} {fmt(d):>19} {fmt(c):>22}  {note}")
     if delivered and confirmed:
         print(f"kill -9, median: deliveries resumed {statistics.median(delivered):.1f} s, confirmations {statistics.median(confirmed):.1f} s; "
               f"max {max(delivered):.1f} s and {max(confirmed):.1f} s (progress is sampled once a second)")
     total = {k: sum(r.get(k) or 0 for r in runner.results) for k in ("messages", "lost", "duplicates", "ack_failures", "publish_retries")}
+    total["leased_at_faults"] = sum(f.get("leased") or 0 for f in faults)
     print(json.dumps({"bench_runs": len(runner.results), **total, "throughput_msgs_per_s": [r["throughput_msgs_per_s"] for r in runner.results]}))
     if runner.failed or total["lost"] != 0:
         raise SystemExit(f"chaos: {runner.failed or 'messages lost'}")
