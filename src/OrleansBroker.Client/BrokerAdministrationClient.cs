@@ -4,46 +4,50 @@ using OrleansBroker.Topics;
 namespace OrleansBroker.Client;
 
 /// <summary>The <see cref="IBrokerAdministrationClient"/> over an Orleans cluster client.</summary>
-internal sealed class BrokerAdministrationClient(IClusterClient cluster) : IBrokerAdministrationClient
+/// <remarks>
+/// Calls that answer at once are watched by <see cref="SiloLossWatch"/>; those that may run long by design (redrive, purge,
+/// partition growth, subscribing with a replay, seeking) wait for their answer or Orleans' response timeout.
+/// </remarks>
+internal sealed class BrokerAdministrationClient(IClusterClient cluster, SiloLossWatch siloLoss) : IBrokerAdministrationClient
 {
     public Task<QueueInfo> CreateQueueAsync(string queue, QueueOptions? options = null, CancellationToken cancellationToken = default) =>
-        Queue(queue).Create(options ?? new QueueOptions()).WaitAsync(cancellationToken);
+        siloLoss.Await(Queue(queue).Create(options ?? new QueueOptions()), cancellationToken);
 
     public Task<QueueInfo> GetQueueInfoAsync(string queue, CancellationToken cancellationToken = default) =>
-        Queue(queue).GetInfo().WaitAsync(cancellationToken);
+        siloLoss.Await(Queue(queue).GetInfo(), cancellationToken);
 
     public Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default) =>
-        cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).List().WaitAsync(cancellationToken);
+        siloLoss.Await(cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).List(), cancellationToken);
 
     public Task<QueueInfo> GrowPartitionsAsync(string queue, int partitions, CancellationToken cancellationToken = default) =>
         Queue(queue).GrowPartitions(partitions).WaitAsync(cancellationToken);
 
     public Task<QueueInfo> SetQueuePushAsync(string queue, PushEndpoint? push, CancellationToken cancellationToken = default) =>
-        Queue(queue).SetPush(push).WaitAsync(cancellationToken);
+        siloLoss.Await(Queue(queue).SetPush(push), cancellationToken);
 
     public Task<TopicInfo> SetSubscriptionPushAsync(string topic, string subscription, PushEndpoint? push, CancellationToken cancellationToken = default) =>
-        Topic(topic).ChangePush(subscription, push).WaitAsync(cancellationToken);
+        siloLoss.Await(Topic(topic).ChangePush(subscription, push), cancellationToken);
 
     public Task<long> PurgeQueueAsync(string queue, CancellationToken cancellationToken = default) =>
         Queue(queue).Purge().WaitAsync(cancellationToken);
 
     public Task DeleteQueueAsync(string queue, CancellationToken cancellationToken = default) =>
-        Queue(queue).Delete().WaitAsync(cancellationToken);
+        siloLoss.Await(Queue(queue).Delete(), cancellationToken);
 
     public Task<RedriveResult> RedriveAsync(string deadLetterQueue, RedriveRequest? request = null, CancellationToken cancellationToken = default) =>
         Queue(deadLetterQueue).Redrive(request ?? new RedriveRequest(), cancellationToken).WaitAsync(cancellationToken);
 
     public Task<TopicInfo> CreateTopicAsync(string topic, TopicOptions? options = null, CancellationToken cancellationToken = default) =>
-        Topic(topic).Create(options ?? new TopicOptions()).WaitAsync(cancellationToken);
+        siloLoss.Await(Topic(topic).Create(options ?? new TopicOptions()), cancellationToken);
 
     public Task<TopicInfo> GetTopicInfoAsync(string topic, CancellationToken cancellationToken = default) =>
-        Topic(topic).GetInfo().WaitAsync(cancellationToken);
+        siloLoss.Await(Topic(topic).GetInfo(), cancellationToken);
 
     public Task<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken = default) =>
-        cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Topics).List().WaitAsync(cancellationToken);
+        siloLoss.Await(cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Topics).List(), cancellationToken);
 
     public Task DeleteTopicAsync(string topic, CancellationToken cancellationToken = default) =>
-        Topic(topic).Delete().WaitAsync(cancellationToken);
+        siloLoss.Await(Topic(topic).Delete(), cancellationToken);
 
     public Task<TopicInfo> CreateSubscriptionAsync(string topic, Subscription subscription, DateTimeOffset? replayFrom = null, CancellationToken cancellationToken = default) =>
         Topic(topic).Subscribe(subscription, replayFrom).WaitAsync(cancellationToken);
@@ -52,7 +56,7 @@ internal sealed class BrokerAdministrationClient(IClusterClient cluster) : IBrok
         Topic(topic).Seek(subscription, to).WaitAsync(cancellationToken);
 
     public Task<TopicInfo> DeleteSubscriptionAsync(string topic, string subscription, CancellationToken cancellationToken = default) =>
-        Topic(topic).Unsubscribe(subscription).WaitAsync(cancellationToken);
+        siloLoss.Await(Topic(topic).Unsubscribe(subscription), cancellationToken);
 
     private ITopicGrain Topic(string topic)
     {

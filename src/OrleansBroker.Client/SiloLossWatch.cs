@@ -5,7 +5,8 @@ using OrleansBroker.Errors;
 namespace OrleansBroker.Client;
 
 /// <summary>
-/// Fails publishes that a lost silo left without an answer, soon after the loss instead of at Orleans' 30 s response timeout.
+/// Fails broker calls (publishes, and the administration calls that answer at once) that a lost silo left without an answer,
+/// soon after the loss instead of at Orleans' 30 s response timeout.
 /// An Orleans client does not fail a call whose request was already on its way when the silo holding it died: not when the
 /// connection to that silo's gateway breaks, and not when a live gateway had forwarded it there (a silo fails the calls it
 /// made itself to a silo declared dead, not those it passed on for clients). A producer that confirms in order would stall
@@ -13,7 +14,7 @@ namespace OrleansBroker.Client;
 /// the membership table), every call watched here that was in flight at that moment and is still unanswered
 /// <see cref="BrokerClientOptions.SiloLossGrace"/> later fails with <see cref="BrokerErrorCode.SiloLost"/>: its outcome is
 /// unknown, as after a timeout. Calls that began after the loss are not touched; calls through live silos normally answer
-/// well within the grace.
+/// well within the grace. Calls that may run long by design (a redrive, a long-polling receive) are not watched.
 /// </summary>
 internal sealed partial class SiloLossWatch
 {
@@ -41,6 +42,13 @@ internal sealed partial class SiloLossWatch
         return call.IsCompleted ? call : AwaitAsync(call, Volatile.Read(ref _sinceLastLoss).Token, cancellationToken);
     }
 
+    /// <inheritdoc cref="Await{T}(Task{T}, CancellationToken)"/>
+    public Task Await(Task call, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        return call.IsCompleted ? call : AwaitAsync(call, Volatile.Read(ref _sinceLastLoss).Token, cancellationToken);
+    }
+
     /// <summary>A gateway connection of this client closed: calls in flight now get <see cref="BrokerClientOptions.SiloLossGrace"/> to answer.</summary>
     public void OnSiloConnectionLost(int connectionsLeft)
     {
@@ -51,10 +59,16 @@ internal sealed partial class SiloLossWatch
 
     private static async Task<T> AwaitAsync<T>(Task<T> call, CancellationToken siloLost, CancellationToken cancellationToken)
     {
+        await AwaitAsync((Task)call, siloLost, cancellationToken).ConfigureAwait(false);
+        return await call.ConfigureAwait(false);
+    }
+
+    private static async Task AwaitAsync(Task call, CancellationToken siloLost, CancellationToken cancellationToken)
+    {
         using var either = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(siloLost, cancellationToken) : null;
         try
         {
-            return await call.WaitAsync(either?.Token ?? siloLost).ConfigureAwait(false);
+            await call.WaitAsync(either?.Token ?? siloLost).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (siloLost.IsCancellationRequested && !cancellationToken.IsCancellationRequested && !call.IsCompleted)
         {
@@ -62,8 +76,8 @@ internal sealed partial class SiloLossWatch
             _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             throw new BrokerException(BrokerErrorCode.SiloLost,
                 "The connection to a silo was lost while this call was in flight, and the call had no answer soon after: the silo that held the queue " +
-                "partition, or the gateway the call went through, is gone. A publish may or may not have been stored; publish again with the same " +
-                "message id to be sure without a duplicate.");
+                "or topic, or the gateway the call went through, is gone. The call may or may not have taken effect; a publish may or may not have " +
+                "been stored: publish again with the same message id to be sure without a duplicate.");
         }
     }
 

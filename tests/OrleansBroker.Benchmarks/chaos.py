@@ -21,6 +21,7 @@ SILO = os.path.join(ROOT, "silo-host/bin/Release/net10.0/obroker-silo.dll")
 CLI = os.path.join(ROOT, "src/OrleansBroker.Cli/bin/Release/net10.0/obroker.dll")
 PROGRESS = re.compile(r"published (\d+)/\d+, received (\d+)")
 IN_FLIGHT = re.compile(r"^in flight:\s+(\d+)", re.M)
+COUNTER = re.compile(r"^(published|acked):\s+(\d+)", re.M)
 
 
 def free_port():
@@ -221,13 +222,20 @@ class BenchRunner:
 
     def leased(self):
         """Messages of the current run's queue leased to consumers now, as `obroker queue info` reports them; None if it fails."""
-        try:
-            info = subprocess.run(["dotnet", CLI, *self.cli_args, "--cluster-id", "chaos", "queue", "info", self.queue],
-                                  capture_output=True, text=True, timeout=30)
-        except subprocess.TimeoutExpired:
-            return None
-        m = IN_FLIGHT.search(info.stdout) if info.returncode == 0 else None
+        m = IN_FLIGHT.search(self._info(self.queue, tries=1))
         return int(m.group(1)) if m else None
+
+    def _info(self, queue, tries=3):
+        """`obroker queue info` of `queue` (tried again if a silo had just died); empty if it fails."""
+        for _ in range(tries):
+            try:
+                info = subprocess.run(["dotnet", CLI, *self.cli_args, "--cluster-id", "chaos", "queue", "info", queue],
+                                      capture_output=True, text=True, timeout=45)
+            except subprocess.TimeoutExpired:
+                continue
+            if info.returncode == 0:
+                return info.stdout
+        return ""
 
     def _run(self):
         done = 0
@@ -253,6 +261,9 @@ class BenchRunner:
             if result is None or code != 0:
                 self.failed = f"bench run {n} exited {code}" + ("" if result else " with no result")
             if result is not None:
+                # The queue's own counters: each message published and acked once, whatever the faults did to its calls.
+                counters = {k: int(v) for k, v in COUNTER.findall(self._info(self.queue))}
+                result["queue_counters"] = counters
                 self.results.append(result)
             done += self.messages
             if self.failed or self._finish.is_set():
@@ -299,6 +310,9 @@ def report(faults, runner):
               f"max {max(delivered):.1f} s and {max(confirmed):.1f} s (progress is sampled once a second)")
     total = {k: sum(r.get(k) or 0 for r in runner.results) for k in ("messages", "lost", "duplicates", "ack_failures", "publish_retries")}
     total["leased_at_faults"] = sum(f.get("leased") or 0 for f in faults)
+    miscounted = [(n + 1, r["queue_counters"]) for n, r in enumerate(runner.results)
+                  if r.get("queue_counters", {}).get("published") != r["messages"] or r.get("queue_counters", {}).get("acked") != r["messages"]]
+    print(f"queue counters: {'published and acked equal the messages in every run' if not miscounted else f'off in runs {miscounted}'}")
     print(json.dumps({"bench_runs": len(runner.results), **total, "throughput_msgs_per_s": [r["throughput_msgs_per_s"] for r in runner.results]}))
     if runner.failed or total["lost"] != 0:
         raise SystemExit(f"chaos: {runner.failed or 'messages lost'}")

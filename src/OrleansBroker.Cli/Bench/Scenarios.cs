@@ -18,7 +18,7 @@ internal static class Scenarios
     /// </summary>
     public static async Task<BenchResult> QueueAsync(IBrokerClient broker, IBrokerAdministrationClient admin, BenchSettings s, CancellationToken cancellationToken)
     {
-        await PrepareEmptyQueueAsync(admin, s.Queue, s.Partitions, cancellationToken);
+        await PrepareEmptyQueueAsync(admin, s.Queue, s.Partitions, cancellationToken, retry: s.RetryPublishes);
         var perProducer = s.PerProducer();
         var tracker = new DeliveryTracker(perProducer);
         var consumers = s.Consumers > 0 ? new ConsumerGroup(broker, s.Queue, s.Consumers, s.Prefetch, tracker, s.Handler) : null;
@@ -321,7 +321,29 @@ internal static class Scenarios
         }
     }
 
-    private static async Task PrepareEmptyQueueAsync(IBrokerAdministrationClient admin, string queue, int partitions, CancellationToken cancellationToken)
+    /// <summary>
+    /// <see cref="PrepareEmptyQueueOnceAsync"/>; with <paramref name="retry"/> (<c>--retry-publishes</c>) tried again, up to 20 times a second
+    /// apart, when it fails for a silo that has just died, as the producers' publishes are.
+    /// </summary>
+    private static async Task PrepareEmptyQueueAsync(IBrokerAdministrationClient admin, string queue, int partitions, CancellationToken cancellationToken, bool retry = false)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await PrepareEmptyQueueOnceAsync(admin, queue, partitions, cancellationToken);
+                return;
+            }
+            catch (Exception exception) when (retry && attempt < 20 && !cancellationToken.IsCancellationRequested
+                && (exception is not BrokerException || exception is BrokerException { Code: BrokerErrorCode.SiloLost or BrokerErrorCode.StorageUnavailable or BrokerErrorCode.Internal }))
+            {
+                Console.Error.WriteLine($"preparing queue {queue} failed, trying again: {exception.GetBaseException().Message}");
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+        }
+    }
+
+    private static async Task PrepareEmptyQueueOnceAsync(IBrokerAdministrationClient admin, string queue, int partitions, CancellationToken cancellationToken)
     {
         await admin.CreateQueueIfMissingAsync(queue, new QueueOptions { Partitions = partitions }, cancellationToken);
         var info = await admin.GetQueueInfoAsync(queue, cancellationToken);
