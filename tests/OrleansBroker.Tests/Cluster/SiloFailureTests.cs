@@ -36,9 +36,7 @@ public sealed class SiloFailureTests(ITestOutputHelper output) : IAsyncLifetime
             // Declare a dead silo within seconds, not the production default's tens of seconds.
             m.ProbeTimeout = TimeSpan.FromSeconds(1);
             m.NumMissedProbesLimit = 2;
-        }),
-        // A call that reached the dead silo gets no answer: the producer retries after 10 s, not Orleans' default 30 s.
-        client: c => c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10)));
+        }));
         var broker = cluster.Broker;
         var admin = cluster.Admin;
         var created = await admin.CreateQueueAsync("work", new QueueOptions { LeaseDuration = TimeSpan.FromSeconds(10), Partitions = partitions });
