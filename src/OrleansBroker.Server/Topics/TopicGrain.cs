@@ -46,6 +46,7 @@ internal sealed partial class TopicGrain(
     private readonly TopicStateStore _store = new(persisted);
     private TopicRouter _router = null!;
     private TopicReplays _replays = null!;
+    private TopicPartitionSet _partitions = null!;
 
     /// <summary>The topic's name (without a partition suffix): subscription queues, retention and messages use it.</summary>
     private string _name = "";
@@ -60,6 +61,7 @@ internal sealed partial class TopicGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         (_name, _partition) = QueuePartitions.Parse(this.GetPrimaryKeyString());
+        _partitions = new TopicPartitionSet(GrainFactory, _name);
         Recompile();
         this.RegisterGrainTimer(FlushCountersAsync, new GrainTimerCreationOptions(CounterFlushInterval, CounterFlushInterval) { Interleave = true });
         _replays = new TopicReplays(_name, _store, GrainFactory, time, _options.MaxMessageBytes, ReplayReminderAsync, () => DelayDeactivation(ReplayKeepAlive), logger);
@@ -110,7 +112,7 @@ internal sealed partial class TopicGrain(
         }
 
         // After this grain's write, so a partition never exists without its topic; creating again mends a failure in between.
-        await SyncPartitionsAsync();
+        await _partitions.SyncAsync(State);
         await GrainFactory.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Topics).Add(_name);
         return await GetInfo();
     }
@@ -134,7 +136,7 @@ internal sealed partial class TopicGrain(
             }
 
             // Subscribing again mends a partition that missed it (its call failed after this grain stored the subscription).
-            await SyncPartitionsAsync();
+            await _partitions.SyncAsync(State);
             return Info();
         }
 
@@ -149,7 +151,7 @@ internal sealed partial class TopicGrain(
         Recompile();
 
         // Every partition routes to it before this returns: a message published after the subscribe reaches it whichever partition takes it.
-        await SyncPartitionsAsync();
+        await _partitions.SyncAsync(State);
         LogSubscribed(_name, subscription.Name);
         if (replay is not null)
         {
@@ -213,7 +215,7 @@ internal sealed partial class TopicGrain(
         }
 
         // Also when unchanged: changing again mends a partition that missed the change.
-        await SyncPartitionsAsync();
+        await _partitions.SyncAsync(State);
         return Info();
     }
 
@@ -228,7 +230,7 @@ internal sealed partial class TopicGrain(
         State.Replays.Remove(subscription);
         await _store.WriteAsync();
         Recompile();
-        await SyncPartitionsAsync();
+        await _partitions.SyncAsync(State);
         await DeleteQueueAsync($"{_name}/{subscription}");
         LogUnsubscribed(_name, subscription);
         return Info();
@@ -238,8 +240,7 @@ internal sealed partial class TopicGrain(
     {
         EnsureAdmin("delete");
 
-        // The other partitions first: a failure part-way leaves partition 0, which can delete again.
-        await Task.WhenAll(OtherPartitions().Select(p => p.DeletePartition()));
+        await _partitions.DeleteOthersAsync(State.Options.Partitions);
         var queues = State.Subscriptions.Values.Select(s => s.QueueName(_name)).ToList();
         if (State.Options.Retains)
         {
@@ -294,9 +295,7 @@ internal sealed partial class TopicGrain(
             return Info();
         }
 
-        // The counters summed over the partitions; the subscriptions are the same in every one.
-        var others = await Task.WhenAll(OtherPartitions().Select(p => p.GetPartitionInfo()));
-        return Info() with { Published = State.Published + others.Sum(o => o.Published), Unrouted = State.Unrouted + others.Sum(o => o.Unrouted) };
+        return await _partitions.SumAsync(Info(), State.Options.Partitions);
     }
 
     public Task<int> GetPartitions()
@@ -314,10 +313,7 @@ internal sealed partial class TopicGrain(
             throw new BrokerException(BrokerErrorCode.InvalidName, $"'{_name}' is not a topic partition name.");
         }
 
-        State.Created = true;
-        State.CreatedAt = createdAt;
-        State.Options = options;
-        State.Subscriptions = subscriptions.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        TopicPartitionSet.Take(State, options, subscriptions, createdAt);
         await _store.WriteAsync();
         Recompile();
     }
@@ -365,16 +361,6 @@ internal sealed partial class TopicGrain(
     }
 
     private void Recompile() => _router = new TopicRouter(_name, State.Options, State.Subscriptions.Values, transforms);
-
-    private IEnumerable<ITopicPartitionGrain> OtherPartitions() =>
-        Enumerable.Range(1, State.Options.Partitions - 1).Select(i => GrainFactory.GetGrain<ITopicPartitionGrain>(QueuePartitions.NameOf(_name, i)));
-
-    /// <summary>On partition 0: gives every other partition the topic's options and subscriptions, stored before this returns.</summary>
-    private Task SyncPartitionsAsync()
-    {
-        var subscriptions = State.Subscriptions.Values.ToList();
-        return Task.WhenAll(OtherPartitions().Select(p => p.SyncPartition(State.Options, subscriptions, State.CreatedAt)));
-    }
 
     private async Task DeleteQueueAsync(string queue)
     {
