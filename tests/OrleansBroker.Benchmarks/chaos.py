@@ -310,9 +310,11 @@ def report(faults, runner):
               f"max {max(delivered):.1f} s and {max(confirmed):.1f} s (progress is sampled once a second)")
     total = {k: sum(r.get(k) or 0 for r in runner.results) for k in ("messages", "lost", "duplicates", "ack_failures", "publish_retries")}
     total["leased_at_faults"] = sum(f.get("leased") or 0 for f in faults)
-    miscounted = [(n + 1, r["queue_counters"]) for n, r in enumerate(runner.results)
-                  if r.get("queue_counters", {}).get("published") != r["messages"] or r.get("queue_counters", {}).get("acked") != r["messages"]]
-    print(f"queue counters: {'published and acked equal the messages in every run' if not miscounted else f'off in runs {miscounted}'}")
+    counted = [(n + 1, r["messages"], r.get("queue_counters") or {}) for n, r in enumerate(runner.results)]
+    unread = [n for n, _, c in counted if not c]
+    miscounted = [(n, c) for n, messages, c in counted if c and (c.get("published"), c.get("acked")) != (messages, messages)]
+    print("queue counters: " + (f"off in runs {miscounted}" if miscounted else "published and acked equal the messages in every run read")
+          + (f"; not read (queue info failed) in runs {unread}" if unread else ""))
     print(json.dumps({"bench_runs": len(runner.results), **total, "throughput_msgs_per_s": [r["throughput_msgs_per_s"] for r in runner.results]}))
     if runner.failed or total["lost"] != 0:
         raise SystemExit(f"chaos: {runner.failed or 'messages lost'}")
