@@ -6,7 +6,8 @@ namespace OrleansBroker.Server.Log;
 /// <see cref="Apply">applies</see> it (the new segment joins the index, cleared segments leave it, waiters are released)
 /// or <see cref="RollBack">rolls it back</see> (the metadata and the changes are as if it had not been taken, except
 /// that ids it may have written are never handed out again).
-/// The metadata record is the commit point: what it does not name is not part of the log. It is written by every
+/// The metadata record is the commit point: what it does not name is not part of the log, and it carries the settle
+/// state the commit changed, whose own records a later commit writes (<see cref="SettleCarry"/>). It is written by every
 /// commit, also one that holds only settles or attempt counts, because its conditional write is what fences the log: an
 /// activation whose log was taken over by another (a silo declared dead that still runs) fails its next commit, so it
 /// can confirm nothing more, instead of writing settle records under the new owner.
@@ -20,6 +21,8 @@ internal sealed class CommitPlan
     private readonly DedupChange _dedup;
     private readonly Segment? _written;
     private readonly long _writtenBytes;
+    private List<CarriedSettles> _settlesWritten = [];
+    private List<CarriedSettles> _settlesCarried = [];
 
     private CommitPlan(List<PendingAppend> appends, TaskCompletionSource waiters, List<long> dirty, List<long> abandoned, DedupChange dedup, Segment? written, long writtenBytes)
     {
@@ -51,7 +54,7 @@ internal sealed class CommitPlan
     /// Builds the next commit from <paramref name="changes"/>; the metadata in memory becomes what this commit stores.
     /// <paramref name="recovering"/> says whether recovery is still reading the log (the first live segment is not known then).
     /// </summary>
-    public static CommitPlan Take(PendingChanges changes, TaskCompletionSource waiters, SegmentIndex index, DedupRecords dedup, LogMeta meta, MessageLogOptions options, bool recovering)
+    public static CommitPlan Take(PendingChanges changes, TaskCompletionSource waiters, SegmentIndex index, DedupRecords dedup, SettleCarry settles, LogMeta meta, MessageLogOptions options, bool recovering)
     {
         var appends = changes.TakeAppends(options);
         var dirty = changes.DirtySegments.ToList();
@@ -78,13 +81,27 @@ internal sealed class CommitPlan
             new StoredRecord<SegmentRecord> { State = new SegmentRecord { Messages = messages } },
             new StoredRecord<SegmentStateRecord>());
         var plan = new CommitPlan(appends, waiters, dirty, abandoned, dedup.TakeChange(meta, marks), written, bytes);
+        var changed = new List<CarriedSettles>(dirty.Count);
         foreach (var id in dirty)
         {
-            if (index.TryGetSegment(id, out var segment) && segment.LiveCount == 0)
+            if (!index.TryGetSegment(id, out var segment))
+            {
+                continue;
+            }
+
+            if (segment.LiveCount == 0)
             {
                 plan._cleared.Add(segment);
+                changed.Add(new CarriedSettles(id, null));
+            }
+            else
+            {
+                changed.Add(new CarriedSettles(id, segment.SnapshotSettles()));
             }
         }
+
+        (plan._settlesWritten, plan._settlesCarried) = settles.Take(changed, index, meta, recovering);
+        meta.Written = written is null ? null : new WrittenSegment(written.Id, written.FirstSequence, written.Count, bytes);
 
         // While recovery reads the log, the index lacks the segments it has not reached: the first live one may be among
         // them, so the range recovery starts from stays where it is until then.
@@ -102,7 +119,7 @@ internal sealed class CommitPlan
     /// Deletes what failed commits may have left, then writes the commit's records, the metadata last where a record must
     /// land before it (see <see cref="DedupChange.BeforeMeta"/>).
     /// </summary>
-    public async Task WriteAsync(LogRecordStore store, StoredRecord<LogMeta> meta, SegmentIndex index)
+    public async Task WriteAsync(LogRecordStore store, StoredRecord<LogMeta> meta, SegmentIndex index, SettleCarry settles)
     {
         // First what failed commits may have left: the new records may take the same ids.
         var leftovers = _abandoned.Select(id => store.ClearIfPresentAsync<SegmentRecord>(LogRecordStore.SegmentName(id)))
@@ -119,22 +136,9 @@ internal sealed class CommitPlan
             writes.Add(store.WriteAsync(LogRecordStore.SegmentName(_written.Id), _written.Record));
         }
 
-        foreach (var id in _dirty)
+        foreach (var carried in _settlesWritten)
         {
-            if (!index.TryGetSegment(id, out var segment))
-            {
-                continue;
-            }
-
-            if (_cleared.Contains(segment))
-            {
-                writes.Add(store.DeleteSegmentAsync(segment));
-            }
-            else
-            {
-                segment.State.State.Settled = segment.SettledBitmap();
-                writes.Add(store.WriteAsync(LogRecordStore.SettlesName(id), segment.State));
-            }
+            writes.Add(settles.WriteAsync(store, index, carried));
         }
 
         if (_dedup.Written is { } dedupRecord)
@@ -152,13 +156,15 @@ internal sealed class CommitPlan
         await Task.WhenAll(writes);
     }
 
-    /// <summary>The commit is durable: the index and the deduplication records take it; returns the new live messages.</summary>
-    public List<LogEntry> Apply(SegmentIndex index, DedupRecords dedup)
+    /// <summary>The commit is durable: the index, the deduplication and settle records take it; returns the new live messages.</summary>
+    public List<LogEntry> Apply(SegmentIndex index, DedupRecords dedup, SettleCarry settles)
     {
         foreach (var segment in _cleared)
         {
             index.Forget(segment);
         }
+
+        settles.Landed(_settlesWritten, _settlesCarried, _cleared);
 
         dedup.Committed(_dedup);
         var entries = new List<LogEntry>(WrittenCount);

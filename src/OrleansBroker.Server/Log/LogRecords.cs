@@ -68,7 +68,34 @@ internal sealed class LogMeta
     /// where not kept (a log written before it was, or whose live segments are too scattered), and recovery tries every id.
     /// </summary>
     [Id(18)] public List<long>? LiveSegments { get; set; }
+
+    /// <summary>
+    /// The settle state of the segments changed by this commit and by the one before it. A segment's settle record
+    /// (<c>a{id}</c>) is written one commit late, only ever with a state a landed metadata holds: whatever part of a
+    /// commit a crash cuts off, recovery finds each segment's settles as the metadata counted them (<see cref="SettleCarry"/>).
+    /// </summary>
+    [Id(19)] public List<CarriedSettles> CarriedSettles { get; set; } = [];
+
+    /// <summary>The segment this commit wrote, if it wrote one: recovery checks that it landed with the metadata.</summary>
+    [Id(20)] public WrittenSegment? Written { get; set; }
 }
+
+/// <summary>
+/// A segment's settle state carried in the metadata (<see cref="LogMeta.CarriedSettles"/>); <see cref="State"/> null when
+/// every message of the segment is settled and its records are to be deleted.
+/// </summary>
+[GenerateSerializer, Alias("ob.carried-settles")]
+internal sealed record CarriedSettles(
+    [property: Id(0)] long Segment,
+    [property: Id(1)] SegmentStateRecord? State);
+
+/// <summary>The segment a commit wrote, as its metadata counted it (<see cref="LogMeta.Written"/>).</summary>
+[GenerateSerializer, Immutable, Alias("ob.written-segment")]
+internal sealed record WrittenSegment(
+    [property: Id(0)] long Id,
+    [property: Id(1)] long FirstSequence,
+    [property: Id(2)] int Count,
+    [property: Id(3)] long Bytes);
 
 /// <summary>A lease handed from one activation of a queue to the next (see <see cref="LogMeta.Leases"/>).</summary>
 [GenerateSerializer, Immutable, Alias("ob.handed-off-lease")]

@@ -17,12 +17,16 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
     private bool _stopped;
 
+    /// <summary>The settle state the metadata carries, by segment: newer than the segment's own record.</summary>
+    private Dictionary<long, CarriedSettles> _carried = [];
+
     /// <summary>
     /// Deletes what failed commits left past <paramref name="meta"/>, reads the first segments and returns their live
     /// messages in sequence order, with the ids of the segments left to read (<see cref="ReadRestAsync"/>).
     /// </summary>
     public async Task<(List<LogEntry> Live, List<long> Unread)> ReadFirstAsync(StoredRecord<LogMeta> meta)
     {
+        _carried = meta.State.CarriedSettles.ToDictionary(c => c.Segment);
         await DeleteUncommittedSegmentsAsync(meta);
         // Only the live segments where they are known; otherwise every id that may be one.
         var ids = meta.State.LiveSegments is { } ranges
@@ -79,9 +83,9 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
 
     /// <summary>
     /// Every segment is read, so the live messages are known exactly: the stored counts are set from them, plus what a
-    /// commit being written adds; the live segment ranges are made where the log has none. They can be off after a crash, since a commit's records land one by one: the metadata
-    /// with a settle counted and the segment's settle record without it (the message is live again and its next settle
-    /// would count twice), or the reverse. A log written before the counts were kept gets them here too. True if a count
+    /// commit being written adds; the live segment ranges are made where the log has none. The metadata carries the
+    /// settles it counts (<see cref="SettleCarry"/>), so the counts agree after a crash; they are checked all the same, and
+    /// a log written before the counts were kept, or before settles were carried, gets them here. True if a count
     /// changed (stored with the next commit).
     /// </summary>
     public bool CorrectCounts(LogMeta meta, int committingCount, long committingBytes, long? committingSegment)
@@ -148,6 +152,13 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
 
     private async Task<Segment?> ReadSegmentAsync(long id)
     {
+        _carried.TryGetValue(id, out var carried);
+        if (carried is { State: null })
+        {
+            // Every message settled: the first commit deletes what is left of it.
+            return null;
+        }
+
         var record = await store.ReadAsync<SegmentRecord>(LogRecordStore.SegmentName(id));
         if (!record.RecordExists)
         {
@@ -155,6 +166,17 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
         }
 
         var state = await store.ReadAsync<SegmentStateRecord>(LogRecordStore.SettlesName(id));
+        if (carried?.State is { } newer)
+        {
+            // The metadata's copy is the one its counts agree with; the record may be a commit behind.
+            state.State = new SegmentStateRecord
+            {
+                Settled = newer.Settled,
+                Attempts = new Dictionary<long, int>(newer.Attempts),
+                NotBefore = new Dictionary<long, long>(newer.NotBefore),
+            };
+        }
+
         var segment = new Segment(id, record, state);
         segment.LoadSettled(state.State.Settled);
         return segment;
@@ -162,12 +184,30 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
 
     /// <summary>
     /// A segment at or past NextSegment was written by a commit whose metadata never landed: its publishers were
-    /// told it failed, so it is not part of the log and is deleted. Its sequence numbers are not handed out again:
-    /// the metadata is moved past them first, so a crash during the clean-up cannot bring them back.
+    /// told it failed, so it is not part of the log and is deleted. So is the segment the metadata's own commit wrote
+    /// where it did not land with it (or a later failed commit wrote another under its id): that commit failed too, and
+    /// its messages leave the counts. Their sequence numbers are not handed out again: the metadata is moved past them
+    /// first, so a crash during the clean-up cannot bring them back.
     /// </summary>
     private async Task DeleteUncommittedSegmentsAsync(StoredRecord<LogMeta> meta)
     {
-        var uncommitted = new List<StoredRecord<SegmentRecord>>();
+        var uncommitted = new List<(long Id, StoredRecord<SegmentRecord> Record)>();
+        var changed = false;
+        if (meta.State.Written is { } written)
+        {
+            var record = await store.ReadAsync<SegmentRecord>(LogRecordStore.SegmentName(written.Id));
+            if (!record.RecordExists || record.State.Messages.Count == 0 || record.State.Messages[0].Sequence != written.FirstSequence)
+            {
+                Uncount(meta.State, written);
+                changed = true;
+                LogWrittenSegmentMissing(store.GrainId, written.Id, written.Count);
+                if (record.RecordExists)
+                {
+                    uncommitted.Add((written.Id, record));
+                }
+            }
+        }
+
         for (var id = meta.State.NextSegment; ; id++)
         {
             var record = await store.ReadAsync<SegmentRecord>(LogRecordStore.SegmentName(id));
@@ -176,21 +216,46 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
                 break;
             }
 
-            uncommitted.Add(record);
+            uncommitted.Add((id, record));
         }
 
-        var highest = uncommitted.SelectMany(r => r.State.Messages).Select(m => m.Sequence).DefaultIfEmpty(0).Max();
+        var highest = uncommitted.SelectMany(r => r.Record.State.Messages).Select(m => m.Sequence).DefaultIfEmpty(0).Max();
         if (highest >= meta.State.NextSequence)
         {
             meta.State.NextSequence = highest + 1;
+            changed = true;
+        }
+
+        if (changed)
+        {
             await store.WriteAsync(LogRecordStore.MetaName, meta);
         }
 
-        for (var i = 0; i < uncommitted.Count; i++)
+        foreach (var (id, record) in uncommitted)
         {
-            var id = meta.State.NextSegment + i;
-            await store.ClearAsync(LogRecordStore.SegmentName(id), uncommitted[i]);
+            await store.ClearAsync(LogRecordStore.SegmentName(id), record);
             LogDeletedUncommitted(store.GrainId, id);
+        }
+    }
+
+    /// <summary>Takes a segment that never landed out of the metadata's counts and live ranges.</summary>
+    private static void Uncount(LogMeta meta, WrittenSegment written)
+    {
+        meta.Written = null;
+        meta.Counters = meta.Counters with { Published = meta.Counters.Published - written.Count };
+        if (meta.LiveCounted)
+        {
+            meta.Live -= written.Count;
+        }
+
+        if (meta.BytesCounted)
+        {
+            meta.LiveBytes -= written.Bytes;
+        }
+
+        if (meta.LiveSegments is { } ranges)
+        {
+            SegmentRanges.Remove(ranges, written.Id);
         }
     }
 
@@ -200,11 +265,14 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
     [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId} recovered: {Recovered} more live messages read in the background, {Live} live in all, {Resident} segments in memory")]
     private partial void LogRecovered(GrainId grainId, int recovered, int live, int resident);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: the stored count of live messages was {Stored}, the segments hold {Live}; corrected (a commit was cut short by a crash)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: the stored count of live messages was {Stored}, the segments hold {Live}; corrected (a log written by an earlier version)")]
     private partial void LogCountCorrected(GrainId grainId, long stored, long live);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: reading segments from {Segment} on failed; retrying in {Delay}")]
     private partial void LogRecoveryReadFailed(Exception exception, GrainId grainId, long segment, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Log of {GrainId}: segment {Segment} ({Count} messages), written by the last commit, did not land with its metadata; that commit failed and its messages are not counted")]
+    private partial void LogWrittenSegmentMissing(GrainId grainId, long segment, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Log of {GrainId}: deleted uncommitted segment {Segment}")]
     private partial void LogDeletedUncommitted(GrainId grainId, long segment);

@@ -10,8 +10,9 @@ namespace OrleansBroker.Server.Log;
 /// <list type="bullet">
 /// <item>each commit writes the new messages as one immutable segment record <c>s{n}</c>, so bytes
 /// written per message stay near its size and a publish never rewrites older messages;</item>
-/// <item>settles are recorded in a small per-segment record <c>a{n}</c>; a segment whose messages
-/// are all settled is deleted with its <c>a{n}</c>;</item>
+/// <item>settles are recorded in a small per-segment record <c>a{n}</c>, written one commit behind the metadata,
+/// which carries them meanwhile (<see cref="SettleCarry"/>); a segment whose messages are all settled is deleted
+/// with its <c>a{n}</c>;</item>
 /// <item>one small <c>meta</c> record holds the segment range, the next sequence and counters;</item>
 /// <item>group commit: appends and settles that arrive while a commit is being written go into the
 /// next one (<see cref="CommitPlan"/>); an append completes only after the commit holding it succeeded;</item>
@@ -25,6 +26,9 @@ namespace OrleansBroker.Server.Log;
 /// </summary>
 internal sealed partial class MessageLog
 {
+    /// <summary>How long a log that went quiet waits before writing the settle records its metadata still carries.</summary>
+    private static readonly TimeSpan QuietFlushDelay = TimeSpan.FromSeconds(1);
+
     private readonly LogRecordStore _store;
     private readonly MessageLogOptions _options;
     private readonly ILogger _logger;
@@ -33,6 +37,7 @@ internal sealed partial class MessageLog
     private readonly SegmentPager _pager;
     private readonly LogRecovery _recovery;
     private readonly DedupRecords _dedup;
+    private readonly SettleCarry _settles = new();
     private readonly PendingChanges _changes = new();
     private StoredRecord<LogMeta> _meta = new();
     private TaskCompletionSource _commitWaiters = NewWaiter();
@@ -44,6 +49,11 @@ internal sealed partial class MessageLog
     /// <summary>A delivery waits for the next commit: it does not linger for a publish.</summary>
     private bool _skipLinger;
     private bool _flushing;
+    private bool _stopped;
+    private bool _quietFlushWaiting;
+
+    /// <summary>Commits that landed, for a quiet flush to see whether the log stayed quiet.</summary>
+    private long _landedCommits;
 
     /// <summary>Set while a commit without publishes lingers (<see cref="MessageLogOptions.CommitLinger"/>): the next publish ends the wait.</summary>
     private TaskCompletionSource? _appendArrived;
@@ -132,6 +142,7 @@ internal sealed partial class MessageLog
             return [];
         }
 
+        _settles.Load(_meta.State);
         var (live, rest) = await _recovery.ReadFirstAsync(_meta);
         await _dedup.LoadAsync(_meta.State);
         if (rest.Count > 0)
@@ -156,14 +167,24 @@ internal sealed partial class MessageLog
 
     private void RecoveryDone()
     {
+        if (_settles.HasWrites && !_quietFlushWaiting)
+        {
+            // What the loaded metadata carries (segments it cleared among it) is written even if no commit comes.
+            _ = FlushWhenQuietAsync();
+        }
+
         if (_recovery.CorrectCounts(_meta.State, _writing?.WrittenCount ?? 0, _writing?.WrittenBytes ?? 0, _writing?.WrittenSegment))
         {
             _changes.MetaDirty = true;
         }
     }
 
-    /// <summary>Stops a recovery still running (the grain is deactivating).</summary>
-    public void Stop() => _recovery.Stop();
+    /// <summary>Stops a recovery still running and the writes a quiet log has left (the grain is deactivating).</summary>
+    public void Stop()
+    {
+        _stopped = true;
+        _recovery.Stop();
+    }
 
     /// <summary>Hands out the next sequence number.</summary>
     public long NextSequence() => _meta.State.NextSequence++;
@@ -323,6 +344,9 @@ internal sealed partial class MessageLog
         await CommitAsync();
         await Task.WhenAll(_index.Segments.Select(_store.DeleteSegmentAsync).ToList());
         _index.Clear();
+        await _settles.DeleteAllAsync(_store);
+        _meta.State.CarriedSettles = [];
+        _meta.State.Written = null;
         await _dedup.DeleteAllAsync(_meta.State);
         _meta.State.FirstSegment = _meta.State.NextSegment;
         _meta.State.Live = 0;
@@ -371,6 +395,10 @@ internal sealed partial class MessageLog
             var waiters = _commitWaiters;
             _commitWaiters = NewWaiter();
             waiters.TrySetResult();
+            if (_settles.HasWrites && !_quietFlushWaiting)
+            {
+                _ = FlushWhenQuietAsync();
+            }
         }
         finally
         {
@@ -379,16 +407,45 @@ internal sealed partial class MessageLog
         }
     }
 
+    /// <summary>
+    /// Writes the settle records the last commit left to the next one (and deletes the segments it cleared) once the log
+    /// has had no commit for <see cref="QuietFlushDelay"/>: a busy log writes them with its next commit anyway.
+    /// </summary>
+    private async Task FlushWhenQuietAsync()
+    {
+        _quietFlushWaiting = true;
+        try
+        {
+            long seen;
+            do
+            {
+                seen = _landedCommits;
+                await Task.Delay(QuietFlushDelay);
+            }
+            while (!_stopped && (_landedCommits != seen || _flushing));
+        }
+        finally
+        {
+            _quietFlushWaiting = false;
+        }
+
+        if (!_stopped && _settles.HasWrites)
+        {
+            _changes.MetaDirty = true;
+            EnsureFlushing();
+        }
+    }
+
     private async Task<bool> CommitOnceAsync()
     {
-        var plan = CommitPlan.Take(_changes, _commitWaiters, _index, _dedup, _meta.State, _options, recovering: !_recovered.IsCompleted);
+        var plan = CommitPlan.Take(_changes, _commitWaiters, _index, _dedup, _settles, _meta.State, _options, recovering: !_recovered.IsCompleted);
         _commitWaiters = NewWaiter();
         _skipLinger = false;
         _writing = plan;
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await plan.WriteAsync(_store, _meta, _index);
+            await plan.WriteAsync(_store, _meta, _index, _settles);
         }
         catch (Exception exception)
         {
@@ -405,8 +462,9 @@ internal sealed partial class MessageLog
         }
 
         _writing = null;
+        _landedCommits++;
         _listener.OnWritten(Stopwatch.GetElapsedTime(started), plan.Size.Appends);
-        var entries = plan.Apply(_index, _dedup);
+        var entries = plan.Apply(_index, _dedup, _settles);
         if (entries.Count > 0)
         {
             _listener.OnCommitted(entries);

@@ -166,6 +166,14 @@ internal sealed class Segment
         IsResident = true;
     }
 
+    /// <summary>A copy of its settle record as it is now: settled messages, attempts, retry times.</summary>
+    public SegmentStateRecord SnapshotSettles() => new()
+    {
+        Settled = SettledBitmap(),
+        Attempts = new Dictionary<long, int>(State.State.Attempts),
+        NotBefore = new Dictionary<long, long>(State.State.NotBefore),
+    };
+
     public byte[] SettledBitmap()
     {
         var bytes = new byte[(_settled.Length + 7) / 8];

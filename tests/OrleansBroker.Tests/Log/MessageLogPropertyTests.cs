@@ -21,6 +21,7 @@ public sealed class MessageLogPropertyTests
         Settle,
         Attempt,
         FailAfter,
+        Drop,
         Heal,
         Crash,
     }
@@ -35,6 +36,7 @@ public sealed class MessageLogPropertyTests
         (3, Gen.Int[0, 1000].Select(n => new Op(Kind.Settle, n))),
         (2, Gen.Int[0, 1000].Select(n => new Op(Kind.Attempt, n))),
         (1, Gen.Int[0, 4].Select(n => new Op(Kind.FailAfter, n))),
+        (1, Gen.Int[1, 255].Select(n => new Op(Kind.Drop, n))),
         (1, Gen.Const(new Op(Kind.Heal, 0))),
         (1, Gen.Const(new Op(Kind.Crash, 0)))).Array[1, 40];
 
@@ -59,6 +61,7 @@ public sealed class MessageLogPropertyTests
         private readonly List<long> _live = [];
         private readonly HashSet<long> _settled = [];
         private readonly HashSet<long> _failed = [];
+        private readonly HashSet<long> _maybePublished = [];
         private readonly HashSet<long> _maybeSettled = [];
         private readonly Dictionary<long, int> _attempts = [];
         private MessageLog _log;
@@ -105,14 +108,18 @@ public sealed class MessageLogPropertyTests
                     foreach (var message in messages)
                     {
                         // A failed publish's number can come again (nothing of it was stored); the latest use is the one that counts.
+                        // Its records written in storage order, a failed commit leaves nothing of itself behind; with any of them
+                        // dropped (records landing in any order, as with a remote store), it may have landed whole all the same.
                         _failed.Remove(message.Sequence);
-                        (confirmed ? _live : (ICollection<long>)_failed).Add(message.Sequence);
+                        (confirmed ? _live : _storage.Scrambled ? _maybePublished : (ICollection<long>)_failed).Add(message.Sequence);
                     }
 
                     break;
                 case Kind.Settle when _live.Count > 0:
                     var settled = _live[op.Value % _live.Count];
                     Assert.True(_log.Settle(settled), $"live message {settled} could not be settled");
+                    // As a queue counts an ack: in the metadata, with the same commit.
+                    _log.UpdateMeta(meta => meta.Counters = meta.Counters with { Acked = meta.Counters.Acked + 1 });
                     _live.Remove(settled);
                     (await Succeeds(_log.CommitAsync()) ? _settled : _maybeSettled).Add(settled);
                     break;
@@ -129,9 +136,12 @@ public sealed class MessageLogPropertyTests
                 case Kind.FailAfter:
                     _storage.WritesLeft ??= op.Value;
                     break;
+                case Kind.Drop:
+                    _storage.Drop(op.Value);
+                    break;
                 case Kind.Heal:
                     // Storage comes back without a crash: what failed is committed later by the same log.
-                    _storage.WritesLeft = null;
+                    _storage.Heal();
                     break;
                 case Kind.Crash:
                     await CrashAsync();
@@ -142,7 +152,9 @@ public sealed class MessageLogPropertyTests
         /// <summary>Drops the log, brings storage back and loads it again; checks what it holds against what was confirmed.</summary>
         private async Task CrashAsync()
         {
-            _storage.WritesLeft = null;
+            _storage.Heal();
+            // A killed silo's log does nothing more: not even the writes a quiet log makes by itself.
+            _log.Stop();
             _log = _harness.NewLog();
             await _log.LoadAsync();
             await _log.Recovery;
@@ -157,7 +169,7 @@ public sealed class MessageLogPropertyTests
             {
                 Assert.False(_failed.Contains(sequence), $"message {sequence} whose publish failed is live");
                 Assert.False(_settled.Contains(sequence), $"message {sequence} whose settle was confirmed is live again");
-                Assert.True(_live.Contains(sequence) || _maybeSettled.Contains(sequence), $"message {sequence} was never published");
+                Assert.True(_live.Contains(sequence) || _maybeSettled.Contains(sequence) || _maybePublished.Contains(sequence), $"message {sequence} was never published");
             }
 
             foreach (var (sequence, attempts) in _attempts)
@@ -180,17 +192,31 @@ public sealed class MessageLogPropertyTests
                 (live.ContainsKey(sequence) ? _live : (ICollection<long>)_settled).Add(sequence);
             }
 
+            foreach (var sequence in _maybePublished.Where(live.ContainsKey))
+            {
+                _live.Add(sequence);
+            }
+
             _maybeSettled.Clear();
+            _maybePublished.Clear();
             _live.Sort();
+
+            // The counts hold each message once, whatever part of a commit a crash cut off.
+            Assert.Equal(_settled.Count, _log.Meta.Counters.Acked);
+            Assert.Equal(_live.Count + _settled.Count, _log.Meta.Counters.Published);
         }
 
-        /// <summary>Every message that storage holds unsettled in a segment of the log is live after recovery: none is left unread.</summary>
+        /// <summary>
+        /// Every message that storage holds unsettled in a segment of the log (by its settle record, or the newer state the
+        /// metadata carries) is live after recovery: none is left unread.
+        /// </summary>
         private async Task AssertEverySegmentInStorageIsReadAsync(Dictionary<long, LogEntry> live)
         {
+            var carried = _log.Meta.CarriedSettles.ToDictionary(c => c.Segment);
             foreach (var name in _records.Names(_harness.GrainId).Where(n => n.StartsWith('s')))
             {
                 var id = long.Parse(name[1..], System.Globalization.CultureInfo.InvariantCulture);
-                if (id < _log.Meta.FirstSegment || id >= _log.Meta.NextSegment)
+                if (id < _log.Meta.FirstSegment || id >= _log.Meta.NextSegment || carried.TryGetValue(id, out var cleared) && cleared.State is null)
                 {
                     continue;
                 }
@@ -200,7 +226,7 @@ public sealed class MessageLogPropertyTests
                 var settles = new StoredRecord<SegmentStateRecord>();
                 await _records.ReadStateAsync("a" + name[1..], _harness.GrainId, settles);
                 var segment = new Segment(id, record, settles);
-                segment.LoadSettled(settles.State.Settled);
+                segment.LoadSettled(carried.TryGetValue(id, out var newer) ? newer.State!.Settled : settles.State.Settled);
                 for (var i = 0; i < segment.Count; i++)
                 {
                     Assert.True(segment.IsSettled(i) || live.ContainsKey(segment.SequenceAt(i)),
@@ -223,10 +249,37 @@ public sealed class MessageLogPropertyTests
         }
     }
 
-    /// <summary>Storage that, once told, lets a given number of writes and deletes through and fails every one after, until the crash.</summary>
+    /// <summary>
+    /// Storage that, once told, lets a given number of writes and deletes through and fails every one after, until the crash;
+    /// or drops some of the next eight (records landing in any order) and fails every one after.
+    /// </summary>
     private sealed class CrashingStorage(IGrainStorage inner) : IGrainStorage
     {
+        private int _dropMask;
+
         public int? WritesLeft { get; set; }
+
+        /// <summary>Whether writes were dropped out of order since storage last came back.</summary>
+        public bool Scrambled { get; private set; }
+
+        /// <summary>Of the next eight writes, drops those whose bit is set in <paramref name="mask"/>; fails every one after.</summary>
+        public void Drop(int mask)
+        {
+            if (WritesLeft is null)
+            {
+                _dropMask = mask;
+                WritesLeft = 8;
+                Scrambled = true;
+            }
+        }
+
+        /// <summary>Storage is back: every write goes through.</summary>
+        public void Heal()
+        {
+            WritesLeft = null;
+            _dropMask = 0;
+            Scrambled = false;
+        }
 
         public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
 
@@ -268,7 +321,14 @@ public sealed class MessageLogPropertyTests
                 return true;
             }
 
-            return WritesLeft-- > 0;
+            if (WritesLeft-- <= 0)
+            {
+                return false;
+            }
+
+            var dropped = (_dropMask & 1) != 0;
+            _dropMask >>= 1;
+            return !dropped;
         }
     }
 }

@@ -33,7 +33,7 @@ internal sealed class LogHarness(IGrainStorage storage, MessageLogOptions? optio
 
     public Task<T> RunAsync<T>(Func<Task<T>> work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, _scheduler).Unwrap();
 
-    /// <summary>A new activation's view once recovery is done: the live messages, bodies read back, in sequence order.</summary>
+    /// <summary>A new activation's view once recovery is done: the live messages, bodies read back, in sequence order; the activation is stopped then.</summary>
     public Task<List<LiveMessage>> ReloadAsync() => RunAsync(async () =>
     {
         var log = NewLog();
@@ -45,6 +45,8 @@ internal sealed class LogHarness(IGrainStorage storage, MessageLogOptions? optio
             live.Add(new LiveMessage(await log.ReadMessageAsync(entry), entry.Attempts));
         }
 
+        // Only a look: it writes nothing by itself later (what a quiet log does), as a deactivated queue's log would not.
+        log.Stop();
         return live;
     });
 
