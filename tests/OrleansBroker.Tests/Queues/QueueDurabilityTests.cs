@@ -81,9 +81,10 @@ public sealed class QueueDurabilityTests : BrokerClusterTest
             await Broker.ReceiveAndAckAsync("gc", 100);
         }
 
-        var rows = CountRows(Cluster.DataDirectory, "s%");
-        Assert.Equal(0, rows);
-        Assert.Equal(0, CountRows(Cluster.DataDirectory, "a%"));
+        // The last settled segment goes with the commit after the one that settled it; a queue gone quiet makes that commit itself.
+        await Eventually.HoldsAsync(
+            () => CountRows(Cluster.DataDirectory, "s%") == 0 && CountRows(Cluster.DataDirectory, "a%") == 0,
+            "every settled segment and settle record was deleted");
     }
 
     private static long CountRows(string dataDirectory, string pattern)
