@@ -24,6 +24,9 @@ internal sealed class CommitPlan
     private List<CarriedSettles> _settlesWritten = [];
     private List<CarriedSettles> _settlesCarried = [];
 
+    /// <summary>The metadata as this commit stores it, copied when it was taken.</summary>
+    private LogMeta _stored = null!;
+
     private CommitPlan(List<PendingAppend> appends, TaskCompletionSource waiters, List<long> dirty, List<long> abandoned, DedupChange dedup, Segment? written, long writtenBytes)
     {
         _appends = appends;
@@ -112,6 +115,9 @@ internal sealed class CommitPlan
 
         plan.Count(meta, +1);
         plan.TrackRanges(meta, taken: true);
+        // Settles and counts that come in while the records are written belong to the next commit: the metadata this one
+        // writes is the one taken now, whose counts agree with the settle state it carries.
+        plan._stored = meta.Copy();
         return plan;
     }
 
@@ -152,8 +158,17 @@ internal sealed class CommitPlan
             writes.Clear();
         }
 
-        writes.Add(store.WriteAsync(LogRecordStore.MetaName, meta));
+        writes.Add(WriteMetaAsync(store, meta));
         await Task.WhenAll(writes);
+    }
+
+    /// <summary>Writes the metadata as taken under the record's ETag, then keeps the new ETag.</summary>
+    private async Task WriteMetaAsync(LogRecordStore store, StoredRecord<LogMeta> meta)
+    {
+        var record = new StoredRecord<LogMeta> { State = _stored, ETag = meta.ETag, RecordExists = meta.RecordExists };
+        await store.WriteAsync(LogRecordStore.MetaName, record);
+        meta.ETag = record.ETag;
+        meta.RecordExists = true;
     }
 
     /// <summary>The commit is durable: the index, the deduplication and settle records take it; returns the new live messages.</summary>

@@ -78,6 +78,16 @@ internal sealed class LogMeta
 
     /// <summary>The segment this commit wrote, if it wrote one: recovery checks that it landed with the metadata.</summary>
     [Id(20)] public WrittenSegment? Written { get; set; }
+
+    /// <summary>A copy for a commit to write: the metadata in memory moves on (settles, counts) while the write is under way.</summary>
+    public LogMeta Copy()
+    {
+        var copy = (LogMeta)MemberwiseClone();
+        copy.Leases = [.. Leases];
+        copy.LiveSegments = LiveSegments is null ? null : [.. LiveSegments];
+        copy.CarriedSettles = [.. CarriedSettles];
+        return copy;
+    }
 }
 
 /// <summary>

@@ -301,6 +301,51 @@ public abstract class MessageLogOnStorageTests(StorageBackend backend)
         });
     }
 
+    [Fact]
+    public async Task Settles_made_while_a_commit_is_written_count_with_the_next_one()
+    {
+        // A commit with producer-set ids writes its segment before its metadata. Acks that come in meanwhile belong to the
+        // next commit: the metadata this one writes must not count them, or a crash before the next commit lands leaves
+        // them counted with their messages live (acked again when delivered again).
+        var failing = new FailingStorage(Storage);
+        var harness = new LogHarness(failing);
+        var metaWrites = 0;
+        await harness.RunAsync(async () =>
+        {
+            var log = harness.NewLog();
+            await log.LoadAsync();
+            await log.AppendAsync(LogHarness.Messages(log, 10));
+            failing.HoldWrites = name => name.StartsWith('s');
+            failing.FailWrites = name => name == "meta" && ++metaWrites > 1;
+            var extra = LogHarness.Messages(log, 1);
+            var published = log.AppendAsync(extra, [new DedupMark(extra[0].MessageId, extra[0].Sequence, 1)]);
+            await failing.Held.Task;
+            for (long sequence = 1; sequence <= 4; sequence++)
+            {
+                Assert.True(log.Settle(sequence));
+            }
+
+            log.UpdateMeta(meta => meta.Counters = meta.Counters with { Acked = meta.Counters.Acked + 4 });
+            failing.Release.TrySetResult();
+            await published;
+            await Assert.ThrowsAsync<BrokerException>(log.CommitAsync);
+        });
+
+        failing.HoldWrites = null;
+        failing.FailWrites = null;
+        await harness.RunAsync(async () =>
+        {
+            var log = harness.NewLog();
+            await log.LoadAsync();
+            await log.Recovery;
+            Assert.Equal(11, log.TrackedEntries().Count());
+            Assert.Equal(11, log.LiveCount);
+            Assert.Equal(0, log.Meta.Counters.Acked);
+            Assert.Equal(11, log.Meta.Counters.Published);
+            log.Stop();
+        });
+    }
+
     [Theory]
     [InlineData("metadata lost", 10)]
     [InlineData("settle record lost", 4)]
