@@ -154,4 +154,12 @@ internal sealed class SegmentStateRecord
 
     /// <summary>Sequence to the UTC ticks before which it must not be delivered (retry backoff).</summary>
     [Id(2)] public Dictionary<long, long> NotBefore { get; set; } = [];
+
+    /// <summary>A copy whose maps the original's later changes do not reach.</summary>
+    public SegmentStateRecord Copy(byte[]? settled = null) => new()
+    {
+        Settled = settled ?? Settled,
+        Attempts = new Dictionary<long, int>(Attempts),
+        NotBefore = new Dictionary<long, long>(NotBefore),
+    };
 }

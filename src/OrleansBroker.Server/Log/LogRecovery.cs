@@ -169,12 +169,7 @@ internal sealed partial class LogRecovery(LogRecordStore store, SegmentIndex ind
         if (carried?.State is { } newer)
         {
             // The metadata's copy is the one its counts agree with; the record may be a commit behind.
-            state.State = new SegmentStateRecord
-            {
-                Settled = newer.Settled,
-                Attempts = new Dictionary<long, int>(newer.Attempts),
-                NotBefore = new Dictionary<long, long>(newer.NotBefore),
-            };
+            state.State = newer.Copy();
         }
 
         var segment = new Segment(id, record, state);

@@ -167,12 +167,7 @@ internal sealed class Segment
     }
 
     /// <summary>A copy of its settle record as it is now: settled messages, attempts, retry times.</summary>
-    public SegmentStateRecord SnapshotSettles() => new()
-    {
-        Settled = SettledBitmap(),
-        Attempts = new Dictionary<long, int>(State.State.Attempts),
-        NotBefore = new Dictionary<long, long>(State.State.NotBefore),
-    };
+    public SegmentStateRecord SnapshotSettles() => State.State.Copy(SettledBitmap());
 
     public byte[] SettledBitmap()
     {
