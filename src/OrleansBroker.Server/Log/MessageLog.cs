@@ -26,9 +26,6 @@ namespace OrleansBroker.Server.Log;
 /// </summary>
 internal sealed partial class MessageLog
 {
-    /// <summary>How long a log that went quiet waits before writing the settle records its metadata still carries.</summary>
-    private static readonly TimeSpan QuietFlushDelay = TimeSpan.FromSeconds(1);
-
     private readonly LogRecordStore _store;
     private readonly MessageLogOptions _options;
     private readonly ILogger _logger;
@@ -39,6 +36,7 @@ internal sealed partial class MessageLog
     private readonly DedupRecords _dedup;
     private readonly SettleCarry _settles = new();
     private readonly PendingChanges _changes = new();
+    private readonly QuietFlush _quietFlush;
     private StoredRecord<LogMeta> _meta = new();
     private TaskCompletionSource _commitWaiters = NewWaiter();
     private Task _recovered = Task.CompletedTask;
@@ -49,11 +47,6 @@ internal sealed partial class MessageLog
     /// <summary>A delivery waits for the next commit: it does not linger for a publish.</summary>
     private bool _skipLinger;
     private bool _flushing;
-    private bool _stopped;
-    private bool _quietFlushWaiting;
-
-    /// <summary>Commits that landed, for a quiet flush to see whether the log stayed quiet.</summary>
-    private long _landedCommits;
 
     /// <summary>Set while a commit without publishes lingers (<see cref="MessageLogOptions.CommitLinger"/>): the next publish ends the wait.</summary>
     private TaskCompletionSource? _appendArrived;
@@ -68,6 +61,7 @@ internal sealed partial class MessageLog
         _pager = new SegmentPager(_store, _index, listener, logger);
         _recovery = new LogRecovery(_store, _index, listener, logger);
         _dedup = new DedupRecords(_store, logger);
+        _quietFlush = new QuietFlush(() => _flushing, FlushCarried);
     }
 
     /// <summary>The metadata in force (in memory; persisted with the next commit once changed through this class).</summary>
@@ -167,10 +161,10 @@ internal sealed partial class MessageLog
 
     private void RecoveryDone()
     {
-        if (_settles.HasWrites && !_quietFlushWaiting)
+        if (_settles.HasWrites)
         {
             // What the loaded metadata carries (segments it cleared among it) is written even if no commit comes.
-            _ = FlushWhenQuietAsync();
+            _quietFlush.Start();
         }
 
         if (_recovery.CorrectCounts(_meta.State, _writing?.WrittenCount ?? 0, _writing?.WrittenBytes ?? 0, _writing?.WrittenSegment))
@@ -182,7 +176,7 @@ internal sealed partial class MessageLog
     /// <summary>Stops a recovery still running and the writes a quiet log has left (the grain is deactivating).</summary>
     public void Stop()
     {
-        _stopped = true;
+        _quietFlush.Stop();
         _recovery.Stop();
     }
 
@@ -230,52 +224,13 @@ internal sealed partial class MessageLog
     }
 
     /// <summary>Records a delivery attempt, durable with the next commit: the queue commits before the delivery goes out.</summary>
-    public void RecordAttempt(LogEntry entry)
-    {
-        entry.Attempts++;
-        StoreAttempts(entry);
-    }
+    public void RecordAttempt(LogEntry entry) => _changes.RecordAttempt(entry);
 
     /// <summary>Takes back an attempt whose delivery never went out (its commit failed).</summary>
-    public void UndoAttempt(LogEntry entry)
-    {
-        entry.Attempts--;
-        if (entry.Attempts > 0)
-        {
-            StoreAttempts(entry);
-        }
-        else if (entry.Segment.State.State.Attempts.Remove(entry.Sequence))
-        {
-            _changes.DirtySegments.Add(entry.Segment.Id);
-        }
-    }
-
-    /// <summary>Puts the entry's attempts in its segment's settle record, written with the next commit.</summary>
-    private void StoreAttempts(LogEntry entry)
-    {
-        entry.Segment.State.State.Attempts[entry.Sequence] = entry.Attempts;
-        _changes.DirtySegments.Add(entry.Segment.Id);
-    }
+    public void UndoAttempt(LogEntry entry) => _changes.UndoAttempt(entry);
 
     /// <summary>Sets (or with 0 clears) the time before which <paramref name="entry"/> is not delivered; durable with the next commit.</summary>
-    public void SetNotBefore(LogEntry entry, long utcTicks)
-    {
-        entry.NotBefore = utcTicks;
-        var stored = entry.Segment.State.State.NotBefore;
-        if (utcTicks == 0)
-        {
-            if (!stored.Remove(entry.Sequence))
-            {
-                return;
-            }
-        }
-        else
-        {
-            stored[entry.Sequence] = utcTicks;
-        }
-
-        _changes.DirtySegments.Add(entry.Segment.Id);
-    }
+    public void SetNotBefore(LogEntry entry, long utcTicks) => _changes.SetNotBefore(entry, utcTicks);
 
     /// <summary>Applies <paramref name="change"/> to the metadata; durable with the next commit.</summary>
     public void UpdateMeta(Action<LogMeta> change)
@@ -395,9 +350,9 @@ internal sealed partial class MessageLog
             var waiters = _commitWaiters;
             _commitWaiters = NewWaiter();
             waiters.TrySetResult();
-            if (_settles.HasWrites && !_quietFlushWaiting)
+            if (_settles.HasWrites)
             {
-                _ = FlushWhenQuietAsync();
+                _quietFlush.Start();
             }
         }
         finally
@@ -407,29 +362,10 @@ internal sealed partial class MessageLog
         }
     }
 
-    /// <summary>
-    /// Writes the settle records the last commit left to the next one (and deletes the segments it cleared) once the log
-    /// has had no commit for <see cref="QuietFlushDelay"/>: a busy log writes them with its next commit anyway.
-    /// </summary>
-    private async Task FlushWhenQuietAsync()
+    /// <summary>Writes what the metadata carries with a commit of its own (the log went quiet).</summary>
+    private void FlushCarried()
     {
-        _quietFlushWaiting = true;
-        try
-        {
-            long seen;
-            do
-            {
-                seen = _landedCommits;
-                await Task.Delay(QuietFlushDelay);
-            }
-            while (!_stopped && (_landedCommits != seen || _flushing));
-        }
-        finally
-        {
-            _quietFlushWaiting = false;
-        }
-
-        if (!_stopped && _settles.HasWrites)
+        if (_settles.HasWrites)
         {
             _changes.MetaDirty = true;
             EnsureFlushing();
@@ -462,7 +398,7 @@ internal sealed partial class MessageLog
         }
 
         _writing = null;
-        _landedCommits++;
+        _quietFlush.CommitLanded();
         _listener.OnWritten(Stopwatch.GetElapsedTime(started), plan.Size.Appends);
         var entries = plan.Apply(_index, _dedup, _settles);
         if (entries.Count > 0)

@@ -15,6 +15,53 @@ internal sealed class PendingChanges
 
     public bool Any => Appends.Count > 0 || DirtySegments.Count > 0 || MetaDirty || AbandonedSegments.Count > 0;
 
+    /// <summary>Counts a delivery attempt of <paramref name="entry"/> in its segment's settle record.</summary>
+    public void RecordAttempt(LogEntry entry)
+    {
+        entry.Attempts++;
+        StoreAttempts(entry);
+    }
+
+    /// <summary>Takes back an attempt whose delivery never went out.</summary>
+    public void UndoAttempt(LogEntry entry)
+    {
+        entry.Attempts--;
+        if (entry.Attempts > 0)
+        {
+            StoreAttempts(entry);
+        }
+        else if (entry.Segment.State.State.Attempts.Remove(entry.Sequence))
+        {
+            DirtySegments.Add(entry.Segment.Id);
+        }
+    }
+
+    /// <summary>Sets (or with 0 clears) the time before which <paramref name="entry"/> is not delivered.</summary>
+    public void SetNotBefore(LogEntry entry, long utcTicks)
+    {
+        entry.NotBefore = utcTicks;
+        var stored = entry.Segment.State.State.NotBefore;
+        if (utcTicks == 0)
+        {
+            if (!stored.Remove(entry.Sequence))
+            {
+                return;
+            }
+        }
+        else
+        {
+            stored[entry.Sequence] = utcTicks;
+        }
+
+        DirtySegments.Add(entry.Segment.Id);
+    }
+
+    private void StoreAttempts(LogEntry entry)
+    {
+        entry.Segment.State.State.Attempts[entry.Sequence] = entry.Attempts;
+        DirtySegments.Add(entry.Segment.Id);
+    }
+
     /// <summary>The appends that go into one segment, oldest first: always one, then more while the segment has room.</summary>
     public List<PendingAppend> TakeAppends(MessageLogOptions options)
     {
