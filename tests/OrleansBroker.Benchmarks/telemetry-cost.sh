@@ -2,8 +2,10 @@
 # What metrics and tracing cost: P1 C1 (`bench queue`, 1 KiB, batches of 100) on one Release build, alternating round by
 # round (in turn first and last) between "off" (Broker:Http:Metrics=false: nothing listens to the broker's meter; no tracer in the bench) and "on"
 # (the Prometheus endpoint scraped every SCRAPE_SECONDS, default 5, during the run; the bench records every span with --trace), a fresh silo
-# each run. VARIANTS="off metrics trace on" also runs metrics alone and tracing alone. Prints each run's msg/s and the
-# medians against "off", and the CPU each run cost per message in the silo and in the bench. Usage, from the repository root:
+# each run, warmed up by an unmeasured run of WARMUP messages (default 200000: a fresh silo runs slowly until the JIT
+# has optimized it; 0 for none). VARIANTS="off metrics trace on" also runs metrics alone and tracing alone. Prints each run's msg/s and the
+# medians against "off", each run against the "off" run of its round, and the CPU each run cost per message in the
+# silo and in the bench. Usage, from the repository root:
 #   tests/OrleansBroker.Benchmarks/telemetry-cost.sh [ROUNDS] [MESSAGES]
 set -euo pipefail
 ROUNDS=${1:-3}; MESSAGES=${2:-200000}
@@ -41,6 +43,9 @@ for round in $(seq 1 "$ROUNDS"); do
       SCRAPER_PID=$!
     fi
     if [ "$variant" = on ] || [ "$variant" = trace ]; then trace=(--trace); fi
+    if [ "${WARMUP:-200000}" -gt 0 ]; then
+      dotnet src/OrleansBroker.Cli/bin/Release/net10.0/obroker.dll --gateway "localhost:$GATEWAY_PORT" bench queue --messages "${WARMUP:-200000}" "${trace[@]}" > /dev/null 2>&1
+    fi
     silo_before=$(silo_cpu_ticks)
     line=$(/usr/bin/time -f "%U %S" -o "$WORK/bench.time" dotnet src/OrleansBroker.Cli/bin/Release/net10.0/obroker.dll --gateway "localhost:$GATEWAY_PORT" bench queue --messages "$MESSAGES" "${trace[@]}" 2>/dev/null | tail -1)
     silo_after=$(silo_cpu_ticks)
@@ -69,4 +74,11 @@ for variant in runs:
         f"{100 * (silo - median('off', 1)) / median('off', 1):+.1f}% silo CPU, {100 * (bench - median('off', 2)) / median('off', 2):+.1f}% bench CPU")
     print(f"median {variant}: {rate:.0f} msg/s ({listed(variant, 0)}), silo {silo:.0f} µs CPU/msg ({listed(variant, 1)}), "
           f"bench {bench:.0f} µs CPU/msg ({listed(variant, 2)}){against}")
+# The same round by round: each run against the "off" run of its own round (run next to it), which a machine whose speed
+# drifts over the sitting disturbs less than medians taken over the whole sitting.
+for variant in runs:
+    if variant == "off":
+        continue
+    paired = sorted(100 * (r[0] / o[0] - 1) for r, o in zip(runs[variant], runs["off"]))
+    print(f"round by round {variant} against off: median {statistics.median(paired):+.1f}% msg/s ({' / '.join(f'{p:+.1f}' for p in paired)})")
 PY

@@ -9,6 +9,9 @@ namespace OrleansBroker.Server.Log;
 /// metadata holding it has landed; a segment whose messages are all settled is deleted the same way. Recovery takes a
 /// segment's carried state over its record. A segment settled commit after commit has its record written once it
 /// goes quiet, not at every commit; the metadata grows by the settle state of the segments the last two commits changed.
+/// A log writes no settle record before a metadata of its own has landed: an activation that loaded the log before
+/// another took it over fails its first commit on the metadata's ETag, and records written beside it would land anyway,
+/// older than the owner's or in the way of the owner's next write of them.
 /// </summary>
 internal sealed class SettleCarry
 {
@@ -18,11 +21,18 @@ internal sealed class SettleCarry
     /// <summary>The carried states of the last landed metadata whose records are not written yet.</summary>
     private List<CarriedSettles> _landed = [];
 
+    /// <summary>Whether a metadata this log wrote has landed: until then it carries what it loaded instead of writing it.</summary>
+    private bool _owned;
+
     /// <summary>Whether the last landed metadata carries states (or cleared segments) the next commit writes.</summary>
     public bool HasWrites => _landed.Count > 0;
 
     /// <summary>Takes the states a loaded metadata carries: the first commit writes them to their records.</summary>
-    public void Load(LogMeta meta) => _landed = [.. meta.CarriedSettles];
+    public void Load(LogMeta meta)
+    {
+        _landed = [.. meta.CarriedSettles];
+        _owned = false;
+    }
 
     /// <summary>
     /// For a commit that changed <paramref name="changed"/>: the records it writes (or deletes), and what it carries, which
@@ -41,7 +51,12 @@ internal sealed class SettleCarry
                 continue;
             }
 
-            if (landed.State is null || index.TryGetSegment(landed.Segment, out _))
+            if (!_owned)
+            {
+                // Loaded, not landed by this log: carried on until its own metadata lands.
+                carry.Add(landed);
+            }
+            else if (landed.State is null || index.TryGetSegment(landed.Segment, out _))
             {
                 write.Add(landed);
             }
@@ -87,6 +102,7 @@ internal sealed class SettleCarry
         }
 
         _landed = carried;
+        _owned = true;
     }
 
     /// <summary>Deletes the records of the cleared segments not deleted yet and forgets every carried state (the log is deleted).</summary>

@@ -125,6 +125,52 @@ public abstract class MessageLogOnStorageTests(StorageBackend backend)
     }
 
     [Fact]
+    public async Task A_writer_that_lost_the_log_leaves_no_settle_record_behind_for_the_owner_to_trip_over()
+    {
+        // The old activation loaded the metadata between two commits of the new one. Its next commit fails on the metadata,
+        // but settle records written beside it would land: the owner's own write of such a record then fails on its ETag,
+        // and the owner steps down as if it had been taken over (and a record older than the owner's may be left).
+        var harness = new LogHarness(Storage);
+        var owner = harness.NewLog();
+        await harness.RunAsync(async () =>
+        {
+            await owner.LoadAsync();
+            await owner.AppendAsync(LogHarness.Messages(owner, 10));
+            Assert.True(owner.Settle(1));
+            await owner.CommitAsync();
+        });
+        var stale = harness.NewLog();
+        await harness.RunAsync(async () =>
+        {
+            await stale.LoadAsync();
+            await stale.Recovery;
+            Assert.True(owner.Settle(2));
+            await owner.CommitAsync();
+            stale.UpdateMeta(_ => { });
+            await Assert.ThrowsAsync<BrokerException>(stale.CommitAsync);
+            stale.Stop();
+        });
+
+        Assert.Equal(1, harness.Listener.TakenOver);
+        await harness.RunAsync(async () =>
+        {
+            Assert.True(owner.Settle(3));
+            await owner.CommitAsync();
+
+            // Commits that write the settle record the last ones carried.
+            owner.UpdateMeta(_ => { });
+            await owner.CommitAsync();
+            owner.UpdateMeta(_ => { });
+            await owner.CommitAsync();
+            owner.Stop();
+        });
+
+        Assert.Equal(1, harness.Listener.TakenOver);
+        Assert.True(await harness.RecordExistsAsync("a0"));
+        Assert.Equal(Enumerable.Range(4, 7).Select(i => (long)i), (await harness.ReloadAsync()).Select(m => m.Message.Sequence));
+    }
+
+    [Fact]
     public async Task Delivery_attempts_survive_a_reload_the_first_included_and_one_taken_back_is_gone()
     {
         var harness = new LogHarness(Storage);
