@@ -71,6 +71,21 @@ internal sealed record BenchResult
     /// <summary>Seconds of unmeasured load of the same shape before the run (<c>--warmup</c>).</summary>
     public double? WarmupS { get; init; }
 
+    /// <summary>Queues of the many-queues scenario, and the rate (per second) of each of its steps.</summary>
+    public int? Queues { get; init; }
+
+    public double? CreatesPerS { get; init; }
+
+    public double? ReceivesPerS { get; init; }
+
+    public double? DeletesPerS { get; init; }
+
+    /// <summary>Milliseconds one listing of every queue took (median of three).</summary>
+    public double? ListMs { get; init; }
+
+    /// <summary>The broker's resident memory once every queue of the many-queues scenario held its messages.</summary>
+    public double? BrokerRssStoredMb { get; init; }
+
     public double? BrokerRssMb { get; init; }
 
     public double? BrokerPeakRssMb { get; init; }

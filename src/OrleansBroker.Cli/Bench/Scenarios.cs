@@ -247,6 +247,85 @@ internal static class Scenarios
         }
     }
 
+    /// <summary>
+    /// Many queues: creates <paramref name="queues"/> queues, publishes <paramref name="each"/> messages to each (one call
+    /// per queue), lists them, receives and acks every message (one receive per queue), then deletes them unless
+    /// <paramref name="keep"/>; <paramref name="concurrency"/> calls at a time. Throughput is the publish rate across them;
+    /// each step's rate and the broker's memory once the messages are stored come with it.
+    /// </summary>
+    public static async Task<BenchResult> ManyQueuesAsync(IBrokerClient broker, IBrokerAdministrationClient admin, BenchSettings s, int queues, int each,
+        int concurrency, bool keep, CancellationToken cancellationToken)
+    {
+        var names = Enumerable.Range(0, queues).Select(i => $"{s.Queue}-{i}").ToList();
+        long received = 0, duplicates = 0;
+
+        async Task<TimeSpan> StepAsync(string step, Func<string, CancellationToken, Task> work)
+        {
+            long done = 0;
+            var clock = Stopwatch.StartNew();
+            var run = Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken }, async (name, token) =>
+            {
+                await work(name, token).ConfigureAwait(false);
+                Interlocked.Increment(ref done);
+            });
+            if (!await Watch.UntilAsync(run, () => Interlocked.Read(ref done), () => $"queues: {step} {Interlocked.Read(ref done)}/{queues}", s.IdleTimeout, cancellationToken))
+            {
+                throw new CliException(1, $"bench queues: {step} made no progress for {s.IdleTimeout.TotalSeconds:F0} s ({Interlocked.Read(ref done)}/{queues} done)");
+            }
+
+            return clock.Elapsed;
+        }
+
+        var created = await StepAsync("created", (name, token) => admin.CreateQueueAsync(name, cancellationToken: token));
+        var published = each == 0 ? TimeSpan.Zero : await StepAsync("published to", (name, token) => broker.PublishBatchAsync(name,
+            [.. Enumerable.Range(0, each).Select(i => new BrokerMessage($"{name}-{i}", BenchPayload.Create(0, i, s.Size)))], token));
+        var stored = BrokerProcess.Memory(s.BrokerPid);
+        var lists = new List<double>();
+        for (var i = 0; i < 3; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            var listed = await admin.ListQueuesAsync(cancellationToken).ConfigureAwait(false);
+            lists.Add(clock.Elapsed.TotalMilliseconds);
+            if (listed.Count < queues)
+            {
+                throw new CliException(1, $"bench queues: the broker lists {listed.Count} queues, {queues} were created");
+            }
+        }
+
+        var receivedIn = each == 0 ? TimeSpan.Zero : await StepAsync("received from", async (name, token) =>
+        {
+            var got = 0;
+            while (got < each)
+            {
+                var deliveries = await broker.ReceiveAsync(name, each - got, TimeSpan.FromSeconds(5), cancellationToken: token).ConfigureAwait(false);
+                if (deliveries.Count == 0)
+                {
+                    break;
+                }
+
+                got += deliveries.Count;
+                await Task.WhenAll(deliveries.Select(d => broker.CompleteAsync(d, token))).ConfigureAwait(false);
+            }
+
+            Interlocked.Add(ref received, Math.Min(got, each));
+            Interlocked.Add(ref duplicates, Math.Max(0, got - each));
+        });
+        var deleted = keep ? TimeSpan.Zero : await StepAsync("deleted", (name, token) => admin.DeleteQueueAsync(name, token));
+
+        var total = (long)queues * each;
+        return Result("queues", s with { Messages = total }, 1, each == 0 ? 0 : 1, created + published + receivedIn + deleted,
+            BenchResult.Rate(total, published), total - received, duplicates, null, s.BrokerPid) with
+        {
+            Queues = queues,
+            CreatesPerS = BenchResult.Rate(queues, created),
+            ReceivesPerS = each == 0 ? null : BenchResult.Rate(received, receivedIn),
+            DeletesPerS = keep ? null : BenchResult.Rate(queues, deleted),
+            ListMs = Math.Round(lists.Order().ElementAt(1), 1),
+            BrokerRssStoredMb = stored?.Rss,
+            Inflight = concurrency,
+        };
+    }
+
     /// <summary>The fields every scenario states the same way; each adds its own with <c>with</c>. Broker memory is read now.</summary>
     private static BenchResult Result(string scenario, BenchSettings s, int producers, int consumers, TimeSpan elapsed, double throughput,
         long lost, long duplicates, LatencySummary? latency, int? brokerPid)

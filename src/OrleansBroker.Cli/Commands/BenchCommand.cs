@@ -44,11 +44,12 @@ internal static class BenchCommand
 
     public static Command Create()
     {
-        var bench = new Command("bench", "Measure the broker: throughput, latency, depth and recovery. One JSON line per run on stdout.");
+        var bench = new Command("bench", "Measure the broker: throughput, latency, depth, many queues and recovery. One JSON line per run on stdout.");
         bench.Subcommands.Add(QueueBench());
         bench.Subcommands.Add(FanOutBench());
         bench.Subcommands.Add(LatencyBench());
         bench.Subcommands.Add(DepthBench());
+        bench.Subcommands.Add(ManyQueuesBench());
         bench.Subcommands.Add(RecoveryBench());
         bench.Subcommands.Add(HttpBenchCommand.Create());
         bench.Subcommands.Add(MqttBenchCommand.Create());
@@ -151,6 +152,31 @@ internal static class BenchCommand
             var levels = ParseDepths(parse.GetValue(depths)!);
             return RunAsync(parse, async (connection, settings) =>
                 await Scenarios.DepthAsync(connection.Broker, connection.Admin, settings, levels, r => Console.WriteLine(r.ToJson()), cancellationToken), cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command ManyQueuesBench()
+    {
+        var queues = new Option<int>("--queues") { Description = "Queues to create. Default 10000.", DefaultValueFactory = _ => 10_000 };
+        var each = new Option<int>("--each") { Description = "Messages published to each queue in one call, then received and acked; 0 leaves the queues empty. Default 10.", DefaultValueFactory = _ => 10 };
+        var concurrency = new Option<int>("--concurrency") { Description = "Calls (creates, publishes, receives, deletes) in flight at once. Default 64.", DefaultValueFactory = _ => 64 };
+        var keep = new Option<bool>("--keep") { Description = "Leave the queues when done (to watch them idle). Default: they are deleted." };
+        var command = new Command("queues", "Many queues: create Q queues, publish M messages to each, list them, receive and ack every message, delete them; the rate of each step and the broker's memory.")
+        {
+            queues, each, concurrency, keep, Size, Timeout, BrokerPid,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var (count, perQueue, calls) = (parse.GetValue(queues), parse.GetValue(each), parse.GetValue(concurrency));
+            Check(count is >= 1 and <= 1_000_000, "--queues must be 1 to 1000000");
+            Check(perQueue >= 0 && perQueue <= BrokerLimits.MaxBatchCount, $"--each must be 0 to {BrokerLimits.MaxBatchCount}");
+            Check(calls is >= 1 and <= 1024, "--concurrency must be 1 to 1024");
+            var settings = Settings(parse, Math.Max(1, (long)count * perQueue));
+            await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            var result = await Scenarios.ManyQueuesAsync(connection.Broker, connection.Admin, settings, count, perQueue, calls, parse.GetValue(keep), cancellationToken);
+            Console.WriteLine(result.ToJson());
+            return ExitCode([result]);
         });
         return command;
     }

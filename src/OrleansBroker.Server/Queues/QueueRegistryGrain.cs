@@ -1,34 +1,176 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Concurrency;
+using Orleans.Storage;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
+using OrleansBroker.Server.Log;
 
 namespace OrleansBroker.Server.Queues;
 
-/// <summary>The durable set of queue names. Small (names only), so one record is fine.</summary>
-internal sealed class QueueRegistryGrain(
-    [PersistentState("queues", BrokerOptions.StateStorageProviderName)] IPersistentState<QueueRegistryState> state)
-    : Grain, IQueueRegistryGrain
+/// <summary>
+/// The durable set of queue (or topic) names, spread by a hash of the name over <see cref="Buckets"/> records
+/// (<c>names-0</c> to <c>names-63</c>), so that adding or removing a name rewrites one record of about a 64th of the names,
+/// however many there are. Reentrant: adds and removes that arrive while a write is under way go into the next one, which
+/// writes every bucket they changed side by side (group commit); each caller returns once its change is durable. A list
+/// kept by an older version in one record (<c>queues</c>) is moved into the buckets when the grain activates.
+/// </summary>
+[Reentrant]
+internal sealed class QueueRegistryGrain(IServiceProvider services) : Grain, IQueueRegistryGrain
 {
-    public async Task Add(string queue)
+    /// <summary>Records the names are spread over.</summary>
+    public const int Buckets = 64;
+
+    /// <summary>The single record an older version kept every name in.</summary>
+    public const string SingleRecordName = "queues";
+
+    private readonly IGrainStorage _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StateStorageProviderName);
+    private readonly StoredRecord<QueueRegistryState>[] _buckets = new StoredRecord<QueueRegistryState>[Buckets];
+
+    /// <summary>Buckets changed since the last write started.</summary>
+    private readonly HashSet<int> _dirty = [];
+
+    /// <summary>Completed by the write that takes the changes made so far.</summary>
+    private TaskCompletionSource _nextWrite = NewWaiter();
+
+    /// <summary>The write under way (completed when none is): it holds every change made before it started.</summary>
+    private Task _writing = Task.CompletedTask;
+    private bool _flushing;
+    private List<string>? _sorted;
+
+    /// <summary>Set when a write failed: the grain deactivates and reads its records again; until then changes fail alike.</summary>
+    private Exception? _failed;
+
+    public static string BucketName(int bucket) => "names-" + bucket.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The bucket of <paramref name="name"/>: FNV-1a over its characters, the same in every process.</summary>
+    public static int BucketOf(string name)
     {
-        if (state.State.Names.Add(queue))
+        var hash = 2166136261u;
+        foreach (var c in name)
         {
-            await state.WriteStateAsync();
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (int)(hash % Buckets);
+    }
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var grainId = this.GetGrainId();
+        await Task.WhenAll(Enumerable.Range(0, Buckets).Select(async bucket =>
+        {
+            var record = new StoredRecord<QueueRegistryState>();
+            await _storage.ReadStateAsync(BucketName(bucket), grainId, record);
+            _buckets[bucket] = record;
+        }));
+
+        var single = new StoredRecord<QueueRegistryState>();
+        await _storage.ReadStateAsync(SingleRecordName, grainId, single);
+        if (single.RecordExists)
+        {
+            // Moved before the old record goes: cut short in between, the next activation moves the same names again.
+            foreach (var name in single.State.Names)
+            {
+                if (_buckets[BucketOf(name)].State.Names.Add(name))
+                {
+                    _dirty.Add(BucketOf(name));
+                }
+            }
+
+            await WriteAsync([.. _dirty]);
+            _dirty.Clear();
+            await _storage.ClearStateAsync(SingleRecordName, grainId, single);
         }
     }
 
-    public async Task Remove(string queue)
+    public Task Add(string queue) => Change(queue, add: true);
+
+    public Task Remove(string queue) => Change(queue, add: false);
+
+    public Task<IReadOnlyList<string>> List()
     {
-        if (state.State.Names.Remove(queue))
+        _sorted ??= [.. _buckets.SelectMany(b => b.State.Names).Order(StringComparer.Ordinal)];
+        return Task.FromResult<IReadOnlyList<string>>(_sorted);
+    }
+
+    private Task Change(string name, bool add)
+    {
+        if (_failed is not null)
         {
-            await state.WriteStateAsync();
+            return Task.FromException(_failed);
+        }
+
+        var bucket = BucketOf(name);
+        var names = _buckets[bucket].State.Names;
+        if (add ? names.Add(name) : names.Remove(name))
+        {
+            _sorted = null;
+            _dirty.Add(bucket);
+        }
+
+        if (_dirty.Count == 0)
+        {
+            // Nothing waits to be written: the name is stored as asked, or will be once the write under way lands.
+            return _writing;
+        }
+
+        var waiter = _nextWrite.Task;
+        if (!_flushing)
+        {
+            _flushing = true;
+            _ = FlushLoopAsync();
+        }
+
+        return waiter;
+    }
+
+    private async Task FlushLoopAsync()
+    {
+        try
+        {
+            // Yield once so that every change already queued on the grain joins this write.
+            await Task.Yield();
+            while (_dirty.Count > 0)
+            {
+                int[] taken = [.. _dirty];
+                _dirty.Clear();
+                var waiters = _nextWrite;
+                _nextWrite = NewWaiter();
+                _writing = waiters.Task;
+                try
+                {
+                    await WriteAsync(taken);
+                }
+                catch (Exception exception)
+                {
+                    // The records may or may not have landed, so their versions are unknown: the next activation reads them
+                    // again. Callers get the error (a queue's creation or deletion fails and may be retried).
+                    _failed = exception;
+                    waiters.TrySetException(exception);
+                    _nextWrite.TrySetException(exception);
+                    DeactivateOnIdle();
+                    return;
+                }
+
+                waiters.TrySetResult();
+            }
+        }
+        finally
+        {
+            _flushing = false;
         }
     }
 
-    public Task<IReadOnlyList<string>> List() =>
-        Task.FromResult<IReadOnlyList<string>>(state.State.Names.Order(StringComparer.Ordinal).ToList());
+    private Task WriteAsync(IEnumerable<int> buckets)
+    {
+        var grainId = this.GetGrainId();
+        return Task.WhenAll(buckets.Select(bucket => _storage.WriteStateAsync(BucketName(bucket), grainId, _buckets[bucket])));
+    }
+
+    private static TaskCompletionSource NewWaiter() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
-/// <summary>Persisted state of <see cref="QueueRegistryGrain"/>.</summary>
+/// <summary>Persisted names of one bucket of <see cref="QueueRegistryGrain"/> (and of the single record it moves from).</summary>
 [GenerateSerializer, Alias("ob.queue-registry")]
 internal sealed class QueueRegistryState
 {
