@@ -1,7 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using Orleans.Storage;
 using OrleansBroker.Queues;
+using OrleansBroker.Server.Errors;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Log;
 
@@ -15,7 +17,7 @@ namespace OrleansBroker.Server.Queues;
 /// kept by an older version in one record (<c>queues</c>) is moved into the buckets when the grain activates.
 /// </summary>
 [Reentrant]
-internal sealed class QueueRegistryGrain(IServiceProvider services) : Grain, IQueueRegistryGrain
+internal sealed partial class QueueRegistryGrain(IServiceProvider services, ILogger<QueueRegistryGrain> logger) : Grain, IQueueRegistryGrain
 {
     /// <summary>Records the names are spread over.</summary>
     public const int Buckets = 64;
@@ -144,10 +146,12 @@ internal sealed class QueueRegistryGrain(IServiceProvider services) : Grain, IQu
                 catch (Exception exception)
                 {
                     // The records may or may not have landed, so their versions are unknown: the next activation reads them
-                    // again. Callers get the error (a queue's creation or deletion fails and may be retried).
-                    _failed = exception;
-                    waiters.TrySetException(exception);
-                    _nextWrite.TrySetException(exception);
+                    // again. Callers get a broker error (a queue's creation or deletion fails and may be retried).
+                    var correlationId = ClientSafeErrors.NewCorrelationId();
+                    LogWriteFailed(exception, this.GetGrainId(), taken.Length, correlationId);
+                    _failed = ClientSafeErrors.FromStorage(exception, "store the list of names", correlationId);
+                    waiters.TrySetException(_failed);
+                    _nextWrite.TrySetException(_failed);
                     DeactivateOnIdle();
                     return;
                 }
@@ -168,6 +172,9 @@ internal sealed class QueueRegistryGrain(IServiceProvider services) : Grain, IQu
     }
 
     private static TaskCompletionSource NewWaiter() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing {Buckets} name records of {GrainId} failed [correlation id {CorrelationId}]; callers get a broker error with this id and the list is read again")]
+    private partial void LogWriteFailed(Exception exception, GrainId grainId, int buckets, string correlationId);
 }
 
 /// <summary>Persisted names of one bucket of <see cref="QueueRegistryGrain"/> (and of the single record it moves from).</summary>

@@ -1,10 +1,12 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
+using OrleansBroker.Errors;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Server.Queues;
 using OrleansBroker.Tests.Infrastructure;
+using OrleansBroker.Tests.Storage;
 using Xunit;
 
 namespace OrleansBroker.Tests.Queues;
@@ -12,6 +14,8 @@ namespace OrleansBroker.Tests.Queues;
 /// <summary>The list of queues on the SQLite file: spread over bucket records, kept across restarts, moved from one record.</summary>
 public sealed class QueueRegistryTests : BrokerClusterTest
 {
+    protected override Task<BrokerCluster> StartAsync() => BrokerCluster.StartAsync(silo: FailingStorage.OverSqlite);
+
     [Fact]
     public async Task Queues_created_together_are_listed_and_each_name_is_stored_in_its_bucket_only()
     {
@@ -52,6 +56,25 @@ public sealed class QueueRegistryTests : BrokerClusterTest
         await Storage.ReadStateAsync(QueueRegistryGrain.SingleRecordName, registry, left);
         Assert.False(left.RecordExists);
         Assert.Equal(["current", "older-a", "older-b"], (await ReadBucketsAsync()).SelectMany(b => b.Value).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_create_whose_name_could_not_be_stored_fails_and_succeeds_once_storage_is_back()
+    {
+        await Admin.CreateQueueAsync("stored-before");
+        var registry = Cluster.Grains.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).GetGrainId();
+        var failing = FailingStorage.Of(Cluster);
+        failing.OfGrains = grain => grain == registry;
+        failing.FailWrites = name => name.StartsWith("names-", StringComparison.Ordinal);
+
+        var error = await Assert.ThrowsAsync<BrokerException>(() => Admin.CreateQueueAsync("while-down"));
+        Assert.Equal(BrokerErrorCode.StorageUnavailable, error.Code);
+
+        failing.FailWrites = null;
+        await Admin.CreateQueueAsync("while-down");
+        Assert.Equal(["stored-before", "while-down"], await Admin.ListQueuesAsync());
+        await Cluster.RestartSilosAsync();
+        Assert.Equal(["stored-before", "while-down"], await Admin.ListQueuesAsync());
     }
 
     private IGrainStorage Storage => Cluster.SiloServices.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StateStorageProviderName);
