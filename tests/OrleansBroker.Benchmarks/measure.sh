@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the table of docs/performance.md: each scenario 3 times against a Release silo-host started here,
 # one JSON line per run appended to $OUT (default bench-results.jsonl), each tagged with "run".
-# Usage: tests/OrleansBroker.Benchmarks/measure.sh [OUT]   (from the repository root; takes about 10 minutes)
+# Usage: tests/OrleansBroker.Benchmarks/measure.sh [OUT]   (from the repository root; takes about 20 minutes)
 set -euo pipefail
 OUT=${1:-bench-results.jsonl}
 WORK=$(mktemp -d)
@@ -34,7 +34,13 @@ for _ in 1 2 3; do run p4c4 queue --messages 200000 --producers 4 --consumers 4 
 for _ in 1 2 3; do run latency latency --rate 2000 --duration 20 --broker-pid "$SILO_PID"; done   # after 5 s of warm-up (its default)
 for _ in 1 2 3; do run one-by-one queue --messages 10000 --consumers 0 --batch 1 --inflight 1 --warmup 3 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run depth depth --depths 0,100000,1000000 --messages 100000 --broker-pid "$SILO_PID"; done
+for _ in 1 2 3; do for rate in 1000 5000 10000 20000; do run "latency-$rate" latency --rate "$rate" --duration 15 --broker-pid "$SILO_PID"; done; done
 stop_silo
+for _ in 1 2 3; do # many queues: a fresh silo each time, its memory counted from idle
+  start_silo
+  run queues queues --queues 10000 --each 10 --broker-pid "$SILO_PID"
+  stop_silo
+done
 for _ in 1 2 3; do # memory: a fresh silo holding exactly 1M queued messages
   start_silo
   run memory queue --messages 1000000 --consumers 0 --queue deep --broker-pid "$SILO_PID"
