@@ -168,7 +168,25 @@ internal sealed partial class QueueRegistryGrain(IServiceProvider services, ILog
     private Task WriteAsync(IEnumerable<int> buckets)
     {
         var grainId = this.GetGrainId();
-        return Task.WhenAll(buckets.Select(bucket => _storage.WriteStateAsync(BucketName(bucket), grainId, _buckets[bucket])));
+        return Task.WhenAll(buckets.Select(bucket => WriteBucketAsync(grainId, bucket)));
+    }
+
+    /// <summary>
+    /// Writes a copy of the bucket's names under the record's ETag, then keeps the new ETag: a storage provider may
+    /// serialize off the grain's turn, while other calls change the names.
+    /// </summary>
+    private async Task WriteBucketAsync(GrainId grainId, int bucket)
+    {
+        var live = _buckets[bucket];
+        var copy = new StoredRecord<QueueRegistryState>
+        {
+            State = new QueueRegistryState { Names = new HashSet<string>(live.State.Names, StringComparer.Ordinal) },
+            ETag = live.ETag,
+            RecordExists = live.RecordExists,
+        };
+        await _storage.WriteStateAsync(BucketName(bucket), grainId, copy);
+        live.ETag = copy.ETag;
+        live.RecordExists = true;
     }
 
     private static TaskCompletionSource NewWaiter() => new(TaskCreationOptions.RunContinuationsAsynchronously);
