@@ -147,9 +147,7 @@ internal sealed partial class QueueRegistryGrain(IServiceProvider services, ILog
                 {
                     // The records may or may not have landed, so their versions are unknown: the next activation reads them
                     // again. Callers get a broker error (a queue's creation or deletion fails and may be retried).
-                    var correlationId = ClientSafeErrors.NewCorrelationId();
-                    LogWriteFailed(exception, this.GetGrainId(), taken.Length, correlationId);
-                    _failed = ClientSafeErrors.FromStorage(exception, "store the list of names", correlationId);
+                    _failed = exception as OrleansBroker.Errors.BrokerException ?? Logged(exception, taken.Length);
                     waiters.TrySetException(_failed);
                     _nextWrite.TrySetException(_failed);
                     DeactivateOnIdle();
@@ -187,6 +185,14 @@ internal sealed partial class QueueRegistryGrain(IServiceProvider services, ILog
         await _storage.WriteStateAsync(BucketName(bucket), grainId, copy);
         live.ETag = copy.ETag;
         live.RecordExists = true;
+    }
+
+    /// <summary>A failure the storage did not turn into a broker error (logged there): logged here under a correlation id.</summary>
+    private OrleansBroker.Errors.BrokerException Logged(Exception exception, int buckets)
+    {
+        var correlationId = ClientSafeErrors.NewCorrelationId();
+        LogWriteFailed(exception, this.GetGrainId(), buckets, correlationId);
+        return ClientSafeErrors.FromStorage(exception, "store the list of names", correlationId);
     }
 
     private static TaskCompletionSource NewWaiter() => new(TaskCreationOptions.RunContinuationsAsynchronously);

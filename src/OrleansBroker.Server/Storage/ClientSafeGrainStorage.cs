@@ -6,7 +6,8 @@ namespace OrleansBroker.Server.Storage;
 
 /// <summary>
 /// The broker's grain storage as Orleans' <c>[PersistentState]</c> sees it (topics, the queue registry): a storage
-/// failure becomes a <see cref="OrleansBroker.Errors.BrokerException"/> logged under a correlation id. Orleans loads
+/// failure (a runtime <see cref="IOException"/> included) becomes a <see cref="OrleansBroker.Errors.BrokerException"/>
+/// (<c>StorageUnavailable</c>, or <c>StorageFull</c>) logged under a correlation id. Orleans loads
 /// such state before the grain's own code runs and sends a failure to the caller as it is, so without this a client
 /// would receive the provider's exception (SQLite's, Azure's), which it may be unable to read.
 /// </summary>
@@ -27,7 +28,7 @@ internal sealed partial class ClientSafeGrainStorage(IGrainStorage inner, ILogge
         {
             await operation.ConfigureAwait(false);
         }
-        catch (Exception exception) when (!ClientSafeErrors.IsReadableByEveryClient(exception))
+        catch (Exception exception) when (!ClientSafeErrors.IsReadableByEveryClient(exception) || ClientSafeErrors.IsStorageFailure(exception))
         {
             var correlationId = ClientSafeErrors.NewCorrelationId();
             LogFailed(exception, verb, stateName, grainId, correlationId);
