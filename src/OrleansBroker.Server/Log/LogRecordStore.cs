@@ -35,6 +35,19 @@ internal sealed class LogRecordStore(IGrainStorage storage, GrainId grainId)
     public Task WriteAsync<T>(string name, StoredRecord<T> record)
         where T : class, new() => storage.WriteStateAsync(name, grainId, record);
 
+    /// <summary>
+    /// Writes <paramref name="copy"/> under <paramref name="live"/>'s ETag, then keeps the new ETag in <paramref name="live"/>:
+    /// for a record whose state other calls go on changing while a provider serializes it (possibly off the grain's turn).
+    /// </summary>
+    public async Task WriteCopyAsync<T>(string name, StoredRecord<T> live, T copy)
+        where T : class, new()
+    {
+        var record = new StoredRecord<T> { State = copy, ETag = live.ETag, RecordExists = live.RecordExists };
+        await storage.WriteStateAsync(name, grainId, record);
+        live.ETag = record.ETag;
+        live.RecordExists = true;
+    }
+
     public Task ClearAsync<T>(string name, StoredRecord<T> record)
         where T : class, new() => storage.ClearStateAsync(name, grainId, record);
 

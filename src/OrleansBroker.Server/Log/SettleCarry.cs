@@ -116,14 +116,9 @@ internal sealed class SettleCarry
         _landed = [];
     }
 
-    private static async Task WriteSettlesAsync(LogRecordStore store, Segment segment, SegmentStateRecord state)
-    {
-        // The segment's live state has moved on since: write the carried copy under the record's ETag, then keep the new ETag.
-        var record = new StoredRecord<SegmentStateRecord> { State = state, ETag = segment.State.ETag, RecordExists = segment.State.RecordExists };
-        await store.WriteAsync(LogRecordStore.SettlesName(segment.Id), record);
-        segment.State.ETag = record.ETag;
-        segment.State.RecordExists = true;
-    }
+    /// <summary>The segment's live state has moved on since: the carried copy is written under the record's ETag.</summary>
+    private static Task WriteSettlesAsync(LogRecordStore store, Segment segment, SegmentStateRecord state) =>
+        store.WriteCopyAsync(LogRecordStore.SettlesName(segment.Id), segment.State, state);
 
     /// <summary>Deletes a segment known only from a loaded metadata: the segment first, as <see cref="LogRecordStore.DeleteSegmentAsync"/> does.</summary>
     private static async Task DeleteByNameAsync(LogRecordStore store, long id)

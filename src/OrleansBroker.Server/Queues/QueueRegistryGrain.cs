@@ -26,6 +26,7 @@ internal sealed partial class QueueRegistryGrain(IServiceProvider services, ILog
     public const string SingleRecordName = "queues";
 
     private readonly IGrainStorage _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StateStorageProviderName);
+    private LogRecordStore _store = null!;
     private readonly StoredRecord<QueueRegistryState>[] _buckets = new StoredRecord<QueueRegistryState>[Buckets];
 
     /// <summary>Buckets changed since the last write started.</summary>
@@ -58,16 +59,10 @@ internal sealed partial class QueueRegistryGrain(IServiceProvider services, ILog
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var grainId = this.GetGrainId();
-        await Task.WhenAll(Enumerable.Range(0, Buckets).Select(async bucket =>
-        {
-            var record = new StoredRecord<QueueRegistryState>();
-            await _storage.ReadStateAsync(BucketName(bucket), grainId, record);
-            _buckets[bucket] = record;
-        }));
+        _store = new LogRecordStore(_storage, this.GetGrainId());
+        await Task.WhenAll(Enumerable.Range(0, Buckets).Select(async bucket => _buckets[bucket] = await _store.ReadAsync<QueueRegistryState>(BucketName(bucket))));
 
-        var single = new StoredRecord<QueueRegistryState>();
-        await _storage.ReadStateAsync(SingleRecordName, grainId, single);
+        var single = await _store.ReadAsync<QueueRegistryState>(SingleRecordName);
         if (single.RecordExists)
         {
             // Moved before the old record goes: cut short in between, the next activation moves the same names again.
@@ -81,7 +76,7 @@ internal sealed partial class QueueRegistryGrain(IServiceProvider services, ILog
 
             await WriteAsync([.. _dirty]);
             _dirty.Clear();
-            await _storage.ClearStateAsync(SingleRecordName, grainId, single);
+            await _store.ClearAsync(SingleRecordName, single);
         }
     }
 
@@ -163,29 +158,12 @@ internal sealed partial class QueueRegistryGrain(IServiceProvider services, ILog
         }
     }
 
-    private Task WriteAsync(IEnumerable<int> buckets)
-    {
-        var grainId = this.GetGrainId();
-        return Task.WhenAll(buckets.Select(bucket => WriteBucketAsync(grainId, bucket)));
-    }
-
     /// <summary>
-    /// Writes a copy of the bucket's names under the record's ETag, then keeps the new ETag: a storage provider may
-    /// serialize off the grain's turn, while other calls change the names.
+    /// Writes a copy of each bucket's names under its ETag: a storage provider may serialize off the grain's turn, while
+    /// other calls change the names.
     /// </summary>
-    private async Task WriteBucketAsync(GrainId grainId, int bucket)
-    {
-        var live = _buckets[bucket];
-        var copy = new StoredRecord<QueueRegistryState>
-        {
-            State = new QueueRegistryState { Names = new HashSet<string>(live.State.Names, StringComparer.Ordinal) },
-            ETag = live.ETag,
-            RecordExists = live.RecordExists,
-        };
-        await _storage.WriteStateAsync(BucketName(bucket), grainId, copy);
-        live.ETag = copy.ETag;
-        live.RecordExists = true;
-    }
+    private Task WriteAsync(IEnumerable<int> buckets) => Task.WhenAll(buckets.Select(bucket =>
+        _store.WriteCopyAsync(BucketName(bucket), _buckets[bucket], new QueueRegistryState { Names = new HashSet<string>(_buckets[bucket].State.Names, StringComparer.Ordinal) })));
 
     /// <summary>A failure the storage did not turn into a broker error (logged there): logged here under a correlation id.</summary>
     private OrleansBroker.Errors.BrokerException Logged(Exception exception, int buckets)
