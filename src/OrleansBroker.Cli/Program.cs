@@ -15,6 +15,7 @@ var root = new RootCommand("obroker: publish to, consume from and administer an 
     GlobalOptions.TlsKey,
     GlobalOptions.TlsPassword,
     GlobalOptions.TlsTrust,
+    GlobalOptions.MaxPublishCalls,
     PublishCommand.Create(),
     ConsumeCommand.Create(),
     QueueCommands.Create(),

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using OrleansBroker.Client.Consuming;
+using OrleansBroker.Client.Hosting;
 using OrleansBroker.Errors;
 using OrleansBroker.Messages;
 using OrleansBroker.Queues;
@@ -10,9 +11,12 @@ using OrleansBroker.Topics;
 namespace OrleansBroker.Client;
 
 /// <summary>The <see cref="IBrokerClient"/> over an Orleans cluster client.</summary>
-internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory loggers, SiloLossWatch siloLoss) : IBrokerClient
+internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory loggers, SiloLossWatch siloLoss, BrokerClientOptions? options = null) : IBrokerClient
 {
     private readonly ConcurrentDictionary<string, SettleBatcher> _settlers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PublishCoalescer<PublishReceipt>> _queuePublishes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PublishCoalescer<TopicReceipt>> _topicPublishes = new(StringComparer.Ordinal);
+    private readonly int _maxPublishCallsInFlight = options?.MaxPublishCallsInFlight ?? BrokerClientOptions.DefaultMaxPublishCallsInFlight;
     private readonly ILogger _logger = loggers.CreateLogger("OrleansBroker.Client");
     private readonly PartitionRouter<PublishReceipt> _router = new(queue => cluster.GetGrain<IQueueGrain>(queue).GetPartitions(), (partition, messages) =>
     {
@@ -46,7 +50,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 
         return Send(message);
 
-        Task<PublishReceipt> Send(BrokerMessage message) => _router.GoesStraightTo(queue) ? siloLoss.Await(grain.Publish(message), cancellationToken) : PlaceAsync(message);
+        Task<PublishReceipt> Send(BrokerMessage message) => _router.GoesStraightTo(queue) ? QueuePublishes(queue, grain).PublishAsync(message).WaitAsync(cancellationToken) : PlaceAsync(message);
 
         async Task<PublishReceipt> PlaceAsync(BrokerMessage message) => (await _router.PublishAsync(queue, [message], cancellationToken).ConfigureAwait(false))[0];
     }
@@ -74,7 +78,7 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
 
         return Send(message);
 
-        Task<TopicReceipt> Send(BrokerMessage message) => _topicRouter.GoesStraightTo(topic) ? siloLoss.Await(grain.Publish(message), cancellationToken) : PlaceAsync(message);
+        Task<TopicReceipt> Send(BrokerMessage message) => _topicRouter.GoesStraightTo(topic) ? TopicPublishes(topic, grain).PublishAsync(message).WaitAsync(cancellationToken) : PlaceAsync(message);
 
         async Task<TopicReceipt> PlaceAsync(BrokerMessage message) => (await _topicRouter.PublishAsync(topic, [message], cancellationToken).ConfigureAwait(false))[0];
     }
@@ -244,6 +248,16 @@ internal sealed class BrokerClient(IClusterClient cluster, ILoggerFactory logger
         await consumer.StartAsync(cancellationToken).ConfigureAwait(false);
         return consumer;
     }
+
+    /// <summary>The single publishes to one unpartitioned queue, coalesced under load (<see cref="PublishCoalescer{TReceipt}"/>).</summary>
+    private PublishCoalescer<PublishReceipt> QueuePublishes(string queue, IQueueGrain grain) =>
+        _queuePublishes.TryGetValue(queue, out var coalescer) ? coalescer : _queuePublishes.GetOrAdd(queue, _ => new PublishCoalescer<PublishReceipt>(
+            message => siloLoss.Await(grain.Publish(message)), messages => siloLoss.Await(grain.PublishBatch(messages)), _maxPublishCallsInFlight));
+
+    /// <summary>The single publishes to one unpartitioned topic, coalesced under load.</summary>
+    private PublishCoalescer<TopicReceipt> TopicPublishes(string topic, ITopicGrain grain) =>
+        _topicPublishes.TryGetValue(topic, out var coalescer) ? coalescer : _topicPublishes.GetOrAdd(topic, _ => new PublishCoalescer<TopicReceipt>(
+            message => siloLoss.Await(grain.Publish(message)), messages => siloLoss.Await(grain.PublishBatch(messages)), _maxPublishCallsInFlight));
 
     private ITopicGrain Topic(string topic)
     {

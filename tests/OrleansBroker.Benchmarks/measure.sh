@@ -32,6 +32,8 @@ for _ in 1 2 3; do run p1c1 queue --messages 200000 --broker-pid "$SILO_PID"; do
 for _ in 1 2 3; do run fanout4 fanout --messages 100000 --subscriptions 4 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run p4c4 queue --messages 200000 --producers 4 --consumers 4 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run latency latency --rate 2000 --duration 20 --broker-pid "$SILO_PID"; done   # after 5 s of warm-up (its default)
+for _ in 1 2 3; do run single64 queue --messages 200000 --batch 1 --inflight 64 --broker-pid "$SILO_PID"; done
+for _ in 1 2 3; do run single400 queue --messages 200000 --batch 1 --inflight 400 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run one-by-one queue --messages 10000 --consumers 0 --batch 1 --inflight 1 --warmup 3 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run depth depth --depths 0,100000,1000000 --messages 100000 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do for rate in 1000 5000 10000 20000; do run "latency-$rate" latency --rate "$rate" --duration 15 --broker-pid "$SILO_PID"; done; done

@@ -16,7 +16,7 @@ internal static class BenchCommand
     private static readonly Option<int> Producers = new("--producers") { Description = "Concurrent producers, 1 to 64. Default 1.", DefaultValueFactory = _ => 1 };
     private static readonly Option<int> Consumers = new("--consumers") { Description = "Concurrent consumers, 0 to 64 (0: publish only). Default 1.", DefaultValueFactory = _ => 1 };
     private static readonly Option<int> Batch = new("--batch") { Description = "Messages per publish call, 1 to 1000. Default 100.", DefaultValueFactory = _ => 100 };
-    private static readonly Option<int> Inflight = new("--inflight") { Description = "Publish calls per producer awaiting confirmation, 1 to 64. Default 4.", DefaultValueFactory = _ => 4 };
+    private static readonly Option<int> Inflight = new("--inflight") { Description = "Publish calls per producer awaiting confirmation, 1 to 1000. Default 4.", DefaultValueFactory = _ => 4 };
     private static readonly Option<int> Prefetch = new("--prefetch") { Description = "Unacked deliveries per consumer, 1 to 10000. Default 500.", DefaultValueFactory = _ => 500 };
     private static readonly Option<string?> Queue = new("--queue") { Description = "Queue to use (purged first). Default: a new bench-<id> queue, deleted afterwards." };
     private static readonly Option<double> Timeout = new("--timeout") { Description = "Stop a run with no progress for this many seconds. Default 30.", DefaultValueFactory = _ => 30 };
@@ -308,7 +308,7 @@ internal static class BenchCommand
         Check(settings.Producers is >= 1 and <= 64, "--producers must be 1 to 64");
         Check(settings.Consumers is >= 0 and <= 64, "--consumers must be 0 to 64");
         Check(settings.Batch >= 1 && settings.Batch <= BrokerLimits.MaxBatchCount, $"--batch must be 1 to {BrokerLimits.MaxBatchCount}");
-        Check(settings.Inflight is >= 1 and <= 64, "--inflight must be 1 to 64");
+        Check(settings.Inflight is >= 1 and <= 1000, "--inflight must be 1 to 1000");
         Check(settings.Prefetch >= 1 && settings.Prefetch <= BrokerLimits.MaxPrefetch, $"--prefetch must be 1 to {BrokerLimits.MaxPrefetch}");
         Check(settings.IdleTimeout > TimeSpan.Zero, "--timeout must be more than 0");
         Check(settings.Partitions is >= 1 and <= QueueOptions.MaxPartitions, $"--partitions must be 1 to {QueueOptions.MaxPartitions}");

@@ -49,6 +49,13 @@ internal static class GlobalOptions
         DefaultValueFactory = _ => BrokerDefaults.ClusteringTableName,
     };
 
+    public static readonly Option<int> MaxPublishCalls = new("--max-publish-calls")
+    {
+        Description = "Most single-message publish calls this client has unanswered to one queue or topic; more wait and go out together. Default 4; 1 to 64.",
+        Recursive = true,
+        DefaultValueFactory = _ => BrokerClientOptions.DefaultMaxPublishCallsInFlight,
+    };
+
     public static readonly Option<string?> TlsCertificate = TlsOption("--tls-certificate", "OBROKER_TLS_CERTIFICATE",
         "Mutual TLS: this client's certificate (PFX, or PEM with --tls-key), for silos started with Broker:Tls.");
 
@@ -73,6 +80,7 @@ internal static class GlobalOptions
             ClusterId = parse.GetValue(ClusterId)!,
             Gateways = [.. parse.GetValue(Gateway)!],
             ClusteringTableName = parse.GetValue(ClusteringTable)!,
+            MaxPublishCallsInFlight = parse.GetValue(MaxPublishCalls),
             AzureConnectionString = parse.GetValue(AzureConnectionString),
             PostgresConnectionString = parse.GetValue(PostgresConnectionString),
             Tls = new BrokerTlsOptions
