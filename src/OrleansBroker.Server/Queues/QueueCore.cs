@@ -78,6 +78,28 @@ internal sealed partial class QueueCore : IMessageLogListener
     public bool NeedsWakeUp => State.Leases.Count > 0 || DeadLetters.Count > 0 || State.Delayed.Count > 0 || (Log.Meta.Created && State.Options.Push is not null);
 
     /// <summary>
+    /// How often the periodic tick (<see cref="Tick"/>) must run now. <see cref="TickPace.Every"/> while anything in hand ends
+    /// or moves with time: deliveries or handed-off leases out, waiting receives, messages with a time to live or waiting for a
+    /// retry or schedule, dead letters to move, a commit to write, recovery or growth under way, a push endpoint, ready
+    /// messages beside consumers. <see cref="TickPace.Slow"/> while only registered consumers remain (to drop the ones that
+    /// stop renewing). Otherwise <see cref="TickPace.None"/>: nothing here changes until the next call, which starts the
+    /// tick again (deduplication ids past their window are pruned then, or go with the activation).
+    /// </summary>
+    public TickPace Pace
+    {
+        get
+        {
+            if (NeedsWakeUp || HandOff.AnyPending || HandOff.OrphansWaiting || Dispatcher.HasWaitingReceives || _timeToLive.Watching
+                || Log.HasPendingWork || !Log.Recovery.IsCompleted || State.HeldForGrowth || (State.Consumers.Count > 0 && State.Ready.Count > 0))
+            {
+                return TickPace.Every;
+            }
+
+            return State.Consumers.Count > 0 ? TickPace.Slow : TickPace.None;
+        }
+    }
+
+    /// <summary>
     /// Loads the log and makes its first messages deliverable; recovery reads the rest in the background. A storage failure fails
     /// the activation, and Orleans sends that error to the caller as it is, past the error boundary that guards calls: it is made
     /// readable by every client here.
@@ -254,4 +276,17 @@ internal sealed partial class QueueCore : IMessageLogListener
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queue {Queue}: its log was changed by another writer (an activation on a failing silo, or a second one); this activation steps down and the queue loads again on the next call")]
     private static partial void LogTakenOver(ILogger logger, string queue);
+}
+
+/// <summary>How often a queue's periodic tick must run (<see cref="QueueCore.Pace"/>).</summary>
+internal enum TickPace
+{
+    /// <summary>Not at all until the next call.</summary>
+    None,
+
+    /// <summary>Every <see cref="BrokerOptions.ConsumerRenewInterval"/> (at least every <see cref="BrokerOptions.LeaseCheckInterval"/>).</summary>
+    Slow,
+
+    /// <summary>Every <see cref="BrokerOptions.LeaseCheckInterval"/>.</summary>
+    Every,
 }

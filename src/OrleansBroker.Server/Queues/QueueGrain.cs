@@ -23,7 +23,7 @@ namespace OrleansBroker.Server.Queues;
 /// </summary>
 [Reentrant]
 [QueuePartitionPlacement]
-internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGrain, IDeadLetterTarget, IRemindable, IQueueHost
+internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGrain, IDeadLetterTarget, IRemindable, IQueueHost, IIncomingGrainCallFilter
 {
     private const string ReminderName = "leases";
 
@@ -39,6 +39,10 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
     private QueueAdmin _admin = null!;
     private DurableWakeUp _wakeUp = null!;
     private IGrainTimer? _wakeTimer;
+
+    /// <summary>The periodic tick (<see cref="OnTickAsync"/>), run as often as <see cref="QueueCore.Pace"/> says; any call runs it again every <see cref="BrokerOptions.LeaseCheckInterval"/>.</summary>
+    private IGrainTimer? _tickTimer;
+    private TickPace _pace = TickPace.None;
 
     public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time, ISiloStatusOracle silo, DiskSpaceAlarm diskAlarm,
         BrokerMetrics metrics)
@@ -82,12 +86,49 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         _wakeTimer = this.RegisterGrainTimer(_ => Wake(), new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
         await _core.LoadAsync();
         _wakeUp.Start(await this.GetReminder(ReminderName, cancellationToken) is not null, _time.GetUtcNow());
-        this.RegisterGrainTimer(OnTickAsync, new GrainTimerCreationOptions(_options.LeaseCheckInterval, _options.LeaseCheckInterval) { Interleave = true });
+        _tickTimer = this.RegisterGrainTimer(OnTickAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
+        Pace(TickPace.Every);
         StartPush();
+    }
+
+    /// <summary>Every call to the queue may give it work with a time to it (a delivery out, a message with a time to live): the tick runs again.</summary>
+    Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
+    {
+        if (_pace != TickPace.Every && _tickTimer is not null)
+        {
+            Pace(TickPace.Every);
+        }
+
+        return context.Invoke();
+    }
+
+    /// <summary>Sets how often the tick runs; a quiet queue (<see cref="TickPace.None"/>) costs nothing until its next call.</summary>
+    private void Pace(TickPace pace)
+    {
+        if (pace == _pace)
+        {
+            return;
+        }
+
+        if ((pace == TickPace.None) != (_pace == TickPace.None))
+        {
+            _metrics.Ticking(pace != TickPace.None);
+        }
+
+        _pace = pace;
+        var every = pace switch
+        {
+            TickPace.Every => _options.LeaseCheckInterval,
+            TickPace.Slow => TimeSpan.FromTicks(Math.Max(_options.LeaseCheckInterval.Ticks, _options.ConsumerRenewInterval.Ticks)),
+            _ => Timeout.InfiniteTimeSpan,
+        };
+        _tickTimer!.Change(every, every);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        Pace(TickPace.None);
+        _tickTimer = null;
         StopPush();
         _metrics.Remove(State.Name);
         _core.Dispatcher.EndReceives();
@@ -329,7 +370,9 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
             _metrics.Update(State.Name, new QueueSnapshot(_core.Info(_diskAlarm.Reason), _core.HeadEnqueuedAt() is { } head ? Math.Max(0, (now - head).TotalSeconds) : null));
         }
 
-        return _wakeUp.UpdateAsync(now);
+        var reminder = _wakeUp.UpdateAsync(now);
+        Pace(_wakeUp.Off ? _core.Pace : TickPace.Every);
+        return reminder;
     }
 
     private Task Wake()

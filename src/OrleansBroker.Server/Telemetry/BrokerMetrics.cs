@@ -30,7 +30,7 @@ internal enum DeadLetterCause
 /// <summary>
 /// The silo's meter (<see cref="BrokerTelemetry.MeterName"/>). Silo-wide counters move with events on this silo since it
 /// started; per-queue series come from the snapshot each active queue activation leaves here on its timer (at most every
-/// <see cref="BrokerOptions.LeaseCheckInterval"/>), for at most <see cref="BrokerOptions.MetricsMaxQueueSeries"/> queue
+/// <see cref="BrokerOptions.LeaseCheckInterval"/>, and last before a quiet queue's timer stops), for at most <see cref="BrokerOptions.MetricsMaxQueueSeries"/> queue
 /// partitions: the deepest, then the busiest. Nothing is measured while no listener is attached.
 /// </summary>
 internal sealed class BrokerMetrics
@@ -54,6 +54,7 @@ internal sealed class BrokerMetrics
     private readonly Histogram<long>? _commitMessages;
     private readonly ObservableGauge<long>? _activeQueues;
     private (long At, List<(KeyValuePair<string, object?>[] Tags, QueueSnapshot Snapshot)> Queues) _shown = (0, []);
+    private int _ticking;
 
     public BrokerMetrics(IMeterFactory meters, IOptions<BrokerOptions> options)
     {
@@ -92,6 +93,8 @@ internal sealed class BrokerMetrics
         QueueCounter(meter, "expired", "Messages expired since the queue was created.", c => c.Expired);
         QueueCounter(meter, "dropped", "Messages dropped by overflow since the queue was created.", c => c.Dropped);
         _activeQueues = meter.CreateObservableGauge("obroker.queues.active", () => (long)_queues.Count, "{queue}", "Queue partitions active on this silo (those with per-queue series are capped).");
+        meter.CreateObservableGauge("obroker.queues.ticking", () => (long)Volatile.Read(ref _ticking), "{queue}",
+            "Active queue partitions whose timer runs: those with work in hand (deliveries out, messages waiting for a time, consumers). The others are quiet until their next call.");
     }
 
     private BrokerMetrics() => _maxQueueSeries = 0;
@@ -107,6 +110,12 @@ internal sealed class BrokerMetrics
             _queues[key] = snapshot;
         }
     }
+
+    /// <summary>Queue partition activations on this silo whose timer runs now.</summary>
+    public int TickingQueues => Volatile.Read(ref _ticking);
+
+    /// <summary>A queue activation's timer started (<paramref name="running"/>) or stopped.</summary>
+    public void Ticking(bool running) => Interlocked.Add(ref _ticking, running ? 1 : -1);
 
     /// <summary>The activation ended (deactivated or moved): its series stop here.</summary>
     public void Remove(string key) => _queues.TryRemove(key, out _);
@@ -194,7 +203,8 @@ internal sealed class BrokerMetrics
 
     private IEnumerable<Measurement<double>> HeadAges()
     {
-        foreach (var measurement in QueueMeasurements(s => s.HeadAge ?? -1))
+        // A quiet queue leaves no new snapshot while nothing happens to it, but its head message keeps ageing.
+        foreach (var measurement in QueueMeasurements(s => s.HeadAge is { } age ? age + Stopwatch.GetElapsedTime(s.TakenAt).TotalSeconds : -1))
         {
             if (measurement.Value >= 0)
             {
@@ -236,5 +246,12 @@ internal sealed class BrokerMetrics
     }
 }
 
-/// <summary>A queue activation's figures as its timer last saw them, and the age in seconds of the message first in delivery order (null: none known).</summary>
-internal sealed record QueueSnapshot(QueueInfo Info, double? HeadAge = null);
+/// <summary>
+/// A queue activation's figures as its timer last saw them, and the age in seconds of the message first in delivery order
+/// (null: none known) at <see cref="TakenAt"/>.
+/// </summary>
+internal sealed record QueueSnapshot(QueueInfo Info, double? HeadAge = null)
+{
+    /// <summary>When the snapshot was taken (<see cref="Stopwatch.GetTimestamp"/>).</summary>
+    public long TakenAt { get; init; } = Stopwatch.GetTimestamp();
+}

@@ -122,6 +122,9 @@ internal sealed partial class Dispatcher
         _receives.Clear();
     }
 
+    /// <summary>Whether receives wait for messages.</summary>
+    public bool HasWaitingReceives => _receives.Count > 0;
+
     /// <summary>Leases ready messages to waiting receives, then to consumers with credit, round robin, and starts sending.</summary>
     public void Dispatch()
     {

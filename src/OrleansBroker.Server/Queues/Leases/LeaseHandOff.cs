@@ -31,6 +31,9 @@ internal sealed partial class LeaseHandOff(QueueState queue, Dispatcher dispatch
     /// <summary>Whether any handed-off lease still waits for recovery to reach its message.</summary>
     public bool AnyPending => _handedOff.Count > 0;
 
+    /// <summary>Whether handed-off leases of consumers that did not register again are still to be ended (<see cref="EndOrphaned"/>).</summary>
+    public bool OrphansWaiting => _orphansEndAt is not null;
+
     /// <summary>On activation: takes the leases the previous activation stored, before recovery hands back their messages.</summary>
     public void Take()
     {

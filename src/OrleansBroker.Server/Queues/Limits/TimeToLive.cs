@@ -67,4 +67,7 @@ internal sealed class TimeToLive(QueueState queue, DeadLetterOutbox deadLetters)
     }
 
     public void Clear() => _expiring.Clear();
+
+    /// <summary>Whether any message watched here has a time to live to end.</summary>
+    public bool Watching => _expiring.Count > 0;
 }

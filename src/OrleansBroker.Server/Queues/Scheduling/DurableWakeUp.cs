@@ -18,6 +18,9 @@ internal sealed partial class DurableWakeUp(string queue, TimeSpan period, Func<
     private Task _update = Task.CompletedTask;
     private DateTimeOffset _idleSince;
 
+    /// <summary>Whether the reminder is off and no update of it is under way.</summary>
+    public bool Off => !_on && _update.IsCompleted;
+
     /// <summary>On activation: whether the reminder is registered now.</summary>
     public void Start(bool on, DateTimeOffset now)
     {
