@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Storage;
 using OrleansBroker.Server.Errors;
 using OrleansBroker.Server.Queues;
@@ -57,6 +58,16 @@ public static class BrokerServiceCollectionExtensions
             if (broker.Value.ReminderPeriod < reminders.MinimumReminderPeriod)
             {
                 reminders.MinimumReminderPeriod = broker.Value.ReminderPeriod;
+            }
+        });
+        services.AddOptions<GrainCollectionOptions>().Configure<IOptions<BrokerOptions>>((collection, broker) =>
+        {
+            // Orleans collects idle activations every quantum (1 min) and wants each age above it.
+            var idle = broker.Value.QueueIdleTime;
+            collection.ClassSpecificCollectionAge[typeof(QueueGrain).FullName!] = idle;
+            if (idle <= collection.CollectionQuantum)
+            {
+                collection.CollectionQuantum = idle / 2;
             }
         });
         services.TryAddSingleton(TimeProvider.System);
