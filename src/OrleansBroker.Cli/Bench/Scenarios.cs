@@ -254,9 +254,12 @@ internal static class Scenarios
     /// each step's rate and the broker's memory once the messages are stored come with it.
     /// </summary>
     public static async Task<BenchResult> ManyQueuesAsync(IBrokerClient broker, IBrokerAdministrationClient admin, BenchSettings s, int queues, int each,
-        int concurrency, bool keep, CancellationToken cancellationToken)
+        int concurrency, bool keep, bool existing, CancellationToken cancellationToken)
     {
         var names = Enumerable.Range(0, queues).Select(i => $"{s.Queue}-{i}").ToList();
+
+        // Message ids of this run: a later run on the same queues (--existing) is not taken for a repeat by deduplication.
+        var run = Guid.NewGuid().ToString("N")[..8];
         long received = 0, duplicates = 0;
 
         async Task<TimeSpan> StepAsync(string step, Func<string, CancellationToken, Task> work)
@@ -276,9 +279,9 @@ internal static class Scenarios
             return clock.Elapsed;
         }
 
-        var created = await StepAsync("created", (name, token) => admin.CreateQueueAsync(name, cancellationToken: token));
+        var created = existing ? TimeSpan.Zero : await StepAsync("created", (name, token) => admin.CreateQueueAsync(name, cancellationToken: token));
         var published = each == 0 ? TimeSpan.Zero : await StepAsync("published to", (name, token) => broker.PublishBatchAsync(name,
-            [.. Enumerable.Range(0, each).Select(i => new BrokerMessage($"{name}-{i}", BenchPayload.Create(0, i, s.Size)))], token));
+            [.. Enumerable.Range(0, each).Select(i => new BrokerMessage($"{name}-{run}-{i}", BenchPayload.Create(0, i, s.Size)))], token));
         var stored = BrokerProcess.Memory(s.BrokerPid);
         var lists = new List<double>();
         for (var i = 0; i < 3; i++)
@@ -317,7 +320,7 @@ internal static class Scenarios
             BenchResult.Rate(total, published), total - received, duplicates, null, s.BrokerPid) with
         {
             Queues = queues,
-            CreatesPerS = BenchResult.Rate(queues, created),
+            CreatesPerS = existing ? null : BenchResult.Rate(queues, created),
             ReceivesPerS = each == 0 ? null : BenchResult.Rate(received, receivedIn),
             DeletesPerS = keep ? null : BenchResult.Rate(queues, deleted),
             ListMs = Math.Round(lists.Order().ElementAt(1), 1),

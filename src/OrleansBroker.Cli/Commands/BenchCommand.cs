@@ -162,9 +162,11 @@ internal static class BenchCommand
         var each = new Option<int>("--each") { Description = "Messages published to each queue in one call, then received and acked; 0 leaves the queues empty. Default 10.", DefaultValueFactory = _ => 10 };
         var concurrency = new Option<int>("--concurrency") { Description = "Calls (creates, publishes, receives, deletes) in flight at once. Default 64.", DefaultValueFactory = _ => 64 };
         var keep = new Option<bool>("--keep") { Description = "Leave the queues when done (to watch them idle). Default: they are deleted." };
+        var name = new Option<string?>("--name") { Description = "The queues are NAME-0 to NAME-(Q-1). Default: bench-<id>." };
+        var existing = new Option<bool>("--existing") { Description = "The queues exist already (kept by an earlier run with the same --name): they are not created; publishing to them brings back those the broker deactivated." };
         var command = new Command("queues", "Many queues: create Q queues, publish M messages to each, list them, receive and ack every message, delete them; the rate of each step and the broker's memory.")
         {
-            queues, each, concurrency, keep, Size, Timeout, BrokerPid,
+            queues, each, concurrency, keep, name, existing, Size, Timeout, BrokerPid,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -172,9 +174,11 @@ internal static class BenchCommand
             Check(count is >= 1 and <= 1_000_000, "--queues must be 1 to 1000000");
             Check(perQueue >= 0 && perQueue <= BrokerLimits.MaxBatchCount, $"--each must be 0 to {BrokerLimits.MaxBatchCount}");
             Check(calls is >= 1 and <= 1024, "--concurrency must be 1 to 1024");
+            Check(!parse.GetValue(existing) || parse.GetValue(name) is not null, "--existing needs the --name of the queues");
             var settings = Settings(parse, Math.Max(1, (long)count * perQueue));
+            settings = parse.GetValue(name) is { } prefix ? settings with { Queue = prefix } : settings;
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
-            var result = await Scenarios.ManyQueuesAsync(connection.Broker, connection.Admin, settings, count, perQueue, calls, parse.GetValue(keep), cancellationToken);
+            var result = await Scenarios.ManyQueuesAsync(connection.Broker, connection.Admin, settings, count, perQueue, calls, parse.GetValue(keep), parse.GetValue(existing), cancellationToken);
             Console.WriteLine(result.ToJson());
             return ExitCode([result]);
         });
