@@ -68,12 +68,7 @@ public sealed class PublishCoalescerTests
     public async Task A_batch_refused_for_one_message_is_split_and_sent_again_in_order_so_only_that_caller_fails()
     {
         var queue = new GatedQueue { Refuse = id => id == "bad" ? new BrokerException(BrokerErrorCode.MessageTooLarge, "Message body is too large.") : null };
-        var coalescer = queue.Coalescer(maxCallsInFlight: 1);
-        var first = coalescer.PublishAsync(Message("m0"));
-        var firstCall = await queue.NextCallAsync();
-        var waiting = new[] { "a", "bad", "b" }.Select(id => (Id: id, Publish: coalescer.PublishAsync(Message(id)))).ToList();
-        firstCall.Answer();
-        await first.WaitAsync(Wait);
+        var (_, waiting) = await PublishedWhileOneCallIsOutAsync(queue, "a", "bad", "b");
 
         // The batch of three is refused whole; its halves are sent in turn, the refused one split again.
         var calls = new List<IReadOnlyList<string>>();
@@ -89,9 +84,9 @@ public sealed class PublishCoalescerTests
         Assert.Equal(["b"], last.Ids);
         last.Answer();
 
-        Assert.Equal("a", (await waiting[0].Publish.WaitAsync(Wait)).MessageId);
-        Assert.Equal("b", (await waiting[2].Publish.WaitAsync(Wait)).MessageId);
-        var refused = await Assert.ThrowsAsync<BrokerException>(() => waiting[1].Publish.WaitAsync(Wait));
+        Assert.Equal("a", (await waiting[0].WaitAsync(Wait)).MessageId);
+        Assert.Equal("b", (await waiting[2].WaitAsync(Wait)).MessageId);
+        var refused = await Assert.ThrowsAsync<BrokerException>(() => waiting[1].WaitAsync(Wait));
         Assert.Equal(BrokerErrorCode.MessageTooLarge, refused.Code);
         Assert.Equal(["m0", "a", "b"], queue.Stored);
     }
@@ -100,12 +95,7 @@ public sealed class PublishCoalescerTests
     public async Task A_batch_that_fails_for_the_whole_queue_fails_each_of_its_callers_and_the_next_publish_still_goes_out()
     {
         var queue = new GatedQueue();
-        var coalescer = queue.Coalescer(maxCallsInFlight: 1);
-        var first = coalescer.PublishAsync(Message("m0"));
-        var firstCall = await queue.NextCallAsync();
-        var waiting = new[] { "a", "b" }.Select(id => coalescer.PublishAsync(Message(id))).ToList();
-        firstCall.Answer();
-        await first.WaitAsync(Wait);
+        var (coalescer, waiting) = await PublishedWhileOneCallIsOutAsync(queue, "a", "b");
 
         (await queue.NextCallAsync()).Fail(new BrokerException(BrokerErrorCode.StorageUnavailable, "The disk is gone."));
         foreach (var publish in waiting)
@@ -120,6 +110,22 @@ public sealed class PublishCoalescerTests
     }
 
     private static BrokerMessage Message(string id) => new(id, [1, 2, 3]);
+
+    /// <summary>
+    /// With one call allowed: "m0" goes out alone, <paramref name="ids"/> are published while its call is out (so they wait and
+    /// leave together next), then that call is answered. Returns the coalescer and the waiting publishes.
+    /// </summary>
+    private static async Task<(PublishCoalescer<PublishReceipt> Coalescer, List<Task<PublishReceipt>> Waiting)> PublishedWhileOneCallIsOutAsync(
+        GatedQueue queue, params string[] ids)
+    {
+        var coalescer = queue.Coalescer(maxCallsInFlight: 1);
+        var first = coalescer.PublishAsync(Message("m0"));
+        var firstCall = await queue.NextCallAsync();
+        var waiting = ids.Select(id => coalescer.PublishAsync(Message(id))).ToList();
+        firstCall.Answer();
+        await first.WaitAsync(Wait);
+        return (coalescer, waiting);
+    }
 
     /// <summary>A queue whose calls wait for the test to answer them (or answer by themselves after a pause).</summary>
     private sealed class GatedQueue
