@@ -40,9 +40,8 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
     private DurableWakeUp _wakeUp = null!;
     private IGrainTimer? _wakeTimer;
 
-    /// <summary>The periodic tick (<see cref="OnTickAsync"/>), run as often as <see cref="QueueCore.Pace"/> says; any call runs it again every <see cref="BrokerOptions.LeaseCheckInterval"/>.</summary>
-    private IGrainTimer? _tickTimer;
-    private TickPace _pace = TickPace.None;
+    /// <summary>The periodic tick (<see cref="OnTickAsync"/>), run as often as <see cref="QueueCore.Pace"/> says.</summary>
+    private readonly TickPacer _ticks;
 
     public QueueGrain(IServiceProvider services, IOptions<BrokerOptions> options, ILogger<QueueGrain> logger, TimeProvider time, ISiloStatusOracle silo, DiskSpaceAlarm diskAlarm,
         BrokerMetrics metrics)
@@ -55,6 +54,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         _time = time;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName);
         _push = services.GetService<IPushDelivery>();
+        _ticks = new TickPacer(_options.LeaseCheckInterval, _options.ConsumerRenewInterval, metrics);
     }
 
     private QueueState State => _core.State;
@@ -86,49 +86,20 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         _wakeTimer = this.RegisterGrainTimer(_ => Wake(), new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
         await _core.LoadAsync();
         _wakeUp.Start(await this.GetReminder(ReminderName, cancellationToken) is not null, _time.GetUtcNow());
-        _tickTimer = this.RegisterGrainTimer(OnTickAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
-        Pace(TickPace.Every);
+        _ticks.Start(this.RegisterGrainTimer(OnTickAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true }));
         StartPush();
     }
 
     /// <summary>Every call to the queue may give it work with a time to it (a delivery out, a message with a time to live): the tick runs again.</summary>
     Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
-        if (_pace != TickPace.Every && _tickTimer is not null)
-        {
-            Pace(TickPace.Every);
-        }
-
+        _ticks.CallArrived();
         return context.Invoke();
-    }
-
-    /// <summary>Sets how often the tick runs; a quiet queue (<see cref="TickPace.None"/>) costs nothing until its next call.</summary>
-    private void Pace(TickPace pace)
-    {
-        if (pace == _pace)
-        {
-            return;
-        }
-
-        if ((pace == TickPace.None) != (_pace == TickPace.None))
-        {
-            _metrics.Ticking(pace != TickPace.None);
-        }
-
-        _pace = pace;
-        var every = pace switch
-        {
-            TickPace.Every => _options.LeaseCheckInterval,
-            TickPace.Slow => TimeSpan.FromTicks(Math.Max(_options.LeaseCheckInterval.Ticks, _options.ConsumerRenewInterval.Ticks)),
-            _ => Timeout.InfiniteTimeSpan,
-        };
-        _tickTimer!.Change(every, every);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        Pace(TickPace.None);
-        _tickTimer = null;
+        _ticks.Stop();
         StopPush();
         _metrics.Remove(State.Name);
         _core.Dispatcher.EndReceives();
@@ -371,7 +342,7 @@ internal sealed partial class QueueGrain : Grain, IQueueGrain, IQueuePartitionGr
         }
 
         var reminder = _wakeUp.UpdateAsync(now);
-        Pace(_wakeUp.Off ? _core.Pace : TickPace.Every);
+        _ticks.Set(_wakeUp.Off ? _core.Pace : TickPace.Every);
         return reminder;
     }
 
