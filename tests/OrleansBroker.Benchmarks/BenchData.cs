@@ -14,15 +14,22 @@ internal static class BenchData
 
     public static IGrainStorageSerializer StorageSerializer => new OrleansGrainStorageSerializer(Serializer);
 
-    public static List<StoredMessage> Messages(long firstSequence, int count, int bodyBytes)
+    /// <summary>
+    /// <paramref name="count"/> messages; with <paramref name="traced"/> they share one headers dictionary holding a W3C
+    /// trace context, as the messages of one traced publish call do.
+    /// </summary>
+    public static List<StoredMessage> Messages(long firstSequence, int count, int bodyBytes, bool traced = false)
     {
+        IReadOnlyDictionary<string, string>? headers = traced
+            ? new Dictionary<string, string>(StringComparer.Ordinal) { ["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }
+            : null;
         var messages = new List<StoredMessage>(count);
         for (var i = 0; i < count; i++)
         {
             var body = new byte[bodyBytes];
             Random.Shared.NextBytes(body);
             var sequence = firstSequence + i;
-            messages.Add(new StoredMessage(sequence, Guid.CreateVersion7().ToString("N"), body, "application/octet-stream", null, null, DateTimeOffset.UtcNow));
+            messages.Add(new StoredMessage(sequence, Guid.CreateVersion7().ToString("N"), body, "application/octet-stream", headers, null, DateTimeOffset.UtcNow));
         }
 
         return messages;
