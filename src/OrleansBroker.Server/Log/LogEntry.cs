@@ -1,23 +1,27 @@
 namespace OrleansBroker.Server.Log;
 
 /// <summary>
-/// A live (durable, unsettled) message of the log: where it is and its delivery attempts so far.
-/// Small on purpose (no body): a deep queue keeps one per message in memory, while the bodies of
-/// messages far from delivery stay in storage (<see cref="MessageLog.TryGetMessage"/>).
+/// A live (durable, unsettled) message of the log: where it is, and through its segment its delivery attempts so far
+/// and the time it waits for. A view, made when asked for (<see cref="SegmentIndex.TryGetEntry"/>): the state lives in
+/// the segment's compact per-message arrays, so a deep queue costs a few bytes per message and no object, and two views
+/// of one message are equal and see the same state. Its body may be in storage (<see cref="MessageLog.TryGetMessage"/>).
 /// </summary>
-internal sealed class LogEntry(Segment segment, int index, long sequence, int attempts)
+internal sealed record LogEntry(Segment Segment, int Index)
 {
-    public Segment Segment { get; } = segment;
+    public long Sequence => Segment.SequenceAt(Index);
 
-    /// <summary>Position in <see cref="Segment"/>'s messages.</summary>
-    public int Index { get; } = index;
-
-    public long Sequence { get; } = sequence;
-
-    public int Attempts { get; set; } = attempts;
+    public int Attempts
+    {
+        get => Segment.AttemptsAt(Index);
+        set => Segment.SetAttempts(Index, value);
+    }
 
     /// <summary>UTC ticks before which it is not delivered (retry backoff or schedule) while it waits for that time, otherwise 0.</summary>
-    public long NotBefore { get; set; }
+    public long NotBefore
+    {
+        get => Segment.NotBeforeAt(Index);
+        set => Segment.SetNotBefore(Index, value);
+    }
 
     public byte Priority => Segment.PriorityAt(Index);
 

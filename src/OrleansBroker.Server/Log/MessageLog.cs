@@ -16,7 +16,8 @@ namespace OrleansBroker.Server.Log;
 /// <item>one small <c>meta</c> record holds the segment range, the next sequence and counters;</item>
 /// <item>group commit: appends and settles that arrive while a commit is being written go into the
 /// next one (<see cref="CommitPlan"/>); an append completes only after the commit holding it succeeded;</item>
-/// <item>page-out: per live message only a small <see cref="LogEntry"/> stays in memory (<see cref="SegmentIndex"/>).
+/// <item>page-out: per live message only its size, a settle bit and, once it has them, its attempts and retry time stay
+/// in memory, in its segment's arrays (<see cref="SegmentIndex"/>, read through <see cref="LogEntry"/> views).
 /// Bodies stay resident up to <see cref="MessageLogOptions.ResidentBytes"/>; past that the segments furthest from
 /// delivery are dropped from memory and read back when delivery reaches them (<see cref="SegmentPager"/>);</item>
 /// <item>recovery reads the first segments before the queue serves anything, the rest in the background

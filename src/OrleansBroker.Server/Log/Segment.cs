@@ -5,7 +5,9 @@ namespace OrleansBroker.Server.Log;
 /// <summary>
 /// A live segment of a log: its immutable record, its settle record, and which messages are settled.
 /// The bodies (<see cref="Messages"/>) are resident in memory or paged out to storage; everything
-/// else (count, size, settles, attempts) stays in memory for as long as the segment is live.
+/// else (count, size, settles, attempts) stays in memory for as long as the segment is live, in arrays indexed by
+/// position: a message nobody has delivered yet costs its body size and a settle bit, the arrays of attempts and
+/// retry times appear only once a message of the segment has one.
 /// </summary>
 internal sealed class Segment
 {
@@ -13,8 +15,11 @@ internal sealed class Segment
     /// <summary>Every sequence, only when they are not consecutive; one commit's messages are, so this is null in practice.</summary>
     private readonly long[]? _sequences;
     private readonly long _firstSequence;
-    private readonly LogEntry?[] _entries;
     private readonly int[] _bodyBytes;
+
+    // Delivery state of the live messages (see LogEntry); null while every message of the segment has none.
+    private int[]? _attempts;
+    private long[]? _notBefore;
 
     // Per-message traits the queue needs while the bodies are paged out; null when no message of the segment has one.
     private readonly byte[]? _priorities;
@@ -39,7 +44,6 @@ internal sealed class Segment
             }
         }
 
-        _entries = new LogEntry?[Count];
         _bodyBytes = new int[Count];
         LiveCount = Count;
         for (var i = 0; i < Count; i++)
@@ -117,21 +121,43 @@ internal sealed class Segment
     /// <summary>Sequence of the message at <paramref name="index"/>, settled or not.</summary>
     public long SequenceAt(int index) => _sequences?[index] ?? _firstSequence + index;
 
-    /// <summary>The live entry of <paramref name="sequence"/> in this segment, if it is live and has been read.</summary>
+    /// <summary>The live entry of <paramref name="sequence"/> in this segment, or null if it is settled or not here.</summary>
     public LogEntry? Find(long sequence)
     {
         var index = _sequences is null
             ? (sequence >= _firstSequence && sequence - _firstSequence < Count ? (int)(sequence - _firstSequence) : -1)
             : Array.BinarySearch(_sequences, sequence);
-        return index >= 0 ? _entries[index] : null;
+        return index >= 0 ? EntryAt(index) : null;
     }
 
-    /// <summary>The live entry at <paramref name="index"/>, or null once it is settled (or before it is read).</summary>
-    public LogEntry? EntryAt(int index) => _entries[index];
+    /// <summary>The live entry at <paramref name="index"/>, or null once it is settled.</summary>
+    public LogEntry? EntryAt(int index) => _settled[index] ? null : new LogEntry(this, index);
 
-    public void Track(LogEntry entry) => _entries[entry.Index] = entry;
+    public int AttemptsAt(int index) => _attempts?[index] ?? 0;
 
-    /// <summary>Marks the entry settled; false if it was already.</summary>
+    public void SetAttempts(int index, int attempts)
+    {
+        if (_attempts is not null || attempts != 0)
+        {
+            (_attempts ??= new int[Count])[index] = attempts;
+        }
+    }
+
+    /// <summary>UTC ticks before which the message at <paramref name="index"/> is not delivered, or 0.</summary>
+    public long NotBeforeAt(int index) => _notBefore?[index] ?? 0;
+
+    public void SetNotBefore(int index, long utcTicks)
+    {
+        if (_notBefore is not null || utcTicks != 0)
+        {
+            (_notBefore ??= new long[Count])[index] = utcTicks;
+        }
+    }
+
+    /// <summary>
+    /// Marks the entry settled; false if it was already. Its attempts and retry time stay readable through views still
+    /// held (a dead letter on its way out reports the attempts).
+    /// </summary>
     public bool MarkSettled(LogEntry entry)
     {
         if (_settled[entry.Index])
@@ -140,7 +166,6 @@ internal sealed class Segment
         }
 
         _settled[entry.Index] = true;
-        _entries[entry.Index] = null;
         LiveCount--;
         State.State.Attempts.Remove(entry.Sequence);
         State.State.NotBefore.Remove(entry.Sequence);

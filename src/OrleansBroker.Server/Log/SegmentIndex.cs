@@ -1,9 +1,10 @@
 namespace OrleansBroker.Server.Log;
 
 /// <summary>
-/// The live segments of a log in id order, the live messages read from them (<see cref="LogEntry"/>, found
-/// through their segment by binary search: a few bytes per message, no per-message table) and which segments
-/// have their bodies in memory (<see cref="ResidentSegments"/>). Not thread-safe: its log's grain runs it.
+/// The live segments of a log in id order, the live messages read from them (<see cref="LogEntry"/> views, found
+/// through their segment by binary search: a few bytes per message in the segment's arrays, no object or table per
+/// message) and which segments have their bodies in memory (<see cref="ResidentSegments"/>). Not thread-safe: its
+/// log's grain runs it.
 /// </summary>
 internal sealed class SegmentIndex(long residentBudgetBytes)
 {
@@ -102,15 +103,12 @@ internal sealed class SegmentIndex(long residentBudgetBytes)
             if (!segment.IsSettled(i))
             {
                 var sequence = segment.SequenceAt(i);
+                segment.SetAttempts(i, stored.Attempts.GetValueOrDefault(sequence));
                 // A retry time stored with the segment's settles wins over the time the message was scheduled for.
-                var entry = new LogEntry(segment, i, sequence, stored.Attempts.GetValueOrDefault(sequence))
-                {
-                    NotBefore = stored.NotBefore.GetValueOrDefault(sequence, segment.ScheduledAt(i)),
-                };
-                segment.Track(entry);
+                segment.SetNotBefore(i, stored.NotBefore.GetValueOrDefault(sequence, segment.ScheduledAt(i)));
                 TrackedCount++;
                 TrackedBytes += segment.BodyBytesAt(i);
-                live.Add(entry);
+                live.Add(new LogEntry(segment, i));
             }
         }
     }
