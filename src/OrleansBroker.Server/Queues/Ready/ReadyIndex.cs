@@ -17,7 +17,11 @@ namespace OrleansBroker.Server.Queues.Ready;
 /// <param name="heldForGrowth">Whether keyed messages wait (a partition added by growth, until its source let go of their keys).</param>
 internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForGrowth)
 {
-    private readonly PriorityQueue<long, long> _ready = new();
+    /// <summary>Bits of a ready key that hold the sequence; the priority sits above them.</summary>
+    private const long SequenceMask = (1L << 56) - 1;
+
+    /// <summary>Ready keys: the priority inverted above the sequence, so the smallest key is the next to deliver.</summary>
+    private readonly KeyHeap _ready = new();
     private readonly Dictionary<string, MessageGroup> _groups = new(StringComparer.Ordinal);
 
     /// <summary>Highest sequence recovery has handed over; every live message at or below it is known.</summary>
@@ -33,10 +37,15 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
     public IEnumerable<string> GroupKeys => _groups.Keys;
 
     /// <summary>The sequence first in delivery order.</summary>
-    public bool TryPeek(out long sequence) => _ready.TryPeek(out sequence, out _);
+    public bool TryPeek(out long sequence)
+    {
+        var found = _ready.TryPeek(out var key);
+        sequence = key & SequenceMask;
+        return found;
+    }
 
     /// <summary>Takes the first in delivery order off (delivered, or found stale).</summary>
-    public long Dequeue() => _ready.Dequeue();
+    public long Dequeue() => _ready.Dequeue() & SequenceMask;
 
     /// <summary>Makes a deliverable message ready, or puts it in its group's line when another message of the group holds the turn.</summary>
     public void MakeReady(LogEntry entry)
@@ -54,7 +63,7 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
             return;
         }
 
-        group.Line.Enqueue(entry.Sequence, entry.Sequence);
+        group.Line.Enqueue(entry.Sequence);
         if (group.Turn == 0)
         {
             PassTurn(key, group);
@@ -70,7 +79,7 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
         }
 
         var group = GroupOf(key);
-        if (group.Turn == 0 && (!group.Line.TryPeek(out var first, out _) || first > entry.Sequence))
+        if (group.Turn == 0 && (!group.Line.TryPeek(out var first) || first > entry.Sequence))
         {
             group.Turn = entry.Sequence;
         }
@@ -105,14 +114,14 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
     public List<long> TakeAll(Func<long, bool> inFlight)
     {
         var taken = new List<long>(_ready.Count);
-        while (_ready.TryDequeue(out var sequence, out _))
+        while (_ready.TryDequeue(out var key))
         {
-            taken.Add(sequence);
+            taken.Add(key & SequenceMask);
         }
 
         foreach (var (key, group) in _groups.ToList())
         {
-            while (group.Line.TryDequeue(out var sequence, out _))
+            while (group.Line.TryDequeue(out var sequence))
             {
                 taken.Add(sequence);
             }
@@ -133,7 +142,7 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
     }
 
     /// <summary>Key in the ready order: higher priority first, then lower sequence (FIFO within a level).</summary>
-    private void Enqueue(LogEntry entry) => _ready.Enqueue(entry.Sequence, ((long)(BrokerLimits.MaxPriority - entry.Priority) << 56) | entry.Sequence);
+    private void Enqueue(LogEntry entry) => _ready.Enqueue(((long)(BrokerLimits.MaxPriority - entry.Priority) << 56) | entry.Sequence);
 
     private MessageGroup GroupOf(string key)
     {
@@ -149,7 +158,7 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
     /// <summary>Gives the turn to the oldest live message in line and makes it ready; drops the group when nothing is left.</summary>
     private void PassTurn(string key, MessageGroup group)
     {
-        while (group.Line.TryPeek(out var sequence, out _) && MayTakeTurn(sequence))
+        while (group.Line.TryPeek(out var sequence) && MayTakeTurn(sequence))
         {
             group.Line.Dequeue();
             if (idle(sequence) is { } next)
@@ -177,7 +186,7 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
         /// <summary>Sequence of the message holding the turn, or 0.</summary>
         public long Turn { get; set; }
 
-        /// <summary>The group's other messages, oldest first.</summary>
-        public PriorityQueue<long, long> Line { get; } = new();
+        /// <summary>The group's other messages' sequences, oldest first.</summary>
+        public KeyHeap Line { get; } = new();
     }
 }
