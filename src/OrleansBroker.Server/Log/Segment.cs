@@ -17,13 +17,13 @@ internal sealed class Segment
     private readonly long _firstSequence;
     private readonly int[] _bodyBytes;
 
-    // Delivery state of the live messages (see LogEntry); null while every message of the segment has none.
+    // Delivery state of the live messages (see LogEntry); null while every message of the segment has none. The time a
+    // message waits for starts as the one it was scheduled for; a retry's backoff replaces it.
     private int[]? _attempts;
     private long[]? _notBefore;
 
     // Per-message traits the queue needs while the bodies are paged out; null when no message of the segment has one.
     private readonly byte[]? _priorities;
-    private readonly long[]? _scheduled;
     private readonly long[]? _expiresAt;
     private readonly string?[]? _orderingKeys;
 
@@ -57,10 +57,7 @@ internal sealed class Segment
                 TopPriority = Math.Max(TopPriority, message.Priority);
             }
 
-            if (message.NotBefore != 0)
-            {
-                (_scheduled ??= new long[Count])[i] = message.NotBefore;
-            }
+            SetNotBefore(i, message.NotBefore);
 
             if (message.ExpiresAt != 0)
             {
@@ -81,9 +78,6 @@ internal sealed class Segment
 
     /// <summary>The highest priority of a message it was written with (settled ones included): how soon delivery reaches it.</summary>
     public byte TopPriority { get; }
-
-    /// <summary>UTC ticks the message at <paramref name="index"/> was scheduled for, or 0.</summary>
-    public long ScheduledAt(int index) => _scheduled?[index] ?? 0;
 
     /// <summary>UTC ticks the message at <paramref name="index"/> expires at, or 0 for never.</summary>
     public long ExpiresAt(int index) => _expiresAt?[index] ?? 0;

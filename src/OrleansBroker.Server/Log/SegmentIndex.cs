@@ -105,7 +105,10 @@ internal sealed class SegmentIndex(long residentBudgetBytes)
                 var sequence = segment.SequenceAt(i);
                 segment.SetAttempts(i, stored.Attempts.GetValueOrDefault(sequence));
                 // A retry time stored with the segment's settles wins over the time the message was scheduled for.
-                segment.SetNotBefore(i, stored.NotBefore.GetValueOrDefault(sequence, segment.ScheduledAt(i)));
+                if (stored.NotBefore.TryGetValue(sequence, out var retryAt))
+                {
+                    segment.SetNotBefore(i, retryAt);
+                }
                 TrackedCount++;
                 TrackedBytes += segment.BodyBytesAt(i);
                 live.Add(new LogEntry(segment, i));
