@@ -17,8 +17,8 @@ namespace OrleansBroker.Server.Queues.Ready;
 /// <param name="heldForGrowth">Whether keyed messages wait (a partition added by growth, until its source let go of their keys).</param>
 internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForGrowth)
 {
-    /// <summary>Bits of a ready key that hold the sequence; the priority sits above them.</summary>
-    private const long SequenceMask = (1L << 56) - 1;
+    /// <summary>Bits of a ready key that hold the sequence; the inverted priority sits above them.</summary>
+    private const int SequenceBits = 56;
 
     /// <summary>Ready keys: the priority inverted above the sequence, so the smallest key is the next to deliver.</summary>
     private readonly KeyHeap _ready = new();
@@ -40,12 +40,12 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
     public bool TryPeek(out long sequence)
     {
         var found = _ready.TryPeek(out var key);
-        sequence = key & SequenceMask;
+        sequence = SequenceOf(key);
         return found;
     }
 
     /// <summary>Takes the first in delivery order off (delivered, or found stale).</summary>
-    public long Dequeue() => _ready.Dequeue() & SequenceMask;
+    public long Dequeue() => SequenceOf(_ready.Dequeue());
 
     /// <summary>Makes a deliverable message ready, or puts it in its group's line when another message of the group holds the turn.</summary>
     public void MakeReady(LogEntry entry)
@@ -116,7 +116,7 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
         var taken = new List<long>(_ready.Count);
         while (_ready.TryDequeue(out var key))
         {
-            taken.Add(key & SequenceMask);
+            taken.Add(SequenceOf(key));
         }
 
         foreach (var (key, group) in _groups.ToList())
@@ -142,7 +142,9 @@ internal sealed class ReadyIndex(Func<long, LogEntry?> idle, Func<bool> heldForG
     }
 
     /// <summary>Key in the ready order: higher priority first, then lower sequence (FIFO within a level).</summary>
-    private void Enqueue(LogEntry entry) => _ready.Enqueue(((long)(BrokerLimits.MaxPriority - entry.Priority) << 56) | entry.Sequence);
+    private void Enqueue(LogEntry entry) => _ready.Enqueue(((long)(BrokerLimits.MaxPriority - entry.Priority) << SequenceBits) | entry.Sequence);
+
+    private static long SequenceOf(long key) => key & ((1L << SequenceBits) - 1);
 
     private MessageGroup GroupOf(string key)
     {
