@@ -16,6 +16,22 @@ internal sealed class BrokerAdministrationClient(IClusterClient cluster, SiloLos
     public Task<QueueInfo> GetQueueInfoAsync(string queue, CancellationToken cancellationToken = default) =>
         siloLoss.Await(Queue(queue).GetInfo(), cancellationToken);
 
+    /// <summary>Names per call of <see cref="GetQueueInfosAsync"/>: a list of any length goes in calls of this many, one after another.</summary>
+    public const int QueueInfosPerCall = 10_000;
+
+    public async Task<IReadOnlyList<QueueInfo>> GetQueueInfosAsync(IEnumerable<string> queues, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(queues);
+        var figures = cluster.GetGrain<IQueueFiguresGrain>(0);
+        var infos = new List<QueueInfo>();
+        foreach (var chunk in queues.Chunk(QueueInfosPerCall))
+        {
+            infos.AddRange(await siloLoss.Await(figures.GetInfos(chunk), cancellationToken));
+        }
+
+        return infos;
+    }
+
     public Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default) =>
         siloLoss.Await(cluster.GetGrain<IQueueRegistryGrain>(IQueueRegistryGrain.Queues).List(), cancellationToken);
 

@@ -23,6 +23,13 @@ public interface IBrokerAdministrationClient
     /// <summary>Depth, consumers, options and counters of a queue; <c>QueueNotFound</c> when there is none.</summary>
     Task<QueueInfo> GetQueueInfoAsync(string queue, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The figures of many queues, for lists: each of <paramref name="queues"/> that exists, in the order given (one that does
+    /// not is left out). Unlike <see cref="GetQueueInfoAsync"/> for each, a queue not in memory is not loaded: its stored
+    /// figures are given, with <see cref="QueueInfo.InMemory"/> false.
+    /// </summary>
+    Task<IReadOnlyList<QueueInfo>> GetQueueInfosAsync(IEnumerable<string> queues, CancellationToken cancellationToken = default);
+
     /// <summary>Names of all queues, sorted.</summary>
     Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default);
 

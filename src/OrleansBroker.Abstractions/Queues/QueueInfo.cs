@@ -36,6 +36,15 @@ public sealed record QueueInfo(
 {
     /// <summary>All messages the queue holds: ready plus in flight.</summary>
     public long Depth => Ready + InFlight;
+
+    /// <summary>
+    /// Whether the queue was in memory when asked. False only in lists (<see cref="IQueueFiguresGrain"/>): a queue that nobody
+    /// called for a while (<c>Broker:QueueIdleTime</c>) is answered from what it last stored, without loading it. Then it has no
+    /// consumers and no deliveries out (apart from ones a silo handed over on shutdown, until they expire), and messages
+    /// waiting for a scheduled or retry time are counted in <see cref="Ready"/> but not in <see cref="Delayed"/>.
+    /// </summary>
+    [Id(12)]
+    public bool InMemory { get; init; } = true;
 }
 
 /// <summary>Lifetime counters of a queue, persisted with it. <c>Expired</c>: reached their time to live (dropped or dead-lettered). <c>Dropped</c>: removed by the overflow policy.</summary>

@@ -32,12 +32,12 @@ internal static class QueueCommands
         list.SetAction(async (parse, cancellationToken) =>
         {
             await using var connection = await GlobalOptions.ConnectAsync(parse, cancellationToken);
+            // Queues not in memory are listed from what they stored, not loaded (IN-MEMORY no).
             var names = await connection.Admin.ListQueuesAsync(cancellationToken);
-            Console.WriteLine($"{"QUEUE",-40} {"READY",10} {"IN-FLIGHT",10} {"CONSUMERS",10}");
-            foreach (var name in names)
+            Console.WriteLine($"{"QUEUE",-40} {"READY",10} {"IN-FLIGHT",10} {"CONSUMERS",10} {"IN-MEMORY",10}");
+            foreach (var info in await connection.Admin.GetQueueInfosAsync(names, cancellationToken))
             {
-                var info = await connection.Admin.GetQueueInfoAsync(name, cancellationToken);
-                Console.WriteLine($"{name,-40} {info.Ready,10} {info.InFlight,10} {info.Consumers,10}");
+                Console.WriteLine($"{info.Name,-40} {info.Ready,10} {info.InFlight,10} {info.Consumers,10} {(info.InMemory ? "yes" : "no"),10}");
             }
 
             return 0;

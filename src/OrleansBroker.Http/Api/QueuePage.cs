@@ -66,7 +66,7 @@ internal sealed record QueuePageRequest(int Page, int PageSize, string? Name, st
     public async Task<QueuePage> ReadAsync(IBrokerAdministrationClient admin, QueueRates rates, IReadOnlyList<string> queues, CancellationToken cancellationToken)
     {
         var matching = queues.Where(q => Name is null || TenantNames.Own(q).Contains(Name, StringComparison.OrdinalIgnoreCase)).ToList();
-        List<QueueInfo> rows;
+        IReadOnlyList<QueueInfo> rows;
         if (Figures.TryGetValue(Sort, out var figure))
         {
             var all = await TenantLists.QueueInfosAsync(admin, matching, cancellationToken);

@@ -70,10 +70,14 @@ internal sealed record QueueSummary(
     /// <summary>Messages in the queue's dead-letter queue (0 when it has none yet); in paged lists only, else null.</summary>
     public long? DeadLetterDepth { get; init; }
 
+    /// <summary>False in lists for a queue not in memory: its figures are as it last stored them (see <see cref="QueueInfo.InMemory"/>).</summary>
+    public bool InMemory { get; init; } = true;
+
     public static QueueSummary Of(QueueInfo info, QueueRates rates)
     {
         var shown = TenantNames.Own(info);
         return new QueueSummary(shown.Name, shown.Options, info.Ready, info.InFlight, info.Delayed, info.Depth, info.Bytes, info.Consumers, info.Counters,
-            rates.Observe(info), info.CreatedAt, shown.Partitions, info.PublishesRefused, info.Push);
+            rates.Observe(info), info.CreatedAt, shown.Partitions, info.PublishesRefused, info.Push)
+        { InMemory = info.InMemory };
     }
 }

@@ -69,6 +69,30 @@ public sealed class HttpQueuePagesTests : IAsyncLifetime
         Assert.Equal(1, page["totalCount"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task The_overview_and_the_lists_read_queues_not_in_memory_from_storage_and_leave_them_there()
+    {
+        await CreateQueueAsync(Admin, "resting-a");
+        await CreateQueueAsync(Admin, "resting-b");
+        await ExpectAsync(await Admin.PostAsync("/api/queues/resting-b/messages/batch", Json(new[] { new { body = "a" }, new { body = "b" } })), HttpStatusCode.Created);
+        await _broker.Cluster.DeactivateIdleQueuesAsync();
+
+        var overview = JsonNode.Parse(await ExpectAsync(await Admin.GetAsync("/api/overview"), HttpStatusCode.OK))!;
+        Assert.Equal(2, overview["messages"]!["ready"]!.GetValue<long>());
+        Assert.Equal(2, overview["counters"]!["published"]!.GetValue<long>());
+        var busiest = await PageAsync("?page=1&sort=depth&sortReverse=true");
+        Assert.Equal(["resting-b", "resting-a"], Names(busiest));
+        Assert.All(busiest["items"]!.AsArray(), q => Assert.False(q!["inMemory"]!.GetValue<bool>()));
+        var all = JsonNode.Parse(await ExpectAsync(await Admin.GetAsync("/api/queues"), HttpStatusCode.OK))!.AsArray();
+        Assert.Equal([0L, 2L], all.Select(q => q!["ready"]!.GetValue<long>()));
+        Assert.Equal(0, await _broker.Cluster.QueueActivationsAsync());
+
+        // Asked by name, a queue is loaded and answers from memory.
+        var one = JsonNode.Parse(await ExpectAsync(await Admin.GetAsync("/api/queues/resting-b"), HttpStatusCode.OK))!;
+        Assert.True(one["inMemory"]!.GetValue<bool>());
+        Assert.Equal(2, one["ready"]!.GetValue<long>());
+    }
+
     [Theory]
     [InlineData("?page=0")]
     [InlineData("?page=x")]

@@ -119,6 +119,23 @@ public sealed class BrokerCluster : IAsyncDisposable
         }, "the client reconnected to the restarted cluster");
     }
 
+    /// <summary>Queue grain activations in the cluster (partitions included), asked of Orleans' management grain: no queue is called.</summary>
+    public async Task<int> QueueActivationsAsync()
+    {
+        var statistics = await Grains.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
+        return statistics.Where(s => s.GrainType.StartsWith("OrleansBroker.Server.Queues.QueueGrain,", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+    }
+
+    /// <summary>
+    /// Has Orleans deactivate every queue grain not busy now, as <c>Broker:QueueIdleTime</c> would after a while (their
+    /// messages stay stored), and waits until none is left in memory.
+    /// </summary>
+    public Task DeactivateIdleQueuesAsync() => Eventually.HoldsAsync(async () =>
+    {
+        await Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.FromMilliseconds(1));
+        return await QueueActivationsAsync() == 0;
+    }, "every queue grain deactivated");
+
     public async ValueTask DisposeAsync()
     {
         await Cluster.DisposeAsync();

@@ -17,22 +17,15 @@ public sealed class QueueIdleTimeTests : BrokerClusterTest
     {
         await Admin.CreateQueueAsync("now-and-then");
         await Broker.PublishAsync("now-and-then", new BrokerMessage("kept", [1, 2, 3]));
-        Assert.Equal(1, await QueueActivationsAsync());
+        Assert.Equal(1, await Cluster.QueueActivationsAsync());
 
-        await Eventually.HoldsAsync(async () => await QueueActivationsAsync() == 0, "the idle queue was deactivated", TimeSpan.FromMinutes(2));
+        await Eventually.HoldsAsync(async () => await Cluster.QueueActivationsAsync() == 0, "the idle queue was deactivated", TimeSpan.FromMinutes(2));
 
         var delivery = Assert.Single(await Broker.ReceiveAsync("now-and-then"));
         Assert.Equal("kept", delivery.MessageId);
         Assert.Equal([1, 2, 3], delivery.Body);
-        Assert.Equal(1, await QueueActivationsAsync());
+        Assert.Equal(1, await Cluster.QueueActivationsAsync());
         await Broker.CompleteAsync(delivery);
-    }
-
-    /// <summary>Queue grain activations in the cluster, asked of Orleans' management grain (no call to any queue).</summary>
-    private async Task<int> QueueActivationsAsync()
-    {
-        var statistics = await Cluster.Grains.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
-        return statistics.Where(s => s.GrainType.StartsWith("OrleansBroker.Server.Queues.QueueGrain,", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
     }
 }
 

@@ -82,7 +82,8 @@ function row(q) {
   const link = h('a', { href: `#/queues/${seg(q.name)}` }, q.name);
   const deadLetters = q.options.deadLetterQueue === '' ? '–' : number(q.deadLetterDepth ?? 0);
   return h('tr', { 'data-queue': q.name },
-    h('td', {}, link, q.publishesRefused ? h('span', { class: 'status error', title: q.publishesRefused }, ' publishes refused') : null),
+    h('td', {}, link, q.publishesRefused ? h('span', { class: 'status error', title: q.publishesRefused }, ' publishes refused') : null,
+      q.inMemory === false ? h('span', { class: 'status', title: 'Not in memory (nobody called it for a while): its figures as stored; listing does not load it' }, ' idle') : null),
     h('td', { class: 'num' }, number(q.ready)), h('td', { class: 'num' }, number(q.inFlight)), h('td', { class: 'num' }, number(q.delayed)),
     h('td', { class: 'num' }, number(q.consumers)),
     h('td', { class: 'num' }, rate(q.rates?.published)), h('td', { class: 'num' }, rate(q.rates?.delivered)), h('td', { class: 'num' }, rate(q.rates?.acked)),

@@ -1,0 +1,108 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Concurrency;
+using Orleans.Storage;
+using OrleansBroker.Errors;
+using OrleansBroker.Queues;
+using OrleansBroker.Server.Hosting;
+using OrleansBroker.Server.Log;
+
+namespace OrleansBroker.Server.Queues;
+
+/// <summary>
+/// Figures of many queues for lists (<see cref="IQueueFiguresGrain"/>), without loading the ones not in memory: it takes the
+/// cluster's active queue grains from Orleans' management grain (no queue is called for that), asks those, and reads the
+/// others' metadata record (<c>meta</c>), which every commit rewrites with the queue's live count, bytes, counters and the
+/// deliveries a graceful deactivation handed over. A partitioned queue, a queue with a push endpoint and a log too old to
+/// keep its counts are asked (which loads them); they are few, and a push queue stays in memory anyway.
+/// </summary>
+/// <remarks>
+/// A worker on each silo (a call runs on the silo it arrives at), reentrant, keeping no state: each call takes the list of
+/// active queues once (one call to each silo, however many queues it names). A queue activated while the call runs is read
+/// from storage: its figures are those of its last commit.
+/// </remarks>
+[StatelessWorker]
+[Reentrant]
+internal sealed class QueueFiguresGrain(IServiceProvider services, TimeProvider time) : Grain, IQueueFiguresGrain
+{
+    /// <summary>Queues asked or read at once by one call.</summary>
+    public const int Concurrency = 32;
+
+    private readonly IGrainStorage _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName);
+
+    public async Task<IReadOnlyList<QueueInfo>> GetInfos(IReadOnlyList<string> queues)
+    {
+        if (queues.Count == 0)
+        {
+            return [];
+        }
+
+        var active = await ActiveQueuesAsync();
+        var infos = new QueueInfo?[queues.Count];
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(Concurrency, queues.Count)).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < queues.Count)
+            {
+                infos[i] = await InfoAsync(queues[i], active);
+            }
+        }));
+        return [.. infos.OfType<QueueInfo>()];
+    }
+
+    /// <summary>The figures of one queue: asked when in memory or when its record cannot answer; null when there is no such queue.</summary>
+    private async Task<QueueInfo?> InfoAsync(string queue, HashSet<string> active)
+    {
+        if (active.Contains(queue))
+        {
+            return await AskAsync(queue);
+        }
+
+        var store = new LogRecordStore(_storage, GrainFactory.GetGrain<IQueueGrain>(queue).GetGrainId());
+        var record = await store.ReadAsync<LogMeta>(LogRecordStore.MetaName);
+        if (!record.RecordExists || !record.State.Created)
+        {
+            return null;
+        }
+
+        return FromStored(queue, record.State, time.GetUtcNow()) ?? await AskAsync(queue);
+    }
+
+    /// <summary>
+    /// A queue's figures from its stored metadata, or null where that cannot give them (asked instead): a partitioned queue
+    /// (the sum is the first partition's to make), a queue with a push endpoint (its status lives in memory), a log written
+    /// before its live count and bytes were kept.
+    /// </summary>
+    public static QueueInfo? FromStored(string queue, LogMeta meta, DateTimeOffset now)
+    {
+        if (meta.Options.Partitions > 1 || meta.Options.Push is not null || !meta.LiveCounted || !meta.BytesCounted)
+        {
+            return null;
+        }
+
+        // Deliveries a graceful deactivation handed over are still out until they expire; after that they are ready again.
+        var ticks = now.UtcTicks;
+        var handedOut = meta.Leases.Count(lease => lease.ExpiresAtTicks > ticks);
+        return new QueueInfo(queue, meta.Options.Redacted(), meta.Live - handedOut, handedOut, 0, meta.Counters, meta.CreatedAt, 0, meta.LiveBytes) { InMemory = false };
+    }
+
+    private async Task<QueueInfo?> AskAsync(string queue)
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<IQueueGrain>(queue).GetInfo();
+        }
+        catch (BrokerException error) when (error.Code == BrokerErrorCode.QueueNotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The names of the queue grains active in the cluster now (partitions other than 0 included).</summary>
+    private async Task<HashSet<string>> ActiveQueuesAsync()
+    {
+        var type = GrainFactory.GetGrain<IQueueGrain>("_").GetGrainId().Type;
+        var grains = await GrainFactory.GetGrain<IManagementGrain>(0).GetActiveGrains(type);
+        return grains.Select(grain => grain.Key.ToString()!).ToHashSet(StringComparer.Ordinal);
+    }
+}
