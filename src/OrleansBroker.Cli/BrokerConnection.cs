@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -12,6 +14,9 @@ internal sealed class BrokerConnection : IAsyncDisposable
 {
     /// <summary>How long a command waits to connect to a gateway before failing with exit code 3.</summary>
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long the check for a listening gateway waits for a TCP answer before leaving it to the client.</summary>
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
 
     private readonly IHost _host;
 
@@ -48,6 +53,11 @@ internal sealed class BrokerConnection : IAsyncDisposable
             BrokerClustering.Postgres => "the gateways listed in the PostgreSQL membership table",
             _ => string.Join(", ", options.GatewayEndPoints()),
         };
+        if (options.Clustering == BrokerClustering.Localhost)
+        {
+            await RefuseWhenNothingListensAsync(options.GatewayEndPoints(), where, cancellationToken).ConfigureAwait(false);
+        }
+
         var host = builder.Build();
         using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         connectTimeout.CancelAfter(ConnectTimeout);
@@ -67,6 +77,38 @@ internal sealed class BrokerConnection : IAsyncDisposable
         }
 
         return new BrokerConnection(host);
+    }
+
+    /// <summary>
+    /// Fails at once when every gateway refuses a TCP connection (nothing listens there), instead of letting the Orleans
+    /// client retry until <see cref="ConnectTimeout"/>. A gateway that accepts, or does not answer within
+    /// <see cref="ProbeTimeout"/>, is left to the client's own connect.
+    /// </summary>
+    private static async Task RefuseWhenNothingListensAsync(IReadOnlyList<IPEndPoint> gateways, string where, CancellationToken cancellationToken)
+    {
+        var refusals = await Task.WhenAll(gateways.Select(async gateway =>
+        {
+            using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(ProbeTimeout);
+            try
+            {
+                await socket.ConnectAsync(gateway, timeout.Token).ConfigureAwait(false);
+                return null;
+            }
+            catch (SocketException refused) when (refused.SocketErrorCode is SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable)
+            {
+                return refused.Message;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return null;
+            }
+        })).ConfigureAwait(false);
+        if (refusals.All(refusal => refusal is not null))
+        {
+            throw new CliException(3, $"cannot reach the broker at {where}: {refusals[0]}");
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -122,6 +122,7 @@ public sealed class KillAndRestartTests
         var result = await RealProcess.RunAsync(RealProcess.CliDll, data.Directory, CommandTimeout, "queue", "list", "--gateway", $"127.0.0.1:{RealProcess.FreePort()}");
         Assert.Equal(3, result.ExitCode);
         Assert.StartsWith("obroker: cannot reach the broker", result.Err, StringComparison.Ordinal);
+        Assert.Contains("refused", result.Err, StringComparison.OrdinalIgnoreCase); // said at once, not after the connect timeout
         Assert.Single(result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 }

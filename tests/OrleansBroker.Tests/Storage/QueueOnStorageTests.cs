@@ -107,7 +107,7 @@ public abstract class DurableQueueOnStorageTests(StorageBackend backend) : Queue
         await Backend.Cluster.RestartSilosAsync();
 
         // The restart handed the lease over; the consumer never registers again, so the lease ends once its registration would
-        // have expired (3 × ConsumerRenewInterval, 30 s here), and the message, out of attempts, is dead-lettered.
+        // have expired (3 × ConsumerRenewInterval, 9 s here), and the message, out of attempts, is dead-lettered.
         var dlq = Backend.Cluster.Grains.GetGrain<IQueueGrain>(queue + ".dlq");
         await Eventually.HoldsAsync(async () => (await Admin.ListQueuesAsync()).Contains(queue + ".dlq") && (await dlq.GetInfo()).Ready == 1,
             "the message dead-lettered by the reactivated queue", TimeSpan.FromMinutes(3));
