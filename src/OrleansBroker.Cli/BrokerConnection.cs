@@ -18,6 +18,9 @@ internal sealed class BrokerConnection : IAsyncDisposable
     /// <summary>How long the check for a listening gateway waits for a TCP answer before leaving it to the client.</summary>
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>Connection attempts before a command says it cannot reach the broker (one a second).</summary>
+    private const int ConnectAttempts = 3;
+
     private readonly IHost _host;
 
     private BrokerConnection(IHost host) => _host = host;
@@ -40,7 +43,7 @@ internal sealed class BrokerConnection : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         try
         {
-            builder.UseOrleansClient(client => client.UseBrokerClient(options));
+            builder.UseOrleansClient(client => client.UseBrokerClient(options).UseConnectionRetryFilter(RetryConnect()));
         }
         catch (BrokerException exception) when (exception.Code == BrokerErrorCode.InvalidOptions)
         {
@@ -53,10 +56,8 @@ internal sealed class BrokerConnection : IAsyncDisposable
             BrokerClustering.Postgres => "the gateways listed in the PostgreSQL membership table",
             _ => string.Join(", ", options.GatewayEndPoints()),
         };
-        if (options.Clustering == BrokerClustering.Localhost)
-        {
-            await RefuseWhenNothingListensAsync(options.GatewayEndPoints(), where, cancellationToken).ConfigureAwait(false);
-        }
+        var listening = options.Clustering == BrokerClustering.Localhost
+            && await RefuseWhenNothingListensAsync(options.GatewayEndPoints(), where, cancellationToken).ConfigureAwait(false);
 
         var host = builder.Build();
         using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -73,18 +74,41 @@ internal sealed class BrokerConnection : IAsyncDisposable
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // Not disposed: disposing a client that never connected can block, and the CLI exits next.
-            throw new CliException(3, $"cannot reach the broker at {where}: {exception.GetBaseException().Message}");
+            var why = listening
+                ? "a gateway took the connection and closed it (a gateway with TLS needs --tls-certificate, --tls-key and --tls-trust, "
+                    + $"with a certificate from an authority it trusts): {exception.GetBaseException().Message}"
+                : exception.GetBaseException().Message;
+            throw new CliException(3, $"cannot reach the broker at {where}: {why}");
         }
 
         return new BrokerConnection(host);
     }
 
     /// <summary>
-    /// Fails at once when every gateway refuses a TCP connection (nothing listens there), instead of letting the Orleans
-    /// client retry until <see cref="ConnectTimeout"/>. A gateway that accepts, or does not answer within
-    /// <see cref="ProbeTimeout"/>, is left to the client's own connect.
+    /// A command tries to connect <see cref="ConnectAttempts"/> times, a second apart (a gateway just starting), then says
+    /// why it could not: an application's client keeps trying for minutes, a person at a prompt wants the reason.
     /// </summary>
-    private static async Task RefuseWhenNothingListensAsync(IReadOnlyList<IPEndPoint> gateways, string where, CancellationToken cancellationToken)
+    private static Func<Exception, CancellationToken, Task<bool>> RetryConnect()
+    {
+        var failed = 0;
+        return async (exception, cancellationToken) =>
+        {
+            if (++failed >= ConnectAttempts)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            return true;
+        };
+    }
+
+    /// <summary>
+    /// Fails at once when every gateway refuses a TCP connection (nothing listens there), instead of letting the Orleans
+    /// client try. A gateway that accepts, or does not answer within <see cref="ProbeTimeout"/>, is left to the client's own
+    /// connect; returns whether one accepted.
+    /// </summary>
+    private static async Task<bool> RefuseWhenNothingListensAsync(IReadOnlyList<IPEndPoint> gateways, string where, CancellationToken cancellationToken)
     {
         var refusals = await Task.WhenAll(gateways.Select(async gateway =>
         {
@@ -94,7 +118,7 @@ internal sealed class BrokerConnection : IAsyncDisposable
             try
             {
                 await socket.ConnectAsync(gateway, timeout.Token).ConfigureAwait(false);
-                return null;
+                return "";
             }
             catch (SocketException refused) when (refused.SocketErrorCode is SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable)
             {
@@ -105,10 +129,14 @@ internal sealed class BrokerConnection : IAsyncDisposable
                 return null;
             }
         })).ConfigureAwait(false);
-        if (refusals.All(refusal => refusal is not null))
+
+        // "" accepted, null no answer, else why refused.
+        if (refusals.All(refusal => refusal is { Length: > 0 }))
         {
             throw new CliException(3, $"cannot reach the broker at {where}: {refusals[0]}");
         }
+
+        return refusals.Contains("");
     }
 
     public async ValueTask DisposeAsync()

@@ -47,6 +47,7 @@ public sealed class GatewayTlsTests
 
         var plain = await RealProcess.RunAsync(RealProcess.CliDll, dir, Timeout, "queue", "list", "--gateway", gateway);
         Assert.Equal(3, plain.ExitCode);
+        Assert.Contains("--tls-certificate", plain.Err, StringComparison.Ordinal); // the likely reason, said after a few attempts
         var rogue = await RealProcess.RunAsync(RealProcess.CliDll, dir, Timeout, "queue", "list", "--gateway", gateway,
             "--tls-certificate", Path.Combine(dir, "rogue.pfx"), "--tls-trust", Path.Combine(dir, "ca.crt"));
         Assert.Equal(3, rogue.ExitCode);
