@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -110,33 +109,14 @@ internal sealed class BrokerConnection : IAsyncDisposable
     /// </summary>
     private static async Task<bool> RefuseWhenNothingListensAsync(IReadOnlyList<IPEndPoint> gateways, string where, CancellationToken cancellationToken)
     {
-        var refusals = await Task.WhenAll(gateways.Select(async gateway =>
+        var probes = await Task.WhenAll(gateways.Select(gateway => TcpProbe.ConnectAsync(gateway.Address.ToString(), gateway.Port, ProbeTimeout, cancellationToken)))
+            .ConfigureAwait(false);
+        if (probes.All(probe => probe.Result == TcpProbeResult.Refused))
         {
-            using var socket = new Socket(gateway.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(ProbeTimeout);
-            try
-            {
-                await socket.ConnectAsync(gateway, timeout.Token).ConfigureAwait(false);
-                return "";
-            }
-            catch (SocketException refused) when (refused.SocketErrorCode is SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable)
-            {
-                return refused.Message;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                return null;
-            }
-        })).ConfigureAwait(false);
-
-        // "" accepted, null no answer, else why refused.
-        if (refusals.All(refusal => refusal is { Length: > 0 }))
-        {
-            throw new CliException(3, $"cannot reach the broker at {where}: {refusals[0]}");
+            throw new CliException(3, $"cannot reach the broker at {where}: {probes[0].Reason}");
         }
 
-        return refusals.Contains("");
+        return probes.Any(probe => probe.Result == TcpProbeResult.Accepted);
     }
 
     public async ValueTask DisposeAsync()

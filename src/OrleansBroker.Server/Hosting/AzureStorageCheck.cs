@@ -23,6 +23,14 @@ internal sealed partial class AzureStorageCheck(AzureBrokerStorageOptions option
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Timeout);
         var blobs = options.CreateBlobServiceClient();
+
+        // The client library retries a refused connection for half a minute; a port nothing listens on is said at once.
+        var (probe, reason) = await TcpProbe.ConnectAsync(blobs.Uri.Host, blobs.Uri.Port, Timeout, timeout.Token).ConfigureAwait(false);
+        if (probe == TcpProbeResult.Refused)
+        {
+            throw Refused($"Azure Storage at {blobs.Uri} did not answer: {blobs.Uri.Host}:{blobs.Uri.Port}: {reason}");
+        }
+
         try
         {
             await blobs.GetBlobContainerClient(options.AzureContainerName).CreateIfNotExistsAsync(cancellationToken: timeout.Token).ConfigureAwait(false);
