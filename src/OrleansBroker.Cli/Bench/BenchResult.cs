@@ -88,6 +88,12 @@ internal sealed record BenchResult
 
     public double? BrokerRssMb { get; init; }
 
+    /// <summary>
+    /// Bytes the broker process wrote to storage over the run (its log, SQLite's WAL and checkpoints, everything) per message
+    /// published, with <c>--broker-pid</c> on Linux: what one message costs the disk, whatever the number of subscriptions.
+    /// </summary>
+    public double? BrokerWrittenBytesPerMsg { get; init; }
+
     public double? BrokerPeakRssMb { get; init; }
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);

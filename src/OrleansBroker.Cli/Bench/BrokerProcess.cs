@@ -41,6 +41,32 @@ internal static class BrokerProcess
         }
     }
 
+    /// <summary>
+    /// Bytes the process has caused to be written to storage so far (<c>write_bytes</c> of <c>/proc/PID/io</c>: counted when
+    /// it dirties a page, so a write is counted before the kernel flushes it), or null where that cannot be read.
+    /// </summary>
+    public static long? WrittenBytes(int? pid)
+    {
+        if (pid is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/io").FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line["write_bytes:".Length..].Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Bytes written since <paramref name="before"/> per message of <paramref name="messages"/>, or null.</summary>
+    public static double? WrittenPerMessage(int? pid, long? before, long messages) =>
+        WrittenBytes(pid) is { } after && before is { } start && messages > 0 ? Math.Round((double)(after - start) / messages, 0) : null;
+
     private static double Kib(string line) =>
         double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
 

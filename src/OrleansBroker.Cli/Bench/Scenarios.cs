@@ -23,6 +23,7 @@ internal static class Scenarios
         var tracker = new DeliveryTracker(perProducer);
         var consumers = s.Consumers > 0 ? new ConsumerGroup(broker, s.Queue, s.Consumers, s.Prefetch, tracker, s.Handler) : null;
         var producers = new ProducerGroup(PipelinedPublisher.ToQueue(broker, s.Queue), perProducer, s.Size, s.Batch, s.Inflight) { Retry = s.RetryPublishes };
+        var written = BrokerProcess.WrittenBytes(s.BrokerPid);
         var clock = Stopwatch.StartNew();
         string Describe() => $"queue: published {producers.Confirmed}/{s.Messages}, received {tracker.Received} ({BenchResult.Rate(tracker.Received, clock.Elapsed)} msg/s)"
             + (s.RetryPublishes ? $", {producers.Retries} publish retries" : "");
@@ -50,6 +51,7 @@ internal static class Scenarios
         return Result("queue", s, s.Producers, s.Consumers, elapsed, BenchResult.Rate(s.Messages - lost, elapsed), lost, tracker.Duplicates, tracker.Latency(), s.BrokerPid) with
         {
             PublishMsgsPerS = BenchResult.Rate(producers.Confirmed, publishElapsed),
+            BrokerWrittenBytesPerMsg = BrokerProcess.WrittenPerMessage(s.BrokerPid, written, producers.Confirmed),
             AckFailures = consumers?.Acks.Failed,
             PublishRetries = s.RetryPublishes ? producers.Retries : null,
             Partitions = s.Partitions > 1 ? s.Partitions : null,
@@ -74,6 +76,7 @@ internal static class Scenarios
         var trackers = Enumerable.Range(0, subscriptions).Select(_ => new DeliveryTracker(perProducer)).ToArray();
         var groups = trackers.Select((tracker, i) => new ConsumerGroup(broker, $"{topic}/s{i + 1}", Math.Max(1, s.Consumers), s.Prefetch, tracker)).ToArray();
         var producers = new ProducerGroup(PipelinedPublisher.ToTopic(broker, topic), perProducer, s.Size, s.Batch, s.Inflight);
+        var written = BrokerProcess.WrittenBytes(s.BrokerPid);
         var clock = Stopwatch.StartNew();
         long Received() => trackers.Sum(t => t.Received);
         string Describe() => $"fanout: published {producers.Confirmed}/{s.Messages}, delivered {Received()}/{s.Messages * subscriptions} ({BenchResult.Rate(Received(), clock.Elapsed)} deliveries/s)";
@@ -95,6 +98,7 @@ internal static class Scenarios
         {
             Subscribers = subscriptions,
             PublishMsgsPerS = BenchResult.Rate(producers.Confirmed, elapsed),
+            BrokerWrittenBytesPerMsg = BrokerProcess.WrittenPerMessage(s.BrokerPid, written, producers.Confirmed),
             AckFailures = groups.Sum(g => g.Acks.Failed),
             Batch = s.Batch,
             Inflight = s.Inflight,
@@ -113,6 +117,7 @@ internal static class Scenarios
         var consumers = new ConsumerGroup(broker, s.Queue, Math.Max(1, s.Consumers), s.Prefetch, tracker);
         var publishes = new CallWindow();
         long sent = 0;
+        var written = BrokerProcess.WrittenBytes(s.BrokerPid);
         var clock = Stopwatch.StartNew();
 
         // A thread of its own paces the sends: it sleeps until the next send is due and sends whatever is due.
@@ -154,6 +159,7 @@ internal static class Scenarios
         return Result("latency", s, 1, Math.Max(1, s.Consumers), elapsed, BenchResult.Rate(tracker.Received, elapsed), tracker.Lost, tracker.Duplicates, tracker.Latency(), s.BrokerPid) with
         {
             PublishMsgsPerS = BenchResult.Rate(Interlocked.Read(ref sent), sendElapsed),
+            BrokerWrittenBytesPerMsg = BrokerProcess.WrittenPerMessage(s.BrokerPid, written, tracker.Received),
             RateMsgsPerS = rate,
             AckFailures = consumers.Acks.Failed + publishes.Failed,
             Prefetch = s.Prefetch,
