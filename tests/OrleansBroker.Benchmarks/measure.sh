@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the table of docs/performance.md: each scenario 3 times against a Release silo-host started here,
 # one JSON line per run appended to $OUT (default bench-results.jsonl), each tagged with "run".
-# Usage: tests/OrleansBroker.Benchmarks/measure.sh [OUT]   (from the repository root; takes about 20 minutes)
+# Usage: tests/OrleansBroker.Benchmarks/measure.sh [OUT]   (from the repository root; takes about 25 minutes)
 set -euo pipefail
 OUT=${1:-bench-results.jsonl}
 WORK=$(mktemp -d)
@@ -30,6 +30,11 @@ start_silo
 "${B[@]}" queue --messages 50000 > /dev/null 2>&1   # warm-up, not reported
 for _ in 1 2 3; do run p1c1 queue --messages 200000 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run fanout4 fanout --messages 100000 --subscriptions 4 --broker-pid "$SILO_PID"; done
+for _ in 1 2 3; do # fan-out against the subscription count, deliveries about level: bytes written per published message
+  run fanout1 fanout --messages 100000 --subscriptions 1 --broker-pid "$SILO_PID"
+  run fanout16 fanout --messages 25000 --subscriptions 16 --broker-pid "$SILO_PID"
+  run fanout64 fanout --messages 10000 --subscriptions 64 --broker-pid "$SILO_PID"
+done
 for _ in 1 2 3; do run p4c4 queue --messages 200000 --producers 4 --consumers 4 --broker-pid "$SILO_PID"; done
 for _ in 1 2 3; do run latency latency --rate 2000 --duration 20 --broker-pid "$SILO_PID"; done   # after 5 s of warm-up (its default)
 for _ in 1 2 3; do run single64 queue --messages 200000 --batch 1 --inflight 64 --broker-pid "$SILO_PID"; done

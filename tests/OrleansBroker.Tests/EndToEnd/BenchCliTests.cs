@@ -33,6 +33,7 @@ public sealed class BenchCliTests
         Assert.True(result.GetProperty("latency_p99_ms").GetDouble() >= result.GetProperty("latency_p50_ms").GetDouble());
         Assert.True(result.GetProperty("latency_max_ms").GetDouble() >= result.GetProperty("latency_p99_ms").GetDouble());
         Assert.True(result.GetProperty("broker_rss_mb").GetDouble() > 10);
+        Assert.True(result.GetProperty("broker_written_bytes_per_msg").GetDouble() >= 1024, "every 1 KiB body is written to storage at least once");
 
         var depth = await Bench(data, "depth", "--depths", "0,2500", "--messages", "1000", "--gateway", gateway);
         Assert.Equal([0L, 2500L], depth.Select(r => r.GetProperty("queue_depth_before").GetInt64()));
