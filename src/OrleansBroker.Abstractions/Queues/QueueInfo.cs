@@ -64,7 +64,7 @@ public sealed record QueueCounters(
 /// <param name="Ready">Messages waiting here.</param>
 /// <param name="InFlight">Messages delivered from here and not yet settled.</param>
 /// <param name="Consumers">Consumers registered here.</param>
-/// <param name="Silo">The silo hosting the partition now.</param>
+/// <param name="Silo">The silo hosting the partition now; empty in a list's figures of a queue not in memory (<see cref="QueueInfo.InMemory"/> false).</param>
 /// <param name="Held">A partition added by growth whose keyed messages wait until the partition their keys came from has settled theirs.</param>
 [GenerateSerializer, Immutable, Alias("ob.queue-partition-info")]
 public sealed record QueuePartitionInfo(

@@ -5,6 +5,7 @@ using OrleansBroker.Errors;
 using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Queues.Partitions;
 
 namespace OrleansBroker.Server.Queues;
 
@@ -12,8 +13,9 @@ namespace OrleansBroker.Server.Queues;
 /// Figures of many queues for lists (<see cref="IQueueFiguresGrain"/>), without loading the ones not in memory: it takes the
 /// cluster's active queue grains from Orleans' management grain (no queue is called for that), asks those, and reads the
 /// others' metadata record (<c>meta</c>), which every commit rewrites with the queue's live count, bytes, counters and the
-/// deliveries a graceful deactivation handed over. A partitioned queue, a queue with a push endpoint and a log too old to
-/// keep its counts are asked (which loads them); they are few, and a push queue stays in memory anyway.
+/// deliveries a graceful deactivation handed over; a partitioned queue none of whose partitions is in memory is summed from
+/// each partition's record. A queue with a push endpoint, a log too old to keep its counts, and a partitioned queue with
+/// a partition in memory or a growth under way are asked (which loads them): a push queue stays in memory anyway.
 /// </summary>
 /// <remarks>
 /// A worker on each silo (a call runs on the silo it arrives at), reentrant, keeping no state: each call takes the list of
@@ -58,24 +60,59 @@ internal sealed class QueueFiguresGrain(IServiceProvider services, TimeProvider 
             return await AskAsync(queue);
         }
 
-        var store = new LogRecordStore(_storage, GrainFactory.GetGrain<IQueueGrain>(queue).GetGrainId());
-        var record = await store.ReadAsync<LogMeta>(LogRecordStore.MetaName);
-        if (!record.RecordExists || !record.State.Created)
+        var meta = await ReadMetaAsync(queue);
+        if (meta is null)
         {
             return null;
         }
 
-        return FromStored(queue, record.State, time.GetUtcNow()) ?? await AskAsync(queue);
+        var now = time.GetUtcNow();
+        if (FromStored(queue, meta, now) is not { } first)
+        {
+            return await AskAsync(queue);
+        }
+
+        if (meta.Options.Partitions <= 1)
+        {
+            return first;
+        }
+
+        // A partitioned queue is summed here only while none of its partitions is in memory and no growth is under way.
+        var others = Enumerable.Range(1, meta.Options.Partitions - 1).Select(i => QueuePartitions.NameOf(queue, i)).ToList();
+        if (meta.GrowingTo > 0 || others.Any(active.Contains))
+        {
+            return await AskAsync(queue);
+        }
+
+        var partitions = new List<PartitionSnapshot> { new(first, "", meta.HeldForGrowth) };
+        foreach (var (name, stored) in others.Zip(await Task.WhenAll(others.Select(ReadMetaAsync))))
+        {
+            if (stored is null || FromStored(name, stored, now) is not { } info)
+            {
+                return await AskAsync(queue);
+            }
+
+            partitions.Add(new PartitionSnapshot(info, "", stored.HeldForGrowth));
+        }
+
+        return PartitionSet.Sum(queue, meta.Options, meta.CreatedAt, partitions);
+    }
+
+    /// <summary>The stored metadata of a queue grain (a partition's by its grain name), or null when it holds no created queue.</summary>
+    private async Task<LogMeta?> ReadMetaAsync(string grain)
+    {
+        var store = new LogRecordStore(_storage, GrainFactory.GetGrain<IQueueGrain>(grain).GetGrainId());
+        var record = await store.ReadAsync<LogMeta>(LogRecordStore.MetaName);
+        return record.RecordExists && record.State.Created ? record.State : null;
     }
 
     /// <summary>
-    /// A queue's figures from its stored metadata, or null where that cannot give them (asked instead): a partitioned queue
-    /// (the sum is the first partition's to make), a queue with a push endpoint (its status lives in memory), a log written
-    /// before its live count and bytes were kept.
+    /// A queue partition's figures from its stored metadata, or null where that cannot give them (asked instead): a queue with a
+    /// push endpoint (its status lives in memory), a log written before its live count and bytes were kept.
     /// </summary>
     public static QueueInfo? FromStored(string queue, LogMeta meta, DateTimeOffset now)
     {
-        if (meta.Options.Partitions > 1 || meta.Options.Push is not null || !meta.LiveCounted || !meta.BytesCounted)
+        if (meta.Options.Push is not null || !meta.LiveCounted || !meta.BytesCounted)
         {
             return null;
         }

@@ -27,6 +27,7 @@ public sealed class QueueFiguresTests : BrokerClusterTest
         var first = Assert.Single(await Broker.ReceiveAsync("figures-idle"));
         await Broker.CompleteAsync(first);
         var before = await Admin.GetQueueInfoAsync("figures-idle");
+        var partedBefore = await Admin.GetQueueInfoAsync("figures-parted");
         Assert.Equal((2, 50), (before.Ready, before.Bytes));
 
         await Cluster.DeactivateIdleQueuesAsync();
@@ -41,11 +42,20 @@ public sealed class QueueFiguresTests : BrokerClusterTest
         Assert.Equal(before.CreatedAt, idle.CreatedAt);
         Assert.DoesNotContain("figures-idle", await ActiveQueuesAsync());
 
-        // A partitioned queue is asked: its first partition sums the others.
+        // A partitioned queue none of whose partitions is in memory is summed from their records, as its first partition would.
         var parted = infos[1];
-        Assert.True(parted.InMemory);
-        Assert.Equal(1, parted.Ready);
-        Assert.Equal(2, parted.Partitions!.Count);
+        Assert.False(parted.InMemory);
+        Assert.Equal((1L, partedBefore.Bytes), (parted.Ready, parted.Bytes));
+        Assert.Equal(partedBefore.Counters, parted.Counters);
+        Assert.Equal(partedBefore.Partitions!.Select(p => (p.Name, p.Ready)), parted.Partitions!.Select(p => (p.Name, p.Ready)));
+        Assert.All(parted.Partitions!, p => Assert.Equal("", p.Silo));
+        Assert.Equal(0, await Cluster.QueueActivationsAsync());
+
+        // With one partition in memory, the queue is asked (its first partition sums the others, each with its silo).
+        await Admin.GetQueueInfoAsync("figures-parted");
+        var asked = Assert.Single(await Admin.GetQueueInfosAsync(["figures-parted"]));
+        Assert.True(asked.InMemory);
+        Assert.All(asked.Partitions!, p => Assert.NotEqual("", p.Silo));
 
         // Used again, it is in memory and answers itself, with the delivery now out.
         var second = Assert.Single(await Broker.ReceiveAsync("figures-idle"));
@@ -104,12 +114,11 @@ public sealed class StoredQueueFiguresTests
     }
 
     [Fact]
-    public void Partitioned_queues_push_queues_and_logs_without_kept_counts_are_left_to_the_queue_to_answer()
+    public void Push_queues_and_logs_without_kept_counts_are_left_to_the_queue_to_answer()
     {
         LogMeta Meta(QueueOptions options, bool counted = true) => new() { Created = true, Options = options, LiveCounted = counted, BytesCounted = counted };
 
         Assert.NotNull(QueueFiguresGrain.FromStored("q", Meta(new QueueOptions()), Now));
-        Assert.Null(QueueFiguresGrain.FromStored("q", Meta(new QueueOptions { Partitions = 2 }), Now));
         Assert.Null(QueueFiguresGrain.FromStored("q", Meta(new QueueOptions { Push = new PushEndpoint { Url = "https://example.com/hook", Secrets = ["a-secret-of-32-characters-or-more!"] } }), Now));
         Assert.Null(QueueFiguresGrain.FromStored("q", Meta(new QueueOptions(), counted: false), Now));
     }

@@ -39,14 +39,23 @@ internal sealed class PartitionSet(QueueState queue, Func<IGrainFactory> grains)
     public async Task<QueueInfo> InfoAsync(PartitionSnapshot own)
     {
         var others = await Task.WhenAll(Others<IQueuePartitionGrain>().Select(p => p.GetPartitionInfo()));
-        var all = others.Prepend(own).ToList();
+        return Sum(queue.Queue, queue.Options, queue.Log.Meta.CreatedAt, [own, .. others]);
+    }
+
+    /// <summary>
+    /// A partitioned queue's figures from each partition's, partition 0 first: counts and counters summed, consumers the most
+    /// any partition has (each consumer registers with every partition).
+    /// </summary>
+    public static QueueInfo Sum(string queue, QueueOptions options, DateTimeOffset createdAt, IReadOnlyList<PartitionSnapshot> all)
+    {
         var counters = all.Select(p => p.Info.Counters).Aggregate((a, b) => new QueueCounters(
             a.Published + b.Published, a.Delivered + b.Delivered, a.Redelivered + b.Redelivered, a.Acked + b.Acked,
             a.DeadLettered + b.DeadLettered, a.Purged + b.Purged, a.Expired + b.Expired, a.Dropped + b.Dropped));
-        return new QueueInfo(queue.Queue, queue.Options.Redacted(), all.Sum(p => p.Info.Ready), all.Sum(p => p.Info.InFlight), all.Max(p => p.Info.Consumers), counters,
-            queue.Log.Meta.CreatedAt, all.Sum(p => p.Info.Delayed), all.Sum(p => p.Info.Bytes),
+        return new QueueInfo(queue, options.Redacted(), all.Sum(p => p.Info.Ready), all.Sum(p => p.Info.InFlight), all.Max(p => p.Info.Consumers), counters,
+            createdAt, all.Sum(p => p.Info.Delayed), all.Sum(p => p.Info.Bytes),
             [.. all.Select(p => new QueuePartitionInfo(p.Info.Name, p.Info.Ready, p.Info.InFlight, p.Info.Consumers, p.Silo, p.Held))],
-            all.Select(p => p.Info.PublishesRefused).FirstOrDefault(r => r is not null));
+            all.Select(p => p.Info.PublishesRefused).FirstOrDefault(r => r is not null))
+        { InMemory = all.All(p => p.Info.InMemory) };
     }
 
     /// <summary>
