@@ -6,6 +6,7 @@ using OrleansBroker.Queues;
 using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Log;
 using OrleansBroker.Server.Queues.Partitions;
+using OrleansBroker.Server.Storage;
 
 namespace OrleansBroker.Server.Queues;
 
@@ -19,17 +20,19 @@ namespace OrleansBroker.Server.Queues;
 /// </summary>
 /// <remarks>
 /// A worker on each silo (a call runs on the silo it arrives at), reentrant, keeping no state: each call takes the list of
-/// active queues once (one call to each silo, however many queues it names). A queue activated while the call runs is read
-/// from storage: its figures are those of its last commit.
+/// active queues once (one call to each silo, however many queues it names) and reads the records of the others together
+/// (<see cref="IRecordBatchReader"/>). A queue activated while the call runs is read from storage: its figures are those of
+/// its last commit.
 /// </remarks>
 [StatelessWorker]
 [Reentrant]
 internal sealed class QueueFiguresGrain(IServiceProvider services, TimeProvider time) : Grain, IQueueFiguresGrain
 {
-    /// <summary>Queues asked or read at once by one call.</summary>
+    /// <summary>Queues in memory asked at once by one call.</summary>
     public const int Concurrency = 32;
 
-    private readonly IGrainStorage _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StorageProviderName);
+    /// <summary>The broker's storage as grains with <c>[PersistentState]</c> see it: a failure reaches the caller as <c>StorageUnavailable</c>.</summary>
+    private readonly IGrainStorage _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StateStorageProviderName);
 
     public async Task<IReadOnlyList<QueueInfo>> GetInfos(IReadOnlyList<string> queues)
     {
@@ -39,6 +42,16 @@ internal sealed class QueueFiguresGrain(IServiceProvider services, TimeProvider 
         }
 
         var active = await ActiveQueuesAsync();
+
+        // The records of the queues not in memory, read together (one query per few hundred on SQLite).
+        var idle = queues.Where(queue => !active.Contains(queue)).Distinct(StringComparer.Ordinal).ToList();
+        var records = await ((IRecordBatchReader)_storage).ReadManyAsync<LogMeta>(LogRecordStore.MetaName, [.. idle.Select(GrainIdOf)]);
+        var stored = new Dictionary<string, LogMeta?>(StringComparer.Ordinal);
+        foreach (var (queue, record) in idle.Zip(records))
+        {
+            stored[queue] = Created(record);
+        }
+
         var infos = new QueueInfo?[queues.Count];
         var next = -1;
         await Task.WhenAll(Enumerable.Range(0, Math.Min(Concurrency, queues.Count)).Select(async _ =>
@@ -46,21 +59,21 @@ internal sealed class QueueFiguresGrain(IServiceProvider services, TimeProvider 
             int i;
             while ((i = Interlocked.Increment(ref next)) < queues.Count)
             {
-                infos[i] = await InfoAsync(queues[i], active);
+                infos[i] = await InfoAsync(queues[i], active, stored);
             }
         }));
         return [.. infos.OfType<QueueInfo>()];
     }
 
     /// <summary>The figures of one queue: asked when in memory or when its record cannot answer; null when there is no such queue.</summary>
-    private async Task<QueueInfo?> InfoAsync(string queue, HashSet<string> active)
+    private async Task<QueueInfo?> InfoAsync(string queue, HashSet<string> active, Dictionary<string, LogMeta?> stored)
     {
         if (active.Contains(queue))
         {
             return await AskAsync(queue);
         }
 
-        var meta = await ReadMetaAsync(queue);
+        var meta = stored[queue];
         if (meta is null)
         {
             return null;
@@ -85,26 +98,25 @@ internal sealed class QueueFiguresGrain(IServiceProvider services, TimeProvider 
         }
 
         var partitions = new List<PartitionSnapshot> { new(first, "", meta.HeldForGrowth) };
-        foreach (var (name, stored) in others.Zip(await Task.WhenAll(others.Select(ReadMetaAsync))))
+        var records = await ((IRecordBatchReader)_storage).ReadManyAsync<LogMeta>(LogRecordStore.MetaName, [.. others.Select(GrainIdOf)]);
+        foreach (var (name, record) in others.Zip(records))
         {
-            if (stored is null || FromStored(name, stored, now) is not { } info)
+            if (Created(record) is not { } partition || FromStored(name, partition, now) is not { } info)
             {
                 return await AskAsync(queue);
             }
 
-            partitions.Add(new PartitionSnapshot(info, "", stored.HeldForGrowth));
+            partitions.Add(new PartitionSnapshot(info, "", partition.HeldForGrowth));
         }
 
         return PartitionSet.Sum(queue, meta.Options, meta.CreatedAt, partitions);
     }
 
-    /// <summary>The stored metadata of a queue grain (a partition's by its grain name), or null when it holds no created queue.</summary>
-    private async Task<LogMeta?> ReadMetaAsync(string grain)
-    {
-        var store = new LogRecordStore(_storage, GrainFactory.GetGrain<IQueueGrain>(grain).GetGrainId());
-        var record = await store.ReadAsync<LogMeta>(LogRecordStore.MetaName);
-        return record.RecordExists && record.State.Created ? record.State : null;
-    }
+    /// <summary>The grain id of a queue grain (a partition's by its grain name), under which its records are stored.</summary>
+    private GrainId GrainIdOf(string grain) => GrainFactory.GetGrain<IQueueGrain>(grain).GetGrainId();
+
+    /// <summary>The metadata of a record that holds a created queue, or null.</summary>
+    private static LogMeta? Created(StoredRecord<LogMeta> record) => record.RecordExists && record.State.Created ? record.State : null;
 
     /// <summary>
     /// A queue partition's figures from its stored metadata, or null where that cannot give them (asked instead): a queue with a

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Orleans.Serialization;
 using Orleans.Storage;
+using OrleansBroker.Server.Log;
 
 namespace OrleansBroker.Server.Storage;
 
@@ -12,8 +13,11 @@ namespace OrleansBroker.Server.Storage;
 /// straight into one array of the final size: segment records are large, and growing a buffer for
 /// each one cost more than the rest of a commit.
 /// </summary>
-internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serializer) : IGrainStorage
+internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serializer) : IGrainStorage, IRecordBatchReader
 {
+    /// <summary>Grains per query of <see cref="ReadManyAsync{T}"/> (SQLite allows 32,766 parameters).</summary>
+    public const int BatchSize = 500;
+
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var key = grainId.ToString();
@@ -27,6 +31,42 @@ internal sealed class SqliteGrainStorage(SqliteStore store, Serializer serialize
         });
 
         RecordStates.Load(grainState, serializer, row);
+    }
+
+    public async Task<IReadOnlyList<StoredRecord<T>>> ReadManyAsync<T>(string stateName, IReadOnlyList<GrainId> grainIds)
+        where T : class, new()
+    {
+        var keys = grainIds.Select(id => id.ToString()).ToList();
+        var rows = new Dictionary<string, (long ETag, byte[] Data)>(StringComparer.Ordinal);
+        foreach (var chunk in keys.Chunk(BatchSize))
+        {
+            await store.ReadAsync(connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT grain_id, etag, data FROM records WHERE state_name = $s AND grain_id IN ("
+                    + string.Join(',', chunk.Select((_, i) => "$g" + i.ToString(CultureInfo.InvariantCulture))) + ")";
+                command.Parameters.AddWithValue("$s", stateName);
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    command.Parameters.AddWithValue("$g" + i.ToString(CultureInfo.InvariantCulture), chunk[i]);
+                }
+
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    rows[reader.GetString(0)] = (reader.GetInt64(1), (byte[])reader.GetValue(2));
+                }
+
+                return rows.Count;
+            });
+        }
+
+        return [.. keys.Select(key =>
+        {
+            var record = new StoredRecord<T>();
+            RecordStates.Load(record, serializer, rows.TryGetValue(key, out var row) ? row : null);
+            return record;
+        })];
     }
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)

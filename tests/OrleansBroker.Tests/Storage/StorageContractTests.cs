@@ -1,6 +1,9 @@
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
+using OrleansBroker.Server.Hosting;
 using OrleansBroker.Server.Log;
+using OrleansBroker.Server.Storage;
 using Xunit;
 
 namespace OrleansBroker.Tests.Storage;
@@ -27,6 +30,45 @@ public abstract class StorageContractTests(StorageBackend backend)
         Assert.False(record.RecordExists);
         Assert.Null(record.ETag);
         Assert.Empty(record.State.Messages);
+    }
+
+    [Fact]
+    public async Task Many_grains_records_read_together_come_back_in_order_with_their_etags_and_absent_ones_absent()
+    {
+        // More grains than one SQLite query takes, every third one without the record, one with the record under another name.
+        var grains = Enumerable.Range(0, SqliteGrainStorage.BatchSize + 100).Select(_ => NewGrainId()).ToList();
+        var written = new Dictionary<int, StoredRecord<SegmentRecord>>();
+        await Task.WhenAll(grains.Select(async (grain, i) =>
+        {
+            if (i % 3 != 0)
+            {
+                var record = new StoredRecord<SegmentRecord> { State = Segment($"m{i}") };
+                await Storage.WriteStateAsync("s0", grain, record);
+                lock (written)
+                {
+                    written[i] = record;
+                }
+            }
+        }));
+        await Storage.WriteStateAsync("s1", grains[0], new StoredRecord<SegmentRecord> { State = Segment("other") });
+
+        var reader = (IRecordBatchReader)backend.Cluster.SiloServices.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StateStorageProviderName);
+        var read = await reader.ReadManyAsync<SegmentRecord>("s0", grains);
+
+        Assert.Equal(grains.Count, read.Count);
+        for (var i = 0; i < grains.Count; i++)
+        {
+            if (written.TryGetValue(i, out var record))
+            {
+                Assert.True(read[i].RecordExists, $"grain {i}");
+                Assert.Equal(record.ETag, read[i].ETag);
+                StoredMessages.AssertSame(record.State.Messages, read[i].State.Messages);
+            }
+            else
+            {
+                Assert.False(read[i].RecordExists, $"grain {i}");
+            }
+        }
     }
 
     [Fact]
