@@ -68,6 +68,7 @@ public sealed class CliUsageTests
         var peek = await cli.OkAsync("queue", "peek", "orders/eu");
         Assert.Contains("o-7", peek, StringComparison.Ordinal);
         Assert.Contains("1 messages shown from orders/eu", peek, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^orders/eu\s+1\s+0\s+0\s+yes\s*$", await cli.OkAsync("queue", "list")); // ready, in flight, consumers, in memory
 
         // JSON lines carry what a consumer needs to see.
         var json = await cli.RunAsync("consume", "orders/eu", "--count", "1", "--output", "json", "--timeout", "60");
