@@ -30,7 +30,7 @@ internal static class DefinitionsEndpoints
     {
         var cancellationToken = http.RequestAborted;
         var queueNames = (await admin.ListQueuesAsync(cancellationToken)).Where(name => !QueueName.IsSubscriptionQueue(name));
-        var queues = (await TenantLists.QueueInfosAsync(admin, queueNames, cancellationToken))
+        var queues = (await admin.GetQueueInfosAsync(queueNames, cancellationToken))
             .Select(info => new QueueDefinition(Tenants.Split(info.Name).Tenant, TenantNames.Own(info.Name), TenantNames.Own(info.Options)));
         var topics = new List<TopicDefinition>();
         foreach (var name in await admin.ListTopicsAsync(cancellationToken))

@@ -16,7 +16,7 @@ internal static class OverviewEndpoints
     {
         var queues = TenantLists.Manageable(http, await admin.ListQueuesAsync(http.RequestAborted));
         var topics = TenantLists.Manageable(http, await admin.ListTopicsAsync(http.RequestAborted)).Count;
-        var infos = await TenantLists.QueueInfosAsync(admin, queues, http.RequestAborted);
+        var infos = await admin.GetQueueInfosAsync(queues, http.RequestAborted);
         var observed = infos.Select(rates.Observe).ToList();
         var silos = membership.CurrentSnapshot.Members.Values.Select(SiloSummary.Of).OrderBy(s => s.Address, StringComparer.Ordinal).ToArray();
         return TypedResults.Ok(new Overview(

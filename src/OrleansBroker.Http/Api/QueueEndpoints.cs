@@ -48,7 +48,7 @@ internal static class QueueEndpoints
             return TypedResults.Ok(await page.ReadAsync(admin, rates, queues, http.RequestAborted));
         }
 
-        return TypedResults.Ok((await TenantLists.QueueInfosAsync(admin, queues, http.RequestAborted)).Select(info => QueueSummary.Of(info, rates)).ToArray());
+        return TypedResults.Ok((await admin.GetQueueInfosAsync(queues, http.RequestAborted)).Select(info => QueueSummary.Of(info, rates)).ToArray());
     }
 
     /// <summary>Creates the queue with the options in the body (<c>{}</c> for the defaults), or confirms it exists with them: 200 either way.</summary>

@@ -69,7 +69,7 @@ internal sealed record QueuePageRequest(int Page, int PageSize, string? Name, st
         IReadOnlyList<QueueInfo> rows;
         if (Figures.TryGetValue(Sort, out var figure))
         {
-            var all = await TenantLists.QueueInfosAsync(admin, matching, cancellationToken);
+            var all = await admin.GetQueueInfosAsync(matching, cancellationToken);
             var sorted = Descending ? all.OrderByDescending(figure) : all.OrderBy(figure);
             rows = [.. sorted.ThenBy(i => i.Name, StringComparer.Ordinal).Skip((Page - 1) * PageSize).Take(PageSize)];
         }
@@ -81,11 +81,11 @@ internal sealed record QueuePageRequest(int Page, int PageSize, string? Name, st
                 matching.Reverse();
             }
 
-            rows = await TenantLists.QueueInfosAsync(admin, matching.Skip((Page - 1) * PageSize).Take(PageSize), cancellationToken);
+            rows = await admin.GetQueueInfosAsync(matching.Skip((Page - 1) * PageSize).Take(PageSize), cancellationToken);
         }
 
         var deadLetterQueues = rows.Select(i => i.Options.ResolveDeadLetterQueue(i.Name)).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
-        var deadLetters = (await TenantLists.QueueInfosAsync(admin, deadLetterQueues, cancellationToken)).ToDictionary(i => i.Name, i => i.Depth, StringComparer.Ordinal);
+        var deadLetters = (await admin.GetQueueInfosAsync(deadLetterQueues, cancellationToken)).ToDictionary(i => i.Name, i => i.Depth, StringComparer.Ordinal);
         var items = rows.Select(info => QueueSummary.Of(info, rates) with
         {
             DeadLetterDepth = info.Options.ResolveDeadLetterQueue(info.Name) is { } dlq ? deadLetters.GetValueOrDefault(dlq) : (long?)null,
