@@ -7,45 +7,28 @@ namespace OrleansBroker.Cli.Bench;
 internal static class BrokerProcess
 {
     /// <summary>Resident set size now and at its peak, in MiB, or null where <c>/proc/PID/status</c> cannot be read (not Linux, no such process).</summary>
-    public static (double Rss, double Peak)? Memory(int? pid)
-    {
-        if (pid is null)
-        {
-            return null;
-        }
-
-        try
-        {
-            double? rss = null, peak = null;
-            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-            {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                {
-                    rss = Kib(line);
-                }
-                else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                {
-                    peak = Kib(line);
-                }
-            }
-
-            return rss is { } r && peak is { } p ? (Math.Round(r / 1024, 1), Math.Round(p / 1024, 1)) : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    public static (double Rss, double Peak)? Memory(int? pid) =>
+        ProcLines(pid, "status") is { } lines
+        && lines.FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)) is { } rss
+        && lines.FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) is { } peak
+            ? (Math.Round(Kib(rss) / 1024, 1), Math.Round(Kib(peak) / 1024, 1))
+            : null;
 
     /// <summary>
     /// Bytes the process has caused to be written to storage so far (<c>write_bytes</c> of <c>/proc/PID/io</c>: counted when
     /// it dirties a page, so a write is counted before the kernel flushes it), or null where that cannot be read.
     /// </summary>
-    public static long? WrittenBytes(int? pid)
+    public static long? WrittenBytes(int? pid) =>
+        ProcLines(pid, "io")?.FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal)) is { } line
+            ? long.Parse(line["write_bytes:".Length..].Trim(), CultureInfo.InvariantCulture)
+            : null;
+
+    /// <summary>Bytes written since <paramref name="before"/> per message of <paramref name="messages"/>, or null.</summary>
+    public static double? WrittenPerMessage(int? pid, long? before, long messages) =>
+        WrittenBytes(pid) is { } after && before is { } start && messages > 0 ? Math.Round((double)(after - start) / messages, 0) : null;
+
+    /// <summary>The lines of <c>/proc/PID/FILE</c>, or null where it cannot be read (not Linux, no such process, no permission).</summary>
+    private static string[]? ProcLines(int? pid, string file)
     {
         if (pid is null)
         {
@@ -54,18 +37,13 @@ internal static class BrokerProcess
 
         try
         {
-            var line = File.ReadLines($"/proc/{pid}/io").FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
-            return line is null ? null : long.Parse(line["write_bytes:".Length..].Trim(), CultureInfo.InvariantCulture);
+            return File.ReadAllLines($"/proc/{pid}/{file}");
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
             return null;
         }
     }
-
-    /// <summary>Bytes written since <paramref name="before"/> per message of <paramref name="messages"/>, or null.</summary>
-    public static double? WrittenPerMessage(int? pid, long? before, long messages) =>
-        WrittenBytes(pid) is { } after && before is { } start && messages > 0 ? Math.Round((double)(after - start) / messages, 0) : null;
 
     private static double Kib(string line) =>
         double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);

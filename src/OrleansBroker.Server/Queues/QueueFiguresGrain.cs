@@ -32,7 +32,7 @@ internal sealed class QueueFiguresGrain(IServiceProvider services, TimeProvider 
     public const int Concurrency = 32;
 
     /// <summary>The broker's storage as grains with <c>[PersistentState]</c> see it: a failure reaches the caller as <c>StorageUnavailable</c>.</summary>
-    private readonly IGrainStorage _storage = services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StateStorageProviderName);
+    private readonly IRecordBatchReader _storage = (IRecordBatchReader)services.GetRequiredKeyedService<IGrainStorage>(BrokerOptions.StateStorageProviderName);
 
     public async Task<IReadOnlyList<QueueInfo>> GetInfos(IReadOnlyList<string> queues)
     {
@@ -45,7 +45,7 @@ internal sealed class QueueFiguresGrain(IServiceProvider services, TimeProvider 
 
         // The records of the queues not in memory, read together (one query per few hundred on SQLite).
         var idle = queues.Where(queue => !active.Contains(queue)).Distinct(StringComparer.Ordinal).ToList();
-        var records = await ((IRecordBatchReader)_storage).ReadManyAsync<LogMeta>(LogRecordStore.MetaName, [.. idle.Select(GrainIdOf)]);
+        var records = await _storage.ReadManyAsync<LogMeta>(LogRecordStore.MetaName, [.. idle.Select(GrainIdOf)]);
         var stored = new Dictionary<string, LogMeta?>(StringComparer.Ordinal);
         foreach (var (queue, record) in idle.Zip(records))
         {
@@ -98,7 +98,7 @@ internal sealed class QueueFiguresGrain(IServiceProvider services, TimeProvider 
         }
 
         var partitions = new List<PartitionSnapshot> { new(first, "", meta.HeldForGrowth) };
-        var records = await ((IRecordBatchReader)_storage).ReadManyAsync<LogMeta>(LogRecordStore.MetaName, [.. others.Select(GrainIdOf)]);
+        var records = await _storage.ReadManyAsync<LogMeta>(LogRecordStore.MetaName, [.. others.Select(GrainIdOf)]);
         foreach (var (name, record) in others.Zip(records))
         {
             if (Created(record) is not { } partition || FromStored(name, partition, now) is not { } info)
