@@ -114,6 +114,7 @@ public sealed class BrokerStreamTests : BrokerClusterTest
 
         await SeenAsync(good, "fine");
         await Eventually.HoldsAsync(() => StreamProbe.Of(poison).Any(s => s.Failed), "the poison event failed once");
+        await Eventually.HoldsAsync(() => StreamProbe.Of(flaky).Any(s => s.Failed && s.Attempt == 1), "the flaky event failed once");
 
         // Retries are the broker's: they carry on from storage after the silo restarts.
         await Cluster.RestartSilosAsync();
@@ -130,13 +131,15 @@ public sealed class BrokerStreamTests : BrokerClusterTest
         Assert.Equal(MaxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture), dead.Headers[BrokerHeaders.Attempts]);
         Assert.Contains(StreamProbe.Of(poison), s => s.Failed && s.Attempt == MaxAttempts);
 
-        // The flaky event failed on attempts 1 and 2 and was handled on 3, the retry waiting at least the policy's first delay.
+        // The flaky event failed on attempt 1 and was handled once on attempt 3 or later, the retry waiting at least the
+        // policy's first delay. A delivery the provider had taken but not yet handed to the grain when the silo stopped is
+        // requeued and counts as an attempt (at-least-once), so attempt 2 may never reach the grain.
         var flakySeen = StreamProbe.Of(flaky);
         var success = Assert.Single(flakySeen, s => !s.Failed);
-        Assert.Equal(3, success.Attempt);
-        var first = flakySeen.First(s => s.Attempt == 1);
-        var second = flakySeen.First(s => s.Attempt == 2);
-        Assert.True(second.At - first.At >= FirstRetry * 0.9, $"retry came {(second.At - first.At).TotalMilliseconds} ms after the failure; the policy waits {FirstRetry.TotalMilliseconds} ms");
+        Assert.InRange(success.Attempt, 3, MaxAttempts);
+        var first = Assert.Single(flakySeen, s => s.Attempt == 1);
+        var retry = flakySeen.Where(s => s.Attempt > 1).MinBy(s => s.At)!;
+        Assert.True(retry.At - first.At >= FirstRetry * 0.9, $"retry came {(retry.At - first.At).TotalMilliseconds} ms after the failure; the policy waits {FirstRetry.TotalMilliseconds} ms");
 
         // The good event was handled (at least once: at-least-once) and nothing is left in the subscription.
         Assert.Contains(StreamProbe.Of(good), s => s.What == "fine" && s.Attempt == 1 && !s.Failed);
