@@ -9,5 +9,11 @@ if (args is ["console-paint", ..])
     return await ConsolePaint.RunAsync(args[1..]);
 }
 
+// RabbitMQ in the shape of `obroker bench latency`, for side-by-side figures: tests/OrleansBroker.Benchmarks/rabbitmq-bench.sh.
+if (args is ["rabbitmq-latency", ..])
+{
+    return await RabbitLatency.RunAsync(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
