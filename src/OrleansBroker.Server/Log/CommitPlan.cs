@@ -47,6 +47,9 @@ internal sealed class CommitPlan
     /// <summary>Body bytes of <see cref="WrittenCount"/>.</summary>
     public long WrittenBytes => _writtenBytes;
 
+    /// <summary>How many of the new messages, from the first, have their first attempt counted in this commit.</summary>
+    public int CountedAhead { get; private set; }
+
     /// <summary>The id of the segment this commit writes, if it writes one.</summary>
     public long? WrittenSegment => _written?.Id;
 
@@ -56,8 +59,11 @@ internal sealed class CommitPlan
     /// <summary>
     /// Builds the next commit from <paramref name="changes"/>; the metadata in memory becomes what this commit stores.
     /// <paramref name="recovering"/> says whether recovery is still reading the log (the first live segment is not known then).
+    /// <paramref name="deliverableOnLanding"/> says how many of the new messages the queue hands out as soon as they land:
+    /// their first attempt is stored with them, carried by the metadata like any other change of settle state.
     /// </summary>
-    public static CommitPlan Take(PendingChanges changes, TaskCompletionSource waiters, SegmentIndex index, DedupRecords dedup, SettleCarry settles, LogMeta meta, MessageLogOptions options, bool recovering)
+    public static CommitPlan Take(PendingChanges changes, TaskCompletionSource waiters, SegmentIndex index, DedupRecords dedup, SettleCarry settles, LogMeta meta, MessageLogOptions options, bool recovering,
+        Func<IReadOnlyList<StoredMessage>, int> deliverableOnLanding)
     {
         var appends = changes.TakeAppends(options);
         var dirty = changes.DirtySegments.ToList();
@@ -84,7 +90,14 @@ internal sealed class CommitPlan
             new StoredRecord<SegmentRecord> { State = new SegmentRecord { Messages = messages } },
             new StoredRecord<SegmentStateRecord>());
         var plan = new CommitPlan(appends, waiters, dirty, abandoned, dedup.TakeChange(meta, marks), written, bytes);
-        var changed = new List<CarriedSettles>(dirty.Count);
+        var changed = new List<CarriedSettles>(dirty.Count + 1);
+        if (written is not null && Math.Min(deliverableOnLanding(messages), written.Count) is > 0 and var ahead)
+        {
+            written.CountFirstAttempts(ahead);
+            plan.CountedAhead = ahead;
+            changed.Add(new CarriedSettles(written.Id, written.SnapshotSettles()));
+        }
+
         foreach (var id in dirty)
         {
             if (!index.TryGetSegment(id, out var segment))

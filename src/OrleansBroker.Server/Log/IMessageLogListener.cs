@@ -18,6 +18,13 @@ internal interface IMessageLogListener
     /// </summary>
     void OnLogTakenOver();
 
+    /// <summary>
+    /// How many of a commit's new messages, from the first, the queue will hand out as soon as they land. Their first
+    /// attempt is stored with them (<see cref="MessageLog.RecordAttempt"/> then has nothing to store), so their delivery
+    /// does not wait for a commit of its own.
+    /// </summary>
+    int DeliverableOnLanding(IReadOnlyList<StoredMessage> messages) => 0;
+
     /// <summary>A commit was written in <paramref name="duration"/>, storing <paramref name="appends"/> new messages.</summary>
     void OnWritten(TimeSpan duration, int appends)
     {

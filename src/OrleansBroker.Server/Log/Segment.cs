@@ -129,6 +129,16 @@ internal sealed class Segment
 
     public int AttemptsAt(int index) => _attempts?[index] ?? 0;
 
+    /// <summary>Counts the first attempt of the first <paramref name="count"/> messages of a segment not written yet, in its settle state.</summary>
+    public void CountFirstAttempts(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            SetAttempts(i, 1);
+            State.State.Attempts[SequenceAt(i)] = 1;
+        }
+    }
+
     public void SetAttempts(int index, int attempts)
     {
         if (_attempts is not null || attempts != 0)

@@ -215,6 +215,27 @@ internal sealed partial class QueueCore : IMessageLogListener
         Dispatcher.Dispatch();
     }
 
+    /// <summary>
+    /// New messages that the dispatch after their commit hands out at once: with nothing ready before them, as many as the
+    /// consumers and waiting receives have room for, up to the first that waits (a delay) or joins a group's line.
+    /// </summary>
+    int IMessageLogListener.DeliverableOnLanding(IReadOnlyList<StoredMessage> messages)
+    {
+        if (State.Ready.Count > 0 || State.Ready.Recovering)
+        {
+            return 0;
+        }
+
+        var room = Dispatcher.FreeCredit();
+        var count = 0;
+        while (count < messages.Count && count < room && messages[count] is { NotBefore: 0, OrderingKey: null })
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     /// <summary>Older messages read back by recovery: ready again (their leases ended with the previous activation), or dead-lettered if out of attempts.</summary>
     public void OnRecovered(IReadOnlyList<LogEntry> entries)
     {

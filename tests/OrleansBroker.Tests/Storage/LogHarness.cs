@@ -97,6 +97,11 @@ internal sealed class RecordingListener : IMessageLogListener
 
     public int TakenOver { get; private set; }
 
+    /// <summary>How many of each commit's new messages the owner says it hands out on landing (first attempt stored with them).</summary>
+    public int HandOutOnLanding { get; set; }
+
+    public int DeliverableOnLanding(IReadOnlyList<StoredMessage> messages) => Math.Min(HandOutOnLanding, messages.Count);
+
     public void OnLogTakenOver() => TakenOver++;
 
     public void OnCommitted(IReadOnlyList<LogEntry> entries) => Committed.AddRange(entries.Select(e => e.Sequence));

@@ -196,6 +196,35 @@ public abstract class MessageLogOnStorageTests(StorageBackend backend)
     }
 
     [Fact]
+    public async Task First_attempts_of_messages_handed_out_on_landing_are_stored_with_them_and_need_no_commit_of_their_own()
+    {
+        var harness = new LogHarness(Storage);
+        harness.Listener.HandOutOnLanding = 2;
+        var log = harness.NewLog();
+        await harness.RunAsync(async () =>
+        {
+            await log.LoadAsync();
+            await log.AppendAsync(LogHarness.Messages(log, 3));
+            Assert.True(log.TryGetEntry(1, out var first));
+            Assert.Equal(1, first.Attempts);
+            Assert.False(log.RecordAttempt(first));
+            Assert.Equal(1, first.Attempts);
+
+            // The next attempt is a change to store, like any other; the third message was not counted ahead.
+            Assert.True(log.RecordAttempt(first));
+            Assert.Equal(2, first.Attempts);
+            Assert.True(log.TryGetEntry(3, out var third));
+            Assert.Equal(0, third.Attempts);
+
+            // Nothing committed after the append: what a reload finds is what the append's commit stored.
+            log.Stop();
+        });
+
+        var reloaded = await harness.ReloadAsync();
+        Assert.Equal([1, 1, 0], reloaded.Select(e => e.Attempts));
+    }
+
+    [Fact]
     public async Task A_failed_commit_fails_its_publishers_with_StorageUnavailable_and_leaves_nothing_behind()
     {
         var failing = new FailingStorage(Storage);

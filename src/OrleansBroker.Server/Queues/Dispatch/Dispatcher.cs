@@ -135,15 +135,19 @@ internal sealed partial class Dispatcher
         }
 
         var now = _queue.Time.GetUtcNow();
-        var (delivered, redelivered) = Lease(now);
+        var (delivered, redelivered, attemptsToStore) = Lease(now);
         Task? durable = null;
         if (delivered > 0)
         {
             _queue.Count(c => c with { Delivered = c.Delivered + delivered, Redelivered = c.Redelivered + redelivered });
             _deliveriesOut(now);
 
-            // The attempts are written now, while earlier batches are still on their way: a send waits only for its own commit.
-            durable = _queue.Log.CommitPromptlyAsync();
+            // The attempts are written now, while earlier batches are still on their way: a send waits only for its own
+            // commit. Messages whose first attempt was stored with them need none, and go at once.
+            if (attemptsToStore)
+            {
+                durable = _queue.Log.CommitPromptlyAsync();
+            }
         }
 
         foreach (var consumer in consumers.All)
@@ -156,7 +160,7 @@ internal sealed partial class Dispatcher
 
         if (delivered > 0 && _receives.Count > 0)
         {
-            AnswerReceives(durable!);
+            AnswerReceives(durable ?? Task.CompletedTask);
         }
     }
 
@@ -227,13 +231,40 @@ internal sealed partial class Dispatcher
     /// <summary>The consumer's sends still on their way (a graceful deactivation waits a moment for them).</summary>
     public IEnumerable<Task> SendsUnderWay() => _queue.Consumers.All.Select(c => c.Send).Where(t => !t.IsCompleted);
 
-    /// <summary>Leases what is ready to consumers with credit into their outboxes; returns how many went, and how many of those again.</summary>
-    private (long Delivered, long Redelivered) Lease(DateTimeOffset now)
+    /// <summary>
+    /// How many more messages the waiting receives and the consumers would take right now: what a commit's new messages
+    /// get at once when nothing is ready before them.
+    /// </summary>
+    public long FreeCredit()
+    {
+        long credit = 0;
+        foreach (var receive in _receives)
+        {
+            credit += receive.Max - receive.Batch.Count;
+        }
+
+        foreach (var consumer in _queue.Consumers.All)
+        {
+            if (consumer.HasCredit)
+            {
+                credit += consumer.Prefetch - consumer.InFlight;
+            }
+        }
+
+        return credit;
+    }
+
+    /// <summary>
+    /// Leases what is ready to consumers with credit into their outboxes; returns how many went, how many of those again,
+    /// and whether any attempt count is left to store before they go.
+    /// </summary>
+    private (long Delivered, long Redelivered, bool AttemptsToStore) Lease(DateTimeOffset now)
     {
         var nowTicks = now.UtcTicks;
         var log = _queue.Log;
         var ready = _queue.Ready;
         long delivered = 0, redelivered = 0;
+        var attemptsToStore = false;
         while (ready.TryPeek(out var sequence))
         {
             // Skipped: settled, on its way out, waiting for a time, or a second copy of one already
@@ -266,13 +297,19 @@ internal sealed partial class Dispatcher
             }
 
             ready.Dequeue();
-            log.RecordAttempt(entry);
+            attemptsToStore |= log.RecordAttempt(entry);
             var lease = _queue.Leases.Grant(sequence, consumer?.Id ?? ReceiverId, now + (receive?.Lease ?? _queue.Options.LeaseDuration));
             var delivery = new Delivery(_queue.Name, message.MessageId, sequence, message.Body, message.ContentType, message.Headers,
                 message.RoutingKey, message.EnqueuedAt, entry.Attempts, lease.Token, lease.ExpiresAt, message.Priority, message.OrderingKey);
             if (consumer is not null)
             {
                 consumer.InFlight++;
+                if (consumer.Outbox.Count == 0)
+                {
+                    // A new outbox waits for no earlier commit; one its attempts need is set by Dispatch.
+                    consumer.OutboxDurable = Task.CompletedTask;
+                }
+
                 consumer.Outbox.Add(delivery);
             }
             else
@@ -286,7 +323,7 @@ internal sealed partial class Dispatcher
             }
         }
 
-        return (delivered, redelivered);
+        return (delivered, redelivered, attemptsToStore);
     }
 
     /// <summary>The receives that got a batch leave the waiting list and are answered once <paramref name="durable"/> lands.</summary>
