@@ -23,6 +23,14 @@ namespace OrleansBroker.Server.Queues;
 /// </summary>
 internal sealed partial class QueueCore : IMessageLogListener
 {
+    /// <summary>
+    /// Most new messages a commit may hold for their first attempts to be stored with them. A commit of a few is a queue
+    /// at a modest rate, where the commit of the attempts is a large part of each message's wait; a larger one is a queue
+    /// under load, whose deliveries go with the next commit as before (measured: counting ahead there cost single
+    /// publishes about a tenth of their rate).
+    /// </summary>
+    private const int LoneCommitMessages = 8;
+
     private readonly BrokerOptions _options;
     private readonly IQueueHost _host;
     private readonly ILogger _logger;
@@ -216,12 +224,18 @@ internal sealed partial class QueueCore : IMessageLogListener
     }
 
     /// <summary>
-    /// New messages that the dispatch after their commit hands out at once: with nothing ready before them, as many as the
-    /// consumers and waiting receives have room for, up to the first that waits (a delay) or joins a group's line.
+    /// New messages that the dispatch after their commit hands out at once: in a commit of a few, with nothing ready before
+    /// them, as many as the waiting receives and the consumers have room for, up to the first that waits (a delay) or
+    /// joins a group's line.
     /// </summary>
     int IMessageLogListener.DeliverableOnLanding(IReadOnlyList<StoredMessage> messages)
     {
         if (State.Ready.Count > 0 || State.Ready.Recovering)
+        {
+            return 0;
+        }
+
+        if (messages.Count > LoneCommitMessages)
         {
             return 0;
         }

@@ -231,10 +231,7 @@ internal sealed partial class Dispatcher
     /// <summary>The consumer's sends still on their way (a graceful deactivation waits a moment for them).</summary>
     public IEnumerable<Task> SendsUnderWay() => _queue.Consumers.All.Select(c => c.Send).Where(t => !t.IsCompleted);
 
-    /// <summary>
-    /// How many more messages the waiting receives and the consumers would take right now: what a commit's new messages
-    /// get at once when nothing is ready before them.
-    /// </summary>
+    /// <summary>How many more messages the waiting receives and the consumers with credit would take now.</summary>
     public long FreeCredit()
     {
         long credit = 0;
