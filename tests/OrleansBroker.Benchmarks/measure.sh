@@ -59,3 +59,9 @@ for _ in 1 2 3; do # recovery starts, kills (-9) and restarts its own silo
 done
 rm -rf "$WORK"
 echo "results in $OUT" >&2
+# The latency rows beside RabbitMQ, in the same sitting, when Debian's rabbitmq-server is installed (its own file: other tags).
+if [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+  tests/OrleansBroker.Benchmarks/rabbitmq-bench.sh "${OUT%.jsonl}-rabbitmq.jsonl" 3 "1000 2000 5000"
+else
+  echo "rabbitmq-server is not installed: the RabbitMQ latency rows are skipped (apt-get install rabbitmq-server)" >&2
+fi
