@@ -37,9 +37,6 @@ internal sealed partial class MessageLog
     private readonly DedupRecords _dedup;
     private readonly SettleCarry _settles = new();
     private readonly PendingChanges _changes = new();
-
-    /// <summary>Landed messages whose first attempt was stored with them and has not been handed out yet.</summary>
-    private readonly HashSet<long> _countedAhead = [];
     private readonly QuietFlush _quietFlush;
     private StoredRecord<LogMeta> _meta = new();
     private TaskCompletionSource _commitWaiters = NewWaiter();
@@ -212,7 +209,7 @@ internal sealed partial class MessageLog
             return false;
         }
 
-        _countedAhead.Remove(entry.Sequence);
+        _changes.Settled(entry.Sequence);
         _changes.DirtySegments.Add(entry.Segment.Id);
         if (_meta.State.LiveCounted)
         {
@@ -233,23 +230,10 @@ internal sealed partial class MessageLog
     /// false when there is nothing to store: the message's first attempt was stored with it (see
     /// <see cref="IMessageLogListener.DeliverableOnLanding"/>) and this is that attempt.
     /// </summary>
-    public bool RecordAttempt(LogEntry entry)
-    {
-        if (_countedAhead.Remove(entry.Sequence))
-        {
-            return false;
-        }
-
-        _changes.RecordAttempt(entry);
-        return true;
-    }
+    public bool RecordAttempt(LogEntry entry) => _changes.RecordAttempt(entry);
 
     /// <summary>Takes back an attempt whose delivery never went out (its commit failed).</summary>
-    public void UndoAttempt(LogEntry entry)
-    {
-        _countedAhead.Remove(entry.Sequence);
-        _changes.UndoAttempt(entry);
-    }
+    public void UndoAttempt(LogEntry entry) => _changes.UndoAttempt(entry);
 
     /// <summary>Sets (or with 0 clears) the time before which <paramref name="entry"/> is not delivered; durable with the next commit.</summary>
     public void SetNotBefore(LogEntry entry, long utcTicks) => _changes.SetNotBefore(entry, utcTicks);
@@ -321,7 +305,7 @@ internal sealed partial class MessageLog
         await CommitAsync();
         await Task.WhenAll(_index.Segments.Select(_store.DeleteSegmentAsync).ToList());
         _index.Clear();
-        _countedAhead.Clear();
+        _changes.Deleted();
         await _settles.DeleteAllAsync(_store);
         _meta.State.CarriedSettles = [];
         _meta.State.Written = null;
@@ -425,11 +409,7 @@ internal sealed partial class MessageLog
         _quietFlush.CommitLanded();
         _listener.OnWritten(Stopwatch.GetElapsedTime(started), plan.Size.Appends);
         var entries = plan.Apply(_index, _dedup, _settles);
-        for (var i = 0; i < plan.CountedAhead; i++)
-        {
-            _countedAhead.Add(entries[i].Sequence);
-        }
-
+        _changes.CountedAhead(entries.Take(plan.CountedAhead));
         if (entries.Count > 0)
         {
             _listener.OnCommitted(entries);

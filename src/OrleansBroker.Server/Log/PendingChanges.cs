@@ -1,8 +1,14 @@
 namespace OrleansBroker.Server.Log;
 
-/// <summary>What changed in a log since its last commit started: the next <see cref="CommitPlan"/> takes it.</summary>
+/// <summary>
+/// What changed in a log since its last commit started: the next <see cref="CommitPlan"/> takes it. Also which landed
+/// messages had their first attempt stored with them, so that the delivery it was stored for changes nothing.
+/// </summary>
 internal sealed class PendingChanges
 {
+    /// <summary>Landed messages whose first attempt was stored with them and has not been handed out yet.</summary>
+    private readonly HashSet<long> _countedAhead = [];
+
     public List<PendingAppend> Appends { get; } = [];
 
     /// <summary>Segments whose settle record changed (settles, attempts, retry times).</summary>
@@ -15,16 +21,41 @@ internal sealed class PendingChanges
 
     public bool Any => Appends.Count > 0 || DirtySegments.Count > 0 || MetaDirty || AbandonedSegments.Count > 0;
 
-    /// <summary>Counts a delivery attempt of <paramref name="entry"/> in its segment's settle record.</summary>
-    public void RecordAttempt(LogEntry entry)
+    /// <summary>
+    /// Counts a delivery attempt of <paramref name="entry"/> in its segment's settle record; false, changing nothing, for
+    /// the attempt a message's commit stored with it (<see cref="CountedAhead"/>).
+    /// </summary>
+    public bool RecordAttempt(LogEntry entry)
     {
+        if (_countedAhead.Remove(entry.Sequence))
+        {
+            return false;
+        }
+
         entry.Attempts++;
         StoreAttempts(entry);
+        return true;
     }
+
+    /// <summary>These landed messages' first attempts were stored with them.</summary>
+    public void CountedAhead(IEnumerable<LogEntry> entries)
+    {
+        foreach (var entry in entries)
+        {
+            _countedAhead.Add(entry.Sequence);
+        }
+    }
+
+    /// <summary>The message is settled: no delivery of it will use an attempt stored ahead.</summary>
+    public void Settled(long sequence) => _countedAhead.Remove(sequence);
+
+    /// <summary>The log's messages are deleted.</summary>
+    public void Deleted() => _countedAhead.Clear();
 
     /// <summary>Takes back an attempt whose delivery never went out.</summary>
     public void UndoAttempt(LogEntry entry)
     {
+        _countedAhead.Remove(entry.Sequence);
         entry.Attempts--;
         if (entry.Attempts > 0)
         {
