@@ -29,6 +29,9 @@ public abstract partial class ProcessFailoverTests(ITestOutputHelper output)
 
             // Declare a dead silo in seconds rather than Orleans' default tens of seconds.
             "--Broker:Membership:ProbeTimeout", "00:00:01", "--Broker:Membership:NumMissedProbesLimit", "2",
+
+            // Each silo says which silos it watches: the test waits until every one knows the other two.
+            "--Logging:LogLevel:Orleans.Runtime.MembershipService.ClusterHealthMonitor", "Information",
         ];
 
         var silos = new List<(SiloProcess Process, int SiloPort)>();
@@ -44,6 +47,13 @@ public abstract partial class ProcessFailoverTests(ITestOutputHelper output)
             foreach (var (silo, _) in silos)
             {
                 await silo.WaitUntilReadyAsync();
+            }
+
+            // Partitions are placed by the view of the silo that activates them: one that has not seen a silo join yet
+            // places on the others only.
+            foreach (var (silo, _) in silos)
+            {
+                await Eventually.HoldsAsync(() => silo.Output.Contains("Will watch (actively ping) 2 silos", StringComparison.Ordinal), "every silo sees the other two");
             }
 
             // Three partitions on three silos: whichever silo dies takes a partition (and its leases) with it. The silo that hosts
